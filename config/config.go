@@ -1,0 +1,165 @@
+// Package config loads and validates the provider's configuration: a YAML
+// file, then IDP_* environment variables on top, then secrets read from
+// *_file paths. Validation names the bad field and says why; unknown keys
+// are errors, so a typo never silently falls back to a default.
+//
+// This package imports only the standard library and yaml; everything else
+// receives a Config value from here.
+package config
+
+import (
+	"time"
+)
+
+// Config is the whole configuration. The zero value is not usable: start
+// from Default() or Load().
+type Config struct {
+	// Issuer is the provider's public base URL; it appears byte for byte in
+	// tokens and discovery.
+	Issuer string `yaml:"issuer"`
+	// Listen is the address the HTTP server binds.
+	Listen   string   `yaml:"listen"`
+	Database Database `yaml:"database"`
+	Clients  []Client `yaml:"clients"`
+	Tokens   Tokens   `yaml:"tokens"`
+	Keys     Keys     `yaml:"keys"`
+	Sessions Sessions `yaml:"sessions"`
+	Password Password `yaml:"password"`
+	Branding Branding `yaml:"branding"`
+	Log      Log      `yaml:"log"`
+}
+
+// Database selects the store.
+type Database struct {
+	// Driver is "sqlite" (embedded, the default).
+	Driver string `yaml:"driver"`
+	// DSN is the SQLite file path.
+	DSN     string `yaml:"dsn"`
+	DSNFile string `yaml:"dsn_file"`
+}
+
+// Client types.
+const (
+	ClientConfidential = "confidential"
+	ClientPublic       = "public"
+)
+
+// Grant types a client may enable.
+const (
+	GrantAuthorizationCode = "authorization_code"
+	GrantRefreshToken      = "refresh_token"
+	GrantClientCredentials = "client_credentials"
+)
+
+// Client is a relying party registered by the admin. Clients are read at
+// start and immutable while the provider runs.
+type Client struct {
+	ID   string `yaml:"id"`
+	Name string `yaml:"name"`
+	// Type is "confidential" (a server-side website with a secret) or
+	// "public" (a mobile or desktop app: PKCE S256 required, no secret).
+	Type string `yaml:"type"`
+	// SecretHash is the output of `idp clients hash-secret`.
+	SecretHash string `yaml:"secret_hash"`
+	// Secret is the plain secret; allowed but warned about at start.
+	Secret                 string   `yaml:"secret"`
+	SecretFile             string   `yaml:"secret_file"`
+	RedirectURIs           []string `yaml:"redirect_uris"`
+	PostLogoutRedirectURIs []string `yaml:"post_logout_redirect_uris"`
+	// GrantTypes defaults to authorization_code and refresh_token.
+	GrantTypes []string `yaml:"grant_types"`
+	// IDTokenSigningAlg is RS256 (default, the most interoperable) or ES256.
+	IDTokenSigningAlg string `yaml:"id_token_signing_alg"`
+	// RequirePKCE makes PKCE mandatory for a confidential client too
+	// (public clients always need it).
+	RequirePKCE bool `yaml:"require_pkce"`
+}
+
+// Public reports whether the client is a public client.
+func (c *Client) Public() bool { return c.Type == ClientPublic }
+
+// HasGrant reports whether the client may use grant type g.
+func (c *Client) HasGrant(g string) bool {
+	for _, x := range c.GrantTypes {
+		if x == g {
+			return true
+		}
+	}
+	return false
+}
+
+// Tokens sets token lifetimes.
+type Tokens struct {
+	IDTokenLifetime              Duration `yaml:"id_token_lifetime"`
+	AccessTokenLifetime          Duration `yaml:"access_token_lifetime"`
+	RefreshTokenLifetime         Duration `yaml:"refresh_token_lifetime"`
+	RefreshTokenAbsoluteLifetime Duration `yaml:"refresh_token_absolute_lifetime"`
+	CodeLifetime                 Duration `yaml:"code_lifetime"`
+	// AuthRequestLifetime is how long a member has to finish signing in.
+	AuthRequestLifetime Duration `yaml:"auth_request_lifetime"`
+}
+
+// Keys configures token signing keys.
+type Keys struct {
+	// RotationPeriod is how long a signing key stays active.
+	RotationPeriod Duration `yaml:"rotation_period"`
+	// IDTokenSigningAlg is the default for clients that do not set one.
+	IDTokenSigningAlg string `yaml:"id_token_signing_alg"`
+}
+
+// Sessions configures the browser sign-in session.
+type Sessions struct {
+	IdleTimeout      Duration `yaml:"idle_timeout"`
+	AbsoluteLifetime Duration `yaml:"absolute_lifetime"`
+	// ReauthAfter is how recent a sign-in must be for sensitive account
+	// changes (password change, adding a passkey).
+	ReauthAfter Duration `yaml:"reauth_after"`
+}
+
+// Password sets the password policy.
+type Password struct {
+	MinLength int `yaml:"min_length"`
+}
+
+// Branding is how the pages present the community.
+type Branding struct {
+	SiteName string `yaml:"site_name"`
+}
+
+// Log configures logging.
+type Log struct {
+	// Level is debug, info, warn or error.
+	Level string `yaml:"level"`
+	// Format is text or json.
+	Format string `yaml:"format"`
+}
+
+// Default returns the development configuration used when no file is
+// given: an issuer on localhost and SQLite in the working directory.
+func Default() Config {
+	return Config{
+		Issuer:   "http://localhost:8080",
+		Listen:   "127.0.0.1:8080",
+		Database: Database{Driver: "sqlite", DSN: "idp.db"},
+		Tokens: Tokens{
+			IDTokenLifetime:              Duration(time.Hour),
+			AccessTokenLifetime:          Duration(time.Hour),
+			RefreshTokenLifetime:         Duration(30 * 24 * time.Hour),
+			RefreshTokenAbsoluteLifetime: Duration(90 * 24 * time.Hour),
+			CodeLifetime:                 Duration(time.Minute),
+			AuthRequestLifetime:          Duration(30 * time.Minute),
+		},
+		Keys: Keys{
+			RotationPeriod:    Duration(30 * 24 * time.Hour),
+			IDTokenSigningAlg: "RS256",
+		},
+		Sessions: Sessions{
+			IdleTimeout:      Duration(7 * 24 * time.Hour),
+			AbsoluteLifetime: Duration(30 * 24 * time.Hour),
+			ReauthAfter:      Duration(10 * time.Minute),
+		},
+		Password: Password{MinLength: 8},
+		Branding: Branding{SiteName: "Community"},
+		Log:      Log{Level: "info", Format: "text"},
+	}
+}

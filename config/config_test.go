@@ -1,0 +1,194 @@
+package config
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func write(t *testing.T, body string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "idp.yaml")
+	if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func noEnv(string) (string, bool) { return "", false }
+
+func mapEnv(m map[string]string) Env {
+	return func(k string) (string, bool) { v, ok := m[k]; return v, ok }
+}
+
+const good = `
+issuer: http://localhost:9000
+listen: 127.0.0.1:9000
+database: {driver: sqlite, dsn: /tmp/x.db}
+clients:
+  - id: community-site
+    name: Community Site
+    type: confidential
+    secret_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0$a2V5a2V5a2V5a2V5a2V5a2V5a2V5a2V5"
+    redirect_uris: [https://community.example/oidc/callback]
+    post_logout_redirect_uris: [https://community.example/]
+  - id: mobile-app
+    name: Community App
+    type: public
+    redirect_uris: [com.example.app:/oauth2redirect, http://127.0.0.1/callback]
+`
+
+func TestLoadGood(t *testing.T) {
+	cfg, err := Load(write(t, good), noEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Issuer != "http://localhost:9000" || cfg.Listen != "127.0.0.1:9000" || cfg.Database.DSN != "/tmp/x.db" {
+		t.Fatalf("unexpected top level: %+v", cfg)
+	}
+	if len(cfg.Clients) != 2 || !cfg.Clients[1].Public() || cfg.Clients[0].Public() {
+		t.Fatalf("clients: %+v", cfg.Clients)
+	}
+	if got := cfg.Clients[0].GrantTypes; len(got) != 2 || got[0] != GrantAuthorizationCode || got[1] != GrantRefreshToken {
+		t.Fatalf("default grant types = %v", got)
+	}
+	if cfg.Clients[0].IDTokenSigningAlg != "RS256" {
+		t.Fatalf("default alg = %q", cfg.Clients[0].IDTokenSigningAlg)
+	}
+	if cfg.Tokens.RefreshTokenLifetime.D() != 30*24*time.Hour {
+		t.Fatalf("default refresh lifetime = %v", cfg.Tokens.RefreshTokenLifetime)
+	}
+}
+
+func TestNoFileIsDevDefault(t *testing.T) {
+	cfg, err := Load("", noEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Issuer != "http://localhost:8080" || cfg.Database.Driver != "sqlite" || cfg.Database.DSN != "idp.db" {
+		t.Fatalf("dev default = %+v", cfg)
+	}
+}
+
+// problemFields returns the fields named by a Problems error.
+func problemFields(t *testing.T, err error) []string {
+	t.Helper()
+	var p Problems
+	if !errors.As(err, &p) {
+		t.Fatalf("error %v is not Problems", err)
+	}
+	var out []string
+	for _, x := range p {
+		out = append(out, x.Field)
+	}
+	return out
+}
+
+func TestRefused(t *testing.T) {
+	cases := []struct {
+		name, yaml, field, reason string
+	}{
+		{"typo in a key", strings.Replace(good, "redirect_uris: [https", "redirect_uri: [https", 1), "clients[0].redirect_uri", `did you mean "redirect_uris"`},
+		{"typo at top level", good + "isuer: x\n", "isuer", `did you mean "issuer"`},
+		{"client without redirect URIs", strings.Replace(good, "    redirect_uris: [com.example.app:/oauth2redirect, http://127.0.0.1/callback]\n", "", 1), "clients[1].redirect_uris", "required"},
+		{"public client with a secret", strings.Replace(good, "    type: public\n", "    type: public\n    secret: abcdefghijklmnopqrstuvwxyz\n", 1), "clients[1].secret", "public client"},
+		{"confidential without secret", strings.Replace(good, `    secret_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0$a2V5a2V5a2V5a2V5a2V5a2V5a2V5a2V5"`+"\n", "", 1), "clients[0].secret_hash", "required"},
+		{"bad type", strings.Replace(good, "type: public", "type: mobile", 1), "clients[1].type", "not one of"},
+		{"custom scheme without dot", strings.Replace(good, "com.example.app:/oauth2redirect", "myapp:/cb", 1), "clients[1].redirect_uris[0]", "reverse domain"},
+		{"http redirect not loopback", strings.Replace(good, "https://community.example/oidc/callback", "http://community.example/cb", 1), "clients[0].redirect_uris[0]", "loopback"},
+		{"wildcard redirect", strings.Replace(good, "https://community.example/oidc/callback", "https://*.example/cb", 1), "clients[0].redirect_uris[0]", "wildcards"},
+		{"fragment redirect", strings.Replace(good, "https://community.example/oidc/callback", "https://community.example/cb#x", 1), "clients[0].redirect_uris[0]", "fragment"},
+		{"duplicate client id", strings.Replace(good, "id: mobile-app", "id: community-site", 1), "clients[1].id", "already used"},
+		{"http issuer on a public host", strings.Replace(good, "http://localhost:9000", "http://login.example.org", 1), "issuer", "https"},
+		{"issuer with trailing slash", strings.Replace(good, "http://localhost:9000", "http://localhost:9000/", 1), "issuer", "slash"},
+		{"bad duration", good + "tokens: {code_lifetime: 5}\n", "", "duration"},
+		{"code lifetime too long", good + "tokens: {code_lifetime: 1h}\n", "tokens.code_lifetime", "at most"},
+		{"bad alg", good + "keys: {id_token_signing_alg: HS256}\n", "keys.id_token_signing_alg", "RS256"},
+		{"unknown driver", strings.Replace(good, "driver: sqlite", "driver: mysql", 1), "database.driver", "not supported"},
+		{"client_credentials for public", strings.Replace(good, "    type: public\n", "    type: public\n    grant_types: [client_credentials]\n", 1), "clients[1].grant_types[0]", "confidential"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := Load(write(t, c.yaml), noEnv)
+			if err == nil {
+				t.Fatal("accepted")
+			}
+			if !strings.Contains(err.Error(), c.reason) {
+				t.Fatalf("error %q does not say %q", err, c.reason)
+			}
+			if c.field == "" {
+				return
+			}
+			fields := problemFields(t, err)
+			found := false
+			for _, f := range fields {
+				found = found || f == c.field
+			}
+			if !found {
+				t.Fatalf("error names %v, want %s: %v", fields, c.field, err)
+			}
+			if !strings.Contains(err.Error(), c.field+": ") {
+				t.Fatalf("message %q does not name %s", err, c.field)
+			}
+		})
+	}
+}
+
+func TestEnvOverridesAndFiles(t *testing.T) {
+	dir := t.TempDir()
+	secretFile := filepath.Join(dir, "secret")
+	os.WriteFile(secretFile, []byte("from-a-file-0123456789abcdef\n"), 0o600)
+	yaml := strings.Replace(good, `    secret_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0$a2V5a2V5a2V5a2V5a2V5a2V5a2V5a2V5"`+"\n", "", 1)
+	cfg, err := Load(write(t, yaml), mapEnv(map[string]string{
+		"IDP_ISSUER":                             "https://login.example.org",
+		"IDP_LISTEN":                             ":9999",
+		"IDP_SESSIONS_IDLE_TIMEOUT":              "2h",
+		"IDP_CLIENTS_COMMUNITY_SITE_SECRET_FILE": secretFile,
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Issuer != "https://login.example.org" || cfg.Listen != ":9999" || cfg.Sessions.IdleTimeout.D() != 2*time.Hour {
+		t.Fatalf("env not applied: %+v", cfg)
+	}
+	if cfg.Clients[0].Secret != "from-a-file-0123456789abcdef" {
+		t.Fatalf("secret from file = %q", cfg.Clients[0].Secret)
+	}
+
+	_, err = Load(write(t, good), mapEnv(map[string]string{"IDP_PASSWORD_MIN_LENGTH": "eight"}))
+	if err == nil || !strings.Contains(err.Error(), "IDP_PASSWORD_MIN_LENGTH") {
+		t.Fatalf("bad env value error = %v", err)
+	}
+}
+
+func TestSecretFileInYAML(t *testing.T) {
+	dir := t.TempDir()
+	secretFile := filepath.Join(dir, "secret")
+	os.WriteFile(secretFile, []byte("0123456789abcdef0123456789abcdef"), 0o600)
+	yaml := strings.Replace(good, `    secret_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0$a2V5a2V5a2V5a2V5a2V5a2V5a2V5a2V5"`, "    secret_file: "+secretFile, 1)
+	cfg, err := Load(write(t, yaml), noEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Clients[0].Secret != "0123456789abcdef0123456789abcdef" {
+		t.Fatalf("secret = %q", cfg.Clients[0].Secret)
+	}
+	if len(cfg.Warnings()) != 1 { // only the http issuer
+		t.Fatalf("warnings = %v", cfg.Warnings())
+	}
+}
+
+func TestExampleConfigIsValid(t *testing.T) {
+	if _, err := Load("example.yaml", noEnv); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestEmptyFile(t *testing.T) {
+	if _, err := Load(write(t, ""), noEnv); err != nil {
+		t.Fatal(err)
+	}
+}

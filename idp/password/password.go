@@ -1,0 +1,155 @@
+// Package password hashes and checks member passwords with argon2id
+// (OWASP parameters: 19 MiB, 2 passes, 1 lane) stored as PHC strings, and
+// holds the password policy. A verification costs about 50 ms by design;
+// it belongs to member sign-in only, never to a per-request hot path.
+package password
+
+import (
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"golang.org/x/crypto/argon2"
+)
+
+// Params are argon2id cost parameters.
+type Params struct {
+	Memory  uint32 // KiB
+	Time    uint32
+	Threads uint8
+	KeyLen  uint32
+	SaltLen uint32
+}
+
+// DefaultParams are the OWASP Password Storage Cheat Sheet minimums for
+// argon2id: m=19456 KiB, t=2, p=1.
+var DefaultParams = Params{Memory: 19456, Time: 2, Threads: 1, KeyLen: 32, SaltLen: 16}
+
+var b64 = base64.RawStdEncoding
+
+// ErrMalformedHash is returned for a string that is not an argon2id PHC hash.
+var ErrMalformedHash = errors.New("not an argon2id hash")
+
+// Hash returns the PHC string of password under DefaultParams.
+func Hash(password string) (string, error) { return HashWith(password, DefaultParams) }
+
+// HashWith returns the PHC string of password under p.
+func HashWith(password string, p Params) (string, error) {
+	salt := make([]byte, p.SaltLen)
+	if _, err := rand.Read(salt); err != nil {
+		return "", fmt.Errorf("generate salt: %w", err)
+	}
+	key := argon2.IDKey([]byte(password), salt, p.Time, p.Memory, p.Threads, p.KeyLen)
+	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s",
+		argon2.Version, p.Memory, p.Time, p.Threads, b64.EncodeToString(salt), b64.EncodeToString(key)), nil
+}
+
+// Verify reports whether password matches the PHC hash, and whether the
+// hash should be recomputed because its parameters are weaker than the
+// current ones.
+func Verify(hash, password string) (ok, needsRehash bool, err error) {
+	p, salt, key, err := Parse(hash)
+	if err != nil {
+		return false, false, err
+	}
+	got := argon2.IDKey([]byte(password), salt, p.Time, p.Memory, p.Threads, uint32(len(key)))
+	ok = subtle.ConstantTimeCompare(got, key) == 1
+	needsRehash = p.Memory < DefaultParams.Memory || p.Time < DefaultParams.Time || p.Threads < DefaultParams.Threads
+	return ok, needsRehash, nil
+}
+
+// dummyHash is verified for unknown accounts so that "no such user" costs
+// the same time as "wrong password".
+var dummyHash = func() string {
+	h, err := Hash("dummy password for timing equalisation")
+	if err != nil {
+		panic(err)
+	}
+	return h
+}()
+
+// VerifyDummy spends the time of one verification and always fails.
+func VerifyDummy(password string) {
+	_, _, _ = Verify(dummyHash, password)
+}
+
+// Parse splits a PHC argon2id string into its parameters, salt and key.
+func Parse(hash string) (Params, []byte, []byte, error) {
+	parts := strings.Split(hash, "$")
+	// "", "argon2id", "v=19", "m=..,t=..,p=..", salt, key
+	if len(parts) != 6 || parts[0] != "" || parts[1] != "argon2id" {
+		return Params{}, nil, nil, ErrMalformedHash
+	}
+	if parts[2] != "v="+strconv.Itoa(argon2.Version) {
+		return Params{}, nil, nil, fmt.Errorf("%w: unsupported version %q", ErrMalformedHash, parts[2])
+	}
+	var p Params
+	for _, kv := range strings.Split(parts[3], ",") {
+		k, v, ok := strings.Cut(kv, "=")
+		n, err := strconv.ParseUint(v, 10, 32)
+		if !ok || err != nil {
+			return Params{}, nil, nil, fmt.Errorf("%w: bad parameter %q", ErrMalformedHash, kv)
+		}
+		switch k {
+		case "m":
+			p.Memory = uint32(n)
+		case "t":
+			p.Time = uint32(n)
+		case "p":
+			if n > 255 {
+				return Params{}, nil, nil, fmt.Errorf("%w: bad parameter %q", ErrMalformedHash, kv)
+			}
+			p.Threads = uint8(n)
+		default:
+			return Params{}, nil, nil, fmt.Errorf("%w: unknown parameter %q", ErrMalformedHash, k)
+		}
+	}
+	// Refuse parameters that would make one verification a denial of service.
+	if p.Memory < 1024 || p.Memory > 1<<22 || p.Time < 1 || p.Time > 16 || p.Threads < 1 || p.Threads > 16 {
+		return Params{}, nil, nil, fmt.Errorf("%w: parameters out of range", ErrMalformedHash)
+	}
+	salt, err := b64.DecodeString(parts[4])
+	if err != nil || len(salt) < 8 {
+		return Params{}, nil, nil, fmt.Errorf("%w: bad salt", ErrMalformedHash)
+	}
+	key, err := b64.DecodeString(parts[5])
+	if err != nil || len(key) < 16 {
+		return Params{}, nil, nil, fmt.Errorf("%w: bad key", ErrMalformedHash)
+	}
+	p.SaltLen, p.KeyLen = uint32(len(salt)), uint32(len(key))
+	return p, salt, key, nil
+}
+
+// MaxLength is the longest password accepted, in characters. It is far
+// above what people use and keeps a request from feeding megabytes to the
+// hash; passwords are never truncated.
+const MaxLength = 1024
+
+// PolicyError explains why a new password is refused, in words for members.
+type PolicyError struct{ Reason string }
+
+func (e *PolicyError) Error() string { return e.Reason }
+
+// CheckPolicy validates a new password: at least minLength characters, at
+// most MaxLength, valid text. There are no composition rules (NIST 800-63B).
+func CheckPolicy(password string, minLength int) error {
+	if !utf8.ValidString(password) {
+		return &PolicyError{"The password contains characters that are not valid text."}
+	}
+	n := utf8.RuneCountInString(password)
+	if n < minLength {
+		return &PolicyError{fmt.Sprintf("Use at least %d characters.", minLength)}
+	}
+	if n > MaxLength {
+		return &PolicyError{fmt.Sprintf("Use at most %d characters.", MaxLength)}
+	}
+	if strings.TrimSpace(password) == "" {
+		return &PolicyError{"The password cannot be only spaces."}
+	}
+	return nil
+}

@@ -1,0 +1,310 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// ErrNotFound is returned when a row does not exist, has expired, or is no
+// longer usable (a consumed setup token, a revoked token).
+var ErrNotFound = errors.New("not found")
+
+// ErrConflict is returned when a write loses against a concurrent or earlier
+// write: a duplicate unique value, an already consumed code, an already
+// rotated refresh token or signing key.
+var ErrConflict = errors.New("conflict")
+
+// ConflictError names the field that collided, so callers can tell the user
+// which value is taken ("username", "email", "credential_id", ...).
+type ConflictError struct {
+	Field string
+}
+
+func (e *ConflictError) Error() string { return fmt.Sprintf("%s already exists", e.Field) }
+
+// Is makes errors.Is(err, ErrConflict) true for a *ConflictError.
+func (e *ConflictError) Is(target error) bool { return target == ErrConflict }
+
+// Store is everything the provider keeps. Each embedded interface is one
+// aggregate; callers should depend on the narrowest one they need.
+type Store interface {
+	UserStore
+	SetupStore
+	AuthRequestStore
+	TokenStore
+	SessionStore
+	KeyStore
+	SecretStore
+
+	// GC deletes rows that expired before now. It is safe to run
+	// concurrently on several replicas.
+	GC(ctx context.Context, now time.Time) (GCStats, error)
+	// Ping reports whether the database answers.
+	Ping(ctx context.Context) error
+	Close() error
+}
+
+// GCStats counts what a GC pass deleted, for logs.
+type GCStats struct {
+	AuthRequests, AccessTokens, RefreshTokens, Sessions, SetupTokens, SigningKeys int64
+}
+
+// Total is the number of rows deleted.
+func (s GCStats) Total() int64 {
+	return s.AuthRequests + s.AccessTokens + s.RefreshTokens + s.Sessions + s.SetupTokens + s.SigningKeys
+}
+
+// Role is a member's role.
+type Role string
+
+const (
+	RoleMember Role = "member"
+	RoleAdmin  Role = "admin"
+)
+
+// Valid reports whether r is a known role.
+func (r Role) Valid() bool { return r == RoleMember || r == RoleAdmin }
+
+// User is a member account. ID is the OIDC subject: random, opaque, stable.
+// Username and Email are stored case-folded (lower case) and are unique.
+type User struct {
+	ID            string
+	Username      string
+	Email         string
+	EmailVerified bool
+	Name          string
+	Role          Role
+	// PasswordHash is a PHC string ("$argon2id$..."), empty when no password is set.
+	PasswordHash string
+	Disabled     bool
+	// WebAuthnID is the WebAuthn user handle: 64 random bytes, no personal data.
+	WebAuthnID        []byte
+	CreatedAt         time.Time
+	UpdatedAt         time.Time
+	PasswordChangedAt time.Time
+}
+
+// UserStore keeps member accounts.
+type UserStore interface {
+	// CreateUser inserts u. A taken username or email gives a *ConflictError
+	// naming the field.
+	CreateUser(ctx context.Context, u *User) error
+	UserByID(ctx context.Context, id string) (*User, error)
+	// UserByLogin finds a user by email (when login contains "@") or by
+	// username. The lookup is case-insensitive.
+	UserByLogin(ctx context.Context, login string) (*User, error)
+	// ListUsers returns all users ordered by username.
+	ListUsers(ctx context.Context) ([]User, error)
+	CountUsers(ctx context.Context) (int, error)
+	// UpdateUser loads the user, calls fn on it and writes every field back,
+	// in one transaction. ID and CreatedAt cannot change.
+	UpdateUser(ctx context.Context, id string, fn func(*User) error) (*User, error)
+}
+
+// SetupStore holds the one-time links that let the first person create the
+// first admin account.
+type SetupStore interface {
+	// CreateSetupToken stores the SHA-256 hash of a setup token.
+	CreateSetupToken(ctx context.Context, tokenHash []byte, expiresAt time.Time) error
+	// SetupTokenValid reports whether an unexpired token with this hash exists.
+	SetupTokenValid(ctx context.Context, tokenHash []byte, now time.Time) (bool, error)
+	// CreateFirstAdmin consumes the setup token and creates u, in one
+	// transaction. It fails with ErrNotFound when the token is unknown,
+	// used or expired, and with ErrConflict when a user already exists.
+	// All setup tokens are deleted on success.
+	CreateFirstAdmin(ctx context.Context, tokenHash []byte, u *User, now time.Time) error
+}
+
+// AuthRequest is an authorization request from a client, from /authorize
+// until its code is redeemed. After redemption the row stays as a tombstone
+// until it expires, so a replayed code can revoke what it issued.
+type AuthRequest struct {
+	ID                  string
+	ClientID            string
+	RedirectURI         string
+	Scopes              []string
+	ResponseType        string
+	ResponseMode        string
+	State               string
+	Nonce               string
+	CodeChallenge       string
+	CodeChallengeMethod string
+	Prompt              []string
+	// MaxAge is the max_age parameter in seconds; nil when absent.
+	MaxAge    *int64
+	LoginHint string
+	UILocales []string
+	// HintSubject is the subject of a valid id_token_hint.
+	HintSubject string
+	CreatedAt   time.Time
+	ExpiresAt   time.Time
+
+	// Set when the member has signed in.
+	Done      bool
+	Subject   string
+	AuthTime  time.Time
+	AMR       []string
+	SessionID string
+
+	// Set when the code is issued and redeemed.
+	CodeHash      []byte
+	CodeExpiresAt time.Time
+	// ConsumedAt is set when the code was redeemed.
+	ConsumedAt *time.Time
+	// What the redemption issued, so a replay can revoke it.
+	IssuedAccessTokenID string
+	IssuedRefreshFamily string
+}
+
+// AuthRequestStore keeps authorization requests.
+type AuthRequestStore interface {
+	CreateAuthRequest(ctx context.Context, ar *AuthRequest) error
+	// AuthRequestByID returns the request, also when expired: callers check
+	// ExpiresAt so they can say "expired" rather than "unknown".
+	AuthRequestByID(ctx context.Context, id string) (*AuthRequest, error)
+	// CompleteAuthRequest records who signed in. It fails with ErrNotFound
+	// when the request does not exist or has expired, and with ErrConflict
+	// when it is already done.
+	CompleteAuthRequest(ctx context.Context, id, subject string, authTime time.Time, amr []string, sessionID string, now time.Time) error
+	// SaveAuthCode stores the hash of the code issued for a done request.
+	// It fails with ErrConflict when a code was already issued.
+	SaveAuthCode(ctx context.Context, id string, codeHash []byte, expiresAt time.Time) error
+	// AuthRequestByCodeHash finds the request a code was issued for, also
+	// when the code is consumed or expired.
+	AuthRequestByCodeHash(ctx context.Context, codeHash []byte) (*AuthRequest, error)
+	// DeleteAuthRequest removes a request that was never redeemed. Redeemed
+	// requests are kept until they expire.
+	DeleteAuthRequest(ctx context.Context, id string) error
+}
+
+// AccessToken is an opaque access token's server side record.
+type AccessToken struct {
+	ID       string
+	ClientID string
+	// Subject is a user ID, or the client ID for client_credentials tokens.
+	Subject   string
+	Scopes    []string
+	Audience  []string
+	AuthTime  time.Time
+	AMR       []string
+	CreatedAt time.Time
+	ExpiresAt time.Time
+	// RefreshFamily links the token to the refresh token family it was
+	// issued with, so revoking the family revokes it too. May be empty.
+	RefreshFamily string
+}
+
+// RefreshToken is a refresh token's server side record. Only the SHA-256
+// hash of the token value is stored. Each use rotates the token: the used
+// one is marked UsedAt and a child in the same family is issued.
+type RefreshToken struct {
+	ID        string
+	TokenHash []byte
+	FamilyID  string
+	ParentID  string
+	ClientID  string
+	Subject   string
+	Scopes    []string
+	Audience  []string
+	AuthTime  time.Time
+	AMR       []string
+	CreatedAt time.Time
+	// ExpiresAt is this token's (sliding) expiry; FamilyExpiresAt the
+	// absolute expiry of the whole family. ExpiresAt <= FamilyExpiresAt.
+	ExpiresAt       time.Time
+	FamilyExpiresAt time.Time
+	UsedAt          *time.Time
+	RevokedAt       *time.Time
+}
+
+// Issue is one token endpoint response to persist atomically.
+type Issue struct {
+	// ConsumeCode, when set, is the auth request whose code is redeemed by
+	// this issue. It fails with ErrConflict if the code was already
+	// consumed; on success the request records what was issued.
+	ConsumeCode string
+	// RotateFrom, when set, is the ID of the refresh token being used. It
+	// fails with ErrConflict if that token is already used or revoked.
+	RotateFrom string
+	Access     *AccessToken
+	// Refresh is optional.
+	Refresh *RefreshToken
+}
+
+// TokenStore keeps access and refresh tokens.
+type TokenStore interface {
+	// IssueTokens consumes the code or rotates the refresh token, and
+	// inserts the new tokens, in one transaction.
+	IssueTokens(ctx context.Context, is Issue, now time.Time) error
+	AccessTokenByID(ctx context.Context, id string) (*AccessToken, error)
+	RefreshTokenByHash(ctx context.Context, tokenHash []byte) (*RefreshToken, error)
+	RefreshTokenByID(ctx context.Context, id string) (*RefreshToken, error)
+	DeleteAccessToken(ctx context.Context, id string) error
+	// RevokeRefreshFamily marks every token of the family revoked and
+	// deletes the access tokens issued with it.
+	RevokeRefreshFamily(ctx context.Context, familyID string, now time.Time) error
+	// RevokeUserTokens revokes every refresh family and deletes every
+	// access token of a user (password change, disable, sign out everywhere).
+	RevokeUserTokens(ctx context.Context, userID string, now time.Time) error
+}
+
+// Session is a browser's sign-in session (SSO). ID is the SHA-256 hash of
+// the cookie value, hex encoded; the cookie value itself is never stored.
+type Session struct {
+	ID         string
+	UserID     string
+	AuthTime   time.Time
+	AMR        []string
+	CreatedAt  time.Time
+	LastSeenAt time.Time
+	// IdleExpiresAt moves forward with use; ExpiresAt is absolute.
+	IdleExpiresAt time.Time
+	ExpiresAt     time.Time
+	UserAgent     string
+	IP            string
+}
+
+// SessionStore keeps browser sessions.
+type SessionStore interface {
+	CreateSession(ctx context.Context, s *Session) error
+	// SessionByID returns the session; callers check expiry.
+	SessionByID(ctx context.Context, id string) (*Session, error)
+	TouchSession(ctx context.Context, id string, lastSeen, idleExpiresAt time.Time) error
+	DeleteSession(ctx context.Context, id string) error
+	// DeleteUserSessions deletes all sessions of a user except keepID.
+	DeleteUserSessions(ctx context.Context, userID, keepID string) error
+	ListUserSessions(ctx context.Context, userID string) ([]Session, error)
+}
+
+// SigningKey is a token signing key. The active key of an algorithm has
+// no RetireAt; earlier keys stay published until RetireAt.
+type SigningKey struct {
+	ID        string
+	Algorithm string
+	// PrivateKey is the PKCS #8 DER encoding of the private key.
+	PrivateKey []byte
+	CreatedAt  time.Time
+	RetireAt   *time.Time
+}
+
+// KeyStore keeps signing keys. Rotation is a compare-and-swap so that
+// several replicas rotating at once produce exactly one new key.
+type KeyStore interface {
+	// SigningKeys returns all keys, active and retiring, newest first.
+	SigningKeys(ctx context.Context) ([]SigningKey, error)
+	// RotateSigningKey makes k the active key of its algorithm if the
+	// current active key's ID is expectActive ("" when there is none), and
+	// sets the previous key's RetireAt to retireAt. Otherwise it fails with
+	// ErrConflict and changes nothing.
+	RotateSigningKey(ctx context.Context, k *SigningKey, expectActive string, retireAt time.Time) error
+}
+
+// SecretStore keeps secrets the provider generates for itself (the op
+// crypto key, the CSRF key), shared by every replica.
+type SecretStore interface {
+	// Secret returns the secret named name, storing generate()'s result
+	// first if there is none. Concurrent callers all get the same value.
+	Secret(ctx context.Context, name string, generate func() ([]byte, error)) ([]byte, error)
+}
