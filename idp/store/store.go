@@ -7,8 +7,9 @@ import (
 	"time"
 )
 
-// ErrNotFound is returned when a row does not exist, has expired, or is no
-// longer usable (a consumed setup token, a revoked token).
+// ErrNotFound is returned when a row does not exist. Getters return
+// expired, used and revoked rows too (callers check, so a replayed token
+// can be recognised); only setup tokens count as gone once used.
 var ErrNotFound = errors.New("not found")
 
 // ErrConflict is returned when a write loses against a concurrent or earlier
@@ -99,7 +100,7 @@ type UserStore interface {
 	ListUsers(ctx context.Context) ([]User, error)
 	CountUsers(ctx context.Context) (int, error)
 	// UpdateUser loads the user, calls fn on it and writes every field back,
-	// in one transaction. ID and CreatedAt cannot change.
+	// in one transaction. ID and CreatedAt cannot change; fn sets UpdatedAt.
 	UpdateUser(ctx context.Context, id string, fn func(*User) error) (*User, error)
 }
 
@@ -223,7 +224,9 @@ type RefreshToken struct {
 type Issue struct {
 	// ConsumeCode, when set, is the auth request whose code is redeemed by
 	// this issue. It fails with ErrConflict if the code was already
-	// consumed; on success the request records what was issued.
+	// consumed; on success the request records what was issued and its
+	// ExpiresAt is extended to the access token's, so the tombstone
+	// outlives what it issued.
 	ConsumeCode string
 	// RotateFrom, when set, is the ID of the refresh token being used. It
 	// fails with ErrConflict if that token is already used or revoked.

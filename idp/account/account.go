@@ -1,0 +1,177 @@
+// Package account serves the member's Settings pages: profile and
+// password (and, later, Settings > Passkeys). The provider signs its own
+// members into these pages with the same session as every client.
+package account
+
+import (
+	"errors"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/communityidp/idp/idp/password"
+	"github.com/communityidp/idp/idp/session"
+	"github.com/communityidp/idp/idp/store"
+	"github.com/communityidp/idp/idp/users"
+	"github.com/communityidp/idp/idp/web"
+)
+
+// Handler serves /settings.
+type Handler struct {
+	Store             store.Store
+	CSRF              *session.CSRF
+	Render            *web.Renderer
+	PasswordMinLength int
+	Now               func() time.Time
+}
+
+// Register mounts the pages.
+func (h *Handler) Register(r gin.IRouter) {
+	r.GET("/settings", h.settings)
+	r.POST("/settings/profile", h.profile)
+	r.POST("/settings/password", h.password)
+}
+
+type settingsPage struct {
+	Tab                         string
+	Name, Email                 string
+	Notice                      string
+	ProfileError, PasswordError string
+	MinLength                   int
+}
+
+// member returns the signed-in member, or sends the browser to sign in.
+func (h *Handler) member(c *gin.Context) *session.Current {
+	cur := session.FromContext(c.Request.Context())
+	if cur == nil {
+		next := c.Request.URL.Path
+		if c.Request.Method != http.MethodGet {
+			next = "/settings"
+		}
+		c.Redirect(http.StatusSeeOther, "/login?next="+url.QueryEscape(next))
+		return nil
+	}
+	return cur
+}
+
+func (h *Handler) page(cur *session.Current) settingsPage {
+	return settingsPage{Tab: "profile", Name: cur.User.Name, Email: cur.User.Email, MinLength: h.PasswordMinLength}
+}
+
+func (h *Handler) show(c *gin.Context, status int, cur *session.Current, p settingsPage) {
+	h.Render.Render(c.Writer, c.Request, status, "settings", cur.User, p)
+}
+
+func (h *Handler) settings(c *gin.Context) {
+	cur := h.member(c)
+	if cur == nil {
+		return
+	}
+	p := h.page(cur)
+	switch c.Query("done") {
+	case "profile":
+		p.Notice = "Your profile was saved."
+	case "password":
+		p.Notice = "Your password was changed. You were signed out on your other devices."
+	}
+	h.show(c, http.StatusOK, cur, p)
+}
+
+func (h *Handler) guard(c *gin.Context) *session.Current {
+	if !h.CSRF.Check(c.Request) {
+		h.Render.Error(c.Writer, c.Request, web.FailCSRF)
+		return nil
+	}
+	return h.member(c)
+}
+
+func (h *Handler) profile(c *gin.Context) {
+	cur := h.guard(c)
+	if cur == nil {
+		return
+	}
+	p := h.page(cur)
+	p.Name, p.Email = strings.TrimSpace(c.PostForm("name")), users.NormalizeEmail(c.PostForm("email"))
+	if err := errors.Join(users.ValidateName(p.Name), users.ValidateEmail(p.Email)); err != nil {
+		var fe *users.FieldError
+		errors.As(err, &fe)
+		p.ProfileError = fe.Reason
+		h.show(c, http.StatusBadRequest, cur, p)
+		return
+	}
+	_, err := h.Store.UpdateUser(c.Request.Context(), cur.User.ID, func(u *store.User) error {
+		if u.Email != p.Email {
+			u.EmailVerified = false
+		}
+		u.Name, u.Email, u.UpdatedAt = p.Name, p.Email, h.Now()
+		return nil
+	})
+	var ce *store.ConflictError
+	if errors.As(err, &ce) {
+		p.ProfileError = "Another account already uses this email address."
+		h.show(c, http.StatusConflict, cur, p)
+		return
+	}
+	if err != nil {
+		slog.ErrorContext(c.Request.Context(), "update profile", "error", err)
+		h.Render.Error(c.Writer, c.Request, web.FailServer)
+		return
+	}
+	c.Redirect(http.StatusSeeOther, "/settings?done=profile")
+}
+
+// password changes the password after checking the current one. Other
+// sessions and every refresh token end: whoever knew the old password is
+// signed out everywhere.
+func (h *Handler) password(c *gin.Context) {
+	cur := h.guard(c)
+	if cur == nil {
+		return
+	}
+	ctx := c.Request.Context()
+	p := h.page(cur)
+	current, next := c.PostForm("current_password"), c.PostForm("new_password")
+	ok := false
+	if cur.User.PasswordHash != "" && len(current) <= 4*password.MaxLength {
+		var err error
+		ok, _, err = password.Verify(cur.User.PasswordHash, current)
+		if err != nil {
+			slog.ErrorContext(ctx, "verify password", "error", err)
+		}
+	}
+	if !ok {
+		p.PasswordError = "The current password is not right."
+		h.show(c, http.StatusBadRequest, cur, p)
+		return
+	}
+	if err := password.CheckPolicy(next, h.PasswordMinLength); err != nil {
+		p.PasswordError = err.Error()
+		h.show(c, http.StatusBadRequest, cur, p)
+		return
+	}
+	hash, err := password.Hash(next)
+	if err == nil {
+		now := h.Now()
+		_, err = h.Store.UpdateUser(ctx, cur.User.ID, func(u *store.User) error {
+			u.PasswordHash, u.PasswordChangedAt, u.UpdatedAt = hash, now, now
+			return nil
+		})
+	}
+	if err == nil {
+		err = h.Store.DeleteUserSessions(ctx, cur.User.ID, cur.Session.ID)
+	}
+	if err == nil {
+		err = h.Store.RevokeUserTokens(ctx, cur.User.ID, h.Now())
+	}
+	if err != nil {
+		slog.ErrorContext(ctx, "change password", "error", err)
+		h.Render.Error(c.Writer, c.Request, web.FailServer)
+		return
+	}
+	slog.InfoContext(ctx, "password changed", "user", cur.User.ID)
+	c.Redirect(http.StatusSeeOther, "/settings?done=password")
+}

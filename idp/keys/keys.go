@@ -1,0 +1,325 @@
+// Package keys manages token signing keys: one active RS256 and one active
+// ES256 key, generated on first start and kept in the store (never
+// regenerated at boot), rotated on a period, with retired keys published
+// until the tokens they signed have expired.
+//
+// Rotation is a compare-and-swap in the store: when several replicas find
+// a key due at the same moment, exactly one rotation wins and the others
+// reload. The JWKS document is rendered once per key set change, so the
+// JWKS endpoint serves cached bytes.
+package keys
+
+import (
+	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	jose "github.com/go-jose/go-jose/v4"
+
+	"github.com/communityidp/idp/idp/store"
+)
+
+// Algorithms are the signing algorithms the provider keeps a key for.
+var Algorithms = []jose.SignatureAlgorithm{jose.RS256, jose.ES256}
+
+// SigningKey is an active private key. Its method set matches the op
+// library's SigningKey interface.
+type SigningKey struct {
+	id     string
+	alg    jose.SignatureAlgorithm
+	signer crypto.Signer
+}
+
+func (k *SigningKey) ID() string                                  { return k.id }
+func (k *SigningKey) SignatureAlgorithm() jose.SignatureAlgorithm { return k.alg }
+func (k *SigningKey) Key() any                                    { return k.signer }
+
+// PublicKey is a published verification key. Its method set matches the op
+// library's Key interface.
+type PublicKey struct {
+	id  string
+	alg jose.SignatureAlgorithm
+	pub crypto.PublicKey
+}
+
+func (k *PublicKey) ID() string                         { return k.id }
+func (k *PublicKey) Algorithm() jose.SignatureAlgorithm { return k.alg }
+func (k *PublicKey) Use() string                        { return "sig" }
+func (k *PublicKey) Key() any                           { return k.pub }
+
+// Options configure a Manager.
+type Options struct {
+	// RotationPeriod is how long a key stays active.
+	RotationPeriod time.Duration
+	// PublishAfterRetire is how long a replaced key stays in the JWKS: at
+	// least the lifetime of the tokens it signed.
+	PublishAfterRetire time.Duration
+	Now                func() time.Time
+}
+
+// Manager holds the current key set in memory and keeps it in step with
+// the store.
+type Manager struct {
+	store store.KeyStore
+	opts  Options
+
+	mu        sync.RWMutex
+	active    map[jose.SignatureAlgorithm]*SigningKey
+	created   map[string]time.Time // kid -> creation, for rotation
+	public    []*PublicKey
+	jwks      []byte
+	signature string
+	version   uint64
+}
+
+// NewManager returns a Manager; call Ensure before use.
+func NewManager(ks store.KeyStore, opts Options) *Manager {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	return &Manager{store: ks, opts: opts}
+}
+
+// Ensure loads the keys and creates the missing active keys (first start).
+func (m *Manager) Ensure(ctx context.Context) error {
+	if err := m.Reload(ctx); err != nil {
+		return err
+	}
+	for _, alg := range Algorithms {
+		m.mu.RLock()
+		_, ok := m.active[alg]
+		m.mu.RUnlock()
+		if ok {
+			continue
+		}
+		if err := m.rotate(ctx, alg, ""); err != nil && !errors.Is(err, store.ErrConflict) {
+			return err
+		}
+	}
+	return m.Reload(ctx)
+}
+
+// RotateDue rotates every key older than the rotation period. It returns
+// whether any key changed (here or on another replica).
+func (m *Manager) RotateDue(ctx context.Context) (bool, error) {
+	if err := m.Reload(ctx); err != nil {
+		return false, err
+	}
+	before := m.Version()
+	now := m.opts.Now()
+	for _, alg := range Algorithms {
+		m.mu.RLock()
+		k := m.active[alg]
+		var created time.Time
+		if k != nil {
+			created = m.created[k.id]
+		}
+		m.mu.RUnlock()
+		expect := ""
+		if k != nil {
+			if now.Sub(created) < m.opts.RotationPeriod {
+				continue
+			}
+			expect = k.id
+		}
+		if err := m.rotate(ctx, alg, expect); err != nil && !errors.Is(err, store.ErrConflict) {
+			return false, err
+		}
+	}
+	if err := m.Reload(ctx); err != nil {
+		return false, err
+	}
+	return m.Version() != before, nil
+}
+
+// Rotate replaces the active key of alg now (the `idp keys rotate` command).
+func (m *Manager) Rotate(ctx context.Context, alg jose.SignatureAlgorithm) error {
+	if err := m.Reload(ctx); err != nil {
+		return err
+	}
+	m.mu.RLock()
+	expect := ""
+	if k := m.active[alg]; k != nil {
+		expect = k.id
+	}
+	m.mu.RUnlock()
+	if err := m.rotate(ctx, alg, expect); err != nil {
+		return err
+	}
+	return m.Reload(ctx)
+}
+
+func (m *Manager) rotate(ctx context.Context, alg jose.SignatureAlgorithm, expect string) error {
+	signer, err := generate(alg)
+	if err != nil {
+		return err
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(signer)
+	if err != nil {
+		return fmt.Errorf("encode %s key: %w", alg, err)
+	}
+	kid, err := thumbprint(signer.Public())
+	if err != nil {
+		return err
+	}
+	now := m.opts.Now()
+	k := &store.SigningKey{ID: kid, Algorithm: string(alg), PrivateKey: der, CreatedAt: now}
+	if err := m.store.RotateSigningKey(ctx, k, expect, now.Add(m.opts.PublishAfterRetire)); err != nil {
+		return fmt.Errorf("rotate %s key: %w", alg, err)
+	}
+	slog.InfoContext(ctx, "signing key created", "alg", string(alg), "kid", kid, "replaces", expect)
+	return nil
+}
+
+func generate(alg jose.SignatureAlgorithm) (crypto.Signer, error) {
+	switch alg {
+	case jose.RS256:
+		return rsa.GenerateKey(rand.Reader, 2048)
+	case jose.ES256:
+		return ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	}
+	return nil, fmt.Errorf("unsupported algorithm %s", alg)
+}
+
+// thumbprint is the RFC 7638 JWK thumbprint, used as the key ID: unique,
+// and derived from the key itself.
+func thumbprint(pub crypto.PublicKey) (string, error) {
+	tp, err := (&jose.JSONWebKey{Key: pub}).Thumbprint(crypto.SHA256)
+	if err != nil {
+		return "", fmt.Errorf("key thumbprint: %w", err)
+	}
+	return base64.RawURLEncoding.EncodeToString(tp), nil
+}
+
+// Reload reads the keys from the store and rebuilds the in-memory set and
+// the JWKS bytes when they changed.
+func (m *Manager) Reload(ctx context.Context) error {
+	rows, err := m.store.SigningKeys(ctx)
+	if err != nil {
+		return fmt.Errorf("load signing keys: %w", err)
+	}
+	now := m.opts.Now()
+	active := map[jose.SignatureAlgorithm]*SigningKey{}
+	created := map[string]time.Time{}
+	var public []*PublicKey
+	for _, row := range rows {
+		if row.RetireAt != nil && !row.RetireAt.After(now) {
+			continue
+		}
+		parsed, err := x509.ParsePKCS8PrivateKey(row.PrivateKey)
+		if err != nil {
+			return fmt.Errorf("parse signing key %s: %w", row.ID, err)
+		}
+		signer, ok := parsed.(crypto.Signer)
+		if !ok {
+			return fmt.Errorf("signing key %s: not a signing key", row.ID)
+		}
+		alg := jose.SignatureAlgorithm(row.Algorithm)
+		if row.RetireAt == nil {
+			active[alg] = &SigningKey{id: row.ID, alg: alg, signer: signer}
+		}
+		created[row.ID] = row.CreatedAt
+		public = append(public, &PublicKey{id: row.ID, alg: alg, pub: signer.Public()})
+	}
+
+	sig := setSignature(active, public)
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if sig == m.signature {
+		return nil
+	}
+	jwks := jose.JSONWebKeySet{}
+	for _, k := range public {
+		jwks.Keys = append(jwks.Keys, jose.JSONWebKey{Key: k.pub, KeyID: k.id, Algorithm: string(k.alg), Use: "sig"})
+	}
+	body, err := json.Marshal(jwks)
+	if err != nil {
+		return fmt.Errorf("encode JWKS: %w", err)
+	}
+	m.active, m.created, m.public, m.jwks, m.signature = active, created, public, body, sig
+	m.version++
+	return nil
+}
+
+// setSignature identifies a key set: which keys are published and which
+// are active.
+func setSignature(active map[jose.SignatureAlgorithm]*SigningKey, public []*PublicKey) string {
+	var b strings.Builder
+	for _, k := range public {
+		b.WriteString(k.id)
+		if a := active[k.alg]; a != nil && a.id == k.id {
+			b.WriteString("*")
+		}
+		b.WriteString(",")
+	}
+	return b.String()
+}
+
+// ErrNoKey is returned when no active key exists for an algorithm.
+var ErrNoKey = errors.New("no active signing key")
+
+// Signing returns the active key for alg.
+func (m *Manager) Signing(alg jose.SignatureAlgorithm) (*SigningKey, error) {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	k, ok := m.active[alg]
+	if !ok {
+		return nil, fmt.Errorf("%w for %s", ErrNoKey, alg)
+	}
+	return k, nil
+}
+
+// Public returns the published keys.
+func (m *Manager) Public() []*PublicKey {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	return m.public
+}
+
+// JWKS returns the JSON Web Key Set document and a version number that
+// changes whenever the set does.
+func (m *Manager) JWKS() ([]byte, uint64) {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	return m.jwks, m.version
+}
+
+// Version changes whenever the published key set changes.
+func (m *Manager) Version() uint64 {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	return m.version
+}
+
+// KeyInfo describes a key for `idp keys list`.
+type KeyInfo struct {
+	ID        string
+	Algorithm string
+	CreatedAt time.Time
+	RetireAt  *time.Time
+}
+
+// List returns every stored key, active and retiring.
+func (m *Manager) List(ctx context.Context) ([]KeyInfo, error) {
+	rows, err := m.store.SigningKeys(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("load signing keys: %w", err)
+	}
+	out := make([]KeyInfo, 0, len(rows))
+	for _, r := range rows {
+		out = append(out, KeyInfo{ID: r.ID, Algorithm: r.Algorithm, CreatedAt: r.CreatedAt, RetireAt: r.RetireAt})
+	}
+	return out, nil
+}

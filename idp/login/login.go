@@ -1,0 +1,438 @@
+// Package login serves the sign-in pages: "Email or username" then
+// "Password", the first-admin setup page, and sign-out. A finished sign-in
+// starts a browser session, marks the authorization request done and sends
+// the browser to the protocol callback; the callback URL and the error
+// redirect are injected, so this package never imports the OIDC glue.
+package login
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/communityidp/idp/idp/password"
+	"github.com/communityidp/idp/idp/session"
+	"github.com/communityidp/idp/idp/store"
+	"github.com/communityidp/idp/idp/users"
+	"github.com/communityidp/idp/idp/web"
+)
+
+// Handler serves the sign-in pages.
+type Handler struct {
+	Store    store.Store
+	Sessions *session.Manager
+	CSRF     *session.CSRF
+	Render   *web.Renderer
+	// ClientNames maps client IDs to the names shown on the sign-in page.
+	ClientNames map[string]string
+	// CallbackURL is where a finished sign-in continues.
+	CallbackURL func(authRequestID string) string
+	// RedirectError ends an authorization request with an error for the client.
+	RedirectError     func(w http.ResponseWriter, r *http.Request, authRequestID, kind, description string)
+	PasswordMinLength int
+	Now               func() time.Time
+}
+
+// Register mounts the pages.
+func (h *Handler) Register(r gin.IRouter) {
+	r.GET("/login", h.start)
+	r.POST("/login", h.identifier)
+	r.POST("/login/password", h.password)
+	r.POST("/login/cancel", h.cancel)
+	r.GET("/setup", h.setupForm)
+	r.POST("/setup", h.setup)
+	r.GET("/logout", h.logoutConfirm)
+	r.POST("/logout", h.logout)
+	r.GET("/logout/done", h.loggedOut)
+}
+
+// flow is an unfinished sign-in carried from page to page: for a client
+// (an authorization request) or for the provider's own pages (next).
+type flow struct {
+	AuthRequestID string
+	Next          string
+}
+
+func flowFrom(c *gin.Context) flow {
+	get := c.Query
+	if c.Request.Method == http.MethodPost {
+		get = c.PostForm
+	}
+	return flow{AuthRequestID: get("authRequestID"), Next: web.LocalPath(get("next"), "")}
+}
+
+// restartURL is the first sign-in page of the same flow.
+func (f flow) restartURL() string {
+	q := url.Values{}
+	if f.AuthRequestID != "" {
+		q.Set("authRequestID", f.AuthRequestID)
+	}
+	if f.Next != "" {
+		q.Set("next", f.Next)
+	}
+	if len(q) == 0 {
+		return "/login"
+	}
+	return "/login?" + q.Encode()
+}
+
+var (
+	failExpired = web.Failure{Status: http.StatusBadRequest, Code: "LOGIN-EXPIRED", Title: "This sign-in has expired",
+		Message: "The sign-in took too long or was already finished.",
+		Hint:    "Go back to the app or website and sign in again."}
+	failDisabled = web.Failure{Status: http.StatusForbidden, Code: "ACCOUNT-DISABLED", Title: "Account disabled",
+		Message: "This account is disabled, so it cannot sign in.",
+		Hint:    "If you think this is a mistake, contact the site's support."}
+)
+
+// authRequest loads the flow's authorization request if it can still be
+// signed in to. It renders the error page and returns nil otherwise.
+func (h *Handler) authRequest(c *gin.Context, f flow) *store.AuthRequest {
+	ar, err := h.Store.AuthRequestByID(c.Request.Context(), f.AuthRequestID)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+	case err != nil:
+		h.serverError(c, "load auth request", err)
+		return nil
+	case ar.Done || !h.Now().Before(ar.ExpiresAt):
+	default:
+		return ar
+	}
+	h.Render.Error(c.Writer, c.Request, failExpired)
+	return nil
+}
+
+type identifierPage struct {
+	Flow   flow
+	Client string
+	Login  string
+	Error  string
+}
+
+// start is GET /login: answer at once from the browser session when the
+// request allows it (SSO, prompt=none), else ask for the identifier.
+func (h *Handler) start(c *gin.Context) {
+	f := flowFrom(c)
+	cur := session.FromContext(c.Request.Context())
+	page := identifierPage{Flow: f}
+	if f.AuthRequestID == "" {
+		if cur != nil {
+			c.Redirect(http.StatusSeeOther, web.LocalPath(f.Next, "/settings"))
+			return
+		}
+		h.Render.Render(c.Writer, c.Request, http.StatusOK, "login_identifier", nil, page)
+		return
+	}
+	ar := h.authRequest(c, f)
+	if ar == nil {
+		return
+	}
+	promptLogin := slices.Contains(ar.Prompt, "login")
+	if cur.Satisfies(h.Now(), ar.MaxAge, ar.HintSubject, promptLogin) {
+		h.complete(c, f, cur.User, cur.Session)
+		return
+	}
+	if slices.Contains(ar.Prompt, "none") {
+		h.RedirectError(c.Writer, c.Request, ar.ID, "login_required", "the member is not signed in")
+		return
+	}
+	page.Client = h.ClientNames[ar.ClientID]
+	page.Login = ar.LoginHint
+	if page.Login == "" && cur != nil {
+		page.Login = cur.User.Username
+	}
+	h.Render.Render(c.Writer, c.Request, http.StatusOK, "login_identifier", nil, page)
+}
+
+type passwordPage struct {
+	Flow    flow
+	Login   string
+	Restart string
+	Error   string
+}
+
+// identifier is POST /login: the member said who they are.
+func (h *Handler) identifier(c *gin.Context) {
+	if !h.checkCSRF(c) {
+		return
+	}
+	f := flowFrom(c)
+	if f.AuthRequestID != "" && h.authRequest(c, f) == nil {
+		return
+	}
+	login := strings.TrimSpace(c.PostForm("login"))
+	if login == "" || len(login) > 254 {
+		h.Render.Render(c.Writer, c.Request, http.StatusBadRequest, "login_identifier", nil,
+			identifierPage{Flow: f, Login: login, Error: "Enter your email or username."})
+		return
+	}
+	h.Render.Render(c.Writer, c.Request, http.StatusOK, "login_password", nil,
+		passwordPage{Flow: f, Login: login, Restart: f.restartURL()})
+}
+
+// errWrongCredentials is the one message for an unknown account and a
+// wrong password, so the page does not reveal which accounts exist.
+const errWrongCredentials = "The email, username or password is not right."
+
+// password is POST /login/password.
+func (h *Handler) password(c *gin.Context) {
+	if !h.checkCSRF(c) {
+		return
+	}
+	ctx := c.Request.Context()
+	f := flowFrom(c)
+	if f.AuthRequestID != "" && h.authRequest(c, f) == nil {
+		return
+	}
+	login := strings.TrimSpace(c.PostForm("login"))
+	pw := c.PostForm("password")
+	fail := func() {
+		h.Render.Render(c.Writer, c.Request, http.StatusUnauthorized, "login_password", nil,
+			passwordPage{Flow: f, Login: login, Restart: f.restartURL(), Error: errWrongCredentials})
+	}
+	if login == "" || pw == "" || len(pw) > 4*password.MaxLength {
+		password.VerifyDummy(pw)
+		fail()
+		return
+	}
+	u, err := h.Store.UserByLogin(ctx, login)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && u.PasswordHash == "") {
+		// Same cost as a real check: unknown accounts must not answer faster.
+		password.VerifyDummy(pw)
+		fail()
+		return
+	}
+	if err != nil {
+		h.serverError(c, "load user", err)
+		return
+	}
+	ok, rehash, err := password.Verify(u.PasswordHash, pw)
+	if err != nil {
+		h.serverError(c, "verify password", err)
+		return
+	}
+	if !ok {
+		slog.InfoContext(ctx, "sign-in failed", "method", "pwd", "user", u.ID)
+		fail()
+		return
+	}
+	if u.Disabled {
+		h.Render.Error(c.Writer, c.Request, failDisabled)
+		return
+	}
+	if rehash {
+		h.rehash(ctx, u.ID, pw)
+	}
+	sess, err := h.Sessions.Start(ctx, c.Writer, c.Request, u, []string{"pwd"})
+	if err != nil {
+		h.serverError(c, "start session", err)
+		return
+	}
+	slog.InfoContext(ctx, "sign-in", "method", "pwd", "user", u.ID)
+	h.complete(c, f, u, sess)
+}
+
+// rehash upgrades a password hash made with weaker parameters.
+func (h *Handler) rehash(ctx context.Context, userID, pw string) {
+	hash, err := password.Hash(pw)
+	if err == nil {
+		_, err = h.Store.UpdateUser(ctx, userID, func(u *store.User) error { u.PasswordHash = hash; return nil })
+	}
+	if err != nil {
+		slog.WarnContext(ctx, "rehash password", "error", err)
+	}
+}
+
+// complete finishes the flow for a signed-in member: the authorization
+// request is marked done and the browser continues to the callback, or to
+// the provider page it came from.
+func (h *Handler) complete(c *gin.Context, f flow, u *store.User, s *store.Session) {
+	if f.AuthRequestID == "" {
+		c.Redirect(http.StatusSeeOther, web.LocalPath(f.Next, "/settings"))
+		return
+	}
+	err := h.Store.CompleteAuthRequest(c.Request.Context(), f.AuthRequestID, u.ID, s.AuthTime, s.AMR, s.ID, h.Now())
+	switch {
+	case errors.Is(err, store.ErrNotFound), errors.Is(err, store.ErrConflict):
+		h.Render.Error(c.Writer, c.Request, failExpired)
+		return
+	case err != nil:
+		h.serverError(c, "complete auth request", err)
+		return
+	}
+	// 303: the browser follows with GET, never re-posting the password.
+	c.Redirect(http.StatusSeeOther, h.CallbackURL(f.AuthRequestID))
+}
+
+// cancel is POST /login/cancel: the member does not want to sign in; the
+// client gets access_denied.
+func (h *Handler) cancel(c *gin.Context) {
+	if !h.checkCSRF(c) {
+		return
+	}
+	f := flowFrom(c)
+	if h.authRequest(c, f) == nil {
+		return
+	}
+	h.RedirectError(c.Writer, c.Request, f.AuthRequestID, "access_denied", "the member cancelled the sign-in")
+}
+
+func (h *Handler) checkCSRF(c *gin.Context) bool {
+	if h.CSRF.Check(c.Request) {
+		return true
+	}
+	f := web.FailCSRF
+	f.Back = flowFrom(c).restartURL()
+	h.Render.Error(c.Writer, c.Request, f)
+	return false
+}
+
+func (h *Handler) serverError(c *gin.Context, what string, err error) {
+	slog.ErrorContext(c.Request.Context(), what, "error", err)
+	h.Render.Error(c.Writer, c.Request, web.FailServer)
+}
+
+// --- first admin
+
+type setupPage struct {
+	Token, Username, Email, Name, Error string
+	MinLength                           int
+}
+
+var failSetupLink = web.Failure{Status: http.StatusNotFound, Code: "SETUP-LINK", Title: "This setup link does not work",
+	Message: "The link is unknown, expired, or was already used to create the first account.",
+	Hint:    "Restart the provider to print a new link, or create an admin with `idp users add --admin`.",
+	Back:    "/login", BackLabel: "Go to sign in"}
+
+func tokenHash(token string) []byte {
+	sum := sha256.Sum256([]byte(token))
+	return sum[:]
+}
+
+// setupForm is GET /setup?token=...
+func (h *Handler) setupForm(c *gin.Context) {
+	token := c.Query("token")
+	ok, err := h.Store.SetupTokenValid(c.Request.Context(), tokenHash(token), h.Now())
+	if err != nil {
+		h.serverError(c, "check setup token", err)
+		return
+	}
+	if !ok || token == "" {
+		h.Render.Error(c.Writer, c.Request, failSetupLink)
+		return
+	}
+	h.Render.Render(c.Writer, c.Request, http.StatusOK, "setup", nil, setupPage{Token: token, MinLength: h.PasswordMinLength})
+}
+
+// setup is POST /setup: create the first admin and sign them in.
+func (h *Handler) setup(c *gin.Context) {
+	if !h.checkCSRF(c) {
+		return
+	}
+	ctx := c.Request.Context()
+	page := setupPage{Token: c.PostForm("token"), Username: c.PostForm("username"), Email: c.PostForm("email"),
+		Name: c.PostForm("name"), MinLength: h.PasswordMinLength}
+	pw := c.PostForm("password")
+	again := func(msg string) {
+		page.Error = msg
+		h.Render.Render(c.Writer, c.Request, http.StatusBadRequest, "setup", nil, page)
+	}
+	if err := password.CheckPolicy(pw, h.PasswordMinLength); err != nil {
+		again("Password: " + err.Error())
+		return
+	}
+	hash, err := password.Hash(pw)
+	if err != nil {
+		h.serverError(c, "hash password", err)
+		return
+	}
+	u, err := users.New(users.Input{Username: page.Username, Email: page.Email, Name: page.Name, Role: store.RoleAdmin, PasswordHash: hash}, h.Now())
+	var fe *users.FieldError
+	if errors.As(err, &fe) {
+		again(fieldLabel(fe.Field) + ": " + fe.Reason)
+		return
+	}
+	if err != nil {
+		h.serverError(c, "new user", err)
+		return
+	}
+	err = h.Store.CreateFirstAdmin(ctx, tokenHash(page.Token), u, h.Now())
+	switch {
+	case errors.Is(err, store.ErrNotFound), errors.Is(err, store.ErrConflict):
+		h.Render.Error(c.Writer, c.Request, failSetupLink)
+		return
+	case err != nil:
+		h.serverError(c, "create first admin", err)
+		return
+	}
+	slog.InfoContext(ctx, "first admin created", "user", u.ID, "username", u.Username)
+	if _, err := h.Sessions.Start(ctx, c.Writer, c.Request, u, []string{"pwd"}); err != nil {
+		h.serverError(c, "start session", err)
+		return
+	}
+	c.Redirect(http.StatusSeeOther, "/settings")
+}
+
+func fieldLabel(f string) string {
+	switch f {
+	case "username":
+		return "Username"
+	case "email":
+		return "Email"
+	case "name":
+		return "Name"
+	}
+	return f
+}
+
+// --- sign out
+
+type logoutPage struct{ Target, Sig string }
+
+// logoutConfirm is GET /logout: RP-initiated logout without a usable
+// id_token_hint asks the member first.
+func (h *Handler) logoutConfirm(c *gin.Context) {
+	target, sig := c.Query("target"), c.Query("sig")
+	if !h.CSRF.VerifyTarget(target, sig) {
+		target, sig = "", ""
+	}
+	cur := session.FromContext(c.Request.Context())
+	if cur == nil {
+		if target != "" {
+			c.Redirect(http.StatusSeeOther, target)
+			return
+		}
+		c.Redirect(http.StatusSeeOther, "/logout/done")
+		return
+	}
+	h.Render.Render(c.Writer, c.Request, http.StatusOK, "logout", cur.User, logoutPage{Target: target, Sig: sig})
+}
+
+// logout is POST /logout: end the session on this device.
+func (h *Handler) logout(c *gin.Context) {
+	if !h.checkCSRF(c) {
+		return
+	}
+	if err := h.Sessions.End(c.Request.Context(), c.Writer, c.Request); err != nil {
+		h.serverError(c, "end session", err)
+		return
+	}
+	target := c.PostForm("target")
+	if h.CSRF.VerifyTarget(target, c.PostForm("sig")) {
+		c.Redirect(http.StatusSeeOther, target)
+		return
+	}
+	c.Redirect(http.StatusSeeOther, "/logout/done")
+}
+
+func (h *Handler) loggedOut(c *gin.Context) {
+	h.Render.Render(c.Writer, c.Request, http.StatusOK, "logged_out", nil, nil)
+}

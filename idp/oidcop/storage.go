@@ -1,0 +1,591 @@
+package oidcop
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"time"
+
+	jose "github.com/go-jose/go-jose/v4"
+	"github.com/zitadel/oidc/v3/pkg/oidc"
+	"github.com/zitadel/oidc/v3/pkg/op"
+
+	"github.com/communityidp/idp/config"
+	"github.com/communityidp/idp/idp/keys"
+	"github.com/communityidp/idp/idp/session"
+	"github.com/communityidp/idp/idp/store"
+)
+
+// Storage implements op.Storage over the provider's store. Clients come
+// from the configuration; everything else is read from and written to the
+// store, so any replica can serve any step of a flow.
+type Storage struct {
+	store   store.Store
+	keys    *keys.Manager
+	clients map[string]*client
+	tokens  config.Tokens
+	alg     jose.SignatureAlgorithm // default ID token algorithm
+	now     func() time.Time
+	// logoutURL signs a redirect target for the logout confirmation page.
+	logoutURL func(target string) string
+}
+
+var (
+	_ op.Storage                        = (*Storage)(nil)
+	_ op.ClientCredentialsStorage       = (*Storage)(nil)
+	_ op.CanSetUserinfoFromRequest      = (*Storage)(nil)
+	_ op.CanTerminateSessionFromRequest = (*Storage)(nil)
+)
+
+// errGrant builds the invalid_grant the token endpoint answers.
+func errGrant(format string, args ...any) *oidc.Error {
+	return oidc.ErrInvalidGrant().WithDescription(format, args...)
+}
+
+// randomID returns n random bytes, base64url encoded: 16 bytes give the 128
+// bits of entropy ids and tokens need.
+func randomID(n int) string {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		panic(fmt.Errorf("crypto/rand failed: %w", err)) // unrecoverable: the OS has no randomness
+	}
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+func hashToken(s string) []byte {
+	sum := sha256.Sum256([]byte(s))
+	return sum[:]
+}
+
+// --- clients
+
+// GetClientByClientID returns a configured client. It also records the
+// client's ID token algorithm for this request: op asks for the signing
+// key without saying which client it signs for, and every token flow looks
+// the client up first.
+func (s *Storage) GetClientByClientID(ctx context.Context, clientID string) (op.Client, error) {
+	c, ok := s.clients[clientID]
+	if !ok {
+		return nil, fmt.Errorf("client %q is not registered", clientID)
+	}
+	if st := stateFrom(ctx); st != nil {
+		st.alg = c.alg
+	}
+	return c, nil
+}
+
+// AuthorizeClientIDSecret authenticates a confidential client.
+func (s *Storage) AuthorizeClientIDSecret(ctx context.Context, clientID, secret string) error {
+	c, ok := s.clients[clientID]
+	if !ok || c.secret == nil || !c.secret.Verify(secret) {
+		return errors.New("invalid client credentials")
+	}
+	return nil
+}
+
+// ClientCredentials authenticates a client for the client_credentials grant.
+func (s *Storage) ClientCredentials(ctx context.Context, clientID, secret string) (op.Client, error) {
+	if err := s.AuthorizeClientIDSecret(ctx, clientID, secret); err != nil {
+		return nil, err
+	}
+	return s.GetClientByClientID(ctx, clientID)
+}
+
+// ClientCredentialsTokenRequest builds the request for a service token.
+// User scopes make no sense without a user and are dropped.
+func (s *Storage) ClientCredentialsTokenRequest(ctx context.Context, clientID string, scopes []string) (op.TokenRequest, error) {
+	kept := slices.DeleteFunc(slices.Clone(scopes), func(sc string) bool {
+		switch sc {
+		case oidc.ScopeOpenID, oidc.ScopeProfile, oidc.ScopeEmail, oidc.ScopeOfflineAccess, oidc.ScopePhone, oidc.ScopeAddress:
+			return true
+		}
+		return false
+	})
+	return &serviceRequest{clientID: clientID, scopes: kept}, nil
+}
+
+// --- authorization requests and codes
+
+// CreateAuthRequest stores a validated authorization request. userID is the
+// subject of a valid id_token_hint.
+func (s *Storage) CreateAuthRequest(ctx context.Context, req *oidc.AuthRequest, userID string) (op.AuthRequest, error) {
+	now := s.now()
+	ar := &store.AuthRequest{
+		ID:                  randomID(16),
+		ClientID:            req.ClientID,
+		RedirectURI:         req.RedirectURI,
+		Scopes:              req.Scopes,
+		ResponseType:        string(req.ResponseType),
+		ResponseMode:        string(req.ResponseMode),
+		State:               req.State,
+		Nonce:               req.Nonce,
+		CodeChallenge:       req.CodeChallenge,
+		CodeChallengeMethod: string(req.CodeChallengeMethod),
+		Prompt:              req.Prompt,
+		LoginHint:           req.LoginHint,
+		HintSubject:         userID,
+		CreatedAt:           now,
+		ExpiresAt:           now.Add(s.tokens.AuthRequestLifetime.D()),
+	}
+	if req.MaxAge != nil {
+		v := int64(*req.MaxAge)
+		ar.MaxAge = &v
+	}
+	for _, tag := range req.UILocales {
+		ar.UILocales = append(ar.UILocales, tag.String())
+	}
+	if err := s.store.CreateAuthRequest(ctx, ar); err != nil {
+		return nil, fmt.Errorf("save auth request: %w", err)
+	}
+	return authRequest{ar}, nil
+}
+
+// AuthRequestByID returns an unexpired authorization request.
+func (s *Storage) AuthRequestByID(ctx context.Context, id string) (op.AuthRequest, error) {
+	ar, err := s.store.AuthRequestByID(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, oidc.ErrInvalidRequestRedirectURI().WithDescription("unknown sign-in request")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("load auth request: %w", err)
+	}
+	if !s.now().Before(ar.ExpiresAt) {
+		return nil, oidc.ErrInvalidRequestRedirectURI().WithDescription("this sign-in request has expired; start again from the app")
+	}
+	return authRequest{ar}, nil
+}
+
+// AuthRequestByCode finds the request a code was issued for. A code seen
+// again after redemption is a replay: everything it issued is revoked
+// (RFC 6749 section 4.1.2) and the request fails.
+func (s *Storage) AuthRequestByCode(ctx context.Context, code string) (op.AuthRequest, error) {
+	ar, err := s.store.AuthRequestByCodeHash(ctx, hashToken(code))
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, errors.New("unknown code")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("load code: %w", err)
+	}
+	if ar.ConsumedAt != nil {
+		s.revokeCodeGrant(ctx, ar)
+		return nil, errors.New("code already used")
+	}
+	if !s.now().Before(ar.CodeExpiresAt) {
+		return nil, errors.New("code expired")
+	}
+	return authRequest{ar}, nil
+}
+
+// revokeCodeGrant revokes the tokens a redeemed code issued.
+func (s *Storage) revokeCodeGrant(ctx context.Context, ar *store.AuthRequest) {
+	if ar.IssuedAccessTokenID != "" {
+		if err := s.store.DeleteAccessToken(ctx, ar.IssuedAccessTokenID); err != nil && !errors.Is(err, store.ErrNotFound) {
+			slog.ErrorContext(ctx, "revoke tokens of a replayed code", "error", err)
+		}
+	}
+	if ar.IssuedRefreshFamily != "" {
+		if err := s.store.RevokeRefreshFamily(ctx, ar.IssuedRefreshFamily, s.now()); err != nil {
+			slog.ErrorContext(ctx, "revoke refresh tokens of a replayed code", "error", err)
+		}
+	}
+	slog.WarnContext(ctx, "authorization code replayed; its tokens are revoked", "client_id", ar.ClientID, "auth_request", ar.ID)
+}
+
+// SaveAuthCode records the hash of the code issued for a finished sign-in.
+func (s *Storage) SaveAuthCode(ctx context.Context, id, code string) error {
+	err := s.store.SaveAuthCode(ctx, id, hashToken(code), s.now().Add(s.tokens.CodeLifetime.D()))
+	if errors.Is(err, store.ErrConflict) || errors.Is(err, store.ErrNotFound) {
+		return oidc.ErrInvalidRequest().WithDescription("this sign-in was already completed; start again from the app")
+	}
+	if err != nil {
+		return fmt.Errorf("save code: %w", err)
+	}
+	return nil
+}
+
+// DeleteAuthRequest is called by op after a code is redeemed. Redeemed
+// requests stay as tombstones until they expire, so the store keeps them.
+func (s *Storage) DeleteAuthRequest(ctx context.Context, id string) error {
+	if err := s.store.DeleteAuthRequest(ctx, id); err != nil && !errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("delete auth request: %w", err)
+	}
+	return nil
+}
+
+// --- tokens
+
+// activeUser returns the subject's account if it may still receive tokens.
+func (s *Storage) activeUser(ctx context.Context, subject string) (*store.User, error) {
+	u, err := s.store.UserByID(ctx, subject)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, errGrant("the account no longer exists")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("load user: %w", err)
+	}
+	if u.Disabled {
+		return nil, errGrant("the account is disabled")
+	}
+	return u, nil
+}
+
+func (s *Storage) newAccessToken(clientID, subject string, scopes, audience []string, authTime time.Time, amr []string, family string) *store.AccessToken {
+	now := s.now()
+	return &store.AccessToken{
+		ID: randomID(16), ClientID: clientID, Subject: subject, Scopes: scopes, Audience: audience,
+		AuthTime: authTime, AMR: amr, CreatedAt: now, ExpiresAt: now.Add(s.tokens.AccessTokenLifetime.D()),
+		RefreshFamily: family,
+	}
+}
+
+// CreateAccessToken issues an access token without a refresh token: a
+// code redemption without offline_access, or client_credentials.
+func (s *Storage) CreateAccessToken(ctx context.Context, request op.TokenRequest) (string, time.Time, error) {
+	var is store.Issue
+	switch r := request.(type) {
+	case authRequest:
+		if _, err := s.activeUser(ctx, r.Subject); err != nil {
+			return "", time.Time{}, err
+		}
+		is.ConsumeCode = r.ID
+		is.Access = s.newAccessToken(r.ClientID, r.Subject, r.Scopes, r.GetAudience(), r.AuthTime, r.AMR, "")
+	case *serviceRequest:
+		is.Access = s.newAccessToken(r.clientID, r.clientID, r.scopes, r.GetAudience(), time.Time{}, nil, "")
+	default:
+		return "", time.Time{}, fmt.Errorf("unexpected token request %T", request)
+	}
+	if err := s.issue(ctx, is); err != nil {
+		return "", time.Time{}, err
+	}
+	return is.Access.ID, is.Access.ExpiresAt, nil
+}
+
+// CreateAccessAndRefreshTokens issues an access token with a refresh token:
+// a new refresh family for a code redemption with offline_access, or the
+// next token of the family for a refresh (the used token is spent).
+func (s *Storage) CreateAccessAndRefreshTokens(ctx context.Context, request op.TokenRequest, currentRefreshToken string) (string, string, time.Time, error) {
+	now := s.now()
+	value := randomID(32)
+	rt := &store.RefreshToken{ID: randomID(16), TokenHash: hashToken(value), CreatedAt: now}
+	var is store.Issue
+	switch r := request.(type) {
+	case authRequest:
+		if _, err := s.activeUser(ctx, r.Subject); err != nil {
+			return "", "", time.Time{}, err
+		}
+		rt.FamilyID = randomID(16)
+		rt.ClientID, rt.Subject, rt.Scopes, rt.Audience = r.ClientID, r.Subject, r.Scopes, r.GetAudience()
+		rt.AuthTime, rt.AMR = r.AuthTime, r.AMR
+		rt.FamilyExpiresAt = now.Add(s.tokens.RefreshTokenAbsoluteLifetime.D())
+		is.ConsumeCode = r.ID
+		is.Access = s.newAccessToken(r.ClientID, r.Subject, r.Scopes, r.GetAudience(), r.AuthTime, r.AMR, rt.FamilyID)
+	case *refreshRequest:
+		old := r.token
+		*rt = *old
+		rt.ID, rt.TokenHash, rt.ParentID, rt.CreatedAt = randomID(16), hashToken(value), old.ID, now
+		rt.UsedAt, rt.RevokedAt = nil, nil
+		is.RotateFrom = old.ID
+		// The new refresh token keeps the grant's scopes (RFC 6749 section 6);
+		// only this access token is narrowed to the requested ones.
+		is.Access = s.newAccessToken(old.ClientID, old.Subject, r.scopes, old.Audience, old.AuthTime, old.AMR, old.FamilyID)
+	default:
+		return "", "", time.Time{}, fmt.Errorf("unexpected token request %T", request)
+	}
+	rt.ExpiresAt = now.Add(s.tokens.RefreshTokenLifetime.D())
+	if rt.ExpiresAt.After(rt.FamilyExpiresAt) {
+		rt.ExpiresAt = rt.FamilyExpiresAt
+	}
+	is.Refresh = rt
+	if err := s.issue(ctx, is); err != nil {
+		return "", "", time.Time{}, err
+	}
+	return is.Access.ID, value, is.Access.ExpiresAt, nil
+}
+
+func (s *Storage) issue(ctx context.Context, is store.Issue) error {
+	err := s.store.IssueTokens(ctx, is, s.now())
+	if errors.Is(err, store.ErrConflict) {
+		if is.ConsumeCode != "" {
+			// A parallel redemption won; this one is a replay.
+			if ar, lerr := s.store.AuthRequestByID(ctx, is.ConsumeCode); lerr == nil {
+				s.revokeCodeGrant(ctx, ar)
+			}
+			return errGrant("code already used")
+		}
+		return errGrant("refresh token already used")
+	}
+	if err != nil {
+		return fmt.Errorf("issue tokens: %w", err)
+	}
+	return nil
+}
+
+// TokenRequestByRefreshToken loads a refresh token for the refresh grant.
+// A token that was already used is a replay: its whole family is revoked.
+func (s *Storage) TokenRequestByRefreshToken(ctx context.Context, token string) (op.RefreshTokenRequest, error) {
+	rt, err := s.store.RefreshTokenByHash(ctx, hashToken(token))
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, errors.New("unknown refresh token")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("load refresh token: %w", err)
+	}
+	now := s.now()
+	switch {
+	case rt.RevokedAt != nil:
+		return nil, errors.New("refresh token revoked")
+	case rt.UsedAt != nil:
+		if err := s.store.RevokeRefreshFamily(ctx, rt.FamilyID, now); err != nil {
+			return nil, fmt.Errorf("revoke replayed refresh family: %w", err)
+		}
+		slog.WarnContext(ctx, "refresh token replayed; its family is revoked", "client_id", rt.ClientID, "family", rt.FamilyID)
+		return nil, errors.New("refresh token already used")
+	case !now.Before(rt.ExpiresAt) || !now.Before(rt.FamilyExpiresAt):
+		return nil, errors.New("refresh token expired")
+	}
+	if _, err := s.activeUser(ctx, rt.Subject); err != nil {
+		return nil, err
+	}
+	return &refreshRequest{token: rt, scopes: rt.Scopes}, nil
+}
+
+// GetRefreshTokenInfo identifies a refresh token for revocation.
+func (s *Storage) GetRefreshTokenInfo(ctx context.Context, clientID, token string) (string, string, error) {
+	rt, err := s.store.RefreshTokenByHash(ctx, hashToken(token))
+	if errors.Is(err, store.ErrNotFound) {
+		return "", "", op.ErrInvalidRefreshToken
+	}
+	if err != nil {
+		return "", "", fmt.Errorf("load refresh token: %w", err)
+	}
+	return rt.Subject, rt.ID, nil
+}
+
+// RevokeToken revokes an access token by ID or a refresh token (and its
+// family, with the access tokens issued alongside) by ID. Unknown tokens
+// succeed silently (RFC 7009 section 2.2); a token of another client is
+// refused.
+func (s *Storage) RevokeToken(ctx context.Context, tokenOrID, userID, clientID string) *oidc.Error {
+	if rt, err := s.store.RefreshTokenByID(ctx, tokenOrID); err == nil {
+		if rt.ClientID != clientID {
+			return oidc.ErrInvalidClient().WithDescription("the token was not issued to this client")
+		}
+		if err := s.store.RevokeRefreshFamily(ctx, rt.FamilyID, s.now()); err != nil {
+			return oidc.ErrServerError().WithParent(err)
+		}
+		return nil
+	} else if !errors.Is(err, store.ErrNotFound) {
+		return oidc.ErrServerError().WithParent(err)
+	}
+	at, err := s.store.AccessTokenByID(ctx, tokenOrID)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return oidc.ErrServerError().WithParent(err)
+	}
+	if at.ClientID != clientID {
+		return oidc.ErrInvalidClient().WithDescription("the token was not issued to this client")
+	}
+	if err := s.store.DeleteAccessToken(ctx, at.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
+		return oidc.ErrServerError().WithParent(err)
+	}
+	return nil
+}
+
+// liveAccessToken returns the access token if it exists, belongs to
+// subject and has not expired.
+func (s *Storage) liveAccessToken(ctx context.Context, tokenID, subject string) (*store.AccessToken, error) {
+	at, err := s.store.AccessTokenByID(ctx, tokenID)
+	if err != nil {
+		return nil, fmt.Errorf("load access token: %w", err)
+	}
+	if at.Subject != subject || !s.now().Before(at.ExpiresAt) {
+		return nil, errors.New("access token expired")
+	}
+	return at, nil
+}
+
+// --- claims
+
+// SetUserinfoFromScopes is deprecated in op; SetUserinfoFromRequest is used.
+func (s *Storage) SetUserinfoFromScopes(context.Context, *oidc.UserInfo, string, string, []string) error {
+	return nil
+}
+
+// SetUserinfoFromRequest fills the ID token's claims.
+func (s *Storage) SetUserinfoFromRequest(ctx context.Context, info *oidc.UserInfo, req op.IDTokenRequest, scopes []string) error {
+	u, err := s.store.UserByID(ctx, req.GetSubject())
+	if err != nil {
+		return fmt.Errorf("load user for ID token: %w", err)
+	}
+	setClaims(info, u, scopes)
+	return nil
+}
+
+// SetUserinfoFromToken answers the userinfo endpoint.
+func (s *Storage) SetUserinfoFromToken(ctx context.Context, info *oidc.UserInfo, tokenID, subject, origin string) error {
+	at, err := s.liveAccessToken(ctx, tokenID, subject)
+	if err != nil {
+		return err
+	}
+	u, err := s.store.UserByID(ctx, at.Subject)
+	if err != nil {
+		return fmt.Errorf("load user: %w", err)
+	}
+	if u.Disabled {
+		return errors.New("account disabled")
+	}
+	setClaims(info, u, at.Scopes)
+	return nil
+}
+
+// SetIntrospectionFromToken answers the introspection endpoint for a token
+// whose audience includes the asking client.
+func (s *Storage) SetIntrospectionFromToken(ctx context.Context, resp *oidc.IntrospectionResponse, tokenID, subject, clientID string) error {
+	at, err := s.liveAccessToken(ctx, tokenID, subject)
+	if err != nil {
+		return err
+	}
+	if !slices.Contains(at.Audience, clientID) {
+		return errors.New("token not meant for this client")
+	}
+	if at.Subject != at.ClientID {
+		u, err := s.store.UserByID(ctx, at.Subject)
+		if err != nil || u.Disabled {
+			return errors.New("account unavailable")
+		}
+		info := new(oidc.UserInfo)
+		setClaims(info, u, at.Scopes)
+		resp.SetUserInfo(info)
+		resp.AuthTime = oidc.FromTime(at.AuthTime)
+		resp.AuthenticationMethodsReferences = at.AMR
+	}
+	resp.Subject = at.Subject
+	resp.Scope = at.Scopes
+	resp.ClientID = at.ClientID
+	resp.TokenType = oidc.BearerToken
+	resp.Expiration = oidc.FromTime(at.ExpiresAt)
+	resp.IssuedAt = oidc.FromTime(at.CreatedAt)
+	resp.Audience = at.Audience
+	resp.Issuer = op.IssuerFromContext(ctx)
+	resp.JWTID = at.ID
+	return nil
+}
+
+// setClaims fills standard claims by scope.
+func setClaims(info *oidc.UserInfo, u *store.User, scopes []string) {
+	info.Subject = u.ID
+	for _, sc := range scopes {
+		switch sc {
+		case oidc.ScopeProfile:
+			info.Name = u.Name
+			info.PreferredUsername = u.Username
+			info.UpdatedAt = oidc.FromTime(u.UpdatedAt)
+		case oidc.ScopeEmail:
+			info.Email = u.Email
+			info.EmailVerified = oidc.Bool(u.EmailVerified)
+		}
+	}
+}
+
+// GetPrivateClaimsFromScopes adds nothing to access tokens (they are opaque).
+func (s *Storage) GetPrivateClaimsFromScopes(context.Context, string, string, []string) (map[string]any, error) {
+	return nil, nil
+}
+
+// GetKeyByIDAndClientID is for JWT client authentication, which is not offered.
+func (s *Storage) GetKeyByIDAndClientID(context.Context, string, string) (*jose.JSONWebKey, error) {
+	return nil, errors.New("JWT client authentication is not supported")
+}
+
+// ValidateJWTProfileScopes is for the JWT bearer grant, which is not offered.
+func (s *Storage) ValidateJWTProfileScopes(context.Context, string, []string) ([]string, error) {
+	return nil, errors.New("the JWT bearer grant is not supported")
+}
+
+// --- keys
+
+// SigningKey returns the active key for the algorithm of the client this
+// request is for (see GetClientByClientID), else the default.
+func (s *Storage) SigningKey(ctx context.Context) (op.SigningKey, error) {
+	alg := s.alg
+	if st := stateFrom(ctx); st != nil && st.alg != "" {
+		alg = st.alg
+	}
+	return s.keys.Signing(alg)
+}
+
+// SignatureAlgorithms lists the algorithms ID tokens may be signed with.
+func (s *Storage) SignatureAlgorithms(context.Context) ([]jose.SignatureAlgorithm, error) {
+	return slices.Clone(keys.Algorithms), nil
+}
+
+// KeySet returns the published verification keys.
+func (s *Storage) KeySet(context.Context) ([]op.Key, error) {
+	pub := s.keys.Public()
+	out := make([]op.Key, len(pub))
+	for i, k := range pub {
+		out[i] = k
+	}
+	return out, nil
+}
+
+// --- sessions
+
+// TerminateSession is superseded by TerminateSessionFromRequest.
+func (s *Storage) TerminateSession(ctx context.Context, userID, clientID string) error {
+	return errors.New("use TerminateSessionFromRequest")
+}
+
+// TerminateSessionFromRequest handles RP-initiated logout. With a valid
+// id_token_hint for the member signed in here, the browser session ends at
+// once and the browser goes to the validated post_logout_redirect_uri.
+// Without a hint (or for another member) nothing ends yet: the browser is
+// sent to a page that asks the member to confirm (RP-Initiated Logout
+// section 2, and a logout CSRF guard).
+func (s *Storage) TerminateSessionFromRequest(ctx context.Context, req *op.EndSessionRequest) (string, error) {
+	cur := session.FromContext(ctx)
+	if cur == nil {
+		return req.RedirectURI, nil
+	}
+	if req.IDTokenHintClaims == nil || req.UserID != cur.User.ID {
+		return s.logoutURL(req.RedirectURI), nil
+	}
+	if err := s.store.DeleteSession(ctx, cur.Session.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
+		return "", fmt.Errorf("end session: %w", err)
+	}
+	if st := stateFrom(ctx); st != nil {
+		st.sessionEnded = true
+	}
+	return req.RedirectURI, nil
+}
+
+// Health reports whether the store answers.
+func (s *Storage) Health(ctx context.Context) error { return s.store.Ping(ctx) }
+
+// --- per-request state
+
+// requestState carries what a request learns along the way through op,
+// which passes only a context between our storage calls.
+type requestState struct {
+	alg          jose.SignatureAlgorithm
+	sessionEnded bool
+}
+
+type stateKey struct{}
+
+func withState(ctx context.Context) (context.Context, *requestState) {
+	st := &requestState{}
+	return context.WithValue(ctx, stateKey{}, st), st
+}
+
+func stateFrom(ctx context.Context) *requestState {
+	st, _ := ctx.Value(stateKey{}).(*requestState)
+	return st
+}

@@ -1,0 +1,264 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/communityidp/idp/idp/account"
+	"github.com/communityidp/idp/idp/login"
+	"github.com/communityidp/idp/idp/oidcop"
+	"github.com/communityidp/idp/idp/session"
+	"github.com/communityidp/idp/idp/web"
+	"github.com/communityidp/idp/ui"
+)
+
+// maxBody bounds every request body: forms and token requests are tiny.
+const maxBody = 64 << 10
+
+func (s *Server) routes(sessions *session.Manager, render *web.Renderer, p *oidcop.Provider, lh *login.Handler, ah *account.Handler) http.Handler {
+	g := gin.New()
+	g.HandleMethodNotAllowed = true
+	g.ContextWithFallback = true
+	g.Use(requestID, accessLog, recovery(render), securityHeaders(strings.HasPrefix(s.cfg.Issuer, "https://")), limitBody)
+
+	// Probes.
+	g.GET("/healthz", func(c *gin.Context) { c.String(http.StatusOK, "ok\n") })
+	g.GET("/ready", s.ready)
+
+	// Static assets are fingerprinted (?v=hash), so they can be cached for long.
+	static, _ := fs.Sub(ui.Static, "static")
+	fileServer := http.StripPrefix("/static/", http.FileServer(http.FS(static)))
+	g.GET("/static/*file", func(c *gin.Context) {
+		c.Header("Cache-Control", "public, max-age=31536000, immutable")
+		fileServer.ServeHTTP(c.Writer, c.Request)
+	})
+
+	// Public protocol endpoints, answered from memory.
+	for _, m := range []string{http.MethodGet, http.MethodOptions} {
+		g.Handle(m, oidcop.PathDiscovery, gin.WrapH(p.Discovery()))
+		g.Handle(m, oidcop.PathJWKS, gin.WrapH(p.JWKS()))
+	}
+
+	// Back-channel endpoints: op's router (CORS, issuer), never cached.
+	api := g.Group("", noStore)
+	for _, path := range []string{oidcop.PathToken, oidcop.PathIntrospect, oidcop.PathRevoke} {
+		api.POST(path, gin.WrapH(p.Handler()))
+		api.OPTIONS(path, gin.WrapH(p.Handler()))
+	}
+	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodOptions} {
+		api.Handle(m, oidcop.PathUserinfo, gin.WrapF(p.Userinfo))
+	}
+
+	// Browser endpoints: they see the sign-in session.
+	browser := g.Group("", loadSession(sessions, render))
+	for _, m := range []string{http.MethodGet, http.MethodPost} {
+		browser.Handle(m, oidcop.PathAuthorize, errorPage(render, p.Authorize))
+		browser.Handle(m, oidcop.PathEndSession, errorPage(render, p.EndSession))
+	}
+	browser.GET(oidcop.PathCallback, errorPage(render, p.Callback))
+	lh.Register(browser)
+	ah.Register(browser)
+	browser.GET("/", func(c *gin.Context) { c.Redirect(http.StatusSeeOther, "/settings") })
+
+	g.NoRoute(func(c *gin.Context) { render.Error(c.Writer, c.Request, web.FailNotFound) })
+	g.NoMethod(func(c *gin.Context) {
+		render.Error(c.Writer, c.Request, web.Failure{Status: http.StatusMethodNotAllowed, Code: "METHOD",
+			Title: "Not allowed", Message: "This address does not accept this kind of request."})
+	})
+	return g
+}
+
+// ready is the readiness probe: the database must answer.
+func (s *Server) ready(c *gin.Context) {
+	ctx, cancel := context.WithTimeout(c.Request.Context(), 2*time.Second)
+	defer cancel()
+	if err := s.store.Ping(ctx); err != nil {
+		slog.WarnContext(ctx, "not ready", "error", err)
+		c.String(http.StatusServiceUnavailable, "database unavailable\n")
+		return
+	}
+	c.String(http.StatusOK, "ready\n")
+}
+
+func randomString(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// requestID tags the request, its logs and its response with an id.
+func requestID(c *gin.Context) {
+	id := randomString(9)
+	c.Header("X-Request-Id", id)
+	c.Request = c.Request.WithContext(web.WithRequestID(c.Request.Context(), id))
+	c.Next()
+}
+
+// accessLog logs one line per request: never the query string, which can
+// carry codes and tokens.
+func accessLog(c *gin.Context) {
+	start := time.Now()
+	c.Next()
+	level := slog.LevelInfo
+	path := c.Request.URL.Path
+	if path == "/healthz" || path == "/ready" || strings.HasPrefix(path, "/static/") {
+		level = slog.LevelDebug
+	}
+	slog.Log(c.Request.Context(), level, "request",
+		"method", c.Request.Method, "path", path, "status", c.Writer.Status(),
+		"duration_ms", float64(time.Since(start).Microseconds())/1000, "ip", c.ClientIP())
+}
+
+// recovery turns a panic into a logged error and an error page.
+func recovery(render *web.Renderer) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				slog.ErrorContext(c.Request.Context(), "panic", "value", fmt.Sprint(v), "stack", string(debug.Stack()))
+				if !c.Writer.Written() {
+					render.Error(c.Writer, c.Request, web.FailServer)
+				}
+				c.Abort()
+			}
+		}()
+		c.Next()
+	}
+}
+
+// securityHeaders sets the headers every response carries. The CSP allows
+// only our own assets and scripts bearing this response's nonce; no page
+// may be framed.
+func securityHeaders(https bool) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		nonce := randomString(16)
+		c.Request = c.Request.WithContext(web.WithNonce(c.Request.Context(), nonce))
+		h := c.Writer.Header()
+		h.Set("Content-Security-Policy", "default-src 'none'; script-src 'self' 'nonce-"+nonce+"'; style-src 'self'; "+
+			"img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'")
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("X-Frame-Options", "DENY")
+		h.Set("Referrer-Policy", "no-referrer")
+		h.Set("Cross-Origin-Opener-Policy", "same-origin")
+		if https {
+			h.Set("Strict-Transport-Security", "max-age=31536000")
+		}
+		c.Next()
+	}
+}
+
+// limitBody caps request bodies; a larger one fails to parse with a 4xx.
+func limitBody(c *gin.Context) {
+	if c.Request.Body != nil {
+		c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, maxBody)
+	}
+	c.Next()
+}
+
+// noStore marks token responses uncacheable (RFC 6749 section 5.1).
+func noStore(c *gin.Context) {
+	c.Header("Cache-Control", "no-store")
+	c.Header("Pragma", "no-cache")
+	c.Next()
+}
+
+// loadSession puts the browser's sign-in session (or nil) in the context.
+func loadSession(sessions *session.Manager, render *web.Renderer) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		cur, err := sessions.Load(c.Request.Context(), c.Request)
+		if err != nil {
+			slog.ErrorContext(c.Request.Context(), "load session", "error", err)
+			render.Error(c.Writer, c.Request, web.FailUnavailable)
+			c.Abort()
+			return
+		}
+		c.Request = c.Request.WithContext(session.WithCurrent(c.Request.Context(), cur))
+		c.Next()
+	}
+}
+
+// errorPage serves a browser-facing protocol endpoint and replaces op's
+// bare error answers (plain text or JSON, 4xx/5xx) with the error page.
+// Redirects, including error redirects to the client, pass through.
+func errorPage(render *web.Renderer, h http.HandlerFunc) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		ew := &errorCapture{ResponseWriter: c.Writer}
+		h(ew, c.Request)
+		if ew.status < 400 {
+			return
+		}
+		kind, desc := parseOAuthError(ew.body.Bytes())
+		f := web.Failure{Status: ew.status, Code: strings.ToUpper(strings.ReplaceAll(kind, "_", "-")),
+			Title: "This sign-in request cannot continue", Message: desc,
+			Hint: "Go back to the app or website and try again. If it keeps happening, the app may be misconfigured."}
+		if ew.status >= 500 {
+			f.Title, f.Hint = web.FailServer.Title, web.FailServer.Hint
+		}
+		render.Error(c.Writer, c.Request, f)
+	}
+}
+
+// errorCapture passes successful responses through and holds back error
+// bodies so they can be rendered as a page.
+type errorCapture struct {
+	gin.ResponseWriter
+	status int
+	body   bytes.Buffer
+}
+
+func (e *errorCapture) WriteHeader(code int) {
+	if e.status != 0 {
+		return
+	}
+	e.status = code
+	if code < 400 {
+		e.ResponseWriter.WriteHeader(code)
+	}
+}
+
+func (e *errorCapture) Write(b []byte) (int, error) {
+	if e.status == 0 {
+		e.WriteHeader(http.StatusOK)
+	}
+	if e.status >= 400 {
+		if e.body.Len() < 4096 {
+			e.body.Write(b)
+		}
+		return len(b), nil
+	}
+	return e.ResponseWriter.Write(b)
+}
+
+// parseOAuthError reads op's error body: JSON {"error", "error_description"}
+// or a plain text message.
+func parseOAuthError(body []byte) (kind, description string) {
+	var e struct {
+		Error       string `json:"error"`
+		Description string `json:"error_description"`
+	}
+	if json.Unmarshal(body, &e) == nil && e.Error != "" {
+		if e.Description == "" {
+			e.Description = strings.ReplaceAll(e.Error, "_", " ")
+		}
+		return e.Error, e.Description
+	}
+	msg := strings.TrimSpace(string(body))
+	if msg == "" {
+		msg = "The request is not valid."
+	}
+	return "invalid_request", msg
+}

@@ -1,0 +1,241 @@
+// Package server assembles the provider: it opens the store, loads or
+// creates the generated secrets and signing keys, builds the OpenID
+// provider and the pages, mounts everything on one gin engine with the
+// shared middleware, and runs the HTTP server with timeouts, graceful
+// shutdown and the background loops (garbage collection, key rotation).
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/communityidp/idp/config"
+	"github.com/communityidp/idp/idp/account"
+	"github.com/communityidp/idp/idp/keys"
+	"github.com/communityidp/idp/idp/login"
+	"github.com/communityidp/idp/idp/oidcop"
+	"github.com/communityidp/idp/idp/session"
+	"github.com/communityidp/idp/idp/store"
+	"github.com/communityidp/idp/idp/store/sqlite"
+	"github.com/communityidp/idp/idp/web"
+)
+
+// OpenStore opens the configured database and brings its schema up to date.
+func OpenStore(ctx context.Context, db config.Database) (store.Store, error) {
+	switch db.Driver {
+	case "sqlite":
+		s, err := sqlite.Open(ctx, db.DSN)
+		if err != nil {
+			return nil, err
+		}
+		if err := s.Migrate(ctx); err != nil {
+			s.Close()
+			return nil, err
+		}
+		return s, nil
+	}
+	return nil, fmt.Errorf("database.driver %q is not supported", db.Driver)
+}
+
+// Server is an assembled provider.
+type Server struct {
+	cfg      config.Config
+	store    store.Store
+	keys     *keys.Manager
+	provider *oidcop.Provider
+	handler  http.Handler
+	now      func() time.Time
+}
+
+// Options tune a Server; the zero value is production.
+type Options struct {
+	// Now is the clock; tests move it.
+	Now func() time.Time
+}
+
+// New assembles the provider on an open, migrated store.
+func New(ctx context.Context, cfg config.Config, st store.Store, o Options) (*Server, error) {
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	cryptoKey, err := st.Secret(ctx, "op_crypto_key", random32)
+	if err != nil || len(cryptoKey) != 32 {
+		return nil, fmt.Errorf("load op crypto key: %w", errors.Join(err, errLen(cryptoKey)))
+	}
+	csrfKey, err := st.Secret(ctx, "csrf_key", random32)
+	if err != nil {
+		return nil, fmt.Errorf("load CSRF key: %w", err)
+	}
+	km := keys.NewManager(st, keys.Options{
+		RotationPeriod: cfg.Keys.RotationPeriod.D(),
+		// A replaced key signed ID tokens that live IDTokenLifetime; keep
+		// it published a while longer for clock skew and caches.
+		PublishAfterRetire: cfg.Tokens.IDTokenLifetime.D() + time.Hour,
+		Now:                o.Now,
+	})
+	if err := km.Ensure(ctx); err != nil {
+		return nil, fmt.Errorf("signing keys: %w", err)
+	}
+	if _, err := km.RotateDue(ctx); err != nil {
+		return nil, fmt.Errorf("rotate signing keys: %w", err)
+	}
+
+	secure := strings.HasPrefix(cfg.Issuer, "https://")
+	sessions := session.NewManager(st, st, session.Options{
+		Secure: secure, IdleTimeout: cfg.Sessions.IdleTimeout.D(), AbsoluteLifetime: cfg.Sessions.AbsoluteLifetime.D(),
+		ReauthAfter: cfg.Sessions.ReauthAfter.D(), Now: o.Now,
+	})
+	csrf := session.NewCSRF(csrfKey, cfg.Issuer)
+	render, err := web.NewRenderer(cfg.Branding.SiteName, csrf)
+	if err != nil {
+		return nil, err
+	}
+	var key [32]byte
+	copy(key[:], cryptoKey)
+	provider, err := oidcop.New(oidcop.Options{
+		Config: cfg, Store: st, Keys: km, CryptoKey: key, Now: o.Now,
+		LogoutURL: func(target string) string {
+			return "/logout?" + url.Values{"target": {target}, "sig": {csrf.SignTarget(target)}}.Encode()
+		},
+		ClearSessionCookie: sessions.ClearCookie,
+	})
+	if err != nil {
+		return nil, err
+	}
+	names := map[string]string{}
+	for _, c := range cfg.Clients {
+		names[c.ID] = c.Name
+	}
+	s := &Server{cfg: cfg, store: st, keys: km, provider: provider, now: o.Now}
+	s.handler = s.routes(sessions, render, provider,
+		&login.Handler{
+			Store: st, Sessions: sessions, CSRF: csrf, Render: render, ClientNames: names,
+			CallbackURL: provider.CallbackURL, RedirectError: provider.RedirectError,
+			PasswordMinLength: cfg.Password.MinLength, Now: o.Now,
+		},
+		&account.Handler{Store: st, CSRF: csrf, Render: render, PasswordMinLength: cfg.Password.MinLength, Now: o.Now},
+	)
+	return s, nil
+}
+
+func random32() ([]byte, error) {
+	b := make([]byte, 32)
+	_, err := rand.Read(b)
+	return b, err
+}
+
+func errLen(b []byte) error {
+	if len(b) == 32 {
+		return nil
+	}
+	return fmt.Errorf("stored key has %d bytes, want 32", len(b))
+}
+
+// Handler is the provider's HTTP handler.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// SetupLink returns a one-time link to create the first admin account
+// while no account exists, and "" once one does. Each call issues a new
+// link valid for a day.
+func (s *Server) SetupLink(ctx context.Context) (string, error) {
+	n, err := s.store.CountUsers(ctx)
+	if err != nil {
+		return "", fmt.Errorf("count users: %w", err)
+	}
+	if n > 0 {
+		return "", nil
+	}
+	b := make([]byte, 24)
+	if _, err := rand.Read(b); err != nil {
+		return "", err
+	}
+	token := base64.RawURLEncoding.EncodeToString(b)
+	sum := sha256.Sum256([]byte(token))
+	if err := s.store.CreateSetupToken(ctx, sum[:], s.now().Add(24*time.Hour)); err != nil {
+		return "", fmt.Errorf("create setup token: %w", err)
+	}
+	return s.cfg.Issuer + "/setup?token=" + token, nil
+}
+
+// Serve answers on ln until ctx is cancelled, then shuts down gracefully:
+// in-flight requests get up to 15 seconds to finish.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	srv := &http.Server{
+		Handler:           s.handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(slog.Default().Handler(), slog.LevelWarn),
+		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+	}
+	loops, stopLoops := context.WithCancel(ctx)
+	defer stopLoops()
+	go s.every(loops, time.Minute, "garbage collection", s.collect)
+	go s.every(loops, time.Minute, "signing key rotation", s.rotate)
+
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	slog.Info("shutting down")
+	shutdown, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdown); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	return nil
+}
+
+func (s *Server) every(ctx context.Context, d time.Duration, what string, fn func(context.Context) error) {
+	t := time.NewTicker(d)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			run, cancel := context.WithTimeout(ctx, d)
+			if err := fn(run); err != nil && ctx.Err() == nil {
+				slog.Error(what, "error", err)
+			}
+			cancel()
+		}
+	}
+}
+
+func (s *Server) collect(ctx context.Context) error {
+	st, err := s.store.GC(ctx, s.now())
+	if err != nil {
+		return err
+	}
+	if st.Total() > 0 {
+		slog.Debug("expired rows deleted", "auth_requests", st.AuthRequests, "access_tokens", st.AccessTokens,
+			"refresh_tokens", st.RefreshTokens, "sessions", st.Sessions, "keys", st.SigningKeys)
+	}
+	return nil
+}
+
+func (s *Server) rotate(ctx context.Context) error {
+	_, err := s.provider.RotateKeysIfDue(ctx)
+	return err
+}
+
+// ginMode keeps gin quiet: routes are not printed at start.
+func init() { gin.SetMode(gin.ReleaseMode) }

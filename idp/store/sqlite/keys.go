@@ -1,0 +1,97 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/communityidp/idp/idp/store"
+)
+
+// SigningKeys returns every key, newest first.
+func (s *Store) SigningKeys(ctx context.Context) ([]store.SigningKey, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT id, algorithm, private_key, created_at, retire_at
+		FROM signing_keys ORDER BY created_at DESC, id`)
+	if err != nil {
+		return nil, fmt.Errorf("list signing keys: %w", err)
+	}
+	defer rows.Close()
+	var out []store.SigningKey
+	for rows.Next() {
+		var k store.SigningKey
+		if err := rows.Scan(&k.ID, &k.Algorithm, &k.PrivateKey, timeCol{&k.CreatedAt}, timePtrCol{&k.RetireAt}); err != nil {
+			return nil, fmt.Errorf("list signing keys: %w", err)
+		}
+		out = append(out, k)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list signing keys: %w", err)
+	}
+	return out, nil
+}
+
+// RotateSigningKey makes k the active key of k.Algorithm if the active key
+// is expectActive ("" for none), retiring the previous one at retireAt.
+// k.RetireAt is ignored: the new key is active.
+func (s *Store) RotateSigningKey(ctx context.Context, k *store.SigningKey, expectActive string, retireAt time.Time) error {
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		var active string
+		err := tx.QueryRowContext(ctx, `SELECT id FROM signing_keys WHERE algorithm = ? AND retire_at IS NULL`,
+			k.Algorithm).Scan(&active)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return err
+		}
+		if active != expectActive {
+			return fmt.Errorf("active key is %q, not %q: %w", active, expectActive, store.ErrConflict)
+		}
+		if active != "" {
+			if _, err := tx.ExecContext(ctx, `UPDATE signing_keys SET retire_at = ? WHERE id = ?`,
+				retireAt.Unix(), active); err != nil {
+				return err
+			}
+		}
+		// The partial unique index turns a rotation that raced past the
+		// check above into a conflict.
+		_, err = tx.ExecContext(ctx, `INSERT INTO signing_keys (id, algorithm, private_key, created_at, retire_at)
+			VALUES (?, ?, ?, ?, NULL)`, k.ID, k.Algorithm, k.PrivateKey, unix(k.CreatedAt))
+		return mapErr(err)
+	})
+	if err != nil {
+		return fmt.Errorf("rotate %s signing key to %q: %w", k.Algorithm, k.ID, err)
+	}
+	return nil
+}
+
+// Secret returns the secret named name, storing generate()'s result first
+// when there is none. Concurrent callers converge on the first stored
+// value; generate runs only when the row is missing.
+func (s *Store) Secret(ctx context.Context, name string, generate func() ([]byte, error)) ([]byte, error) {
+	var v []byte
+	err := s.r.QueryRowContext(ctx, `SELECT value FROM secrets WHERE name = ?`, name).Scan(&v)
+	if err == nil {
+		return v, nil
+	}
+	if !errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("secret %q: %w", name, err)
+	}
+	nv, err := generate()
+	if err != nil {
+		return nil, fmt.Errorf("secret %q: generate: %w", name, err)
+	}
+	if len(nv) == 0 {
+		return nil, fmt.Errorf("secret %q: generate returned no bytes", name)
+	}
+	err = s.inTx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO secrets (name, value) VALUES (?, ?)
+			ON CONFLICT (name) DO NOTHING`, name, nv); err != nil {
+			return err
+		}
+		return tx.QueryRowContext(ctx, `SELECT value FROM secrets WHERE name = ?`, name).Scan(&v)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("secret %q: %w", name, err)
+	}
+	return v, nil
+}

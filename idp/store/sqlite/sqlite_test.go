@@ -1,0 +1,394 @@
+package sqlite
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/communityidp/idp/idp/store"
+	"github.com/communityidp/idp/idp/store/storetest"
+	"github.com/communityidp/idp/migrations"
+)
+
+func TestConformance(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) store.Store { return newTestStore(t) })
+}
+
+// newTestStore opens and migrates a fresh database file in t's temp dir.
+func newTestStore(t *testing.T) *Store {
+	t.Helper()
+	return openMigrated(t, filepath.Join(t.TempDir(), "idp.db"))
+}
+
+func openMigrated(t *testing.T, path string) *Store {
+	t.Helper()
+	s, err := Open(t.Context(), path)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	t.Cleanup(func() { s.Close() })
+	if err := s.Migrate(t.Context()); err != nil {
+		t.Fatalf("Migrate: %v", err)
+	}
+	return s
+}
+
+func latestVersion(t *testing.T) int {
+	t.Helper()
+	ms, err := migrations.For("sqlite")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ms) == 0 {
+		t.Fatal("no sqlite migrations")
+	}
+	return ms[len(ms)-1].Version
+}
+
+func TestMigrateIdempotent(t *testing.T) {
+	ctx := t.Context()
+	s, err := Open(ctx, filepath.Join(t.TempDir(), "idp.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if v, err := s.SchemaVersion(ctx); err != nil || v != 0 {
+		t.Fatalf("SchemaVersion of a new file = %d, %v; want 0", v, err)
+	}
+	for i := range 3 {
+		if err := s.Migrate(ctx); err != nil {
+			t.Fatalf("Migrate #%d: %v", i+1, err)
+		}
+	}
+	v, err := s.SchemaVersion(ctx)
+	if err != nil || v != latestVersion(t) {
+		t.Fatalf("SchemaVersion = %d, %v; want %d", v, err, latestVersion(t))
+	}
+	ms, _ := migrations.For("sqlite")
+	var n int
+	if err := s.r.QueryRowContext(ctx, `SELECT COUNT(*) FROM schema_migrations`).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	if n != len(ms) {
+		t.Errorf("schema_migrations has %d rows, want %d", n, len(ms))
+	}
+	var name string
+	if err := s.r.QueryRowContext(ctx, `SELECT name FROM schema_migrations WHERE version = 1`).Scan(&name); err != nil || name != "init" {
+		t.Errorf("migration 1 recorded as %q, %v; want init", name, err)
+	}
+}
+
+func TestReopenKeepsData(t *testing.T) {
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "idp.db")
+	s, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	u := &store.User{ID: "u1", Username: "alice", Email: "alice@example.org", Role: store.RoleAdmin,
+		CreatedAt: time.Unix(1700000000, 0), UpdatedAt: time.Unix(1700000000, 0)}
+	if err := s.CreateUser(ctx, u); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Secret(ctx, "crypto", func() ([]byte, error) { return []byte("k"), nil }); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+
+	s = openMigrated(t, path)
+	got, err := s.UserByLogin(ctx, "ALICE")
+	if err != nil {
+		t.Fatalf("user after reopen: %v", err)
+	}
+	if got.ID != "u1" || got.Role != store.RoleAdmin || got.CreatedAt.Unix() != 1700000000 {
+		t.Errorf("user after reopen = %+v", got)
+	}
+	v, err := s.Secret(ctx, "crypto", func() ([]byte, error) { return []byte("new"), nil })
+	if err != nil || string(v) != "k" {
+		t.Errorf("secret after reopen = %q, %v; want k", v, err)
+	}
+}
+
+func TestRefusesNewerSchema(t *testing.T) {
+	ctx := t.Context()
+	s := newTestStore(t)
+	newer := latestVersion(t) + 1
+	if _, err := s.w.ExecContext(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, 'future', 0)`, newer); err != nil {
+		t.Fatal(err)
+	}
+	err := s.Migrate(ctx)
+	if err == nil {
+		t.Fatal("Migrate accepted a database with a newer schema")
+	}
+	for _, want := range []string{fmt.Sprint(newer), "newer than this binary"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not mention %q", err, want)
+		}
+	}
+	if v, err := s.SchemaVersion(ctx); err != nil || v != newer {
+		t.Errorf("SchemaVersion = %d, %v; want %d", v, err, newer)
+	}
+}
+
+func TestPragmas(t *testing.T) {
+	ctx := t.Context()
+	s := newTestStore(t)
+	for _, tc := range []struct{ pragma, want string }{
+		{"journal_mode", "wal"},
+		{"foreign_keys", "1"},
+		{"synchronous", "1"}, // NORMAL
+		{"busy_timeout", "10000"},
+		{"query_only", "0"},
+	} {
+		var got string
+		if err := s.w.QueryRowContext(ctx, "PRAGMA "+tc.pragma).Scan(&got); err != nil {
+			t.Fatalf("writer PRAGMA %s: %v", tc.pragma, err)
+		}
+		if got != tc.want {
+			t.Errorf("writer %s = %q, want %q", tc.pragma, got, tc.want)
+		}
+	}
+	for _, tc := range []struct{ pragma, want string }{
+		{"journal_mode", "wal"},
+		{"query_only", "1"},
+		{"busy_timeout", "10000"},
+	} {
+		var got string
+		if err := s.r.QueryRowContext(ctx, "PRAGMA "+tc.pragma).Scan(&got); err != nil {
+			t.Fatalf("reader PRAGMA %s: %v", tc.pragma, err)
+		}
+		if got != tc.want {
+			t.Errorf("reader %s = %q, want %q", tc.pragma, got, tc.want)
+		}
+	}
+	if _, err := s.r.ExecContext(ctx, `DELETE FROM users`); err == nil {
+		t.Error("the read pool accepted a write")
+	}
+	if got := s.w.Stats().MaxOpenConnections; got != 1 {
+		t.Errorf("writer MaxOpenConnections = %d, want 1", got)
+	}
+}
+
+func TestSessionNeedsUser(t *testing.T) {
+	s := newTestStore(t)
+	now := time.Unix(1700000000, 0)
+	err := s.CreateSession(t.Context(), &store.Session{ID: "s1", UserID: "ghost", AuthTime: now, CreatedAt: now,
+		LastSeenAt: now, IdleExpiresAt: now.Add(time.Hour), ExpiresAt: now.Add(time.Hour)})
+	if !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("session of an unknown user: err = %v, want ErrNotFound (foreign key)", err)
+	}
+}
+
+func TestOpenMissingDirectory(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "missing")
+	_, err := Open(t.Context(), filepath.Join(dir, "idp.db"))
+	if err == nil {
+		t.Fatal("Open created a database in a missing directory")
+	}
+	if !strings.Contains(err.Error(), "does not exist") || !strings.Contains(err.Error(), dir) {
+		t.Errorf("error %q does not name the missing directory", err)
+	}
+	if _, err := os.Stat(dir); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("Open created %s: %v", dir, err)
+	}
+}
+
+func TestOpenOddPath(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "a b?c#d%20")
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "idp.db")
+	s := openMigrated(t, path)
+	if err := s.Ping(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(path); err != nil {
+		t.Errorf("database not at the given path: %v", err)
+	}
+}
+
+func TestConflictField(t *testing.T) {
+	for msg, want := range map[string]string{
+		"constraint failed: UNIQUE constraint failed: users.username (2067)":         "username",
+		"UNIQUE constraint failed: users.email":                                      "email",
+		"constraint failed: UNIQUE constraint failed: signing_keys.algorithm (2067)": "algorithm",
+		"constraint failed: UNIQUE constraint failed: users.id (1555)":               "id",
+		"constraint failed: UNIQUE constraint failed: a.x, a.y (2067)":               "x",
+		"something else": "unknown",
+	} {
+		if got := conflictField(msg); got != want {
+			t.Errorf("conflictField(%q) = %q, want %q", msg, got, want)
+		}
+	}
+}
+
+// TestConcurrentWrites is the "database is locked" regression: many
+// goroutines writing at once must queue on the writer, never fail.
+func TestConcurrentWrites(t *testing.T) {
+	ctx := t.Context()
+	s := newTestStore(t)
+	now := time.Unix(1700000000, 0)
+	if err := s.CreateUser(ctx, &store.User{ID: "u1", Username: "alice", Role: store.RoleMember, CreatedAt: now, UpdatedAt: now}); err != nil {
+		t.Fatal(err)
+	}
+	const workers, rounds = 16, 25
+	var wg sync.WaitGroup
+	errs := make(chan error, workers*rounds*4)
+	for w := range workers {
+		wg.Go(func() {
+			for i := range rounds {
+				id := fmt.Sprintf("%d-%d", w, i)
+				err := s.IssueTokens(ctx, store.Issue{
+					Access: &store.AccessToken{ID: "at" + id, ClientID: "app", Subject: "u1", RefreshFamily: "f" + id,
+						CreatedAt: now, ExpiresAt: now.Add(time.Hour)},
+					Refresh: &store.RefreshToken{ID: "rt" + id, TokenHash: []byte("h" + id), FamilyID: "f" + id,
+						ClientID: "app", Subject: "u1", CreatedAt: now, ExpiresAt: now.Add(time.Hour), FamilyExpiresAt: now.Add(time.Hour)},
+				}, now)
+				if err != nil {
+					errs <- fmt.Errorf("issue %s: %w", id, err)
+				}
+				err = s.CreateSession(ctx, &store.Session{ID: "s" + id, UserID: "u1", AuthTime: now, CreatedAt: now,
+					LastSeenAt: now, IdleExpiresAt: now.Add(time.Hour), ExpiresAt: now.Add(time.Hour)})
+				if err != nil {
+					errs <- fmt.Errorf("session %s: %w", id, err)
+				}
+				if _, err := s.AccessTokenByID(ctx, "at"+id); err != nil {
+					errs <- fmt.Errorf("read %s: %w", id, err)
+				}
+				_, err = s.UpdateUser(ctx, "u1", func(u *store.User) error { u.UpdatedAt = now.Add(time.Second); return nil })
+				if err != nil {
+					errs <- fmt.Errorf("update user %s: %w", id, err)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	var tokens, sessions int
+	if err := s.r.QueryRowContext(ctx, `SELECT COUNT(*) FROM access_tokens`).Scan(&tokens); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.r.QueryRowContext(ctx, `SELECT COUNT(*) FROM browser_sessions`).Scan(&sessions); err != nil {
+		t.Fatal(err)
+	}
+	if tokens != workers*rounds || sessions != workers*rounds {
+		t.Errorf("%d access tokens and %d sessions, want %d each", tokens, sessions, workers*rounds)
+	}
+}
+
+// TestTwoProcesses opens the same file twice, as two replicas or the CLI
+// next to the server would. Read-then-write transactions from both must
+// wait for each other (BEGIN IMMEDIATE + busy_timeout), not fail with
+// SQLITE_BUSY.
+func TestTwoProcesses(t *testing.T) {
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "idp.db")
+	a := openMigrated(t, path)
+	b := openMigrated(t, path)
+	now := time.Unix(1700000000, 0)
+	if err := a.CreateUser(ctx, &store.User{ID: "u1", Username: "alice", Role: store.RoleMember, CreatedAt: now, UpdatedAt: now}); err != nil {
+		t.Fatal(err)
+	}
+	const workers, rounds = 8, 25
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var failures []error
+	for w := range workers {
+		s := a
+		if w%2 == 1 {
+			s = b
+		}
+		wg.Go(func() {
+			for range rounds {
+				_, err := s.UpdateUser(ctx, "u1", func(u *store.User) error { u.Name += "x"; return nil })
+				if err != nil {
+					mu.Lock()
+					failures = append(failures, err)
+					mu.Unlock()
+				}
+			}
+		})
+	}
+	wg.Wait()
+	for _, err := range failures {
+		t.Error(err)
+	}
+	u, err := b.UserByID(ctx, "u1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Every read-modify-write landed: no lost updates across processes.
+	if len(u.Name) != workers*rounds {
+		t.Errorf("name has %d x, want %d", len(u.Name), workers*rounds)
+	}
+}
+
+// TestOneActiveKeyIndex checks the schema's backstop: even a write that
+// skips RotateSigningKey's compare cannot leave two active keys.
+func TestOneActiveKeyIndex(t *testing.T) {
+	ctx := t.Context()
+	s := newTestStore(t)
+	insert := func(id string) error {
+		_, err := s.w.ExecContext(ctx, `INSERT INTO signing_keys (id, algorithm, private_key, created_at) VALUES (?, 'RS256', x'00', 0)`, id)
+		return mapErr(err)
+	}
+	if err := insert("k1"); err != nil {
+		t.Fatal(err)
+	}
+	err := insert("k2")
+	var ce *store.ConflictError
+	if !errors.As(err, &ce) || ce.Field != "algorithm" {
+		t.Errorf("second active key: err = %v, want a conflict on algorithm", err)
+	}
+}
+
+// TestTwoProcessesRotateKeys: replicas rotating at once produce one key.
+func TestTwoProcessesRotateKeys(t *testing.T) {
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "idp.db")
+	stores := []*Store{openMigrated(t, path), openMigrated(t, path)}
+	now := time.Unix(1700000000, 0)
+	if err := stores[0].RotateSigningKey(ctx, &store.SigningKey{ID: "k0", Algorithm: "RS256", PrivateKey: []byte{1}, CreatedAt: now}, "", time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	const n = 8
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			k := &store.SigningKey{ID: fmt.Sprintf("k%d", i+1), Algorithm: "RS256", PrivateKey: []byte{2}, CreatedAt: now.Add(time.Hour)}
+			errs[i] = stores[i%2].RotateSigningKey(ctx, k, "k0", now.Add(24*time.Hour))
+		})
+	}
+	wg.Wait()
+	wins := 0
+	for _, err := range errs {
+		switch {
+		case err == nil:
+			wins++
+		case !errors.Is(err, store.ErrConflict):
+			t.Errorf("loser: %v, want ErrConflict", err)
+		}
+	}
+	keys, err := stores[1].SigningKeys(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if wins != 1 || len(keys) != 2 || keys[0].RetireAt != nil || keys[1].RetireAt == nil {
+		t.Errorf("%d winners, keys %+v; want 1 winner, one active and one retiring key", wins, keys)
+	}
+}

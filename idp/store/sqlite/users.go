@@ -1,0 +1,191 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/communityidp/idp/idp/store"
+)
+
+const userColumns = `id, username, email, email_verified, name, role, password_hash, disabled,
+	webauthn_id, created_at, updated_at, password_changed_at`
+
+func scanUser(sc scanner) (*store.User, error) {
+	var u store.User
+	err := sc.Scan(&u.ID, &u.Username, stringCol{&u.Email}, &u.EmailVerified, &u.Name, &u.Role,
+		&u.PasswordHash, &u.Disabled, &u.WebAuthnID, timeCol{&u.CreatedAt}, timeCol{&u.UpdatedAt},
+		timeCol{&u.PasswordChangedAt})
+	if err != nil {
+		return nil, err
+	}
+	return &u, nil
+}
+
+// fold lower-cases the unique login names, which is what makes them unique
+// case-insensitively.
+func fold(u *store.User) {
+	u.Username = strings.ToLower(u.Username)
+	u.Email = strings.ToLower(u.Email)
+}
+
+func insertUser(ctx context.Context, tx *sql.Tx, u *store.User) error {
+	_, err := tx.ExecContext(ctx, `INSERT INTO users (`+userColumns+`)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		u.ID, u.Username, nullString(u.Email), u.EmailVerified, u.Name, string(u.Role), u.PasswordHash,
+		u.Disabled, nullBytes(u.WebAuthnID), unix(u.CreatedAt), unix(u.UpdatedAt), unix(u.PasswordChangedAt))
+	return mapErr(err)
+}
+
+// CreateUser inserts u. Username and Email are lower-cased in u too, so the
+// caller sees what was stored.
+func (s *Store) CreateUser(ctx context.Context, u *store.User) error {
+	fold(u)
+	err := s.inTx(ctx, func(tx *sql.Tx) error { return insertUser(ctx, tx, u) })
+	if err != nil {
+		return fmt.Errorf("create user %q: %w", u.Username, err)
+	}
+	return nil
+}
+
+// UserByID returns the user with this ID.
+func (s *Store) UserByID(ctx context.Context, id string) (*store.User, error) {
+	u, err := scanUser(s.r.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE id = ?`, id))
+	if err != nil {
+		return nil, fmt.Errorf("user %q: %w", id, mapErr(err))
+	}
+	return u, nil
+}
+
+// UserByLogin finds a user by email when login contains "@", else by
+// username, case-insensitively.
+func (s *Store) UserByLogin(ctx context.Context, login string) (*store.User, error) {
+	col := "username"
+	if strings.Contains(login, "@") {
+		col = "email"
+	}
+	u, err := scanUser(s.r.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE `+col+` = ?`,
+		strings.ToLower(login)))
+	if err != nil {
+		return nil, fmt.Errorf("user by %s %q: %w", col, login, mapErr(err))
+	}
+	return u, nil
+}
+
+// ListUsers returns all users ordered by username.
+func (s *Store) ListUsers(ctx context.Context) ([]store.User, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT `+userColumns+` FROM users ORDER BY username`)
+	if err != nil {
+		return nil, fmt.Errorf("list users: %w", err)
+	}
+	defer rows.Close()
+	var out []store.User
+	for rows.Next() {
+		u, err := scanUser(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list users: %w", err)
+		}
+		out = append(out, *u)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list users: %w", err)
+	}
+	return out, nil
+}
+
+// CountUsers returns the number of users.
+func (s *Store) CountUsers(ctx context.Context) (int, error) {
+	var n int
+	if err := s.r.QueryRowContext(ctx, `SELECT COUNT(*) FROM users`).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count users: %w", err)
+	}
+	return n, nil
+}
+
+// UpdateUser loads the user, applies fn and writes every field back in one
+// transaction. fn must not call the store (it runs while the writer is
+// held). Changes to ID and CreatedAt are ignored.
+func (s *Store) UpdateUser(ctx context.Context, id string, fn func(*store.User) error) (*store.User, error) {
+	var out *store.User
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		u, err := scanUser(tx.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE id = ?`, id))
+		if err != nil {
+			return mapErr(err)
+		}
+		createdAt := u.CreatedAt
+		if err := fn(u); err != nil {
+			return err
+		}
+		u.ID, u.CreatedAt = id, createdAt
+		fold(u)
+		_, err = tx.ExecContext(ctx, `UPDATE users SET username = ?, email = ?, email_verified = ?, name = ?,
+			role = ?, password_hash = ?, disabled = ?, webauthn_id = ?, updated_at = ?, password_changed_at = ?
+			WHERE id = ?`,
+			u.Username, nullString(u.Email), u.EmailVerified, u.Name, string(u.Role), u.PasswordHash, u.Disabled,
+			nullBytes(u.WebAuthnID), unix(u.UpdatedAt), unix(u.PasswordChangedAt), id)
+		if err != nil {
+			return mapErr(err)
+		}
+		out = u
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("update user %q: %w", id, err)
+	}
+	return out, nil
+}
+
+// CreateSetupToken stores the hash of a setup token.
+func (s *Store) CreateSetupToken(ctx context.Context, tokenHash []byte, expiresAt time.Time) error {
+	_, err := s.w.ExecContext(ctx, `INSERT INTO setup_tokens (token_hash, expires_at) VALUES (?, ?)`,
+		tokenHash, unix(expiresAt))
+	if err != nil {
+		return fmt.Errorf("create setup token: %w", mapErr(err))
+	}
+	return nil
+}
+
+// SetupTokenValid reports whether an unexpired token with this hash exists.
+func (s *Store) SetupTokenValid(ctx context.Context, tokenHash []byte, now time.Time) (bool, error) {
+	var n int
+	err := s.r.QueryRowContext(ctx, `SELECT COUNT(*) FROM setup_tokens WHERE token_hash = ? AND expires_at > ?`,
+		tokenHash, now.Unix()).Scan(&n)
+	if err != nil {
+		return false, fmt.Errorf("check setup token: %w", err)
+	}
+	return n > 0, nil
+}
+
+// CreateFirstAdmin consumes the setup token and creates u in one
+// transaction; see store.SetupStore.
+func (s *Store) CreateFirstAdmin(ctx context.Context, tokenHash []byte, u *store.User, now time.Time) error {
+	fold(u)
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		var n int
+		err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM setup_tokens WHERE token_hash = ? AND expires_at > ?`,
+			tokenHash, now.Unix()).Scan(&n)
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return fmt.Errorf("setup token: %w", store.ErrNotFound)
+		}
+		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM users`).Scan(&n); err != nil {
+			return err
+		}
+		if n > 0 {
+			return fmt.Errorf("a user already exists: %w", store.ErrConflict)
+		}
+		if err := insertUser(ctx, tx, u); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `DELETE FROM setup_tokens`)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("create first admin %q: %w", u.Username, err)
+	}
+	return nil
+}

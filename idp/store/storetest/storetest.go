@@ -1,0 +1,1490 @@
+// Package storetest is the conformance suite every store.Store backend runs
+// from its tests (modelled on Dex's storage/conformance): one subtest per
+// behaviour, each on a fresh, migrated, empty store.
+//
+// The suite states the contract precisely, including what store.go leaves
+// to the backend: times round-trip at whole seconds, an empty list may come
+// back as nil, deletes of unknown rows succeed, and the compare-and-swap
+// operations let exactly one of several concurrent callers win. Times are
+// passed in; nothing sleeps.
+package storetest
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"crypto/sha512"
+	"errors"
+	"fmt"
+	"reflect"
+	"slices"
+	"sort"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/communityidp/idp/idp/store"
+)
+
+// Run runs the suite. newStore returns a fresh, migrated, empty store and
+// registers its cleanup (Close) with t.
+func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
+	tests := []struct {
+		name string
+		fn   func(t *testing.T, s store.Store)
+	}{
+		{"CreateAndGetUser", testCreateAndGetUser},
+		{"DuplicateUsername", testDuplicateUsername},
+		{"DuplicateEmail", testDuplicateEmail},
+		{"UsersWithoutEmail", testUsersWithoutEmail},
+		{"UpdateUser", testUpdateUser},
+		{"UpdateUserConflict", testUpdateUserConflict},
+		{"UpdateUserErrors", testUpdateUserErrors},
+		{"ListAndCountUsers", testListAndCountUsers},
+		{"WebAuthnIDRoundTrip", testWebAuthnIDRoundTrip},
+		{"SetupTokenValid", testSetupTokenValid},
+		{"CreateFirstAdmin", testCreateFirstAdmin},
+		{"CreateFirstAdminBadToken", testCreateFirstAdminBadToken},
+		{"CreateFirstAdminUserExists", testCreateFirstAdminUserExists},
+		{"AuthRequestRoundTrip", testAuthRequestRoundTrip},
+		{"CompleteAuthRequest", testCompleteAuthRequest},
+		{"SaveAuthCode", testSaveAuthCode},
+		{"DeleteAuthRequest", testDeleteAuthRequest},
+		{"IssueConsumesCode", testIssueConsumesCode},
+		{"IssueWithoutRefresh", testIssueWithoutRefresh},
+		{"RotateRefreshToken", testRotateRefreshToken},
+		{"TokenLookups", testTokenLookups},
+		{"RevokeRefreshFamily", testRevokeRefreshFamily},
+		{"RevokeUserTokens", testRevokeUserTokens},
+		{"ConcurrentCodeRedemption", testConcurrentCodeRedemption},
+		{"ConcurrentRefreshRotation", testConcurrentRefreshRotation},
+		{"ConcurrentKeyRotation", testConcurrentKeyRotation},
+		{"ConcurrentSecret", testConcurrentSecret},
+		{"Sessions", testSessions},
+		{"UserSessions", testUserSessions},
+		{"RotateSigningKey", testRotateSigningKey},
+		{"SigningKeyAlgorithms", testSigningKeyAlgorithms},
+		{"Secret", testSecret},
+		{"GC", testGC},
+		{"GCKeepsTombstonesAndUsedTokens", testGCKeeps},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newStore(t)) })
+	}
+}
+
+// concurrency is how many goroutines race in the concurrency tests.
+const concurrency = 8
+
+// t0 is the suite's clock origin; every time is t0 plus whole seconds.
+var t0 = time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
+
+// --- users ---
+
+func testCreateAndGetUser(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	u := newUser("u1", "Alice", "Alice@Example.ORG")
+	u.EmailVerified = true
+	u.Role = store.RoleAdmin
+	u.Disabled = true
+	u.PasswordChangedAt = t0.Add(time.Minute)
+	must(t, s.CreateUser(ctx, u), "create user")
+
+	want := *u
+	want.Username, want.Email = "alice", "alice@example.org"
+	if u.Username != want.Username || u.Email != want.Email {
+		// Not required by store.go, but every backend folds in place.
+		t.Errorf("CreateUser left %q, %q in u, want the stored %q, %q", u.Username, u.Email, want.Username, want.Email)
+	}
+
+	got, err := s.UserByID(ctx, "u1")
+	must(t, err, "user by id")
+	checkEqual(t, "UserByID", got, &want)
+
+	for _, login := range []string{"alice", "ALICE", "aLiCe", "alice@example.org", "ALICE@EXAMPLE.ORG"} {
+		got, err := s.UserByLogin(ctx, login)
+		if err != nil {
+			t.Errorf("UserByLogin(%q): %v", login, err)
+			continue
+		}
+		checkEqual(t, fmt.Sprintf("UserByLogin(%q)", login), got, &want)
+	}
+
+	// "@" decides the column: the email's local part is not a username and
+	// the username is not an email.
+	for _, login := range []string{"alice@", "bob", "alice@example.com", ""} {
+		_, err := s.UserByLogin(ctx, login)
+		wantIs(t, err, store.ErrNotFound, fmt.Sprintf("UserByLogin(%q)", login))
+	}
+	_, err = s.UserByID(ctx, "nope")
+	wantIs(t, err, store.ErrNotFound, "UserByID(unknown)")
+}
+
+func testDuplicateUsername(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	must(t, s.CreateUser(ctx, newUser("u1", "alice", "alice@example.org")), "create user")
+	err := s.CreateUser(ctx, newUser("u2", "ALICE", "other@example.org"))
+	wantConflict(t, err, "username", "duplicate username")
+	if n := count(t, s); n != 1 {
+		t.Errorf("CountUsers = %d after a conflict, want 1", n)
+	}
+}
+
+func testDuplicateEmail(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	must(t, s.CreateUser(ctx, newUser("u1", "alice", "alice@example.org")), "create user")
+	err := s.CreateUser(ctx, newUser("u2", "bob", "Alice@Example.org"))
+	wantConflict(t, err, "email", "duplicate email")
+	if n := count(t, s); n != 1 {
+		t.Errorf("CountUsers = %d after a conflict, want 1", n)
+	}
+}
+
+func testUsersWithoutEmail(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	must(t, s.CreateUser(ctx, newUser("u1", "alice", "")), "create user without email")
+	must(t, s.CreateUser(ctx, newUser("u2", "bob", "")), "create second user without email")
+	got, err := s.UserByID(ctx, "u2")
+	must(t, err, "user by id")
+	if got.Email != "" {
+		t.Errorf("Email = %q, want empty", got.Email)
+	}
+}
+
+func testUpdateUser(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	must(t, s.CreateUser(ctx, newUser("u1", "alice", "alice@example.org")), "create user")
+
+	later := t0.Add(time.Hour)
+	got, err := s.UpdateUser(ctx, "u1", func(u *store.User) error {
+		u.ID = "hijack"
+		u.CreatedAt = later
+		u.Username = "Alicia"
+		u.Email = "ALICIA@example.org"
+		u.EmailVerified = true
+		u.Name = "Alicia A."
+		u.Role = store.RoleAdmin
+		u.PasswordHash = "$argon2id$new"
+		u.Disabled = true
+		u.WebAuthnID = handle("new")
+		u.UpdatedAt = later
+		u.PasswordChangedAt = later
+		return nil
+	})
+	must(t, err, "update user")
+
+	want := newUser("u1", "alicia", "alicia@example.org")
+	want.EmailVerified = true
+	want.Name = "Alicia A."
+	want.Role = store.RoleAdmin
+	want.PasswordHash = "$argon2id$new"
+	want.Disabled = true
+	want.WebAuthnID = handle("new")
+	want.UpdatedAt = later
+	want.PasswordChangedAt = later
+	checkEqual(t, "UpdateUser result", got, want)
+
+	stored, err := s.UserByID(ctx, "u1")
+	must(t, err, "user by id")
+	checkEqual(t, "UserByID after update", stored, want)
+	_, err = s.UserByID(ctx, "hijack")
+	wantIs(t, err, store.ErrNotFound, "UserByID(changed id)")
+	_, err = s.UserByLogin(ctx, "alice")
+	wantIs(t, err, store.ErrNotFound, "UserByLogin(old username)")
+
+	// Clearing optional fields writes them back too.
+	got, err = s.UpdateUser(ctx, "u1", func(u *store.User) error {
+		u.PasswordHash = ""
+		u.PasswordChangedAt = time.Time{}
+		u.Disabled = false
+		return nil
+	})
+	must(t, err, "clear fields")
+	if got.PasswordHash != "" || !got.PasswordChangedAt.IsZero() || got.Disabled {
+		t.Errorf("after clearing: PasswordHash=%q PasswordChangedAt=%v Disabled=%v, want empty, zero, false",
+			got.PasswordHash, got.PasswordChangedAt, got.Disabled)
+	}
+	stored, err = s.UserByID(ctx, "u1")
+	must(t, err, "user by id")
+	checkEqual(t, "UserByID after clearing", stored, got)
+}
+
+func testUpdateUserConflict(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	must(t, s.CreateUser(ctx, newUser("u1", "alice", "alice@example.org")), "create alice")
+	must(t, s.CreateUser(ctx, newUser("u2", "bob", "bob@example.org")), "create bob")
+
+	_, err := s.UpdateUser(ctx, "u2", func(u *store.User) error { u.Username = "Alice"; return nil })
+	wantConflict(t, err, "username", "rename to a taken username")
+	_, err = s.UpdateUser(ctx, "u2", func(u *store.User) error { u.Email = "ALICE@example.org"; return nil })
+	wantConflict(t, err, "email", "change to a taken email")
+
+	got, err := s.UserByID(ctx, "u2")
+	must(t, err, "user by id")
+	checkEqual(t, "bob after failed updates", got, newUser("u2", "bob", "bob@example.org"))
+}
+
+func testUpdateUserErrors(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	must(t, s.CreateUser(ctx, newUser("u1", "alice", "alice@example.org")), "create user")
+
+	boom := errors.New("boom")
+	_, err := s.UpdateUser(ctx, "u1", func(u *store.User) error {
+		u.Name = "changed"
+		return boom
+	})
+	wantIs(t, err, boom, "UpdateUser with failing fn")
+	got, err := s.UserByID(ctx, "u1")
+	must(t, err, "user by id")
+	if got.Name != "Name u1" {
+		t.Errorf("Name = %q after a failed update, want unchanged %q", got.Name, "Name u1")
+	}
+
+	called := false
+	_, err = s.UpdateUser(ctx, "nope", func(*store.User) error { called = true; return nil })
+	wantIs(t, err, store.ErrNotFound, "UpdateUser(unknown)")
+	if called {
+		t.Error("UpdateUser called fn for an unknown user")
+	}
+}
+
+func testListAndCountUsers(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	if n := count(t, s); n != 0 {
+		t.Fatalf("CountUsers on an empty store = %d", n)
+	}
+	users, err := s.ListUsers(ctx)
+	must(t, err, "list users")
+	if len(users) != 0 {
+		t.Fatalf("ListUsers on an empty store = %d users", len(users))
+	}
+	for _, u := range []*store.User{
+		newUser("u1", "carol", "carol@example.org"),
+		newUser("u2", "Alice", "alice@example.org"),
+		newUser("u3", "bob", "bob@example.org"),
+	} {
+		must(t, s.CreateUser(ctx, u), "create "+u.Username)
+	}
+	if n := count(t, s); n != 3 {
+		t.Errorf("CountUsers = %d, want 3", n)
+	}
+	users, err = s.ListUsers(ctx)
+	must(t, err, "list users")
+	var names []string
+	for _, u := range users {
+		names = append(names, u.ID+":"+u.Username)
+	}
+	if want := []string{"u2:alice", "u3:bob", "u1:carol"}; !slices.Equal(names, want) {
+		t.Errorf("ListUsers = %v, want %v", names, want)
+	}
+	if len(users) == 3 {
+		checkEqual(t, "ListUsers[1]", &users[1], newUser("u3", "bob", "bob@example.org"))
+	}
+}
+
+func testWebAuthnIDRoundTrip(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	id := make([]byte, 64)
+	for i := range id {
+		id[i] = byte(i * 37)
+	}
+	id[0], id[1], id[63] = 0x00, 0xff, 0x00 // NUL and high bytes must survive
+	u := newUser("u1", "alice", "alice@example.org")
+	u.WebAuthnID = slices.Clone(id)
+	must(t, s.CreateUser(ctx, u), "create user")
+	got, err := s.UserByID(ctx, "u1")
+	must(t, err, "user by id")
+	if !bytes.Equal(got.WebAuthnID, id) {
+		t.Errorf("WebAuthnID = %x, want %x", got.WebAuthnID, id)
+	}
+}
+
+// --- setup ---
+
+func testSetupTokenValid(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	exp := t0.Add(time.Hour)
+	must(t, s.CreateSetupToken(ctx, hash("setup"), exp), "create setup token")
+	for _, tc := range []struct {
+		name  string
+		token []byte
+		now   time.Time
+		want  bool
+	}{
+		{"fresh", hash("setup"), t0, true},
+		{"a second before expiry", hash("setup"), exp.Add(-time.Second), true},
+		{"at expiry", hash("setup"), exp, false},
+		{"after expiry", hash("setup"), exp.Add(time.Second), false},
+		{"unknown", hash("other"), t0, false},
+	} {
+		got, err := s.SetupTokenValid(ctx, tc.token, tc.now)
+		if err != nil {
+			t.Errorf("%s: SetupTokenValid: %v", tc.name, err)
+		} else if got != tc.want {
+			t.Errorf("%s: SetupTokenValid = %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}
+
+func testCreateFirstAdmin(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	must(t, s.CreateSetupToken(ctx, hash("one"), t0.Add(time.Hour)), "create setup token")
+	must(t, s.CreateSetupToken(ctx, hash("two"), t0.Add(time.Hour)), "create second setup token")
+
+	admin := newUser("u1", "Root", "Root@Example.org")
+	admin.Role = store.RoleAdmin
+	must(t, s.CreateFirstAdmin(ctx, hash("one"), admin, t0), "create first admin")
+
+	got, err := s.UserByLogin(ctx, "root")
+	must(t, err, "user by login")
+	want := newUser("u1", "root", "root@example.org")
+	want.Role = store.RoleAdmin
+	checkEqual(t, "first admin", got, want)
+
+	for _, tok := range []string{"one", "two"} {
+		ok, err := s.SetupTokenValid(ctx, hash(tok), t0)
+		must(t, err, "setup token valid")
+		if ok {
+			t.Errorf("setup token %q still valid after CreateFirstAdmin; all must be deleted", tok)
+		}
+	}
+	err = s.CreateFirstAdmin(ctx, hash("one"), newUser("u2", "again", "again@example.org"), t0)
+	wantIs(t, err, store.ErrNotFound, "second use of the setup token")
+	if n := count(t, s); n != 1 {
+		t.Errorf("CountUsers = %d, want 1", n)
+	}
+}
+
+func testCreateFirstAdminBadToken(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	exp := t0.Add(time.Hour)
+	must(t, s.CreateSetupToken(ctx, hash("setup"), exp), "create setup token")
+
+	err := s.CreateFirstAdmin(ctx, hash("setup"), newUser("u1", "root", "root@example.org"), exp)
+	wantIs(t, err, store.ErrNotFound, "expired setup token")
+	err = s.CreateFirstAdmin(ctx, hash("unknown"), newUser("u1", "root", "root@example.org"), t0)
+	wantIs(t, err, store.ErrNotFound, "unknown setup token")
+	if n := count(t, s); n != 0 {
+		t.Errorf("CountUsers = %d after failed setups, want 0", n)
+	}
+	ok, err := s.SetupTokenValid(ctx, hash("setup"), t0)
+	must(t, err, "setup token valid")
+	if !ok {
+		t.Error("a failed CreateFirstAdmin deleted the setup token")
+	}
+}
+
+func testCreateFirstAdminUserExists(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	must(t, s.CreateUser(ctx, newUser("u1", "alice", "alice@example.org")), "create user")
+	must(t, s.CreateSetupToken(ctx, hash("setup"), t0.Add(time.Hour)), "create setup token")
+
+	err := s.CreateFirstAdmin(ctx, hash("setup"), newUser("u2", "root", "root@example.org"), t0)
+	wantIs(t, err, store.ErrConflict, "CreateFirstAdmin with a user present")
+	if n := count(t, s); n != 1 {
+		t.Errorf("CountUsers = %d, want 1", n)
+	}
+	ok, err := s.SetupTokenValid(ctx, hash("setup"), t0)
+	must(t, err, "setup token valid")
+	if !ok {
+		t.Error("a failed CreateFirstAdmin deleted the setup token")
+	}
+}
+
+// --- auth requests ---
+
+func testAuthRequestRoundTrip(t *testing.T, s store.Store) {
+	ctx := t.Context()
+
+	// Every field set, MaxAge pointing at 0 (a real value, not "absent").
+	zero := int64(0)
+	consumed := t0.Add(2 * time.Minute)
+	full := &store.AuthRequest{
+		ID: "ar-full", ClientID: "app", RedirectURI: "https://app.example/cb?x=1",
+		Scopes: []string{"openid", "profile", "email", "offline_access"}, ResponseType: "code",
+		ResponseMode: "form_post", State: "st\"ate'", Nonce: "n0nce", CodeChallenge: "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
+		CodeChallengeMethod: "S256", Prompt: []string{"login", "consent"}, MaxAge: &zero,
+		LoginHint: "Alice@Example.org", UILocales: []string{"de-CH", "en"}, HintSubject: "u9",
+		CreatedAt: t0, ExpiresAt: t0.Add(10 * time.Minute),
+		Done: true, Subject: "u1", AuthTime: t0.Add(time.Minute), AMR: []string{"pwd", "mfa"}, SessionID: "sess",
+		CodeHash: hash("code"), CodeExpiresAt: t0.Add(3 * time.Minute), ConsumedAt: &consumed,
+		IssuedAccessTokenID: "at1", IssuedRefreshFamily: "fam1",
+	}
+	must(t, s.CreateAuthRequest(ctx, full), "create full auth request")
+	got, err := s.AuthRequestByID(ctx, "ar-full")
+	must(t, err, "auth request by id")
+	checkEqual(t, "full auth request", got, full)
+	if got.MaxAge == nil || *got.MaxAge != 0 {
+		t.Errorf("MaxAge = %v, want a pointer to 0", got.MaxAge)
+	}
+
+	// Nothing optional set: nil MaxAge, empty lists.
+	maxAge := int64(3600)
+	minimal := &store.AuthRequest{
+		ID: "ar-min", ClientID: "app", RedirectURI: "https://app.example/cb", Scopes: []string{},
+		ResponseType: "code", CreatedAt: t0, ExpiresAt: t0.Add(10 * time.Minute),
+	}
+	must(t, s.CreateAuthRequest(ctx, minimal), "create minimal auth request")
+	got, err = s.AuthRequestByID(ctx, "ar-min")
+	must(t, err, "auth request by id")
+	checkEqual(t, "minimal auth request", got, minimal)
+	if got.MaxAge != nil {
+		t.Errorf("MaxAge = %d, want nil", *got.MaxAge)
+	}
+	if len(got.Scopes)+len(got.Prompt)+len(got.UILocales)+len(got.AMR) != 0 || got.ConsumedAt != nil || len(got.CodeHash) != 0 {
+		t.Errorf("minimal request came back with values: %+v", got)
+	}
+
+	withAge := newAuthRequest("ar-age")
+	withAge.MaxAge = &maxAge
+	must(t, s.CreateAuthRequest(ctx, withAge), "create auth request with max_age")
+	got, err = s.AuthRequestByID(ctx, "ar-age")
+	must(t, err, "auth request by id")
+	if got.MaxAge == nil || *got.MaxAge != 3600 {
+		t.Errorf("MaxAge = %v, want 3600", got.MaxAge)
+	}
+
+	err = s.CreateAuthRequest(ctx, newAuthRequest("ar-min"))
+	wantIs(t, err, store.ErrConflict, "duplicate auth request id")
+	_, err = s.AuthRequestByID(ctx, "nope")
+	wantIs(t, err, store.ErrNotFound, "AuthRequestByID(unknown)")
+}
+
+func testCompleteAuthRequest(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	ar := newAuthRequest("ar1")
+	must(t, s.CreateAuthRequest(ctx, ar), "create auth request")
+
+	authTime := t0.Add(30 * time.Second)
+	now := t0.Add(time.Minute)
+	must(t, s.CompleteAuthRequest(ctx, "ar1", "u1", authTime, []string{"hwk", "user"}, "sess1", now), "complete")
+
+	want := *ar
+	want.Done, want.Subject, want.AuthTime, want.AMR, want.SessionID = true, "u1", authTime, []string{"hwk", "user"}, "sess1"
+	got, err := s.AuthRequestByID(ctx, "ar1")
+	must(t, err, "auth request by id")
+	checkEqual(t, "completed auth request", got, &want)
+
+	err = s.CompleteAuthRequest(ctx, "ar1", "u2", authTime, []string{"pwd"}, "sess2", now)
+	wantIs(t, err, store.ErrConflict, "second completion")
+	got, err = s.AuthRequestByID(ctx, "ar1")
+	must(t, err, "auth request by id")
+	checkEqual(t, "auth request after second completion", got, &want)
+
+	must(t, s.CreateAuthRequest(ctx, newAuthRequest("ar2")), "create auth request")
+	err = s.CompleteAuthRequest(ctx, "ar2", "u1", authTime, nil, "sess1", ar.ExpiresAt)
+	wantIs(t, err, store.ErrNotFound, "completion at expiry")
+	got, err = s.AuthRequestByID(ctx, "ar2")
+	must(t, err, "expired auth request by id (still readable)")
+	if got.Done || got.Subject != "" {
+		t.Errorf("expired request was completed: Done=%v Subject=%q", got.Done, got.Subject)
+	}
+	err = s.CompleteAuthRequest(ctx, "nope", "u1", authTime, nil, "sess1", now)
+	wantIs(t, err, store.ErrNotFound, "completion of unknown request")
+}
+
+func testSaveAuthCode(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	must(t, s.CreateAuthRequest(ctx, newAuthRequest("ar1")), "create auth request")
+
+	codeExp := t0.Add(2 * time.Minute)
+	if err := s.SaveAuthCode(ctx, "ar1", hash("code"), codeExp); err == nil {
+		t.Error("SaveAuthCode on a request that is not done succeeded")
+	}
+	_, err := s.AuthRequestByCodeHash(ctx, hash("code"))
+	wantIs(t, err, store.ErrNotFound, "code of a request that is not done")
+
+	must(t, s.CompleteAuthRequest(ctx, "ar1", "u1", t0, []string{"pwd"}, "sess", t0), "complete")
+	must(t, s.SaveAuthCode(ctx, "ar1", hash("code"), codeExp), "save auth code")
+	got, err := s.AuthRequestByCodeHash(ctx, hash("code"))
+	must(t, err, "auth request by code")
+	if got.ID != "ar1" || !bytes.Equal(got.CodeHash, hash("code")) || !got.CodeExpiresAt.Equal(codeExp) {
+		t.Errorf("by code: ID=%q CodeHash=%x CodeExpiresAt=%v, want ar1, %x, %v",
+			got.ID, got.CodeHash, got.CodeExpiresAt, hash("code"), codeExp)
+	}
+
+	err = s.SaveAuthCode(ctx, "ar1", hash("code2"), codeExp)
+	wantIs(t, err, store.ErrConflict, "second SaveAuthCode")
+	_, err = s.AuthRequestByCodeHash(ctx, hash("code2"))
+	wantIs(t, err, store.ErrNotFound, "second code")
+	got, err = s.AuthRequestByCodeHash(ctx, hash("code"))
+	must(t, err, "auth request by first code")
+	if got.ID != "ar1" {
+		t.Errorf("first code finds %q, want ar1", got.ID)
+	}
+
+	// A code hash is unique across requests.
+	must(t, s.CreateAuthRequest(ctx, newAuthRequest("ar2")), "create auth request")
+	must(t, s.CompleteAuthRequest(ctx, "ar2", "u1", t0, []string{"pwd"}, "sess", t0), "complete")
+	wantIs(t, s.SaveAuthCode(ctx, "ar2", hash("code"), codeExp), store.ErrConflict, "reused code hash")
+
+	err = s.SaveAuthCode(ctx, "nope", hash("code3"), codeExp)
+	wantIs(t, err, store.ErrNotFound, "SaveAuthCode(unknown)")
+	_, err = s.AuthRequestByCodeHash(ctx, hash("unknown"))
+	wantIs(t, err, store.ErrNotFound, "AuthRequestByCodeHash(unknown)")
+}
+
+func testDeleteAuthRequest(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	must(t, s.CreateAuthRequest(ctx, newAuthRequest("ar1")), "create auth request")
+	must(t, s.DeleteAuthRequest(ctx, "ar1"), "delete auth request")
+	_, err := s.AuthRequestByID(ctx, "ar1")
+	wantIs(t, err, store.ErrNotFound, "deleted auth request")
+	must(t, s.DeleteAuthRequest(ctx, "ar1"), "delete it again")
+
+	// A redeemed request stays as a tombstone.
+	redeemable(t, s, "ar2", "code2")
+	must(t, s.IssueTokens(ctx, store.Issue{ConsumeCode: "ar2", Access: newAccess("at2", "u1", "")}, t0), "issue")
+	must(t, s.DeleteAuthRequest(ctx, "ar2"), "delete redeemed auth request")
+	got, err := s.AuthRequestByID(ctx, "ar2")
+	must(t, err, "redeemed auth request after delete")
+	if got.ConsumedAt == nil || got.IssuedAccessTokenID != "at2" {
+		t.Errorf("tombstone: ConsumedAt=%v IssuedAccessTokenID=%q, want set and at2", got.ConsumedAt, got.IssuedAccessTokenID)
+	}
+}
+
+// --- tokens ---
+
+func testIssueConsumesCode(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	redeemable(t, s, "ar1", "code")
+	now := t0.Add(time.Minute)
+
+	at := newAccess("at1", "u1", "fam1")
+	rt := newRefresh("rt1", "fam1", "", "u1")
+	must(t, s.IssueTokens(ctx, store.Issue{ConsumeCode: "ar1", Access: at, Refresh: rt}, now), "issue")
+
+	ar, err := s.AuthRequestByID(ctx, "ar1")
+	must(t, err, "auth request by id")
+	if ar.ConsumedAt == nil || !ar.ConsumedAt.Equal(now) {
+		t.Errorf("ConsumedAt = %v, want %v", ar.ConsumedAt, now)
+	}
+	if ar.IssuedAccessTokenID != "at1" || ar.IssuedRefreshFamily != "fam1" {
+		t.Errorf("issued = %q, %q, want at1, fam1", ar.IssuedAccessTokenID, ar.IssuedRefreshFamily)
+	}
+	gotAT, err := s.AccessTokenByID(ctx, "at1")
+	must(t, err, "access token by id")
+	checkEqual(t, "access token", gotAT, at)
+	gotRT, err := s.RefreshTokenByHash(ctx, rt.TokenHash)
+	must(t, err, "refresh token by hash")
+	checkEqual(t, "refresh token", gotRT, rt)
+
+	// A replay of the code loses and changes nothing.
+	err = s.IssueTokens(ctx, store.Issue{ConsumeCode: "ar1", Access: newAccess("at2", "u1", "fam2"),
+		Refresh: newRefresh("rt2", "fam2", "", "u1")}, now.Add(time.Second))
+	wantIs(t, err, store.ErrConflict, "second redemption")
+	_, err = s.AccessTokenByID(ctx, "at2")
+	wantIs(t, err, store.ErrNotFound, "access token of the losing redemption")
+	_, err = s.RefreshTokenByID(ctx, "rt2")
+	wantIs(t, err, store.ErrNotFound, "refresh token of the losing redemption")
+	ar, err = s.AuthRequestByID(ctx, "ar1")
+	must(t, err, "auth request by id")
+	if ar.IssuedAccessTokenID != "at1" || ar.IssuedRefreshFamily != "fam1" || !ar.ConsumedAt.Equal(now) {
+		t.Errorf("after replay: issued %q, %q at %v, want at1, fam1 at %v",
+			ar.IssuedAccessTokenID, ar.IssuedRefreshFamily, ar.ConsumedAt, now)
+	}
+
+	err = s.IssueTokens(ctx, store.Issue{ConsumeCode: "nope", Access: newAccess("at3", "u1", "")}, now)
+	if err == nil {
+		t.Error("redeeming the code of an unknown request succeeded")
+	}
+	_, err = s.AccessTokenByID(ctx, "at3")
+	wantIs(t, err, store.ErrNotFound, "access token of a failed issue")
+}
+
+func testIssueWithoutRefresh(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	redeemable(t, s, "ar1", "code")
+	at := newAccess("at1", "u1", "")
+	at.AuthTime = time.Time{} // client_credentials-like: no sign-in
+	at.AMR, at.Audience = nil, nil
+	must(t, s.IssueTokens(ctx, store.Issue{ConsumeCode: "ar1", Access: at}, t0), "issue")
+	ar, err := s.AuthRequestByID(ctx, "ar1")
+	must(t, err, "auth request by id")
+	if ar.IssuedAccessTokenID != "at1" || ar.IssuedRefreshFamily != "" {
+		t.Errorf("issued = %q, %q, want at1 and no family", ar.IssuedAccessTokenID, ar.IssuedRefreshFamily)
+	}
+	got, err := s.AccessTokenByID(ctx, "at1")
+	must(t, err, "access token by id")
+	checkEqual(t, "access token", got, at)
+
+	// Neither a code nor a refresh token: a plain issue.
+	plain := newAccess("at2", "app", "")
+	must(t, s.IssueTokens(ctx, store.Issue{Access: plain}, t0), "plain issue")
+	got, err = s.AccessTokenByID(ctx, "at2")
+	must(t, err, "access token by id")
+	checkEqual(t, "plain access token", got, plain)
+}
+
+func testRotateRefreshToken(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	rt1 := newRefresh("rt1", "fam", "", "u1")
+	must(t, s.IssueTokens(ctx, store.Issue{Access: newAccess("at1", "u1", "fam"), Refresh: rt1}, t0), "first issue")
+
+	now := t0.Add(time.Hour)
+	rt2 := newRefresh("rt2", "fam", "rt1", "u1")
+	rt2.CreatedAt = now
+	must(t, s.IssueTokens(ctx, store.Issue{RotateFrom: "rt1", Access: newAccess("at2", "u1", "fam"), Refresh: rt2}, now), "rotate")
+
+	got, err := s.RefreshTokenByID(ctx, "rt1")
+	must(t, err, "parent by id")
+	want := *rt1
+	want.UsedAt = &now
+	checkEqual(t, "used parent", got, &want)
+	got, err = s.RefreshTokenByHash(ctx, rt2.TokenHash)
+	must(t, err, "child by hash")
+	checkEqual(t, "child", got, rt2)
+
+	// Using the parent again loses and inserts nothing.
+	err = s.IssueTokens(ctx, store.Issue{RotateFrom: "rt1", Access: newAccess("at3", "u1", "fam"),
+		Refresh: newRefresh("rt3", "fam", "rt1", "u1")}, now.Add(time.Second))
+	wantIs(t, err, store.ErrConflict, "second rotation of the same token")
+	_, err = s.RefreshTokenByID(ctx, "rt3")
+	wantIs(t, err, store.ErrNotFound, "child of the losing rotation")
+	_, err = s.AccessTokenByID(ctx, "at3")
+	wantIs(t, err, store.ErrNotFound, "access token of the losing rotation")
+	got, err = s.RefreshTokenByID(ctx, "rt1")
+	must(t, err, "parent by id")
+	if got.UsedAt == nil || !got.UsedAt.Equal(now) {
+		t.Errorf("parent UsedAt = %v after a losing rotation, want %v", got.UsedAt, now)
+	}
+
+	// A revoked token cannot be rotated either.
+	must(t, s.RevokeRefreshFamily(ctx, "fam", now), "revoke family")
+	err = s.IssueTokens(ctx, store.Issue{RotateFrom: "rt2", Access: newAccess("at4", "u1", "fam"),
+		Refresh: newRefresh("rt4", "fam", "rt2", "u1")}, now)
+	wantIs(t, err, store.ErrConflict, "rotation of a revoked token")
+
+	err = s.IssueTokens(ctx, store.Issue{RotateFrom: "nope", Access: newAccess("at5", "u1", "")}, now)
+	if err == nil {
+		t.Error("rotating an unknown refresh token succeeded")
+	}
+}
+
+func testTokenLookups(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	_, err := s.AccessTokenByID(ctx, "nope")
+	wantIs(t, err, store.ErrNotFound, "AccessTokenByID(unknown)")
+	_, err = s.RefreshTokenByID(ctx, "nope")
+	wantIs(t, err, store.ErrNotFound, "RefreshTokenByID(unknown)")
+	_, err = s.RefreshTokenByHash(ctx, hash("nope"))
+	wantIs(t, err, store.ErrNotFound, "RefreshTokenByHash(unknown)")
+
+	rt := newRefresh("rt1", "fam", "", "u1")
+	must(t, s.IssueTokens(ctx, store.Issue{Access: newAccess("at1", "u1", "fam"), Refresh: rt}, t0), "issue")
+
+	// Another token with the same hash is a conflict, and the whole issue
+	// is rolled back.
+	dup := newRefresh("rt2", "fam2", "", "u1")
+	dup.TokenHash = rt.TokenHash
+	err = s.IssueTokens(ctx, store.Issue{Access: newAccess("at2", "u1", "fam2"), Refresh: dup}, t0)
+	wantIs(t, err, store.ErrConflict, "duplicate refresh token hash")
+	_, err = s.AccessTokenByID(ctx, "at2")
+	wantIs(t, err, store.ErrNotFound, "access token of the rolled back issue")
+	err = s.IssueTokens(ctx, store.Issue{Access: newAccess("at1", "u1", "")}, t0)
+	wantIs(t, err, store.ErrConflict, "duplicate access token id")
+
+	must(t, s.DeleteAccessToken(ctx, "at1"), "delete access token")
+	_, err = s.AccessTokenByID(ctx, "at1")
+	wantIs(t, err, store.ErrNotFound, "deleted access token")
+	must(t, s.DeleteAccessToken(ctx, "at1"), "delete it again")
+	if _, err := s.RefreshTokenByID(ctx, "rt1"); err != nil {
+		t.Errorf("deleting the access token touched its refresh token: %v", err)
+	}
+}
+
+func testRevokeRefreshFamily(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	issue := func(at, rt, family, parent string) {
+		t.Helper()
+		is := store.Issue{Access: newAccess(at, "u1", family)}
+		if rt != "" {
+			is.Refresh = newRefresh(rt, family, parent, "u1")
+		}
+		must(t, s.IssueTokens(ctx, is, t0), "issue "+at)
+	}
+	issue("at1", "rt1", "fam", "")
+	issue("at2", "rt2", "fam", "rt1")
+	issue("at3", "rt3", "other", "")
+	issue("at4", "", "", "")
+
+	early, late := t0.Add(time.Minute), t0.Add(time.Hour)
+	must(t, s.RevokeRefreshFamily(ctx, "fam", early), "revoke family")
+	must(t, s.RevokeRefreshFamily(ctx, "fam", late), "revoke family again")
+	must(t, s.RevokeRefreshFamily(ctx, "unknown", late), "revoke unknown family")
+
+	for _, id := range []string{"rt1", "rt2"} {
+		rt, err := s.RefreshTokenByID(ctx, id)
+		must(t, err, "refresh token "+id)
+		if rt.RevokedAt == nil || !rt.RevokedAt.Equal(early) {
+			t.Errorf("%s RevokedAt = %v, want the first revocation %v", id, rt.RevokedAt, early)
+		}
+	}
+	rt, err := s.RefreshTokenByID(ctx, "rt3")
+	must(t, err, "refresh token rt3")
+	if rt.RevokedAt != nil {
+		t.Errorf("rt3 of another family revoked at %v", rt.RevokedAt)
+	}
+	for _, id := range []string{"at1", "at2"} {
+		_, err := s.AccessTokenByID(ctx, id)
+		wantIs(t, err, store.ErrNotFound, "access token "+id+" of the revoked family")
+	}
+	for _, id := range []string{"at3", "at4"} {
+		if _, err := s.AccessTokenByID(ctx, id); err != nil {
+			t.Errorf("access token %s outside the family: %v", id, err)
+		}
+	}
+}
+
+func testRevokeUserTokens(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	for _, tc := range []struct{ at, rt, family, subject string }{
+		{"at1", "rt1", "fam1", "u1"},
+		{"at2", "rt2", "fam2", "u1"},
+		{"at3", "", "", "u1"},
+		{"at4", "rt4", "fam4", "u2"},
+	} {
+		is := store.Issue{Access: newAccess(tc.at, tc.subject, tc.family)}
+		if tc.rt != "" {
+			is.Refresh = newRefresh(tc.rt, tc.family, "", tc.subject)
+		}
+		must(t, s.IssueTokens(ctx, is, t0), "issue "+tc.at)
+	}
+	now := t0.Add(time.Minute)
+	must(t, s.RevokeUserTokens(ctx, "u1", now), "revoke user tokens")
+
+	for _, id := range []string{"rt1", "rt2"} {
+		rt, err := s.RefreshTokenByID(ctx, id)
+		must(t, err, "refresh token "+id)
+		if rt.RevokedAt == nil || !rt.RevokedAt.Equal(now) {
+			t.Errorf("%s RevokedAt = %v, want %v", id, rt.RevokedAt, now)
+		}
+	}
+	for _, id := range []string{"at1", "at2", "at3"} {
+		_, err := s.AccessTokenByID(ctx, id)
+		wantIs(t, err, store.ErrNotFound, "access token "+id+" of the user")
+	}
+	rt, err := s.RefreshTokenByID(ctx, "rt4")
+	must(t, err, "refresh token rt4")
+	if rt.RevokedAt != nil {
+		t.Errorf("another user's token revoked at %v", rt.RevokedAt)
+	}
+	if _, err := s.AccessTokenByID(ctx, "at4"); err != nil {
+		t.Errorf("another user's access token: %v", err)
+	}
+}
+
+// --- concurrency ---
+
+// race runs fn(i) for i in [0, concurrency) at once and returns the errors.
+func race(fn func(i int) error) []error {
+	errs := make([]error, concurrency)
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := range concurrency {
+		wg.Go(func() {
+			<-start
+			errs[i] = fn(i)
+		})
+	}
+	close(start)
+	wg.Wait()
+	return errs
+}
+
+// oneWinner checks that exactly one error is nil and the others are
+// ErrConflict, and returns the winner's index.
+func oneWinner(t *testing.T, what string, errs []error) int {
+	t.Helper()
+	winner := -1
+	for i, err := range errs {
+		switch {
+		case err == nil && winner >= 0:
+			t.Errorf("%s: both %d and %d won", what, winner, i)
+		case err == nil:
+			winner = i
+		case !errors.Is(err, store.ErrConflict):
+			t.Errorf("%s: loser %d got %v, want ErrConflict", what, i, err)
+		}
+	}
+	if winner < 0 {
+		t.Fatalf("%s: nobody won: %v", what, errs)
+	}
+	return winner
+}
+
+func testConcurrentCodeRedemption(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	redeemable(t, s, "ar1", "code")
+	errs := race(func(i int) error {
+		fam := fmt.Sprintf("fam%d", i)
+		return s.IssueTokens(ctx, store.Issue{
+			ConsumeCode: "ar1",
+			Access:      newAccess(fmt.Sprintf("at%d", i), "u1", fam),
+			Refresh:     newRefresh(fmt.Sprintf("rt%d", i), fam, "", "u1"),
+		}, t0)
+	})
+	w := oneWinner(t, "parallel redemptions", errs)
+
+	ar, err := s.AuthRequestByID(ctx, "ar1")
+	must(t, err, "auth request by id")
+	if want := fmt.Sprintf("at%d", w); ar.IssuedAccessTokenID != want {
+		t.Errorf("IssuedAccessTokenID = %q, want the winner's %q", ar.IssuedAccessTokenID, want)
+	}
+	if want := fmt.Sprintf("fam%d", w); ar.IssuedRefreshFamily != want {
+		t.Errorf("IssuedRefreshFamily = %q, want the winner's %q", ar.IssuedRefreshFamily, want)
+	}
+	for i := range concurrency {
+		_, errA := s.AccessTokenByID(ctx, fmt.Sprintf("at%d", i))
+		_, errR := s.RefreshTokenByID(ctx, fmt.Sprintf("rt%d", i))
+		if i == w && (errA != nil || errR != nil) {
+			t.Errorf("winner's tokens: %v, %v", errA, errR)
+		}
+		if i != w && (!errors.Is(errA, store.ErrNotFound) || !errors.Is(errR, store.ErrNotFound)) {
+			t.Errorf("loser %d's tokens exist: %v, %v", i, errA, errR)
+		}
+	}
+}
+
+func testConcurrentRefreshRotation(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	must(t, s.IssueTokens(ctx, store.Issue{Access: newAccess("at", "u1", "fam"), Refresh: newRefresh("rt", "fam", "", "u1")}, t0), "issue")
+	now := t0.Add(time.Minute)
+	errs := race(func(i int) error {
+		return s.IssueTokens(ctx, store.Issue{
+			RotateFrom: "rt",
+			Access:     newAccess(fmt.Sprintf("at%d", i), "u1", "fam"),
+			Refresh:    newRefresh(fmt.Sprintf("rt%d", i), "fam", "rt", "u1"),
+		}, now)
+	})
+	w := oneWinner(t, "parallel rotations", errs)
+	parent, err := s.RefreshTokenByID(ctx, "rt")
+	must(t, err, "parent by id")
+	if parent.UsedAt == nil || !parent.UsedAt.Equal(now) {
+		t.Errorf("parent UsedAt = %v, want %v", parent.UsedAt, now)
+	}
+	for i := range concurrency {
+		_, err := s.RefreshTokenByID(ctx, fmt.Sprintf("rt%d", i))
+		if i == w && err != nil {
+			t.Errorf("winner's child: %v", err)
+		}
+		if i != w && !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("loser %d's child: %v, want ErrNotFound", i, err)
+		}
+	}
+}
+
+func testConcurrentKeyRotation(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	must(t, s.RotateSigningKey(ctx, newKey("k0", "RS256", t0), "", time.Time{}), "first key")
+	retire := t0.Add(24 * time.Hour)
+	errs := race(func(i int) error {
+		return s.RotateSigningKey(ctx, newKey(fmt.Sprintf("k%d", i+1), "RS256", t0.Add(time.Hour)), "k0", retire)
+	})
+	w := oneWinner(t, "parallel key rotations", errs)
+
+	keys, err := s.SigningKeys(ctx)
+	must(t, err, "signing keys")
+	var got []string
+	for _, k := range keys {
+		state := "active"
+		if k.RetireAt != nil {
+			state = "retire@" + k.RetireAt.UTC().Format(time.RFC3339)
+		}
+		got = append(got, k.ID+":"+state)
+	}
+	want := []string{fmt.Sprintf("k%d:active", w+1), "k0:retire@" + retire.Format(time.RFC3339)}
+	if !slices.Equal(got, want) {
+		t.Errorf("keys after parallel rotation = %v, want %v", got, want)
+	}
+}
+
+func testConcurrentSecret(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	got := make([][]byte, concurrency)
+	errs := race(func(i int) error {
+		v, err := s.Secret(ctx, "crypto", func() ([]byte, error) {
+			return []byte(fmt.Sprintf("secret-%d", i)), nil
+		})
+		got[i] = v
+		return err
+	})
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("Secret %d: %v", i, err)
+		}
+	}
+	for i := range got {
+		if !bytes.Equal(got[i], got[0]) {
+			t.Errorf("Secret %d = %q, but Secret 0 = %q", i, got[i], got[0])
+		}
+	}
+	if !bytes.HasPrefix(got[0], []byte("secret-")) {
+		t.Errorf("Secret = %q, want one of the generated values", got[0])
+	}
+	v, err := s.Secret(ctx, "crypto", func() ([]byte, error) {
+		t.Error("generate called for a stored secret")
+		return []byte("late"), nil
+	})
+	must(t, err, "secret")
+	if !bytes.Equal(v, got[0]) {
+		t.Errorf("Secret later = %q, want %q", v, got[0])
+	}
+}
+
+// --- sessions ---
+
+func testSessions(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	must(t, s.CreateUser(ctx, newUser("u1", "alice", "alice@example.org")), "create user")
+	sess := newSession("s1", "u1", t0)
+	must(t, s.CreateSession(ctx, sess), "create session")
+	got, err := s.SessionByID(ctx, "s1")
+	must(t, err, "session by id")
+	checkEqual(t, "session", got, sess)
+
+	seen, idle := t0.Add(time.Hour), t0.Add(3*time.Hour)
+	must(t, s.TouchSession(ctx, "s1", seen, idle), "touch session")
+	want := *sess
+	want.LastSeenAt, want.IdleExpiresAt = seen, idle
+	got, err = s.SessionByID(ctx, "s1")
+	must(t, err, "session by id")
+	checkEqual(t, "touched session", got, &want)
+
+	wantIs(t, s.TouchSession(ctx, "nope", seen, idle), store.ErrNotFound, "TouchSession(unknown)")
+	_, err = s.SessionByID(ctx, "nope")
+	wantIs(t, err, store.ErrNotFound, "SessionByID(unknown)")
+	wantIs(t, s.CreateSession(ctx, newSession("s1", "u1", t0)), store.ErrConflict, "duplicate session id")
+
+	must(t, s.DeleteSession(ctx, "s1"), "delete session")
+	_, err = s.SessionByID(ctx, "s1")
+	wantIs(t, err, store.ErrNotFound, "deleted session")
+	must(t, s.DeleteSession(ctx, "s1"), "delete it again")
+}
+
+func testUserSessions(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	must(t, s.CreateUser(ctx, newUser("u1", "alice", "alice@example.org")), "create alice")
+	must(t, s.CreateUser(ctx, newUser("u2", "bob", "bob@example.org")), "create bob")
+	for _, sess := range []*store.Session{
+		newSession("s1", "u1", t0),
+		newSession("s2", "u1", t0.Add(time.Minute)),
+		newSession("s3", "u1", t0.Add(2*time.Minute)),
+		newSession("s4", "u2", t0),
+	} {
+		must(t, s.CreateSession(ctx, sess), "create session "+sess.ID)
+	}
+	ids := func(userID string) []string {
+		t.Helper()
+		l, err := s.ListUserSessions(ctx, userID)
+		must(t, err, "list sessions")
+		var out []string
+		for _, sess := range l {
+			if sess.UserID != userID {
+				t.Errorf("ListUserSessions(%q) returned %s of %q", userID, sess.ID, sess.UserID)
+			}
+			out = append(out, sess.ID)
+		}
+		sort.Strings(out) // the order is not part of the contract
+		return out
+	}
+	if got := ids("u1"); !slices.Equal(got, []string{"s1", "s2", "s3"}) {
+		t.Errorf("sessions of u1 = %v, want [s1 s2 s3]", got)
+	}
+	if got := ids("nobody"); len(got) != 0 {
+		t.Errorf("sessions of an unknown user = %v", got)
+	}
+	l, err := s.ListUserSessions(ctx, "u2")
+	must(t, err, "list sessions")
+	if len(l) == 1 {
+		checkEqual(t, "listed session", &l[0], newSession("s4", "u2", t0))
+	} else {
+		t.Errorf("u2 has %d sessions, want 1", len(l))
+	}
+
+	must(t, s.DeleteUserSessions(ctx, "u1", "s2"), "delete other sessions")
+	if got := ids("u1"); !slices.Equal(got, []string{"s2"}) {
+		t.Errorf("sessions of u1 after sign out elsewhere = %v, want [s2]", got)
+	}
+	if got := ids("u2"); !slices.Equal(got, []string{"s4"}) {
+		t.Errorf("sessions of u2 = %v, want [s4] (untouched)", got)
+	}
+	must(t, s.DeleteUserSessions(ctx, "u1", ""), "delete all sessions")
+	if got := ids("u1"); len(got) != 0 {
+		t.Errorf("sessions of u1 after sign out everywhere = %v", got)
+	}
+}
+
+// --- keys and secrets ---
+
+func testRotateSigningKey(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	keys, err := s.SigningKeys(ctx)
+	must(t, err, "signing keys")
+	if len(keys) != 0 {
+		t.Fatalf("%d keys in an empty store", len(keys))
+	}
+
+	k1 := newKey("k1", "RS256", t0)
+	wantIs(t, s.RotateSigningKey(ctx, k1, "k0", t0), store.ErrConflict, "rotation expecting a key when there is none")
+	must(t, s.RotateSigningKey(ctx, k1, "", time.Time{}), "first rotation")
+	keys, err = s.SigningKeys(ctx)
+	must(t, err, "signing keys")
+	if len(keys) != 1 {
+		t.Fatalf("%d keys after the first rotation, want 1", len(keys))
+	}
+	checkEqual(t, "first key", &keys[0], k1)
+
+	k2 := newKey("k2", "RS256", t0.Add(time.Hour))
+	wantIs(t, s.RotateSigningKey(ctx, k2, "", t0), store.ErrConflict, "rotation expecting no key")
+	wantIs(t, s.RotateSigningKey(ctx, k2, "wrong", t0), store.ErrConflict, "rotation expecting the wrong key")
+	keys, err = s.SigningKeys(ctx)
+	must(t, err, "signing keys")
+	if len(keys) != 1 || keys[0].RetireAt != nil {
+		t.Fatalf("failed rotations changed the keys: %+v", keys)
+	}
+
+	retire := t0.Add(25 * time.Hour)
+	must(t, s.RotateSigningKey(ctx, k2, "k1", retire), "second rotation")
+	keys, err = s.SigningKeys(ctx)
+	must(t, err, "signing keys")
+	if len(keys) != 2 {
+		t.Fatalf("%d keys after the second rotation, want 2", len(keys))
+	}
+	retired := *k1
+	retired.RetireAt = &retire
+	checkEqual(t, "newest key", &keys[0], k2)
+	checkEqual(t, "retiring key", &keys[1], &retired)
+
+	// Rotating to a key id that exists is a conflict, not a second row.
+	wantIs(t, s.RotateSigningKey(ctx, newKey("k1", "RS256", t0.Add(2*time.Hour)), "k2", retire), store.ErrConflict, "reused key id")
+	keys, err = s.SigningKeys(ctx)
+	must(t, err, "signing keys")
+	if len(keys) != 2 || keys[0].ID != "k2" || keys[0].RetireAt != nil {
+		t.Errorf("a failed rotation changed the keys: %+v", keys)
+	}
+}
+
+func testSigningKeyAlgorithms(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	must(t, s.RotateSigningKey(ctx, newKey("b-rs", "RS256", t0), "", time.Time{}), "RS256 key")
+	must(t, s.RotateSigningKey(ctx, newKey("a-es", "ES256", t0), "", time.Time{}), "ES256 key")
+	keys, err := s.SigningKeys(ctx)
+	must(t, err, "signing keys")
+	var got []string
+	for _, k := range keys {
+		got = append(got, k.ID)
+		if k.RetireAt != nil {
+			t.Errorf("key %s of its own algorithm was retired", k.ID)
+		}
+	}
+	// Same CreatedAt: ties break by ID.
+	if want := []string{"a-es", "b-rs"}; !slices.Equal(got, want) {
+		t.Errorf("keys = %v, want %v", got, want)
+	}
+}
+
+func testSecret(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	boom := errors.New("no entropy")
+	_, err := s.Secret(ctx, "csrf", func() ([]byte, error) { return nil, boom })
+	wantIs(t, err, boom, "failing generate")
+
+	calls := 0
+	gen := func(v string) func() ([]byte, error) {
+		return func() ([]byte, error) { calls++; return []byte(v), nil }
+	}
+	v, err := s.Secret(ctx, "csrf", gen("\x00first\xff"))
+	must(t, err, "secret")
+	if string(v) != "\x00first\xff" || calls != 1 {
+		t.Errorf("Secret = %q after %d calls, want the generated value after 1", v, calls)
+	}
+	v, err = s.Secret(ctx, "csrf", gen("second"))
+	must(t, err, "secret")
+	if string(v) != "\x00first\xff" || calls != 1 {
+		t.Errorf("Secret = %q after %d calls, want the stored value without generating", v, calls)
+	}
+	v, err = s.Secret(ctx, "crypto", gen("other"))
+	must(t, err, "secret")
+	if string(v) != "other" {
+		t.Errorf("Secret(crypto) = %q, want other", v)
+	}
+}
+
+// --- GC ---
+
+func testGC(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	now := t0.Add(time.Hour)
+	past, future, far := now.Add(-time.Second), now.Add(time.Second), now.Add(72*time.Hour)
+
+	// Auth requests.
+	ar := func(id string, expires time.Time, codeExpires time.Time, consumed bool) {
+		a := newAuthRequest(id)
+		a.ExpiresAt = expires
+		if !codeExpires.IsZero() {
+			a.Done, a.Subject, a.AuthTime = true, "u1", t0
+			a.CodeHash, a.CodeExpiresAt = hash("code-"+id), codeExpires
+		}
+		if consumed {
+			c := t0
+			a.ConsumedAt, a.IssuedAccessTokenID = &c, "at-"+id
+		}
+		must(t, s.CreateAuthRequest(ctx, a), "create auth request "+id)
+	}
+	ar("ar-expired", past, time.Time{}, false)
+	ar("ar-live", future, time.Time{}, false)
+	ar("ar-code-live", past, future, false)
+	ar("ar-consumed-old", past, past, true)
+	ar("ar-tombstone", future, past, true)
+
+	// Access tokens, and refresh tokens each issued with a live access token.
+	at := func(id string, expires time.Time) *store.AccessToken {
+		a := newAccess(id, "u1", "")
+		a.ExpiresAt = expires
+		return a
+	}
+	must(t, s.IssueTokens(ctx, store.Issue{Access: at("at-expired", past)}, t0), "issue")
+	must(t, s.IssueTokens(ctx, store.Issue{Access: at("at-live", future)}, t0), "issue")
+	rt := func(id string, expires, familyExpires time.Time, used, revoked bool) {
+		r := newRefresh(id, "fam-"+id, "", "u1")
+		r.ExpiresAt, r.FamilyExpiresAt = expires, familyExpires
+		if used {
+			r.UsedAt = &t0
+		}
+		if revoked {
+			r.RevokedAt = &t0
+		}
+		must(t, s.IssueTokens(ctx, store.Issue{Access: at("at-"+id, far), Refresh: r}, t0), "issue "+id)
+	}
+	rt("rt-expired", past, far, false, false)
+	rt("rt-used", past, future, true, false)
+	rt("rt-family-over", past, past, true, false)
+	rt("rt-live", future, far, false, false)
+	rt("rt-revoked", past, far, false, true)
+	rt("rt-revoked-live", future, far, false, true)
+	rt("rt-used-revoked", past, far, true, true)
+
+	// Sessions.
+	must(t, s.CreateUser(ctx, newUser("u1", "alice", "alice@example.org")), "create user")
+	sess := func(id string, idle, abs time.Time) {
+		ss := newSession(id, "u1", t0)
+		ss.IdleExpiresAt, ss.ExpiresAt = idle, abs
+		must(t, s.CreateSession(ctx, ss), "create session "+id)
+	}
+	sess("s-expired", future, past)
+	sess("s-idle", past, far)
+	sess("s-live", future, far)
+
+	// Setup tokens.
+	must(t, s.CreateSetupToken(ctx, hash("setup-expired"), past), "create setup token")
+	must(t, s.CreateSetupToken(ctx, hash("setup-live"), future), "create setup token")
+
+	// Signing keys: k1 retired in the past, k2 retiring later, k3 active.
+	must(t, s.RotateSigningKey(ctx, newKey("k1", "RS256", t0), "", time.Time{}), "k1")
+	must(t, s.RotateSigningKey(ctx, newKey("k2", "RS256", t0.Add(time.Second)), "k1", past), "k2")
+	must(t, s.RotateSigningKey(ctx, newKey("k3", "RS256", t0.Add(2*time.Second)), "k2", future), "k3")
+
+	st, err := s.GC(ctx, now)
+	must(t, err, "gc")
+	want := store.GCStats{AuthRequests: 2, AccessTokens: 1, RefreshTokens: 4, Sessions: 2, SetupTokens: 1, SigningKeys: 1}
+	if st != want {
+		t.Errorf("GC = %+v, want %+v", st, want)
+	}
+
+	gone := func(what string, err error) {
+		t.Helper()
+		wantIs(t, err, store.ErrNotFound, what+" after GC")
+	}
+	kept := func(what string, err error) {
+		t.Helper()
+		if err != nil {
+			t.Errorf("%s after GC: %v, want kept", what, err)
+		}
+	}
+	for id, keep := range map[string]bool{"ar-expired": false, "ar-live": true, "ar-code-live": true, "ar-consumed-old": false, "ar-tombstone": true} {
+		_, err := s.AuthRequestByID(ctx, id)
+		if keep {
+			kept(id, err)
+		} else {
+			gone(id, err)
+		}
+	}
+	_, err = s.AccessTokenByID(ctx, "at-expired")
+	gone("at-expired", err)
+	_, err = s.AccessTokenByID(ctx, "at-live")
+	kept("at-live", err)
+	for id, keep := range map[string]bool{"rt-expired": false, "rt-used": true, "rt-family-over": false, "rt-live": true,
+		"rt-revoked": false, "rt-revoked-live": true, "rt-used-revoked": false} {
+		_, err := s.RefreshTokenByID(ctx, id)
+		if keep {
+			kept(id, err)
+		} else {
+			gone(id, err)
+		}
+	}
+	for id, keep := range map[string]bool{"s-expired": false, "s-idle": false, "s-live": true} {
+		_, err := s.SessionByID(ctx, id)
+		if keep {
+			kept(id, err)
+		} else {
+			gone(id, err)
+		}
+	}
+	for tok, want := range map[string]bool{"setup-expired": false, "setup-live": true} {
+		ok, err := s.SetupTokenValid(ctx, hash(tok), t0)
+		must(t, err, "setup token valid")
+		if ok != want {
+			t.Errorf("setup token %s valid at t0 = %v after GC, want %v", tok, ok, want)
+		}
+	}
+	keys, err := s.SigningKeys(ctx)
+	must(t, err, "signing keys")
+	var ids []string
+	for _, k := range keys {
+		ids = append(ids, k.ID)
+	}
+	if !slices.Equal(ids, []string{"k3", "k2"}) {
+		t.Errorf("keys after GC = %v, want [k3 k2]", ids)
+	}
+
+	st, err = s.GC(ctx, now)
+	must(t, err, "second gc")
+	if st.Total() != 0 {
+		t.Errorf("second GC at the same time deleted %+v", st)
+	}
+}
+
+func testGCKeeps(t *testing.T, s store.Store) {
+	ctx := t.Context()
+
+	// A redeemed request whose code expired stays until the request itself
+	// expires, so a replay can still revoke what it issued.
+	redeemable(t, s, "ar1", "code")
+	ar, err := s.AuthRequestByID(ctx, "ar1")
+	must(t, err, "auth request by id")
+	at := newAccess("at1", "u1", "fam")
+	at.ExpiresAt = ar.ExpiresAt.Add(time.Hour) // outlives the request
+	must(t, s.IssueTokens(ctx, store.Issue{ConsumeCode: "ar1", Access: at,
+		Refresh: newRefresh("rt1", "fam", "", "u1")}, t0), "redeem")
+	// Redemption extends the tombstone to the access token's expiry.
+	ar, err = s.AuthRequestByID(ctx, "ar1")
+	must(t, err, "auth request by id after redemption")
+	if !ar.ExpiresAt.Equal(at.ExpiresAt) {
+		t.Fatalf("tombstone expires at %v, want the access token's %v", ar.ExpiresAt, at.ExpiresAt)
+	}
+	if ar.CodeExpiresAt.After(ar.ExpiresAt) {
+		t.Fatalf("fixture: code expires after the request")
+	}
+	_, err = s.GC(ctx, ar.CodeExpiresAt.Add(time.Second))
+	must(t, err, "gc")
+	_, err = s.AuthRequestByID(ctx, "ar1")
+	must(t, err, "tombstone after its code expired")
+	_, err = s.GC(ctx, ar.ExpiresAt)
+	must(t, err, "gc")
+	_, err = s.AuthRequestByID(ctx, "ar1")
+	must(t, err, "tombstone at its expiry")
+	st, err := s.GC(ctx, ar.ExpiresAt.Add(time.Second))
+	must(t, err, "gc")
+	_, err = s.AuthRequestByID(ctx, "ar1")
+	wantIs(t, err, store.ErrNotFound, "tombstone after its expiry")
+	if st.AuthRequests != 1 {
+		t.Errorf("GC deleted %d auth requests, want 1", st.AuthRequests)
+	}
+
+	// A used refresh token stays after its own expiry until its family
+	// expires, so presenting it again is detected as a replay.
+	rt1, err := s.RefreshTokenByID(ctx, "rt1")
+	must(t, err, "refresh token")
+	child := newRefresh("rt2", "fam", "rt1", "u1")
+	child.ExpiresAt = child.FamilyExpiresAt // outlives rt1, so only the family expiry removes it
+	must(t, s.IssueTokens(ctx, store.Issue{RotateFrom: "rt1", Access: newAccess("at2", "u1", "fam"), Refresh: child}, t0), "rotate")
+	afterExpiry := rt1.ExpiresAt.Add(time.Second)
+	if !afterExpiry.Before(rt1.FamilyExpiresAt) {
+		t.Fatalf("fixture: family expires before the token")
+	}
+	_, err = s.GC(ctx, afterExpiry)
+	must(t, err, "gc")
+	got, err := s.RefreshTokenByHash(ctx, rt1.TokenHash)
+	must(t, err, "used refresh token after its expiry")
+	if got.UsedAt == nil {
+		t.Error("kept token lost its UsedAt")
+	}
+	_, err = s.GC(ctx, rt1.FamilyExpiresAt)
+	must(t, err, "gc")
+	_, err = s.RefreshTokenByID(ctx, "rt1")
+	must(t, err, "used refresh token at its family's expiry")
+	st, err = s.GC(ctx, rt1.FamilyExpiresAt.Add(time.Second))
+	must(t, err, "gc")
+	for _, id := range []string{"rt1", "rt2"} {
+		_, err = s.RefreshTokenByID(ctx, id)
+		wantIs(t, err, store.ErrNotFound, id+" after its family expired")
+	}
+	if st.RefreshTokens != 2 {
+		t.Errorf("GC deleted %d refresh tokens, want 2", st.RefreshTokens)
+	}
+}
+
+// --- fixtures ---
+
+func hash(s string) []byte {
+	h := sha256.Sum256([]byte(s))
+	return h[:]
+}
+
+// handle is a 64 byte WebAuthn user handle derived from seed.
+func handle(seed string) []byte {
+	h := sha512.Sum512([]byte(seed))
+	return h[:]
+}
+
+func newUser(id, username, email string) *store.User {
+	return &store.User{
+		ID: id, Username: username, Email: email, Name: "Name " + id, Role: store.RoleMember,
+		PasswordHash: "$argon2id$v=19$m=65536,t=3,p=4$c2FsdA$aGFzaA", WebAuthnID: handle(id),
+		CreatedAt: t0, UpdatedAt: t0,
+	}
+}
+
+func newAuthRequest(id string) *store.AuthRequest {
+	return &store.AuthRequest{
+		ID: id, ClientID: "app", RedirectURI: "https://app.example/cb", Scopes: []string{"openid", "profile"},
+		ResponseType: "code", State: "state-" + id, Nonce: "nonce-" + id,
+		CodeChallenge: "challenge", CodeChallengeMethod: "S256",
+		CreatedAt: t0, ExpiresAt: t0.Add(10 * time.Minute),
+	}
+}
+
+// redeemable creates a done auth request with a code whose hash is
+// hash(code); the code expires after a minute, the request after ten.
+func redeemable(t *testing.T, s store.Store, id, code string) {
+	t.Helper()
+	ctx := t.Context()
+	must(t, s.CreateAuthRequest(ctx, newAuthRequest(id)), "create auth request")
+	must(t, s.CompleteAuthRequest(ctx, id, "u1", t0, []string{"pwd"}, "sess", t0), "complete auth request")
+	must(t, s.SaveAuthCode(ctx, id, hash(code), t0.Add(time.Minute)), "save auth code")
+}
+
+func newAccess(id, subject, family string) *store.AccessToken {
+	return &store.AccessToken{
+		ID: id, ClientID: "app", Subject: subject, Scopes: []string{"openid", "email"},
+		Audience: []string{"app", "api"}, AuthTime: t0, AMR: []string{"pwd"},
+		CreatedAt: t0, ExpiresAt: t0.Add(time.Hour), RefreshFamily: family,
+	}
+}
+
+func newRefresh(id, family, parent, subject string) *store.RefreshToken {
+	return &store.RefreshToken{
+		ID: id, TokenHash: hash("refresh-" + id), FamilyID: family, ParentID: parent, ClientID: "app",
+		Subject: subject, Scopes: []string{"openid", "offline_access"}, Audience: []string{"app"},
+		AuthTime: t0, AMR: []string{"pwd", "otp"}, CreatedAt: t0,
+		ExpiresAt: t0.Add(24 * time.Hour), FamilyExpiresAt: t0.Add(30 * 24 * time.Hour),
+	}
+}
+
+func newSession(id, userID string, created time.Time) *store.Session {
+	return &store.Session{
+		ID: id, UserID: userID, AuthTime: created, AMR: []string{"hwk"}, CreatedAt: created,
+		LastSeenAt: created, IdleExpiresAt: created.Add(2 * time.Hour), ExpiresAt: created.Add(30 * 24 * time.Hour),
+		UserAgent: "Mozilla/5.0 (Test)", IP: "2001:db8::1",
+	}
+}
+
+func newKey(id, alg string, created time.Time) *store.SigningKey {
+	return &store.SigningKey{ID: id, Algorithm: alg, PrivateKey: append([]byte{0x30, 0x00}, hash("key-"+id)...), CreatedAt: created}
+}
+
+// --- assertions ---
+
+func must(t *testing.T, err error, what string) {
+	t.Helper()
+	if err != nil {
+		t.Fatalf("%s: %v", what, err)
+	}
+}
+
+func wantIs(t *testing.T, err, target error, what string) {
+	t.Helper()
+	if !errors.Is(err, target) {
+		t.Errorf("%s: err = %v, want %v", what, err, target)
+	}
+}
+
+func wantConflict(t *testing.T, err error, field, what string) {
+	t.Helper()
+	var ce *store.ConflictError
+	if !errors.As(err, &ce) {
+		t.Errorf("%s: err = %v, want a *store.ConflictError", what, err)
+		return
+	}
+	if ce.Field != field {
+		t.Errorf("%s: conflict on %q, want %q", what, ce.Field, field)
+	}
+	if !errors.Is(err, store.ErrConflict) {
+		t.Errorf("%s: errors.Is(err, ErrConflict) = false", what)
+	}
+}
+
+func count(t *testing.T, s store.Store) int {
+	t.Helper()
+	n, err := s.CountUsers(t.Context())
+	must(t, err, "count users")
+	return n
+}
+
+// checkEqual compares two structs of the same type field by field: times
+// with Equal, nil and empty slices as equal. It reports every difference.
+func checkEqual(t *testing.T, what string, got, want any) {
+	t.Helper()
+	gv, wv := reflect.Indirect(reflect.ValueOf(got)), reflect.Indirect(reflect.ValueOf(want))
+	if gv.Type() != wv.Type() {
+		t.Fatalf("%s: comparing %s with %s", what, gv.Type(), wv.Type())
+	}
+	for i := range gv.NumField() {
+		g, w := gv.Field(i).Interface(), wv.Field(i).Interface()
+		if !same(g, w) {
+			t.Errorf("%s: %s = %s, want %s", what, gv.Type().Field(i).Name, show(g), show(w))
+		}
+	}
+}
+
+func same(a, b any) bool {
+	switch a := a.(type) {
+	case time.Time:
+		return a.Equal(b.(time.Time))
+	case *time.Time:
+		b := b.(*time.Time)
+		if a == nil || b == nil {
+			return a == nil && b == nil
+		}
+		return a.Equal(*b)
+	case *int64:
+		b := b.(*int64)
+		if a == nil || b == nil {
+			return a == nil && b == nil
+		}
+		return *a == *b
+	case []string:
+		return slices.Equal(a, b.([]string))
+	case []byte:
+		return bytes.Equal(a, b.([]byte))
+	}
+	return reflect.DeepEqual(a, b)
+}
+
+func show(v any) string {
+	switch v := v.(type) {
+	case []byte:
+		return fmt.Sprintf("%x", v)
+	case *time.Time:
+		if v == nil {
+			return "nil"
+		}
+		return v.String()
+	case *int64:
+		if v == nil {
+			return "nil"
+		}
+		return fmt.Sprint(*v)
+	}
+	return fmt.Sprintf("%#v", v)
+}

@@ -1,0 +1,185 @@
+// Package web renders the provider's pages from ui's templates and holds
+// what every page handler shares: the per-response CSP nonce, the request
+// id, CSRF tokens in forms, the error page with a code members can quote
+// to support, and safe local redirect targets.
+package web
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"strings"
+
+	"github.com/communityidp/idp/idp/session"
+	"github.com/communityidp/idp/idp/store"
+	"github.com/communityidp/idp/ui"
+)
+
+// Renderer renders pages.
+type Renderer struct {
+	pages  map[string]*template.Template
+	site   string
+	csrf   *session.CSRF
+	assets map[string]string // name -> "/static/name?v=hash"
+}
+
+// View is what every page template receives.
+type View struct {
+	Site      string
+	CSRF      string
+	Nonce     string
+	RequestID string
+	User      *store.User
+	Data      any
+}
+
+// NewRenderer parses every page with the layout.
+func NewRenderer(site string, csrf *session.CSRF) (*Renderer, error) {
+	r := &Renderer{pages: map[string]*template.Template{}, site: site, csrf: csrf, assets: map[string]string{}}
+	if err := fs.WalkDir(ui.Static, "static", func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		body, err := fs.ReadFile(ui.Static, path)
+		if err != nil {
+			return err
+		}
+		sum := sha256.Sum256(body)
+		name := strings.TrimPrefix(path, "static/")
+		r.assets[name] = "/static/" + name + "?v=" + hex.EncodeToString(sum[:6])
+		return nil
+	}); err != nil {
+		return nil, fmt.Errorf("read static assets: %w", err)
+	}
+	funcs := template.FuncMap{
+		"asset": func(name string) (string, error) {
+			if u, ok := r.assets[name]; ok {
+				return u, nil
+			}
+			return "", fmt.Errorf("unknown asset %q", name)
+		},
+	}
+	files, err := fs.Glob(ui.Templates, "templates/*.html")
+	if err != nil {
+		return nil, fmt.Errorf("list templates: %w", err)
+	}
+	for _, f := range files {
+		name := strings.TrimSuffix(strings.TrimPrefix(f, "templates/"), ".html")
+		if name == "layout" {
+			continue
+		}
+		t, err := template.New(name).Funcs(funcs).ParseFS(ui.Templates, "templates/layout.html", f)
+		if err != nil {
+			return nil, fmt.Errorf("parse template %s: %w", name, err)
+		}
+		r.pages[name] = t
+	}
+	return r, nil
+}
+
+// Render writes page with status. user may be nil.
+func (r *Renderer) Render(w http.ResponseWriter, req *http.Request, status int, page string, user *store.User, data any) {
+	t, ok := r.pages[page]
+	if !ok {
+		slog.ErrorContext(req.Context(), "unknown page", "page", page)
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	v := View{
+		Site:      r.site,
+		CSRF:      r.csrf.Token(w, req),
+		Nonce:     Nonce(req.Context()),
+		RequestID: RequestID(req.Context()),
+		User:      user,
+		Data:      data,
+	}
+	var buf strings.Builder
+	if err := t.ExecuteTemplate(&buf, "layout", v); err != nil {
+		slog.ErrorContext(req.Context(), "render page", "page", page, "error", err)
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_, _ = w.Write([]byte(buf.String()))
+}
+
+// Failure is an error shown to a member. Code is short and stable, for
+// support ("the exact error message" the brief asks members to report).
+type Failure struct {
+	Status    int
+	Code      string
+	Title     string
+	Message   string
+	Hint      string
+	Back      string
+	BackLabel string
+}
+
+// Error renders the error page.
+func (r *Renderer) Error(w http.ResponseWriter, req *http.Request, f Failure) {
+	if f.Status == 0 {
+		f.Status = http.StatusBadRequest
+	}
+	if f.Title == "" {
+		f.Title = "Something went wrong"
+	}
+	if f.Back != "" && f.BackLabel == "" {
+		f.BackLabel = "Go back"
+	}
+	r.Render(w, req, f.Status, "error", nil, f)
+}
+
+// Common failures.
+var (
+	FailCSRF = Failure{Status: http.StatusForbidden, Code: "CSRF", Title: "Please try again",
+		Message: "This form expired or was sent from another site, so it was not accepted.",
+		Hint:    "Go back, reload the page and send the form again.", Back: "/settings", BackLabel: "Start again"}
+	FailServer = Failure{Status: http.StatusInternalServerError, Code: "SERVER", Title: "Something went wrong",
+		Message: "The sign-in service could not finish your request.", Hint: "Please try again in a moment."}
+	FailUnavailable = Failure{Status: http.StatusServiceUnavailable, Code: "UNAVAILABLE", Title: "Temporarily unavailable",
+		Message: "The sign-in service cannot reach its database right now.", Hint: "Please try again in a moment."}
+	FailNotFound = Failure{Status: http.StatusNotFound, Code: "NOT-FOUND", Title: "Page not found",
+		Message: "There is nothing at this address.", Back: "/settings", BackLabel: "Go to your account"}
+)
+
+type ctxKey int
+
+const (
+	nonceKey ctxKey = iota
+	requestIDKey
+)
+
+// WithNonce stores the response's CSP nonce.
+func WithNonce(ctx context.Context, nonce string) context.Context {
+	return context.WithValue(ctx, nonceKey, nonce)
+}
+
+// Nonce returns the response's CSP nonce.
+func Nonce(ctx context.Context) string { s, _ := ctx.Value(nonceKey).(string); return s }
+
+// WithRequestID stores the request id.
+func WithRequestID(ctx context.Context, id string) context.Context {
+	return context.WithValue(ctx, requestIDKey, id)
+}
+
+// RequestID returns the request id.
+func RequestID(ctx context.Context) string { s, _ := ctx.Value(requestIDKey).(string); return s }
+
+// LocalPath returns p if it is a path on this site ("/settings"), else
+// fallback. It refuses absolute URLs, scheme-relative "//host" and "/\host"
+// forms, so a next= parameter can never become an open redirect.
+func LocalPath(p, fallback string) string {
+	if p == "" || p[0] != '/' || strings.HasPrefix(p, "//") || strings.HasPrefix(p, "/\\") ||
+		strings.ContainsAny(p, "\r\n\t\\") {
+		return fallback
+	}
+	return p
+}
