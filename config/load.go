@@ -41,7 +41,7 @@ func Load(path string, env Env) (Config, error) {
 	if err := cfg.resolveFiles(); err != nil {
 		return Config{}, err
 	}
-	cfg.fillDefaults()
+	cfg.FillDefaults()
 	if err := cfg.Validate(); err != nil {
 		return Config{}, err
 	}
@@ -293,8 +293,9 @@ func (c *Config) resolveFiles() error {
 	return nil
 }
 
-// fillDefaults sets per-client defaults that depend on the rest.
-func (c *Config) fillDefaults() {
+// FillDefaults sets per-client defaults that depend on the rest; Load
+// calls it, code that builds a Config by hand must too.
+func (c *Config) FillDefaults() {
 	for i := range c.Clients {
 		cl := &c.Clients[i]
 		if len(cl.GrantTypes) == 0 {

@@ -1,0 +1,434 @@
+package e2e
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"golang.org/x/net/html"
+
+	"github.com/communityidp/idp/config"
+	"github.com/communityidp/idp/idp/password"
+	"github.com/communityidp/idp/idp/server"
+	"github.com/communityidp/idp/idp/store"
+	"github.com/communityidp/idp/idp/users"
+)
+
+// Fixed test data: a community website (confidential) and its app (public).
+const (
+	siteID       = "community-site"
+	siteSecret   = "site-secret-0123456789abcdefghijklmnop"
+	siteRedirect = "https://community.example/oidc/callback"
+	siteLogout   = "https://community.example/"
+	appID        = "mobile-app"
+	appRedirect  = "com.example.app:/oauth2redirect"
+	appLoopback  = "http://127.0.0.1/callback"
+	otherID      = "other-site"
+	otherSecret  = "other-secret-0123456789abcdefghijklmn"
+	otherRedir   = "https://other.example/cb"
+
+	aliceLogin    = "alice"
+	alicePassword = "correct horse battery staple"
+)
+
+// siteSecretHash is computed once: argon2id costs about 50 ms.
+var siteSecretHash = sync.OnceValue(func() string {
+	h, err := password.Hash(siteSecret)
+	if err != nil {
+		panic(err)
+	}
+	return h
+})
+
+// clock is a settable time source shared by the provider under test.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func newClock() *clock { return &clock{t: time.Now()} }
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+// provider is a running provider on a real TCP port.
+type provider struct {
+	t      *testing.T
+	URL    string
+	cfg    config.Config
+	clock  *clock
+	store  store.Store
+	addr   string
+	cancel context.CancelFunc
+	done   chan error
+}
+
+// testConfig is the configuration every e2e test starts from.
+func testConfig(dir, issuer, listen string) config.Config {
+	cfg := config.Default()
+	cfg.Issuer = issuer
+	cfg.Listen = listen
+	cfg.Database = config.Database{Driver: "sqlite", DSN: filepath.Join(dir, "idp.db")}
+	cfg.Log.Level = "warn"
+	cfg.Clients = []config.Client{
+		{ID: siteID, Name: "Community Site", Type: config.ClientConfidential, SecretHash: siteSecretHash(),
+			RedirectURIs: []string{siteRedirect}, PostLogoutRedirectURIs: []string{siteLogout},
+			GrantTypes: []string{config.GrantAuthorizationCode, config.GrantRefreshToken, config.GrantClientCredentials}},
+		{ID: appID, Name: "Community App", Type: config.ClientPublic,
+			RedirectURIs: []string{appRedirect, appLoopback}, PostLogoutRedirectURIs: []string{appRedirect}},
+		{ID: otherID, Name: "Other Site", Type: config.ClientConfidential, Secret: otherSecret,
+			RedirectURIs: []string{otherRedir}, IDTokenSigningAlg: "ES256"},
+	}
+	return cfg
+}
+
+// startProvider runs a provider with the test configuration, changed by
+// edit, and an account for alice.
+func startProvider(t *testing.T, edit func(*config.Config)) *provider {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	cfg := testConfig(t.TempDir(), "http://"+addr, addr)
+	if edit != nil {
+		edit(&cfg)
+	}
+	cfg.FillDefaults()
+	if err := cfg.Validate(); err != nil {
+		t.Fatalf("test config: %v", err)
+	}
+	p := &provider{t: t, URL: cfg.Issuer, cfg: cfg, clock: newClock(), addr: addr}
+	p.start(ln)
+	u, err := users.New(users.Input{Username: aliceLogin, Email: "alice@example.org", Name: "Alice Example",
+		EmailVerified: true, PasswordHash: mustHash(t, alicePassword)}, p.clock.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.store.CreateUser(context.Background(), u); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(p.stop)
+	return p
+}
+
+var hashCache sync.Map
+
+func mustHash(t *testing.T, pw string) string {
+	if h, ok := hashCache.Load(pw); ok {
+		return h.(string)
+	}
+	h, err := password.Hash(pw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hashCache.Store(pw, h)
+	return h
+}
+
+func (p *provider) start(ln net.Listener) {
+	p.t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	st, err := server.OpenStore(ctx, p.cfg.Database)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	srv, err := server.New(ctx, p.cfg, st, server.Options{Now: p.clock.Now})
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	p.store, p.cancel, p.done = st, cancel, make(chan error, 1)
+	go func() { p.done <- srv.Serve(ctx, ln) }()
+}
+
+func (p *provider) stop() {
+	if p.cancel == nil {
+		return
+	}
+	p.cancel()
+	if err := <-p.done; err != nil {
+		p.t.Errorf("serve: %v", err)
+	}
+	p.store.Close()
+	p.cancel = nil
+}
+
+// restart stops the provider and starts a new one on the same database,
+// address and configuration, as an operator restarting it would.
+func (p *provider) restart() {
+	p.t.Helper()
+	p.stop()
+	var ln net.Listener
+	var err error
+	for i := 0; i < 50; i++ { // the port is free again almost at once
+		if ln, err = net.Listen("tcp", p.addr); err == nil {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	p.start(ln)
+}
+
+// browser is a cookie-keeping HTTP client that follows redirects only
+// while they stay on the provider, like a browser whose next hop is the
+// app: a redirect elsewhere is returned to the test.
+type browser struct {
+	t      *testing.T
+	p      *provider
+	client *http.Client
+}
+
+func newBrowser(t *testing.T, p *provider) *browser {
+	jar, _ := cookiejar.New(nil)
+	return &browser{t: t, p: p, client: &http.Client{
+		Jar: jar,
+		CheckRedirect: func(*http.Request, []*http.Request) error {
+			return http.ErrUseLastResponse
+		},
+		Timeout: 10 * time.Second,
+	}}
+}
+
+// page is an HTML response.
+type page struct {
+	URL    *url.URL
+	Status int
+	Header http.Header
+	Body   string
+	doc    *html.Node
+}
+
+// result is where a navigation ended: a page on the provider, or a
+// redirect away from it.
+type result struct {
+	*page
+	// Away is the Location of a redirect that left the provider.
+	Away *url.URL
+}
+
+func (b *browser) do(req *http.Request) *result {
+	b.t.Helper()
+	for hops := 0; hops < 10; hops++ {
+		resp, err := b.client.Do(req)
+		if err != nil {
+			b.t.Fatalf("%s %s: %v", req.Method, req.URL, err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode >= 300 && resp.StatusCode < 400 {
+			loc, err := req.URL.Parse(resp.Header.Get("Location"))
+			if err != nil {
+				b.t.Fatalf("bad Location %q: %v", resp.Header.Get("Location"), err)
+			}
+			if loc.Scheme+"://"+loc.Host != b.p.URL {
+				return &result{Away: loc, page: &page{URL: req.URL, Status: resp.StatusCode, Header: resp.Header}}
+			}
+			req, _ = http.NewRequest(http.MethodGet, loc.String(), nil)
+			continue
+		}
+		doc, _ := html.Parse(strings.NewReader(string(body)))
+		return &result{page: &page{URL: req.URL, Status: resp.StatusCode, Header: resp.Header, Body: string(body), doc: doc}}
+	}
+	b.t.Fatal("too many redirects")
+	return nil
+}
+
+// Get navigates to u.
+func (b *browser) Get(u string) *result {
+	b.t.Helper()
+	req, err := http.NewRequest(http.MethodGet, u, nil)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	return b.do(req)
+}
+
+// Submit fills the form that holds the button labelled button, setting
+// fields by their visible label, and sends it as the browser would.
+func (b *browser) Submit(p *page, button string, fields map[string]string) *result {
+	b.t.Helper()
+	form, btn := p.formWithButton(button)
+	if form == nil {
+		b.t.Fatalf("no button %q on %s:\n%s", button, p.URL, p.Body)
+	}
+	values := url.Values{}
+	labels := p.labels()
+	byName := map[string]string{}
+	for label, v := range fields {
+		id, ok := labels[label]
+		if !ok {
+			b.t.Fatalf("no field labelled %q on %s", label, p.URL)
+		}
+		input := findByID(p.doc, id)
+		if input == nil {
+			b.t.Fatalf("label %q points at missing #%s", label, id)
+		}
+		byName[attr(input, "name")] = v
+	}
+	walk(form, func(n *html.Node) {
+		if n.Type != html.ElementNode || n.Data != "input" {
+			return
+		}
+		name := attr(n, "name")
+		if name == "" {
+			return
+		}
+		if v, ok := byName[name]; ok {
+			values.Set(name, v)
+			return
+		}
+		values.Add(name, attr(n, "value"))
+	})
+	if name := attr(btn, "name"); name != "" {
+		values.Set(name, attr(btn, "value"))
+	}
+	action, _ := p.URL.Parse(attr(form, "action"))
+	req, _ := http.NewRequest(http.MethodPost, action.String(), strings.NewReader(values.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Origin", b.p.URL)
+	return b.do(req)
+}
+
+// Text is the page's visible text, whitespace collapsed.
+func (p *page) Text() string {
+	var sb strings.Builder
+	walk(p.doc, func(n *html.Node) {
+		if n.Type == html.TextNode && n.Parent != nil && n.Parent.Data != "script" && n.Parent.Data != "style" && n.Parent.Data != "title" {
+			sb.WriteString(n.Data)
+			sb.WriteString(" ")
+		}
+	})
+	return strings.Join(strings.Fields(sb.String()), " ")
+}
+
+func (p *page) formWithButton(text string) (form, button *html.Node) {
+	walk(p.doc, func(n *html.Node) {
+		if button != nil || n.Type != html.ElementNode || n.Data != "button" {
+			return
+		}
+		if strings.Join(strings.Fields(textOf(n)), " ") != text {
+			return
+		}
+		for f := n.Parent; f != nil; f = f.Parent {
+			if f.Type == html.ElementNode && f.Data == "form" {
+				form, button = f, n
+				return
+			}
+		}
+	})
+	return form, button
+}
+
+// labels maps label text to the id of the input it labels.
+func (p *page) labels() map[string]string {
+	out := map[string]string{}
+	walk(p.doc, func(n *html.Node) {
+		if n.Type == html.ElementNode && n.Data == "label" {
+			out[strings.Join(strings.Fields(textOf(n)), " ")] = attr(n, "for")
+		}
+	})
+	return out
+}
+
+func walk(n *html.Node, fn func(*html.Node)) {
+	if n == nil {
+		return
+	}
+	fn(n)
+	for c := n.FirstChild; c != nil; c = c.NextSibling {
+		walk(c, fn)
+	}
+}
+
+func textOf(n *html.Node) string {
+	var sb strings.Builder
+	walk(n, func(c *html.Node) {
+		if c.Type == html.TextNode {
+			sb.WriteString(c.Data)
+		}
+	})
+	return sb.String()
+}
+
+func attr(n *html.Node, key string) string {
+	for _, a := range n.Attr {
+		if a.Key == key {
+			return a.Val
+		}
+	}
+	return ""
+}
+
+func findByID(root *html.Node, id string) *html.Node {
+	var found *html.Node
+	walk(root, func(n *html.Node) {
+		if found == nil && n.Type == html.ElementNode && attr(n, "id") == id {
+			found = n
+		}
+	})
+	return found
+}
+
+// signIn takes the browser from an authorization URL through the sign-in
+// pages with a password and returns where the provider sent it back.
+func (b *browser) signIn(authURL, login, pw string) *url.URL {
+	b.t.Helper()
+	r := b.Get(authURL)
+	if r.Away != nil {
+		return r.Away // answered without a page (SSO, or an error redirect)
+	}
+	if r.Status != http.StatusOK || !strings.Contains(r.Text(), "Email or username") {
+		b.t.Fatalf("expected the sign-in page, got %d: %s", r.Status, r.Text())
+	}
+	r = b.Submit(r.page, "Continue", map[string]string{"Email or username": login})
+	if r.Status != http.StatusOK {
+		b.t.Fatalf("identifier step: %d %s", r.Status, r.Text())
+	}
+	r = b.Submit(r.page, "Sign in", map[string]string{"Password": pw})
+	if r.Away == nil {
+		b.t.Fatalf("password step did not return to the app: %d %s", r.Status, r.Text())
+	}
+	return r.Away
+}
+
+// oauthError reads the error of an authorization response.
+func oauthError(u *url.URL) string { return u.Query().Get("error") }
+
+func mustNoError(t *testing.T, u *url.URL) string {
+	t.Helper()
+	q := u.Query()
+	if e := q.Get("error"); e != "" {
+		t.Fatalf("authorization error %s: %s", e, q.Get("error_description"))
+	}
+	if q.Get("code") == "" {
+		t.Fatalf("no code in %s", u)
+	}
+	return q.Get("code")
+}
+
+var errNoCode = errors.New("no code")
+
+func fmtURL(base string, q url.Values) string { return fmt.Sprintf("%s?%s", base, q.Encode()) }
