@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -125,4 +126,19 @@ func userinfo(t *testing.T, p *provider, accessToken string) (int, map[string]an
 	m := map[string]any{}
 	_ = json.NewDecoder(resp.Body).Decode(&m)
 	return resp.StatusCode, m, resp.Header
+}
+
+// jwtAlg returns the alg of a compact JWS.
+func jwtAlg(t *testing.T, raw string) string {
+	t.Helper()
+	head, _, _ := strings.Cut(raw, ".")
+	b, err := base64.RawURLEncoding.DecodeString(head)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var h struct{ Alg, Kid string }
+	if err := json.Unmarshal(b, &h); err != nil {
+		t.Fatal(err)
+	}
+	return h.Alg
 }

@@ -142,9 +142,51 @@ func corsOptions(clients []config.Client) cors.Options {
 	}
 }
 
-// Handler serves the op endpoints that need nothing from us: token,
-// introspection, revocation (its own router adds CORS and the issuer).
-func (p *Provider) Handler() http.Handler { return p.op }
+// Backchannel serves op's token, introspection and revocation endpoints
+// (its own router adds CORS and the issuer). It refuses a malformed PKCE
+// verifier, which op would merely fail to match, and adds the
+// WWW-Authenticate challenge RFC 6749 section 5.2 asks for to a 401.
+func (p *Provider) Backchannel(w http.ResponseWriter, r *http.Request) {
+	if r.Method == http.MethodPost {
+		if err := r.ParseForm(); err == nil {
+			if v := r.PostForm["code_verifier"]; len(v) > 0 && !validVerifier(v[0]) {
+				op.RequestError(w, r, oidc.ErrInvalidRequest().WithDescription("code_verifier must be 43 to 128 characters of A-Z a-z 0-9 - . _ ~"), nil)
+				return
+			}
+			// A public client has no secret; one that sends a secret is
+			// misconfigured, and the secret must not count for anything.
+			id, secret, basic := r.BasicAuth()
+			if !basic {
+				id, secret = r.PostForm.Get("client_id"), r.PostForm.Get("client_secret")
+			}
+			if c, ok := p.storage.clients[id]; ok && c.cfg.Public() && secret != "" {
+				w.Header().Set("WWW-Authenticate", `Basic realm="`+p.issuer+`", charset="UTF-8"`)
+				op.RequestError(w, r, oidc.ErrInvalidClient().WithDescription("a public client has no secret: send client_id and the PKCE code_verifier only"), nil)
+				return
+			}
+		}
+	}
+	hw := &hookWriter{ResponseWriter: w}
+	hw.before = func() {
+		if hw.status == http.StatusUnauthorized {
+			w.Header().Set("WWW-Authenticate", `Basic realm="`+p.issuer+`", charset="UTF-8"`)
+		}
+	}
+	p.op.ServeHTTP(hw, r)
+}
+
+// validVerifier checks RFC 7636 section 4.1.
+func validVerifier(v string) bool {
+	if len(v) < 43 || len(v) > 128 {
+		return false
+	}
+	for _, c := range v {
+		if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '.' || c == '_' || c == '~') {
+			return false
+		}
+	}
+	return true
+}
 
 // Paths of the endpoints, relative to the issuer.
 const (
@@ -382,6 +424,9 @@ func (a *authorizer) ValidateAuthRequest(ctx context.Context, req *oidc.AuthRequ
 		return "", err
 	}
 	cl := c.(*client)
+	if !loopbackHostMatches(cl, req.RedirectURI) {
+		return "", oidc.ErrInvalidRequestRedirectURI().WithDescription("the redirect_uri is not registered for this client")
+	}
 	switch {
 	case len(dup) > 0:
 		return "", oidc.ErrInvalidRequest().WithDescription("parameter given more than once: %s", strings.Join(dup, ", "))
@@ -420,6 +465,26 @@ func (a *authorizer) ValidateAuthRequest(ctx context.Context, req *oidc.AuthRequ
 	return sub, nil
 }
 
+// loopbackHostMatches tightens op's loopback rule for native apps: any
+// port is fine (RFC 8252 section 7.3), but the host must be the registered
+// one, not merely another loopback address.
+func loopbackHostMatches(c *client, uri string) bool {
+	if slices.Contains(c.cfg.RedirectURIs, uri) {
+		return true
+	}
+	got, loopback := op.HTTPLoopbackOrLocalhost(uri)
+	if !loopback {
+		return true // not a loopback redirect: op's exact match applies
+	}
+	for _, reg := range c.cfg.RedirectURIs {
+		if want, ok := op.HTTPLoopbackOrLocalhost(reg); ok && want.Scheme == got.Scheme &&
+			want.Hostname() == got.Hostname() && want.Path == got.Path && want.RawQuery == got.RawQuery {
+			return true
+		}
+	}
+	return false
+}
+
 // validChallenge checks an S256 challenge: 43 base64url characters.
 func validChallenge(s string) bool {
 	if len(s) != 43 {
@@ -443,16 +508,18 @@ func (e issEncoder) Encode(src any, dst map[string][]string) error {
 	return nil
 }
 
-// hookWriter runs before once, just before the response header is written.
+// hookWriter runs before once, just before the response header is
+// written; status is known by then.
 type hookWriter struct {
 	http.ResponseWriter
 	before func()
 	done   bool
+	status int
 }
 
 func (h *hookWriter) WriteHeader(code int) {
 	if !h.done {
-		h.done = true
+		h.done, h.status = true, code
 		h.before()
 	}
 	h.ResponseWriter.WriteHeader(code)

@@ -54,8 +54,8 @@ func (s *Server) routes(sessions *session.Manager, render *web.Renderer, p *oidc
 	// Back-channel endpoints: op's router (CORS, issuer), never cached.
 	api := g.Group("", noStore)
 	for _, path := range []string{oidcop.PathToken, oidcop.PathIntrospect, oidcop.PathRevoke} {
-		api.POST(path, gin.WrapH(p.Handler()))
-		api.OPTIONS(path, gin.WrapH(p.Handler()))
+		api.POST(path, gin.WrapF(p.Backchannel))
+		api.OPTIONS(path, gin.WrapF(p.Backchannel))
 	}
 	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodOptions} {
 		api.Handle(m, oidcop.PathUserinfo, gin.WrapF(p.Userinfo))
