@@ -432,3 +432,5 @@ func mustNoError(t *testing.T, u *url.URL) string {
 var errNoCode = errors.New("no code")
 
 func fmtURL(base string, q url.Values) string { return fmt.Sprintf("%s?%s", base, q.Encode()) }
+
+type htmlNode = html.Node

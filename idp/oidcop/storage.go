@@ -490,6 +490,10 @@ func setClaims(info *oidc.UserInfo, u *store.User, scopes []string) {
 		case oidc.ScopeEmail:
 			info.Email = u.Email
 			info.EmailVerified = oidc.Bool(u.EmailVerified)
+			if !u.EmailVerified {
+				// The field is omitted when false; say it explicitly.
+				info.AppendClaims("email_verified", false)
+			}
 		}
 	}
 }

@@ -1,0 +1,148 @@
+package keys
+
+import (
+	"context"
+	"encoding/json"
+	"path/filepath"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	jose "github.com/go-jose/go-jose/v4"
+
+	"github.com/communityidp/idp/idp/store/sqlite"
+)
+
+func openStore(t *testing.T) *sqlite.Store {
+	t.Helper()
+	s, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "k.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Migrate(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+type fakeClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *fakeClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *fakeClock) Add(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+func jwksKids(t *testing.T, m *Manager) []string {
+	t.Helper()
+	body, _ := m.JWKS()
+	var set jose.JSONWebKeySet
+	if err := json.Unmarshal(body, &set); err != nil {
+		t.Fatal(err)
+	}
+	var kids []string
+	for _, k := range set.Keys {
+		if !k.IsPublic() {
+			t.Fatalf("JWKS publishes a private key: %s", k.KeyID)
+		}
+		kids = append(kids, k.KeyID)
+	}
+	return kids
+}
+
+func TestEnsureRotateRetire(t *testing.T) {
+	ctx := context.Background()
+	s := openStore(t)
+	clock := &fakeClock{t: time.Unix(1_800_000_000, 0)}
+	opts := Options{RotationPeriod: 24 * time.Hour, PublishAfterRetire: 2 * time.Hour, Now: clock.Now}
+	m := NewManager(s, opts)
+	if err := m.Ensure(ctx); err != nil {
+		t.Fatal(err)
+	}
+	rs, _ := m.Signing(jose.RS256)
+	es, _ := m.Signing(jose.ES256)
+	if rs == nil || es == nil || len(jwksKids(t, m)) != 2 {
+		t.Fatalf("first start: RS256 %v ES256 %v JWKS %v", rs, es, jwksKids(t, m))
+	}
+	// A second start (another process) finds the same keys: never regenerated.
+	m2 := NewManager(s, opts)
+	if err := m2.Ensure(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if k, _ := m2.Signing(jose.RS256); k.ID() != rs.ID() {
+		t.Fatal("keys were regenerated at start")
+	}
+	// Not due yet.
+	clock.Add(23 * time.Hour)
+	if changed, err := m.RotateDue(ctx); err != nil || changed {
+		t.Fatalf("RotateDue before the period: %v %v", changed, err)
+	}
+	// Due: a new active key, the old one still published.
+	clock.Add(2 * time.Hour)
+	_, v0 := m.JWKS()
+	if changed, err := m.RotateDue(ctx); err != nil || !changed {
+		t.Fatalf("RotateDue after the period: %v %v", changed, err)
+	}
+	rs2, _ := m.Signing(jose.RS256)
+	if rs2.ID() == rs.ID() {
+		t.Fatal("RS256 not rotated")
+	}
+	kids := jwksKids(t, m)
+	if len(kids) != 4 || !slices.Contains(kids, rs.ID()) || !slices.Contains(kids, rs2.ID()) {
+		t.Fatalf("JWKS after rotation: %v", kids)
+	}
+	if _, v1 := m.JWKS(); v1 == v0 {
+		t.Fatal("JWKS version did not change")
+	}
+	// After PublishAfterRetire the old keys leave the JWKS.
+	clock.Add(2*time.Hour + time.Second)
+	if err := m.Reload(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if kids := jwksKids(t, m); len(kids) != 2 || slices.Contains(kids, rs.ID()) {
+		t.Fatalf("JWKS after retirement: %v", kids)
+	}
+}
+
+// Several replicas find the key due at the same moment: exactly one new
+// key per algorithm.
+func TestConcurrentRotationMakesOneKey(t *testing.T) {
+	ctx := context.Background()
+	s := openStore(t)
+	clock := &fakeClock{t: time.Unix(1_800_000_000, 0)}
+	opts := Options{RotationPeriod: time.Hour, PublishAfterRetire: time.Hour, Now: clock.Now}
+	if err := NewManager(s, opts).Ensure(ctx); err != nil {
+		t.Fatal(err)
+	}
+	clock.Add(2 * time.Hour)
+	var wg sync.WaitGroup
+	errs := make(chan error, 6)
+	for i := 0; i < 6; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, err := NewManager(s, opts).RotateDue(ctx)
+			errs <- err
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	rows, err := s.SigningKeys(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) != 4 {
+		t.Fatalf("%d keys after concurrent rotation, want 4 (2 active, 2 retiring)", len(rows))
+	}
+}
