@@ -38,6 +38,9 @@ type Store interface {
 	SessionStore
 	KeyStore
 	SecretStore
+	PasskeyStore
+	CeremonyStore
+	SuggestionStore
 
 	// GC deletes rows that expired before now. It is safe to run
 	// concurrently on several replicas.
@@ -50,11 +53,13 @@ type Store interface {
 // GCStats counts what a GC pass deleted, for logs.
 type GCStats struct {
 	AuthRequests, AccessTokens, RefreshTokens, Sessions, SetupTokens, SigningKeys int64
+	Ceremonies, Snoozes                                                           int64
 }
 
 // Total is the number of rows deleted.
 func (s GCStats) Total() int64 {
-	return s.AuthRequests + s.AccessTokens + s.RefreshTokens + s.Sessions + s.SetupTokens + s.SigningKeys
+	return s.AuthRequests + s.AccessTokens + s.RefreshTokens + s.Sessions + s.SetupTokens + s.SigningKeys +
+		s.Ceremonies + s.Snoozes
 }
 
 // Role is a member's role.
@@ -96,6 +101,8 @@ type UserStore interface {
 	// UserByLogin finds a user by email (when login contains "@") or by
 	// username. The lookup is case-insensitive.
 	UserByLogin(ctx context.Context, login string) (*User, error)
+	// UserByWebAuthnID finds a user by WebAuthn user handle.
+	UserByWebAuthnID(ctx context.Context, handle []byte) (*User, error)
 	// ListUsers returns all users ordered by username.
 	ListUsers(ctx context.Context) ([]User, error)
 	CountUsers(ctx context.Context) (int, error)
@@ -310,4 +317,95 @@ type SecretStore interface {
 	// Secret returns the secret named name, storing generate()'s result
 	// first if there is none. Concurrent callers all get the same value.
 	Secret(ctx context.Context, name string, generate func() ([]byte, error)) ([]byte, error)
+}
+
+// Passkey is a member's WebAuthn credential: every field go-webauthn's
+// Credential carries, plus what the member and the admin see.
+type Passkey struct {
+	// ID is our own identifier, used in URLs.
+	ID           string
+	UserID       string
+	CredentialID []byte
+	// RPID is the relying party ID the credential was created for.
+	RPID              string
+	Name              string
+	PublicKey         []byte
+	AttestationType   string
+	AttestationFormat string
+	Transports        []string
+	AAGUID            []byte
+	SignCount         uint32
+	CloneWarning      bool
+	// Attachment is "platform" or "cross-platform" when the browser said.
+	Attachment     string
+	UserPresent    bool
+	UserVerified   bool
+	BackupEligible bool
+	BackupState    bool
+	// AutoCreated is set when a password manager created the passkey on its
+	// own after a password sign-in (conditional create).
+	AutoCreated bool
+	CreatedAt   time.Time
+	// CreatedUA is the user agent that registered the passkey.
+	CreatedUA  string
+	LastUsedAt *time.Time
+	LastUsedUA string
+}
+
+// PasskeyUse is what a successful passkey sign-in writes back.
+type PasskeyUse struct {
+	SignCount    uint32
+	CloneWarning bool
+	UserVerified bool
+	BackupState  bool
+	At           time.Time
+	UserAgent    string
+}
+
+// PasskeyStore keeps passkeys.
+type PasskeyStore interface {
+	// CreatePasskey inserts p; a credential ID already registered (to any
+	// member) gives a *ConflictError with Field "credential_id".
+	CreatePasskey(ctx context.Context, p *Passkey) error
+	// PasskeysByUser returns a member's passkeys, oldest first.
+	PasskeysByUser(ctx context.Context, userID string) ([]Passkey, error)
+	PasskeyByCredentialID(ctx context.Context, credentialID []byte) (*Passkey, error)
+	// RecordPasskeyUse writes back counters and flags after a sign-in.
+	RecordPasskeyUse(ctx context.Context, id string, use PasskeyUse) error
+	// RenamePasskey and DeletePasskey act only on a passkey of userID;
+	// another member's passkey gives ErrNotFound.
+	RenamePasskey(ctx context.Context, userID, id, name string) error
+	DeletePasskey(ctx context.Context, userID, id string) error
+}
+
+// Ceremony is a WebAuthn ceremony between its begin and finish steps: the
+// go-webauthn SessionData (challenge included) as JSON, bound to the
+// browser that began it.
+type Ceremony struct {
+	ID string
+	// Kind is "register" or "login".
+	Kind string
+	// UserID is the member a registration is for; empty for a discoverable
+	// sign-in.
+	UserID string
+	// Binding is the SHA-256 of a value only the beginning browser holds.
+	Binding   []byte
+	Data      []byte
+	ExpiresAt time.Time
+}
+
+// CeremonyStore keeps WebAuthn ceremonies.
+type CeremonyStore interface {
+	CreateCeremony(ctx context.Context, c *Ceremony) error
+	// ConsumeCeremony deletes and returns the ceremony, once: a second call,
+	// or a call after ExpiresAt, gives ErrNotFound.
+	ConsumeCeremony(ctx context.Context, id string, now time.Time) (*Ceremony, error)
+}
+
+// SuggestionStore remembers members who answered "Not now" to the passkey
+// suggestion.
+type SuggestionStore interface {
+	SnoozeSuggestion(ctx context.Context, userID string, until time.Time) error
+	// SuggestionSnoozedUntil returns the zero time when never snoozed.
+	SuggestionSnoozedUntil(ctx context.Context, userID string) (time.Time, error)
 }
