@@ -106,6 +106,9 @@ type UserStore interface {
 	// ListUsers returns all users ordered by username.
 	ListUsers(ctx context.Context) ([]User, error)
 	CountUsers(ctx context.Context) (int, error)
+	// DeleteUser deletes the member with their sessions, passkeys, snooze
+	// and tokens. An unknown ID gives ErrNotFound.
+	DeleteUser(ctx context.Context, id string) error
 	// UpdateUser loads the user, calls fn on it and writes every field back,
 	// in one transaction. ID and CreatedAt cannot change; fn sets UpdatedAt.
 	UpdateUser(ctx context.Context, id string, fn func(*User) error) (*User, error)
@@ -367,10 +370,12 @@ type PasskeyStore interface {
 	// CreatePasskey inserts p; a credential ID already registered (to any
 	// member) gives a *ConflictError with Field "credential_id".
 	CreatePasskey(ctx context.Context, p *Passkey) error
-	// PasskeysByUser returns a member's passkeys, oldest first.
+	// PasskeysByUser returns a member's passkeys, oldest first (ties by ID).
 	PasskeysByUser(ctx context.Context, userID string) ([]Passkey, error)
 	PasskeyByCredentialID(ctx context.Context, credentialID []byte) (*Passkey, error)
 	// RecordPasskeyUse writes back counters and flags after a sign-in.
+	// UserVerified and CloneWarning only go from false to true; the other
+	// values are written as given.
 	RecordPasskeyUse(ctx context.Context, id string, use PasskeyUse) error
 	// RenamePasskey and DeletePasskey act only on a passkey of userID;
 	// another member's passkey gives ErrNotFound.
@@ -398,7 +403,8 @@ type Ceremony struct {
 type CeremonyStore interface {
 	CreateCeremony(ctx context.Context, c *Ceremony) error
 	// ConsumeCeremony deletes and returns the ceremony, once: a second call,
-	// or a call after ExpiresAt, gives ErrNotFound.
+	// or a call at or after ExpiresAt, gives ErrNotFound (the ceremony is
+	// deleted either way).
 	ConsumeCeremony(ctx context.Context, id string, now time.Time) (*Ceremony, error)
 }
 

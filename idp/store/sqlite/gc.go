@@ -32,6 +32,10 @@ func (s *Store) GC(ctx context.Context, now time.Time) (store.GCStats, error) {
 		{"sessions", `DELETE FROM browser_sessions WHERE expires_at < ?1 OR idle_expires_at < ?1`, &st.Sessions},
 		{"setup tokens", `DELETE FROM setup_tokens WHERE expires_at < ?1`, &st.SetupTokens},
 		{"signing keys", `DELETE FROM signing_keys WHERE retire_at < ?1`, &st.SigningKeys},
+		// ConsumeCeremony already refuses a ceremony at its expiry; these
+		// are the ones nobody came back to finish.
+		{"webauthn ceremonies", `DELETE FROM webauthn_ceremonies WHERE expires_at < ?1`, &st.Ceremonies},
+		{"suggestion snoozes", `DELETE FROM suggestion_snoozes WHERE until < ?1`, &st.Snoozes},
 	}
 	for _, step := range steps {
 		res, err := s.w.ExecContext(ctx, step.query, now.Unix())
