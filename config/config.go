@@ -25,6 +25,7 @@ type Config struct {
 	Keys     Keys     `yaml:"keys"`
 	Sessions Sessions `yaml:"sessions"`
 	Password Password `yaml:"password"`
+	Passkeys Passkeys `yaml:"passkeys"`
 	Branding Branding `yaml:"branding"`
 	Log      Log      `yaml:"log"`
 }
@@ -116,6 +117,58 @@ type Sessions struct {
 	ReauthAfter Duration `yaml:"reauth_after"`
 }
 
+// Passkey rollout stages.
+const (
+	RolloutOff      = "off"
+	RolloutAdmins   = "admins"
+	RolloutGroup    = "group"
+	RolloutEveryone = "everyone"
+)
+
+// Passkeys configures WebAuthn sign-in.
+type Passkeys struct {
+	// Rollout is off (no passkey UI at all), admins, group (the members and
+	// roles in RolloutGroup) or everyone. It decides who is offered "Add
+	// Passkey" and the suggestion; signing in with a registered passkey works
+	// whenever it is not off.
+	Rollout string `yaml:"rollout"`
+	// RolloutGroup lists usernames, and roles as "role:admin".
+	RolloutGroup []string `yaml:"rollout_group"`
+	// RPID is the WebAuthn relying party ID: the issuer's host name (the
+	// default) or a parent domain of it.
+	RPID string `yaml:"rp_id"`
+	// RPName is shown in the browser's passkey prompt; default the site name.
+	RPName string `yaml:"rp_name"`
+	// Origins are web origins allowed besides the issuer's.
+	Origins []string `yaml:"origins"`
+	// UserVerification is required (the default: a passkey alone is a full
+	// sign-in, so the device must check its owner) or preferred.
+	UserVerification string `yaml:"user_verification"`
+	// SuggestionSnooze is how long "Not now" keeps the suggestion away.
+	SuggestionSnooze Duration `yaml:"suggestion_snooze"`
+	// AutoUpgrade lets the browser's password manager create a passkey on
+	// its own after a password sign-in, where it supports that.
+	AutoUpgrade bool `yaml:"auto_upgrade"`
+	// Android apps that sign in with the site's passkeys.
+	Android []AndroidApp `yaml:"android"`
+	// IOS apps that sign in with the site's passkeys.
+	IOS []IOSApp `yaml:"ios"`
+}
+
+// AndroidApp is an Android app allowed to use the site's passkeys.
+type AndroidApp struct {
+	PackageName string `yaml:"package_name"`
+	// SHA256CertFingerprints are the app signing certificates' SHA-256
+	// fingerprints, "AB:CD:..." as keytool prints them.
+	SHA256CertFingerprints []string `yaml:"sha256_cert_fingerprints"`
+}
+
+// IOSApp is an iOS app allowed to use the site's passkeys.
+type IOSApp struct {
+	// AppID is TEAMID.bundle.id.
+	AppID string `yaml:"app_id"`
+}
+
 // Password sets the password policy.
 type Password struct {
 	MinLength int `yaml:"min_length"`
@@ -159,6 +212,11 @@ func Default() Config {
 			ReauthAfter:      Duration(10 * time.Minute),
 		},
 		Password: Password{MinLength: 8},
+		Passkeys: Passkeys{
+			Rollout:          RolloutAdmins,
+			UserVerification: "required",
+			SuggestionSnooze: Duration(30 * 24 * time.Hour),
+		},
 		Branding: Branding{SiteName: "Community"},
 		Log:      Log{Level: "info", Format: "text"},
 	}

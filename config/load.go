@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"reflect"
 	"strconv"
@@ -185,6 +186,11 @@ func (c *Config) envBindings() []envBinding {
 		{"IDP_SESSIONS_REAUTH_AFTER", setDuration(&c.Sessions.ReauthAfter)},
 		{"IDP_PASSWORD_MIN_LENGTH", setInt(&c.Password.MinLength)},
 		{"IDP_BRANDING_SITE_NAME", setString(&c.Branding.SiteName)},
+		{"IDP_PASSKEYS_ROLLOUT", setString(&c.Passkeys.Rollout)},
+		{"IDP_PASSKEYS_RP_ID", setString(&c.Passkeys.RPID)},
+		{"IDP_PASSKEYS_RP_NAME", setString(&c.Passkeys.RPName)},
+		{"IDP_PASSKEYS_USER_VERIFICATION", setString(&c.Passkeys.UserVerification)},
+		{"IDP_PASSKEYS_SUGGESTION_SNOOZE", setDuration(&c.Passkeys.SuggestionSnooze)},
 		{"IDP_LOG_LEVEL", setString(&c.Log.Level)},
 		{"IDP_LOG_FORMAT", setString(&c.Log.Format)},
 	}
@@ -296,6 +302,14 @@ func (c *Config) resolveFiles() error {
 // FillDefaults sets per-client defaults that depend on the rest; Load
 // calls it, code that builds a Config by hand must too.
 func (c *Config) FillDefaults() {
+	if c.Passkeys.RPID == "" {
+		if u, err := url.Parse(c.Issuer); err == nil {
+			c.Passkeys.RPID = u.Hostname()
+		}
+	}
+	if c.Passkeys.RPName == "" {
+		c.Passkeys.RPName = c.Branding.SiteName
+	}
 	for i := range c.Clients {
 		cl := &c.Clients[i]
 		if len(cl.GrantTypes) == 0 {

@@ -93,6 +93,7 @@ func (c *Config) Validate() error {
 	if c.Password.MinLength < 8 || c.Password.MinLength > 64 {
 		p.add("password.min_length", "must be between 8 and 64")
 	}
+	c.validatePasskeys(&p)
 	if strings.TrimSpace(c.Branding.SiteName) == "" {
 		p.add("branding.site_name", "must not be empty")
 	}

@@ -110,7 +110,9 @@ func startProvider(t *testing.T, edit func(*config.Config)) *provider {
 		t.Fatal(err)
 	}
 	addr := ln.Addr().String()
-	cfg := testConfig(t.TempDir(), "http://"+addr, addr)
+	// localhost, not 127.0.0.1: a WebAuthn RP ID must be a domain name.
+	issuer := "http://localhost:" + strings.TrimPrefix(addr, "127.0.0.1:")
+	cfg := testConfig(t.TempDir(), issuer, addr)
 	if edit != nil {
 		edit(&cfg)
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/communityidp/idp/idp/passkey"
 	"github.com/communityidp/idp/idp/password"
 	"github.com/communityidp/idp/idp/session"
 	"github.com/communityidp/idp/idp/store"
@@ -22,11 +23,15 @@ import (
 
 // Handler serves /settings.
 type Handler struct {
-	Store             store.Store
-	CSRF              *session.CSRF
-	Render            *web.Renderer
+	Store  store.Store
+	CSRF   *session.CSRF
+	Render *web.Renderer
+	// Passkeys is nil when passkeys are off.
+	Passkeys          *passkey.Service
 	PasswordMinLength int
-	Now               func() time.Time
+	// ReauthAfter is how recent a sign-in must be to add a passkey.
+	ReauthAfter time.Duration
+	Now         func() time.Time
 }
 
 // Register mounts the pages.
@@ -34,10 +39,16 @@ func (h *Handler) Register(r gin.IRouter) {
 	r.GET("/settings", h.settings)
 	r.POST("/settings/profile", h.profile)
 	r.POST("/settings/password", h.password)
+	r.GET("/settings/passkeys", h.passkeys)
+	r.POST("/settings/passkeys/:id/rename", h.rename)
+	r.POST("/settings/passkeys/:id/delete", h.remove)
+	r.POST("/webauthn/register/begin", h.registerBegin)
+	r.POST("/webauthn/register/finish", h.registerFinish)
 }
 
 type settingsPage struct {
 	Tab                         string
+	PasskeysOn                  bool
 	Name, Email                 string
 	Notice                      string
 	ProfileError, PasswordError string
@@ -59,7 +70,7 @@ func (h *Handler) member(c *gin.Context) *session.Current {
 }
 
 func (h *Handler) page(cur *session.Current) settingsPage {
-	return settingsPage{Tab: "profile", Name: cur.User.Name, Email: cur.User.Email, MinLength: h.PasswordMinLength}
+	return settingsPage{Tab: "profile", PasskeysOn: h.Passkeys != nil, Name: cur.User.Name, Email: cur.User.Email, MinLength: h.PasswordMinLength}
 }
 
 func (h *Handler) show(c *gin.Context, status int, cur *session.Current, p settingsPage) {

@@ -18,6 +18,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/communityidp/idp/idp/passkey"
 	"github.com/communityidp/idp/idp/password"
 	"github.com/communityidp/idp/idp/session"
 	"github.com/communityidp/idp/idp/store"
@@ -31,6 +32,8 @@ type Handler struct {
 	Sessions *session.Manager
 	CSRF     *session.CSRF
 	Render   *web.Renderer
+	// Passkeys is nil when passkeys are off.
+	Passkeys *passkey.Service
 	// ClientNames maps client IDs to the names shown on the sign-in page.
 	ClientNames map[string]string
 	// CallbackURL is where a finished sign-in continues.
@@ -52,6 +55,10 @@ func (h *Handler) Register(r gin.IRouter) {
 	r.GET("/logout", h.logoutConfirm)
 	r.POST("/logout", h.logout)
 	r.GET("/logout/done", h.loggedOut)
+	r.POST("/webauthn/login/begin", h.passkeyBegin)
+	r.POST("/webauthn/login/finish", h.passkeyFinish)
+	r.GET("/login/suggest", h.suggestion)
+	r.POST("/login/suggest", h.snooze)
 }
 
 // flow is an unfinished sign-in carried from page to page: for a client
@@ -59,6 +66,9 @@ func (h *Handler) Register(r gin.IRouter) {
 type flow struct {
 	AuthRequestID string
 	Next          string
+	// Reauth asks a signed-in member to sign in again (for a sensitive
+	// change) instead of passing straight through.
+	Reauth bool
 }
 
 func flowFrom(c *gin.Context) flow {
@@ -66,7 +76,7 @@ func flowFrom(c *gin.Context) flow {
 	if c.Request.Method == http.MethodPost {
 		get = c.PostForm
 	}
-	return flow{AuthRequestID: get("authRequestID"), Next: web.LocalPath(get("next"), "")}
+	return flow{AuthRequestID: get("authRequestID"), Next: web.LocalPath(get("next"), ""), Reauth: get("reauth") == "1"}
 }
 
 // restartURL is the first sign-in page of the same flow.
@@ -77,6 +87,9 @@ func (f flow) restartURL() string {
 	}
 	if f.Next != "" {
 		q.Set("next", f.Next)
+	}
+	if f.Reauth {
+		q.Set("reauth", "1")
 	}
 	if len(q) == 0 {
 		return "/login"
@@ -115,6 +128,14 @@ type identifierPage struct {
 	Client string
 	Login  string
 	Error  string
+	// Autofill offers passkeys in the field's autofill (conditional UI).
+	Autofill bool
+	Messages map[string]string
+}
+
+func (h *Handler) identifierPage(c *gin.Context, f flow, login, errMsg string) identifierPage {
+	return identifierPage{Flow: f, Login: login, Error: errMsg, Messages: passkey.Messages,
+		Autofill: h.Passkeys != nil && !passkey.IsEmbeddedWebView(c.Request.UserAgent())}
 }
 
 // start is GET /login: answer at once from the browser session when the
@@ -122,11 +143,14 @@ type identifierPage struct {
 func (h *Handler) start(c *gin.Context) {
 	f := flowFrom(c)
 	cur := session.FromContext(c.Request.Context())
-	page := identifierPage{Flow: f}
+	page := h.identifierPage(c, f, "", "")
 	if f.AuthRequestID == "" {
-		if cur != nil {
+		if cur != nil && !f.Reauth {
 			c.Redirect(http.StatusSeeOther, web.LocalPath(f.Next, "/settings"))
 			return
+		}
+		if cur != nil {
+			page.Login = cur.User.Username
 		}
 		h.Render.Render(c.Writer, c.Request, http.StatusOK, "login_identifier", nil, page)
 		return
@@ -144,11 +168,12 @@ func (h *Handler) start(c *gin.Context) {
 		h.RedirectError(c.Writer, c.Request, ar.ID, "login_required", "the member is not signed in")
 		return
 	}
-	page.Client = h.ClientNames[ar.ClientID]
-	page.Login = ar.LoginHint
-	if page.Login == "" && cur != nil {
-		page.Login = cur.User.Username
+	login := ar.LoginHint
+	if login == "" && cur != nil {
+		login = cur.User.Username
 	}
+	page = h.identifierPage(c, f, login, "")
+	page.Client = h.ClientNames[ar.ClientID]
 	h.Render.Render(c.Writer, c.Request, http.StatusOK, "login_identifier", nil, page)
 }
 
@@ -171,7 +196,14 @@ func (h *Handler) identifier(c *gin.Context) {
 	login := strings.TrimSpace(c.PostForm("login"))
 	if login == "" || len(login) > 254 {
 		h.Render.Render(c.Writer, c.Request, http.StatusBadRequest, "login_identifier", nil,
-			identifierPage{Flow: f, Login: login, Error: "Enter your email or username."})
+			h.identifierPage(c, f, login, "Enter your email or username."))
+		return
+	}
+	// Accounts with a passkey are offered it first ("Use Password" stays
+	// on the page). Unknown accounts get the password step, exactly like
+	// accounts without passkeys.
+	if c.PostForm("method") != "password" && h.hasPasskeys(c, login) {
+		h.Render.Render(c.Writer, c.Request, http.StatusOK, "login_passkey", nil, h.passkeyPage(c, f, login))
 		return
 	}
 	h.Render.Render(c.Writer, c.Request, http.StatusOK, "login_password", nil,
@@ -237,7 +269,16 @@ func (h *Handler) password(c *gin.Context) {
 		return
 	}
 	slog.InfoContext(ctx, "sign-in", "method", "pwd", "user", u.ID)
-	h.complete(c, f, u, sess)
+	next, failure := h.finish(c, f, u, sess)
+	if failure != nil {
+		h.Render.Error(c.Writer, c.Request, *failure)
+		return
+	}
+	if h.suggestFor(c, u) {
+		next = "/login/suggest?" + url.Values{"continue": {next}, "sig": {h.CSRF.SignTarget(next)}}.Encode()
+	}
+	// 303: the browser follows with GET, never re-posting the password.
+	c.Redirect(http.StatusSeeOther, next)
 }
 
 // rehash upgrades a password hash made with weaker parameters.
@@ -251,25 +292,33 @@ func (h *Handler) rehash(ctx context.Context, userID, pw string) {
 	}
 }
 
-// complete finishes the flow for a signed-in member: the authorization
-// request is marked done and the browser continues to the callback, or to
-// the provider page it came from.
+// complete finishes the flow for a member signed in by their session and
+// sends the browser on.
 func (h *Handler) complete(c *gin.Context, f flow, u *store.User, s *store.Session) {
-	if f.AuthRequestID == "" {
-		c.Redirect(http.StatusSeeOther, web.LocalPath(f.Next, "/settings"))
+	next, fail := h.finish(c, f, u, s)
+	if fail != nil {
+		h.Render.Error(c.Writer, c.Request, *fail)
 		return
+	}
+	c.Redirect(http.StatusSeeOther, next)
+}
+
+// finish marks the flow's authorization request done for a signed-in
+// member and returns where the browser continues: the protocol callback,
+// or the provider page it came from.
+func (h *Handler) finish(c *gin.Context, f flow, u *store.User, s *store.Session) (string, *web.Failure) {
+	if f.AuthRequestID == "" {
+		return web.LocalPath(f.Next, "/settings"), nil
 	}
 	err := h.Store.CompleteAuthRequest(c.Request.Context(), f.AuthRequestID, u.ID, s.AuthTime, s.AMR, s.ID, h.Now())
 	switch {
 	case errors.Is(err, store.ErrNotFound), errors.Is(err, store.ErrConflict):
-		h.Render.Error(c.Writer, c.Request, failExpired)
-		return
+		return "", &failExpired
 	case err != nil:
-		h.serverError(c, "complete auth request", err)
-		return
+		slog.ErrorContext(c.Request.Context(), "complete auth request", "error", err)
+		return "", &web.FailServer
 	}
-	// 303: the browser follows with GET, never re-posting the password.
-	c.Redirect(http.StatusSeeOther, h.CallbackURL(f.AuthRequestID))
+	return h.CallbackURL(f.AuthRequestID), nil
 }
 
 // cancel is POST /login/cancel: the member does not want to sign in; the

@@ -19,6 +19,7 @@ import (
 	"github.com/communityidp/idp/idp/account"
 	"github.com/communityidp/idp/idp/login"
 	"github.com/communityidp/idp/idp/oidcop"
+	"github.com/communityidp/idp/idp/passkey"
 	"github.com/communityidp/idp/idp/session"
 	"github.com/communityidp/idp/idp/web"
 	"github.com/communityidp/idp/ui"
@@ -27,7 +28,8 @@ import (
 // maxBody bounds every request body: forms and token requests are tiny.
 const maxBody = 64 << 10
 
-func (s *Server) routes(sessions *session.Manager, render *web.Renderer, p *oidcop.Provider, lh *login.Handler, ah *account.Handler) http.Handler {
+func (s *Server) routes(sessions *session.Manager, render *web.Renderer, p *oidcop.Provider, wk passkey.WellKnown,
+	lh *login.Handler, ah *account.Handler) http.Handler {
 	g := gin.New()
 	g.HandleMethodNotAllowed = true
 	g.ContextWithFallback = true
@@ -49,6 +51,20 @@ func (s *Server) routes(sessions *session.Manager, render *web.Renderer, p *oidc
 	for _, m := range []string{http.MethodGet, http.MethodOptions} {
 		g.Handle(m, oidcop.PathDiscovery, gin.WrapH(p.Discovery()))
 		g.Handle(m, oidcop.PathJWKS, gin.WrapH(p.JWKS()))
+	}
+
+	// Files that let apps and related origins use the site's passkeys.
+	for path, body := range map[string][]byte{
+		"/.well-known/assetlinks.json":            wk.AssetLinks,
+		"/.well-known/apple-app-site-association": wk.AppleAppSiteAssociation,
+		"/.well-known/webauthn":                   wk.RelatedOrigins,
+	} {
+		if body != nil {
+			g.GET(path, func(c *gin.Context) {
+				c.Header("Cache-Control", "public, max-age=3600")
+				c.Data(http.StatusOK, "application/json", body)
+			})
+		}
 	}
 
 	// Back-channel endpoints: op's router (CORS, issuer), never cached.

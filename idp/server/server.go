@@ -26,6 +26,7 @@ import (
 	"github.com/communityidp/idp/idp/keys"
 	"github.com/communityidp/idp/idp/login"
 	"github.com/communityidp/idp/idp/oidcop"
+	"github.com/communityidp/idp/idp/passkey"
 	"github.com/communityidp/idp/idp/session"
 	"github.com/communityidp/idp/idp/store"
 	"github.com/communityidp/idp/idp/store/sqlite"
@@ -114,18 +115,31 @@ func New(ctx context.Context, cfg config.Config, st store.Store, o Options) (*Se
 	if err != nil {
 		return nil, err
 	}
+	fakeKey, err := st.Secret(ctx, "webauthn_fake_key", random32)
+	if err != nil {
+		return nil, fmt.Errorf("load WebAuthn key: %w", err)
+	}
+	passkeys, err := passkey.New(passkey.Options{Config: cfg, Store: st, FakeKey: fakeKey, Now: o.Now})
+	if err != nil {
+		return nil, err
+	}
+	wellKnown, err := passkey.NewWellKnown(cfg)
+	if err != nil {
+		return nil, err
+	}
 	names := map[string]string{}
 	for _, c := range cfg.Clients {
 		names[c.ID] = c.Name
 	}
 	s := &Server{cfg: cfg, store: st, keys: km, provider: provider, now: o.Now}
-	s.handler = s.routes(sessions, render, provider,
+	s.handler = s.routes(sessions, render, provider, wellKnown,
 		&login.Handler{
-			Store: st, Sessions: sessions, CSRF: csrf, Render: render, ClientNames: names,
+			Store: st, Sessions: sessions, CSRF: csrf, Render: render, Passkeys: passkeys, ClientNames: names,
 			CallbackURL: provider.CallbackURL, RedirectError: provider.RedirectError,
 			PasswordMinLength: cfg.Password.MinLength, Now: o.Now,
 		},
-		&account.Handler{Store: st, CSRF: csrf, Render: render, PasswordMinLength: cfg.Password.MinLength, Now: o.Now},
+		&account.Handler{Store: st, CSRF: csrf, Render: render, Passkeys: passkeys, PasswordMinLength: cfg.Password.MinLength,
+			ReauthAfter: cfg.Sessions.ReauthAfter.D(), Now: o.Now},
 	)
 	return s, nil
 }

@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/communityidp/idp/idp/session"
 	"github.com/communityidp/idp/idp/store"
@@ -57,6 +58,7 @@ func NewRenderer(site string, csrf *session.CSRF) (*Renderer, error) {
 		return nil, fmt.Errorf("read static assets: %w", err)
 	}
 	funcs := template.FuncMap{
+		"date": formatDate,
 		"asset": func(name string) (string, error) {
 			if u, ok := r.assets[name]; ok {
 				return u, nil
@@ -182,4 +184,21 @@ func LocalPath(p, fallback string) string {
 		return fallback
 	}
 	return p
+}
+
+// formatDate writes a time for members: day, month, year and time, UTC.
+func formatDate(v any) string {
+	var t time.Time
+	switch x := v.(type) {
+	case time.Time:
+		t = x
+	case *time.Time:
+		if x == nil {
+			return ""
+		}
+		t = *x
+	default:
+		return ""
+	}
+	return t.UTC().Format("2 Jan 2006, 15:04 UTC")
 }

@@ -1,0 +1,246 @@
+package account
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/communityidp/idp/idp/login"
+	"github.com/communityidp/idp/idp/passkey"
+	"github.com/communityidp/idp/idp/session"
+	"github.com/communityidp/idp/idp/store"
+	"github.com/communityidp/idp/idp/web"
+)
+
+type passkeyView struct {
+	store.Passkey
+	Provider string
+}
+
+type passkeysPage struct {
+	Tab, Notice, Error  string
+	PasskeysOn, Offered bool
+	Passkeys            []passkeyView
+	Signals             *login.Signals
+	Messages            map[string]string
+}
+
+// passkeysPage is GET /settings/passkeys: Settings > Passkeys.
+func (h *Handler) passkeys(c *gin.Context) {
+	cur := h.member(c)
+	if cur == nil {
+		return
+	}
+	if h.Passkeys == nil {
+		h.Render.Error(c.Writer, c.Request, web.FailNotFound)
+		return
+	}
+	ctx := c.Request.Context()
+	pks, err := h.Store.PasskeysByUser(ctx, cur.User.ID)
+	if err != nil {
+		slog.ErrorContext(ctx, "list passkeys", "error", err)
+		h.Render.Error(c.Writer, c.Request, web.FailServer)
+		return
+	}
+	p := passkeysPage{Tab: "passkeys", PasskeysOn: true, Offered: h.Passkeys.Offered(cur.User), Messages: passkey.Messages}
+	for _, pk := range pks {
+		v := passkeyView{Passkey: pk, Provider: passkey.Provider(pk.AAGUID)}
+		if v.Provider == "" {
+			v.Provider = "Unknown"
+			if d := passkey.Device(pk.CreatedUA); d != "" {
+				v.Provider = "Created in " + d
+			}
+		}
+		p.Passkeys = append(p.Passkeys, v)
+	}
+	switch c.Query("done") {
+	case "renamed":
+		p.Notice = "Your passkey was renamed."
+	case "deleted":
+		p.Notice = "Your passkey was deleted. Your password and other passkeys still work."
+	}
+	// After a change, and on every visit, tell the password manager which
+	// passkeys still exist here (the WebAuthn Signal API).
+	p.Signals = login.SignalsFor(h.Passkeys.RPID(), cur.User, pks)
+	if gone := c.Query("unknown"); gone != "" {
+		if _, err := base64.RawURLEncoding.DecodeString(gone); err == nil {
+			p.Signals.Unknown = gone
+		}
+	}
+	h.Render.Render(c.Writer, c.Request, http.StatusOK, "passkeys", cur.User, p)
+}
+
+// jsonMember checks a JSON call: passkeys on, CSRF, signed in.
+func (h *Handler) jsonMember(c *gin.Context) *session.Current {
+	if h.Passkeys == nil {
+		web.JSON(c.Writer, http.StatusNotFound, web.JSONError{Error: "PK-OFF", Message: "Passkeys are not enabled on this site."})
+		return nil
+	}
+	if !h.CSRF.Check(c.Request) {
+		web.JSON(c.Writer, http.StatusForbidden, web.JSONError{Error: "CSRF", Message: "This page expired. Reload it and try again."})
+		return nil
+	}
+	cur := session.FromContext(c.Request.Context())
+	if cur == nil {
+		web.JSON(c.Writer, http.StatusUnauthorized, web.JSONError{Error: "SIGNED-OUT", Message: "You are signed out. Sign in and try again.",
+			Reauth: "/login?next=%2Fsettings%2Fpasskeys"})
+		return nil
+	}
+	return cur
+}
+
+type registerBeginRequest struct {
+	Conditional bool `json:"conditional"`
+}
+
+// registerBegin is POST /webauthn/register/begin. Adding a passkey is a
+// sensitive change: it needs a recent sign-in, and the rollout must offer
+// it to this member.
+func (h *Handler) registerBegin(c *gin.Context) {
+	cur := h.jsonMember(c)
+	if cur == nil {
+		return
+	}
+	var req registerBeginRequest
+	if err := web.ReadJSON(c.Request, &req); err != nil {
+		web.JSON(c.Writer, http.StatusBadRequest, web.JSONError{Error: passkey.CodeInvalid, Message: passkey.Messages[passkey.CodeInvalid]})
+		return
+	}
+	if !h.Passkeys.Offered(cur.User) {
+		web.JSON(c.Writer, http.StatusForbidden, web.JSONError{Error: "PK-ROLLOUT", Message: "Adding passkeys is not available for your account yet."})
+		return
+	}
+	if !cur.Recent(h.Now(), h.ReauthAfter) {
+		web.JSON(c.Writer, http.StatusUnauthorized, web.JSONError{Error: passkey.CodeReauth, Message: passkey.Messages[passkey.CodeReauth],
+			Reauth: "/login?reauth=1&next=%2Fsettings%2Fpasskeys"})
+		return
+	}
+	b, err := h.Passkeys.BeginRegistration(c.Request.Context(), cur.User, h.CSRF.Binding(c.Request), req.Conditional)
+	if err != nil {
+		slog.ErrorContext(c.Request.Context(), "begin passkey registration", "error", err)
+		web.JSON(c.Writer, http.StatusInternalServerError, web.JSONError{Error: "SERVER", Message: web.FailServer.Message})
+		return
+	}
+	web.JSON(c.Writer, http.StatusOK, b)
+}
+
+type registerFinishRequest struct {
+	Ceremony   string          `json:"ceremony"`
+	Credential json.RawMessage `json:"credential"`
+}
+
+type registerFinishResponse struct {
+	ID      string         `json:"id"`
+	Name    string         `json:"name"`
+	Rename  string         `json:"rename"`
+	Signals *login.Signals `json:"signals"`
+}
+
+// registerFinish is POST /webauthn/register/finish.
+func (h *Handler) registerFinish(c *gin.Context) {
+	cur := h.jsonMember(c)
+	if cur == nil {
+		return
+	}
+	ctx := c.Request.Context()
+	var req registerFinishRequest
+	if err := web.ReadJSON(c.Request, &req); err != nil || req.Ceremony == "" || len(req.Credential) == 0 {
+		web.JSON(c.Writer, http.StatusBadRequest, web.JSONError{Error: passkey.CodeInvalid, Message: passkey.Messages[passkey.CodeInvalid]})
+		return
+	}
+	pk, err := h.Passkeys.FinishRegistration(ctx, cur.User, req.Ceremony, h.CSRF.Binding(c.Request), req.Credential, c.Request.UserAgent())
+	var pe *passkey.Error
+	if errors.As(err, &pe) {
+		slog.InfoContext(ctx, "passkey registration failed", "user", cur.User.ID, "code", pe.Code, "reason", err)
+		web.JSON(c.Writer, pe.Status(), web.JSONError{Error: pe.Code, Message: pe.Message()})
+		return
+	}
+	if err != nil {
+		slog.ErrorContext(ctx, "finish passkey registration", "error", err)
+		web.JSON(c.Writer, http.StatusInternalServerError, web.JSONError{Error: "SERVER", Message: web.FailServer.Message})
+		return
+	}
+	pks, _ := h.Store.PasskeysByUser(ctx, cur.User.ID)
+	web.JSON(c.Writer, http.StatusOK, registerFinishResponse{ID: pk.ID, Name: pk.Name,
+		Rename: "/settings/passkeys/" + pk.ID + "/rename", Signals: login.SignalsFor(h.Passkeys.RPID(), cur.User, pks)})
+}
+
+// ValidPasskeyName checks a name a member gives a passkey.
+func validPasskeyName(n string) (string, bool) {
+	n = strings.TrimSpace(n)
+	return n, n != "" && utf8.ValidString(n) && utf8.RuneCountInString(n) <= 64 && !strings.ContainsAny(n, "\x00\r\n")
+}
+
+// rename is POST /settings/passkeys/:id/rename. After naming a new passkey
+// from the sign-in suggestion, it continues to the signed target.
+func (h *Handler) rename(c *gin.Context) {
+	cur := h.guard(c)
+	if cur == nil || h.Passkeys == nil {
+		return
+	}
+	ctx := c.Request.Context()
+	name, ok := validPasskeyName(c.PostForm("name"))
+	if !ok {
+		h.passkeysError(c, "Use a name of 1 to 64 characters on one line.")
+		return
+	}
+	err := h.Store.RenamePasskey(ctx, cur.User.ID, c.Param("id"), name)
+	if errors.Is(err, store.ErrNotFound) {
+		h.Render.Error(c.Writer, c.Request, web.FailNotFound)
+		return
+	}
+	if err != nil {
+		slog.ErrorContext(ctx, "rename passkey", "error", err)
+		h.Render.Error(c.Writer, c.Request, web.FailServer)
+		return
+	}
+	slog.InfoContext(ctx, "passkey renamed", "user", cur.User.ID, "passkey", c.Param("id"))
+	if target := c.PostForm("continue"); target != "" && h.CSRF.VerifyTarget(target, c.PostForm("sig")) {
+		c.Redirect(http.StatusSeeOther, target)
+		return
+	}
+	c.Redirect(http.StatusSeeOther, "/settings/passkeys?done=renamed")
+}
+
+// remove is POST /settings/passkeys/:id/delete.
+func (h *Handler) remove(c *gin.Context) {
+	cur := h.guard(c)
+	if cur == nil || h.Passkeys == nil {
+		return
+	}
+	ctx := c.Request.Context()
+	var credential []byte
+	pks, err := h.Store.PasskeysByUser(ctx, cur.User.ID)
+	for _, p := range pks {
+		if p.ID == c.Param("id") {
+			credential = p.CredentialID
+		}
+	}
+	if err == nil {
+		err = h.Store.DeletePasskey(ctx, cur.User.ID, c.Param("id"))
+	}
+	if errors.Is(err, store.ErrNotFound) {
+		h.Render.Error(c.Writer, c.Request, web.FailNotFound)
+		return
+	}
+	if err != nil {
+		slog.ErrorContext(ctx, "delete passkey", "error", err)
+		h.Render.Error(c.Writer, c.Request, web.FailServer)
+		return
+	}
+	slog.InfoContext(ctx, "passkey deleted", "user", cur.User.ID, "passkey", c.Param("id"))
+	// The page tells the password manager the credential is gone.
+	c.Redirect(http.StatusSeeOther, "/settings/passkeys?done=deleted&unknown="+base64.RawURLEncoding.EncodeToString(credential))
+}
+
+func (h *Handler) passkeysError(c *gin.Context, msg string) {
+	f := web.Failure{Status: http.StatusBadRequest, Code: "PK-NAME", Title: "Please try again", Message: msg,
+		Back: "/settings/passkeys", BackLabel: "Back to Passkeys"}
+	h.Render.Error(c.Writer, c.Request, f)
+}

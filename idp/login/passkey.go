@@ -1,0 +1,263 @@
+package login
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/communityidp/idp/idp/passkey"
+	"github.com/communityidp/idp/idp/session"
+	"github.com/communityidp/idp/idp/store"
+	"github.com/communityidp/idp/idp/web"
+)
+
+// hasPasskeys reports whether passkeys are on and the account named by
+// login has one.
+func (h *Handler) hasPasskeys(c *gin.Context, login string) bool {
+	if h.Passkeys == nil {
+		return false
+	}
+	ctx := c.Request.Context()
+	u, err := h.Store.UserByLogin(ctx, login)
+	if err != nil {
+		return false
+	}
+	pks, err := h.Store.PasskeysByUser(ctx, u.ID)
+	return err == nil && len(pks) > 0
+}
+
+type passkeyPage struct {
+	Flow    flow
+	Login   string
+	Restart string
+	// WebView is set in an app's built-in browser, where the passkey
+	// prompt fails: the page says so instead of offering it.
+	WebView  bool
+	Messages map[string]string
+}
+
+func (h *Handler) passkeyPage(c *gin.Context, f flow, login string) passkeyPage {
+	return passkeyPage{Flow: f, Login: login, Restart: f.restartURL(),
+		WebView: passkey.IsEmbeddedWebView(c.Request.UserAgent()), Messages: passkey.Messages}
+}
+
+// jsonFail answers a JSON call with a code and a sentence.
+func jsonFail(c *gin.Context, status int, code, message string) {
+	web.JSON(c.Writer, status, web.JSONError{Error: code, Message: message})
+}
+
+// jsonGuard checks a JSON call's CSRF token and origin.
+func (h *Handler) jsonGuard(c *gin.Context) bool {
+	if h.Passkeys == nil {
+		jsonFail(c, http.StatusNotFound, "PK-OFF", "Passkeys are not enabled on this site.")
+		return false
+	}
+	if !h.CSRF.Check(c.Request) {
+		jsonFail(c, http.StatusForbidden, "CSRF", "This page expired. Reload it and try again.")
+		return false
+	}
+	return true
+}
+
+type beginRequest struct {
+	// Login names the account; empty for a discoverable sign-in.
+	Login       string `json:"login"`
+	Conditional bool   `json:"conditional"`
+}
+
+// passkeyBegin is POST /webauthn/login/begin.
+func (h *Handler) passkeyBegin(c *gin.Context) {
+	if !h.jsonGuard(c) {
+		return
+	}
+	var req beginRequest
+	if err := web.ReadJSON(c.Request, &req); err != nil || len(req.Login) > 254 {
+		jsonFail(c, http.StatusBadRequest, passkey.CodeInvalid, "The request could not be read.")
+		return
+	}
+	ctx, binding := c.Request.Context(), h.CSRF.Binding(c.Request)
+	var (
+		b   *passkey.Begin
+		err error
+	)
+	if req.Login != "" {
+		b, err = h.Passkeys.BeginLogin(ctx, req.Login, binding)
+	} else {
+		b, err = h.Passkeys.BeginDiscoverable(ctx, binding, req.Conditional)
+	}
+	if err != nil {
+		slog.ErrorContext(ctx, "begin passkey sign-in", "error", err)
+		jsonFail(c, http.StatusInternalServerError, "SERVER", web.FailServer.Message)
+		return
+	}
+	web.JSON(c.Writer, http.StatusOK, b)
+}
+
+type finishRequest struct {
+	Ceremony      string          `json:"ceremony"`
+	Credential    json.RawMessage `json:"credential"`
+	AuthRequestID string          `json:"authRequestID"`
+	Next          string          `json:"next"`
+}
+
+// Signals tells the page what to report to the browser's password manager
+// (the WebAuthn Signal API), so it stays in step with the site.
+type Signals struct {
+	RPID        string   `json:"rpId"`
+	UserID      string   `json:"userId,omitempty"`
+	Name        string   `json:"name,omitempty"`
+	DisplayName string   `json:"displayName,omitempty"`
+	Accepted    []string `json:"allAcceptedCredentialIds,omitempty"`
+	Unknown     string   `json:"unknownCredentialId,omitempty"`
+}
+
+// SignalsFor lists a member's current passkeys for the Signal API.
+func SignalsFor(rpID string, u *store.User, pks []store.Passkey) *Signals {
+	s := &Signals{RPID: rpID, UserID: base64.RawURLEncoding.EncodeToString(u.WebAuthnID), Name: u.Username, DisplayName: u.Name,
+		Accepted: []string{}}
+	if s.DisplayName == "" {
+		s.DisplayName = u.Username
+	}
+	for _, p := range pks {
+		s.Accepted = append(s.Accepted, base64.RawURLEncoding.EncodeToString(p.CredentialID))
+	}
+	return s
+}
+
+type finishResponse struct {
+	Redirect string   `json:"redirect"`
+	Signals  *Signals `json:"signals,omitempty"`
+}
+
+// passkeyFinish is POST /webauthn/login/finish: verify, sign in, and
+// continue the flow like a password sign-in would.
+func (h *Handler) passkeyFinish(c *gin.Context) {
+	if !h.jsonGuard(c) {
+		return
+	}
+	ctx := c.Request.Context()
+	var req finishRequest
+	if err := web.ReadJSON(c.Request, &req); err != nil || req.Ceremony == "" || len(req.Credential) == 0 {
+		jsonFail(c, http.StatusBadRequest, passkey.CodeInvalid, passkey.Messages[passkey.CodeInvalid])
+		return
+	}
+	f := flow{AuthRequestID: req.AuthRequestID, Next: web.LocalPath(req.Next, "")}
+	res, err := h.Passkeys.FinishLogin(ctx, req.Ceremony, h.CSRF.Binding(c.Request), req.Credential, c.Request.UserAgent())
+	var pe *passkey.Error
+	if errors.As(err, &pe) {
+		slog.InfoContext(ctx, "sign-in failed", "method", "passkey", "code", pe.Code, "reason", err)
+		body := web.JSONError{Error: pe.Code, Message: pe.Message()}
+		if pe.CredentialID != nil {
+			body.CredentialID = base64.RawURLEncoding.EncodeToString(pe.CredentialID)
+		}
+		web.JSON(c.Writer, pe.Status(), body)
+		return
+	}
+	if err != nil {
+		slog.ErrorContext(ctx, "finish passkey sign-in", "error", err)
+		jsonFail(c, http.StatusInternalServerError, "SERVER", web.FailServer.Message)
+		return
+	}
+	sess, err := h.Sessions.Start(ctx, c.Writer, c.Request, res.User, res.AMR())
+	if err != nil {
+		slog.ErrorContext(ctx, "start session", "error", err)
+		jsonFail(c, http.StatusInternalServerError, "SERVER", web.FailServer.Message)
+		return
+	}
+	slog.InfoContext(ctx, "sign-in", "method", "passkey", "user", res.User.ID, "passkey", res.Passkey.ID, "uv", res.Verified)
+	next, fail := h.finish(c, f, res.User, sess)
+	if fail != nil {
+		jsonFail(c, fail.Status, fail.Code, fail.Message+" "+fail.Hint)
+		return
+	}
+	pks, _ := h.Store.PasskeysByUser(ctx, res.User.ID)
+	web.JSON(c.Writer, http.StatusOK, finishResponse{Redirect: next, Signals: SignalsFor(h.Passkeys.RPID(), res.User, pks)})
+}
+
+// --- the suggestion after a password sign-in
+
+// suggestFor decides on the server's side whether the member may see the
+// passkey suggestion: the rollout includes them, they have no passkey, and
+// this is not an app's built-in browser. The page then asks the browser
+// whether it can create a passkey, and continues at once if not.
+func (h *Handler) suggestFor(c *gin.Context, u *store.User) bool {
+	if !h.Passkeys.Offered(u) || passkey.IsEmbeddedWebView(c.Request.UserAgent()) {
+		return false
+	}
+	pks, err := h.Store.PasskeysByUser(c.Request.Context(), u.ID)
+	return err == nil && len(pks) == 0
+}
+
+type suggestPage struct {
+	Continue, Sig string
+	// Snoozed members skip the suggestion but may still get a passkey
+	// created by their password manager (auto_upgrade).
+	Snoozed     bool
+	AutoUpgrade bool
+	Messages    map[string]string
+}
+
+// continueTarget reads the signed place to continue to.
+func (h *Handler) continueTarget(c *gin.Context) (string, bool) {
+	get := c.Query
+	if c.Request.Method == http.MethodPost {
+		get = c.PostForm
+	}
+	target := get("continue")
+	if !h.CSRF.VerifyTarget(target, get("sig")) {
+		return "", false
+	}
+	return target, true
+}
+
+// suggestion is GET /login/suggest: "Set up a passkey" or "Not now",
+// between a password sign-in and the app.
+func (h *Handler) suggestion(c *gin.Context) {
+	target, ok := h.continueTarget(c)
+	cur := session.FromContext(c.Request.Context())
+	if !ok || cur == nil {
+		c.Redirect(http.StatusSeeOther, "/settings")
+		return
+	}
+	if !h.suggestFor(c, cur.User) {
+		c.Redirect(http.StatusSeeOther, target)
+		return
+	}
+	until, err := h.Store.SuggestionSnoozedUntil(c.Request.Context(), cur.User.ID)
+	if err != nil {
+		h.serverError(c, "load suggestion snooze", err)
+		return
+	}
+	snoozed := h.Now().Before(until)
+	if snoozed && !h.Passkeys.AutoUpgrade() {
+		c.Redirect(http.StatusSeeOther, target)
+		return
+	}
+	h.Render.Render(c.Writer, c.Request, http.StatusOK, "suggest", cur.User, suggestPage{
+		Continue: target, Sig: c.Query("sig"), Snoozed: snoozed, AutoUpgrade: h.Passkeys.AutoUpgrade(), Messages: passkey.Messages,
+	})
+}
+
+// snooze is POST /login/suggest ("Not now"): remember the answer and
+// continue at once.
+func (h *Handler) snooze(c *gin.Context) {
+	if !h.checkCSRF(c) {
+		return
+	}
+	target, ok := h.continueTarget(c)
+	cur := session.FromContext(c.Request.Context())
+	if !ok || cur == nil {
+		c.Redirect(http.StatusSeeOther, "/settings")
+		return
+	}
+	until := h.Now().Add(h.Passkeys.SuggestionSnooze())
+	if err := h.Store.SnoozeSuggestion(c.Request.Context(), cur.User.ID, until); err != nil {
+		// Never block the sign-in on this.
+		slog.ErrorContext(c.Request.Context(), "snooze suggestion", "error", err)
+	}
+	c.Redirect(http.StatusSeeOther, target)
+}

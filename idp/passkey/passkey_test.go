@@ -1,0 +1,491 @@
+package passkey_test
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"path/filepath"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/communityidp/idp/config"
+	"github.com/communityidp/idp/idp/passkey"
+	"github.com/communityidp/idp/idp/passkey/softauthn"
+	"github.com/communityidp/idp/idp/store"
+	"github.com/communityidp/idp/idp/store/sqlite"
+	"github.com/communityidp/idp/idp/users"
+)
+
+const origin = "https://login.example.org"
+
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *clock) add(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+type fixture struct {
+	t      *testing.T
+	svc    *passkey.Service
+	store  store.Store
+	clock  *clock
+	alice  *store.User
+	bob    *store.User
+	ctx    context.Context
+	browse []byte // the browser binding (its CSRF cookie)
+}
+
+func setup(t *testing.T, edit func(*config.Config)) *fixture {
+	t.Helper()
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "pk.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	if err := st.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	cfg := config.Default()
+	cfg.Issuer = origin
+	cfg.Passkeys.Rollout = config.RolloutEveryone
+	if edit != nil {
+		edit(&cfg)
+	}
+	cfg.FillDefaults()
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	c := &clock{t: time.Now()}
+	svc, err := passkey.New(passkey.Options{Config: cfg, Store: st, FakeKey: []byte("fake-key-0123456789abcdef0123456"), Now: c.now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &fixture{t: t, svc: svc, store: st, clock: c, ctx: ctx, browse: []byte("browser-A-csrf-cookie-value-0123")}
+	f.alice = f.user("alice")
+	f.bob = f.user("bob")
+	return f
+}
+
+func (f *fixture) user(name string) *store.User {
+	u, err := users.New(users.Input{Username: name, Email: name + "@example.org"}, f.clock.now())
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	if err := f.store.CreateUser(f.ctx, u); err != nil {
+		f.t.Fatal(err)
+	}
+	return u
+}
+
+func publicKey(t *testing.T, b *passkey.Begin) json.RawMessage {
+	t.Helper()
+	raw, err := json.Marshal(b.PublicKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return raw
+}
+
+// register adds a passkey for u with authenticator a.
+func (f *fixture) register(u *store.User, a *softauthn.Authenticator) (*store.Passkey, error) {
+	f.t.Helper()
+	b, err := f.svc.BeginRegistration(f.ctx, u, f.browse, false)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	answer, err := a.Create(publicKey(f.t, b))
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return f.svc.FinishRegistration(f.ctx, u, b.Ceremony, f.browse, answer, "Mozilla/5.0 (X11; Linux x86_64) Chrome/156.0")
+}
+
+func (f *fixture) mustRegister(u *store.User, a *softauthn.Authenticator) *store.Passkey {
+	f.t.Helper()
+	p, err := f.register(u, a)
+	if err != nil {
+		f.t.Fatalf("register: %v", err)
+	}
+	return p
+}
+
+// login signs in to login's account with authenticator a.
+func (f *fixture) login(login string, a *softauthn.Authenticator) (*passkey.Result, error) {
+	f.t.Helper()
+	b, err := f.svc.BeginLogin(f.ctx, login, f.browse)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	answer, err := a.Get(publicKey(f.t, b))
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return f.svc.FinishLogin(f.ctx, b.Ceremony, f.browse, answer, "Mozilla/5.0 (iPhone) Safari/605")
+}
+
+func wantCode(t *testing.T, what string, err error, code string) {
+	t.Helper()
+	var pe *passkey.Error
+	if !errors.As(err, &pe) || pe.Code != code {
+		t.Fatalf("%s: error %v, want code %s", what, err, code)
+	}
+}
+
+func TestRegisterAndSignIn(t *testing.T) {
+	f := setup(t, nil)
+	a := softauthn.New(origin)
+	a.BackupEligible, a.BackupState = true, true
+	p := f.mustRegister(f.alice, a)
+	if p.Name != "Chrome on Linux" || !p.BackupEligible || !p.BackupState || !p.UserVerified || p.RPID != "login.example.org" {
+		t.Fatalf("stored passkey %+v", p)
+	}
+	if len(f.alice.WebAuthnID) != 64 {
+		t.Fatalf("user handle is %d bytes, want 64 random bytes", len(f.alice.WebAuthnID))
+	}
+	res, err := f.login("alice", a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.User.ID != f.alice.ID || !res.Verified || !slices.Equal(res.AMR(), []string{"hwk", "user", "mfa"}) {
+		t.Fatalf("result %+v amr %v", res, res.AMR())
+	}
+	stored, _ := f.store.PasskeyByCredentialID(f.ctx, p.CredentialID)
+	if stored.SignCount != 1 || stored.LastUsedAt == nil || stored.LastUsedUA != "Mozilla/5.0 (iPhone) Safari/605" || stored.CloneWarning {
+		t.Fatalf("write-back after sign-in: %+v", stored)
+	}
+	// Discoverable sign-in (autofill) with the same passkey.
+	b, err := f.svc.BeginDiscoverable(f.ctx, f.browse, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.Mediation != "conditional" {
+		t.Fatalf("mediation %q", b.Mediation)
+	}
+	answer, _ := a.Get(publicKey(t, b))
+	res, err = f.svc.FinishLogin(f.ctx, b.Ceremony, f.browse, answer, "ua")
+	if err != nil || res.User.ID != f.alice.ID {
+		t.Fatalf("discoverable sign-in: %v", err)
+	}
+}
+
+func TestRegistrationRules(t *testing.T) {
+	f := setup(t, nil)
+	a := softauthn.New(origin)
+	p := f.mustRegister(f.alice, a)
+
+	// The same authenticator is not added twice (excludeCredentials).
+	b, _ := f.svc.BeginRegistration(f.ctx, f.alice, f.browse, false)
+	var opts struct {
+		Challenge          string `json:"challenge"`
+		ExcludeCredentials []struct {
+			ID string `json:"id"`
+		} `json:"excludeCredentials"`
+		AuthenticatorSelection struct {
+			ResidentKey      string `json:"residentKey"`
+			UserVerification string `json:"userVerification"`
+		} `json:"authenticatorSelection"`
+		User struct {
+			ID string `json:"id"`
+		} `json:"user"`
+	}
+	json.Unmarshal(publicKey(t, b), &opts)
+	if len(opts.ExcludeCredentials) != 1 || opts.ExcludeCredentials[0].ID != base64.RawURLEncoding.EncodeToString(p.CredentialID) {
+		t.Fatalf("excludeCredentials = %+v", opts.ExcludeCredentials)
+	}
+	if opts.AuthenticatorSelection.ResidentKey != "required" || opts.AuthenticatorSelection.UserVerification != "required" {
+		t.Fatalf("authenticatorSelection = %+v", opts.AuthenticatorSelection)
+	}
+	if ch, _ := base64.RawURLEncoding.DecodeString(opts.Challenge); len(ch) < 16 {
+		t.Fatalf("challenge has %d bytes", len(ch))
+	}
+	if _, err := a.Create(publicKey(t, b)); !errors.Is(err, softauthn.ErrExcluded) {
+		t.Fatalf("second registration on one authenticator: %v", err)
+	}
+
+	// A credential ID registered to anyone cannot be registered again.
+	thief := softauthn.New(origin)
+	thief.FixedCredentialID = p.CredentialID
+	_, err := f.register(f.bob, thief)
+	wantCode(t, "credential ID of another member", err, passkey.CodeExists)
+}
+
+// Each bad registration answer is refused.
+func TestRegistrationRejections(t *testing.T) {
+	cases := []struct {
+		name string
+		edit func(*softauthn.Authenticator)
+		code string
+	}{
+		{"other host", func(a *softauthn.Authenticator) { a.Origin = "https://evil.example" }, passkey.CodeOrigin},
+		{"http", func(a *softauthn.Authenticator) { a.Origin = "http://login.example.org" }, passkey.CodeOrigin},
+		{"other port", func(a *softauthn.Authenticator) { a.Origin = "https://login.example.org:8443" }, passkey.CodeOrigin},
+		{"wrong RP ID hash", func(a *softauthn.Authenticator) { a.RPIDOverride = "evil.example" }, passkey.CodeOrigin},
+		{"cross-origin iframe", func(a *softauthn.Authenticator) { a.CrossOrigin = true }, passkey.CodeOrigin},
+		{"wrong type", func(a *softauthn.Authenticator) { a.TypeOverride = "webauthn.get" }, passkey.CodeInvalid},
+		{"wrong challenge", func(a *softauthn.Authenticator) { a.ChallengeOverride = "AAAAAAAAAAAAAAAAAAAAAA" }, passkey.CodeExpired},
+		{"no user verification", func(a *softauthn.Authenticator) { a.NoUserVerification = true }, passkey.CodeNoUV},
+		{"no user presence", func(a *softauthn.Authenticator) { a.NoUserPresence = true }, passkey.CodeInvalid},
+		{"backup state without eligibility", func(a *softauthn.Authenticator) { a.BackupState = true }, passkey.CodeInvalid},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			f := setup(t, nil)
+			a := softauthn.New(origin)
+			c.edit(a)
+			_, err := f.register(f.alice, a)
+			if err == nil {
+				t.Fatal("accepted")
+			}
+			wantCode(t, c.name, err, c.code)
+			if pks, _ := f.store.PasskeysByUser(f.ctx, f.alice.ID); len(pks) != 0 {
+				t.Fatal("a refused passkey was stored")
+			}
+		})
+	}
+}
+
+// Each bad sign-in answer is refused.
+func TestSignInRejections(t *testing.T) {
+	cases := []struct {
+		name string
+		edit func(*softauthn.Authenticator)
+		code string
+	}{
+		{"other origin", func(a *softauthn.Authenticator) { a.Origin = "https://login.example.org.evil.example" }, passkey.CodeOrigin},
+		{"wrong RP ID hash", func(a *softauthn.Authenticator) { a.RPIDOverride = "example.org" }, passkey.CodeOrigin},
+		{"no user verification", func(a *softauthn.Authenticator) { a.NoUserVerification = true }, passkey.CodeNoUV},
+		{"bogus signature", func(a *softauthn.Authenticator) { a.CorruptSignature = true }, passkey.CodeUnknown},
+		{"backup eligibility changed", func(a *softauthn.Authenticator) { a.BackupEligible = true }, passkey.CodeInvalid},
+		{"user handle of someone else", func(a *softauthn.Authenticator) { a.UserHandleOverride = make([]byte, 64) }, passkey.CodeUnknown},
+		{"wrong type", func(a *softauthn.Authenticator) { a.TypeOverride = "webauthn.create" }, passkey.CodeInvalid},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			f := setup(t, nil)
+			a := softauthn.New(origin)
+			p := f.mustRegister(f.alice, a)
+			c.edit(a)
+			_, err := f.login("alice", a)
+			wantCode(t, c.name, err, c.code)
+			stored, _ := f.store.PasskeyByCredentialID(f.ctx, p.CredentialID)
+			if stored.LastUsedAt != nil {
+				t.Fatal("a refused sign-in was recorded as a use")
+			}
+		})
+	}
+	t.Run("discoverable without user handle", func(t *testing.T) {
+		f := setup(t, nil)
+		a := softauthn.New(origin)
+		f.mustRegister(f.alice, a)
+		a.OmitUserHandle = true
+		b, _ := f.svc.BeginDiscoverable(f.ctx, f.browse, false)
+		answer, _ := a.Get(publicKey(t, b))
+		_, err := f.svc.FinishLogin(f.ctx, b.Ceremony, f.browse, answer, "ua")
+		wantCode(t, "no user handle", err, passkey.CodeUnknown)
+	})
+}
+
+// Challenges are single-use, expire, and belong to the browser that asked.
+func TestChallengeBinding(t *testing.T) {
+	f := setup(t, nil)
+	a := softauthn.New(origin)
+	f.mustRegister(f.alice, a)
+
+	b, _ := f.svc.BeginLogin(f.ctx, "alice", f.browse)
+	answer, _ := a.Get(publicKey(t, b))
+	if _, err := f.svc.FinishLogin(f.ctx, b.Ceremony, f.browse, answer, "ua"); err != nil {
+		t.Fatal(err)
+	}
+	_, err := f.svc.FinishLogin(f.ctx, b.Ceremony, f.browse, answer, "ua")
+	wantCode(t, "replayed challenge", err, passkey.CodeExpired)
+
+	b, _ = f.svc.BeginLogin(f.ctx, "alice", f.browse)
+	answer, _ = a.Get(publicKey(t, b))
+	_, err = f.svc.FinishLogin(f.ctx, b.Ceremony, []byte("browser-B-csrf-cookie-value-9876"), answer, "ua")
+	wantCode(t, "challenge of another browser", err, passkey.CodeExpired)
+	// ...and that attempt used it up for the first browser too.
+	_, err = f.svc.FinishLogin(f.ctx, b.Ceremony, f.browse, answer, "ua")
+	wantCode(t, "challenge after a foreign attempt", err, passkey.CodeExpired)
+
+	b, _ = f.svc.BeginLogin(f.ctx, "alice", f.browse)
+	answer, _ = a.Get(publicKey(t, b))
+	f.clock.add(passkey.CeremonyTTL + time.Second)
+	_, err = f.svc.FinishLogin(f.ctx, b.Ceremony, f.browse, answer, "ua")
+	wantCode(t, "expired challenge", err, passkey.CodeExpired)
+
+	// A registration ceremony cannot finish a sign-in, nor another member's registration.
+	rb, _ := f.svc.BeginRegistration(f.ctx, f.alice, f.browse, false)
+	created, _ := softauthn.New(origin).Create(publicKey(t, rb))
+	_, err = f.svc.FinishLogin(f.ctx, rb.Ceremony, f.browse, created, "ua")
+	wantCode(t, "registration ceremony used to sign in", err, passkey.CodeExpired)
+	rb, _ = f.svc.BeginRegistration(f.ctx, f.alice, f.browse, false)
+	created, _ = softauthn.New(origin).Create(publicKey(t, rb))
+	_, err = f.svc.FinishRegistration(f.ctx, f.bob, rb.Ceremony, f.browse, created, "ua")
+	wantCode(t, "registration of another member", err, passkey.CodeExpired)
+}
+
+// Signing in to one account with another member's passkey fails like an
+// unknown passkey; so does a deleted passkey.
+func TestCredentialOwnership(t *testing.T) {
+	f := setup(t, nil)
+	aliceKey, bobKey := softauthn.New(origin), softauthn.New(origin)
+	f.mustRegister(f.alice, aliceKey)
+	bp := f.mustRegister(f.bob, bobKey)
+
+	b, _ := f.svc.BeginLogin(f.ctx, "alice", f.browse)
+	answer, err := bobKey.GetWith(bp.CredentialID, publicKey(t, b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = f.svc.FinishLogin(f.ctx, b.Ceremony, f.browse, answer, "ua")
+	wantCode(t, "bob's passkey for alice's sign-in", err, passkey.CodeUnknown)
+
+	if err := f.store.DeletePasskey(f.ctx, f.bob.ID, bp.ID); err != nil {
+		t.Fatal(err)
+	}
+	b, _ = f.svc.BeginDiscoverable(f.ctx, f.browse, false)
+	answer, _ = bobKey.Get(publicKey(t, b))
+	_, err = f.svc.FinishLogin(f.ctx, b.Ceremony, f.browse, answer, "ua")
+	wantCode(t, "deleted passkey", err, passkey.CodeUnknown)
+	var pe *passkey.Error
+	errors.As(err, &pe)
+	if string(pe.CredentialID) != string(bp.CredentialID) {
+		t.Fatal("the unknown credential is not named for signalUnknownCredential")
+	}
+}
+
+// An unknown account gets options of the same shape as a real one, with
+// the same stand-in credentials every time, and nothing signs in.
+func TestUnknownAccountLooksReal(t *testing.T) {
+	f := setup(t, nil)
+	a := softauthn.New(origin)
+	f.mustRegister(f.alice, a)
+	shape := func(login string) (int, string) {
+		b, err := f.svc.BeginLogin(f.ctx, login, f.browse)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var o struct {
+			AllowCredentials []struct {
+				ID   string `json:"id"`
+				Type string `json:"type"`
+			} `json:"allowCredentials"`
+			UserVerification string `json:"userVerification"`
+			RPID             string `json:"rpId"`
+		}
+		json.Unmarshal(publicKey(t, b), &o)
+		if len(o.AllowCredentials) == 0 || o.RPID != "login.example.org" || o.UserVerification != "required" {
+			t.Fatalf("options for %q: %+v", login, o)
+		}
+		return len(o.AllowCredentials), o.AllowCredentials[0].ID
+	}
+	n1, id1 := shape("mallory")
+	_, id2 := shape("mallory")
+	nReal, _ := shape("alice")
+	if n1 != nReal || id1 != id2 {
+		t.Fatalf("unknown account: %d credentials (%s, then %s); real: %d", n1, id1, id2, nReal)
+	}
+	b, _ := f.svc.BeginLogin(f.ctx, "mallory", f.browse)
+	answer, _ := a.GetWith(a.Credentials()[0], publicKey(t, b))
+	_, err := f.svc.FinishLogin(f.ctx, b.Ceremony, f.browse, answer, "ua")
+	wantCode(t, "a real passkey against an unknown account", err, passkey.CodeUnknown)
+}
+
+// A counter that stops growing marks the passkey but does not lock the
+// member out (the documented policy).
+func TestSignCountRegression(t *testing.T) {
+	f := setup(t, nil)
+	a := softauthn.New(origin)
+	p := f.mustRegister(f.alice, a)
+	if _, err := f.login("alice", a); err != nil {
+		t.Fatal(err)
+	}
+	a.FreezeCounter = true
+	res, err := f.login("alice", a)
+	if err != nil {
+		t.Fatalf("sign-in with a frozen counter: %v", err)
+	}
+	stored, _ := f.store.PasskeyByCredentialID(f.ctx, p.CredentialID)
+	if !stored.CloneWarning || !res.Passkey.CloneWarning {
+		t.Fatal("sign-count regression not marked")
+	}
+}
+
+func TestDisabledAccount(t *testing.T) {
+	f := setup(t, nil)
+	a := softauthn.New(origin)
+	f.mustRegister(f.alice, a)
+	f.store.UpdateUser(f.ctx, f.alice.ID, func(u *store.User) error { u.Disabled = true; return nil })
+	_, err := f.login("alice", a)
+	wantCode(t, "disabled account", err, passkey.CodeDisabled)
+}
+
+// With user_verification: preferred, a passkey without UV signs in, and
+// its amr says so.
+func TestPreferredVerification(t *testing.T) {
+	f := setup(t, func(c *config.Config) { c.Passkeys.UserVerification = "preferred" })
+	a := softauthn.New(origin)
+	a.NoUserVerification = true
+	f.mustRegister(f.alice, a)
+	res, err := f.login("alice", a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Verified || !slices.Equal(res.AMR(), []string{"hwk", "user"}) {
+		t.Fatalf("amr %v", res.AMR())
+	}
+}
+
+func TestAndroidAppOrigin(t *testing.T) {
+	fp := "14:6D:E9:83:C5:73:06:50:D8:EE:B9:95:2F:34:FC:64:16:A0:83:42:E6:1D:BE:A8:8A:04:96:B2:3F:CF:44:E5"
+	f := setup(t, func(c *config.Config) {
+		c.Passkeys.Android = []config.AndroidApp{{PackageName: "com.example.app", SHA256CertFingerprints: []string{fp}}}
+	})
+	raw, _ := config.ParseFingerprint(fp)
+	app := softauthn.New(config.AndroidOrigin(raw))
+	f.mustRegister(f.alice, app)
+	if _, err := f.login("alice", app); err != nil {
+		t.Fatalf("sign-in from the Android app: %v", err)
+	}
+	other := softauthn.New("android:apk-key-hash:" + base64.RawURLEncoding.EncodeToString(make([]byte, 32)))
+	_, err := f.register(f.bob, other)
+	wantCode(t, "an app signed with another key", err, passkey.CodeOrigin)
+}
+
+func TestRollout(t *testing.T) {
+	admin := &store.User{Username: "root", Role: store.RoleAdmin}
+	member := &store.User{Username: "carol", Role: store.RoleMember}
+	other := &store.User{Username: "dave", Role: store.RoleMember}
+	for _, c := range []struct {
+		rollout string
+		group   []string
+		want    [3]bool
+	}{
+		{config.RolloutAdmins, nil, [3]bool{true, false, false}},
+		{config.RolloutGroup, []string{"carol"}, [3]bool{false, true, false}},
+		{config.RolloutGroup, []string{"role:admin", "dave"}, [3]bool{true, false, true}},
+		{config.RolloutEveryone, nil, [3]bool{true, true, true}},
+	} {
+		f := setup(t, func(cfg *config.Config) { cfg.Passkeys.Rollout, cfg.Passkeys.RolloutGroup = c.rollout, c.group })
+		got := [3]bool{f.svc.Offered(admin), f.svc.Offered(member), f.svc.Offered(other)}
+		if got != c.want {
+			t.Errorf("%s %v: offered %v, want %v", c.rollout, c.group, got, c.want)
+		}
+	}
+	off := config.Default()
+	off.Passkeys.Rollout = config.RolloutOff
+	svc, err := passkey.New(passkey.Options{Config: off})
+	if err != nil || svc != nil || svc.Offered(admin) {
+		t.Fatalf("rollout off: %v %v", svc, err)
+	}
+}

@@ -1,0 +1,51 @@
+package web
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+)
+
+// maxJSON bounds a JSON request body; WebAuthn answers are a few KiB.
+const maxJSON = 64 << 10
+
+// ErrBadJSON is returned for a body that is not a JSON object of the
+// expected shape, or not sent as application/json.
+var ErrBadJSON = errors.New("the request body must be a JSON object sent as application/json")
+
+// ReadJSON decodes the request's JSON body into v.
+func ReadJSON(r *http.Request, v any) error {
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil || mt != "application/json" {
+		return ErrBadJSON
+	}
+	dec := json.NewDecoder(io.LimitReader(r.Body, maxJSON))
+	if err := dec.Decode(v); err != nil {
+		return fmt.Errorf("%w: %v", ErrBadJSON, err)
+	}
+	return nil
+}
+
+// JSON writes v as the response.
+func JSON(w http.ResponseWriter, status int, v any) {
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// JSONError is the body of a failed JSON call: a code for support and a
+// sentence for the member.
+type JSONError struct {
+	Error   string `json:"error"`
+	Message string `json:"message"`
+	// CredentialID names an unknown passkey (base64url), so the page can
+	// tell the password manager to forget it.
+	CredentialID string `json:"credentialId,omitempty"`
+	// Reauth is where to sign in again, when that is what is needed.
+	Reauth string `json:"reauth,omitempty"`
+}

@@ -1,0 +1,306 @@
+// Passkey ceremonies for the sign-in, suggestion and Settings > Passkeys
+// pages. Plain JavaScript, no dependencies. The server does every check;
+// this script carries options and answers between it and the browser,
+// and turns failures into plain words with a code for support.
+(() => {
+  'use strict';
+
+  const csrf = document.querySelector('meta[name="csrf-token"]')?.content || '';
+  const PKC = window.PublicKeyCredential;
+  const supported = !!(PKC && navigator.credentials && navigator.credentials.create);
+
+  // --- base64url and option conversion (for browsers without the JSON helpers)
+
+  const toB64 = (buf) => {
+    let s = '';
+    for (const b of new Uint8Array(buf)) s += String.fromCharCode(b);
+    return btoa(s).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+  };
+  const fromB64 = (str) => {
+    const s = atob(str.replace(/-/g, '+').replace(/_/g, '/') + '==='.slice((str.length + 3) % 4));
+    return Uint8Array.from(s, (c) => c.charCodeAt(0));
+  };
+
+  const creationOptions = (o) => {
+    if (PKC.parseCreationOptionsFromJSON) return PKC.parseCreationOptionsFromJSON(o);
+    return {
+      ...o,
+      challenge: fromB64(o.challenge),
+      user: { ...o.user, id: fromB64(o.user.id) },
+      excludeCredentials: (o.excludeCredentials || []).map((c) => ({ ...c, id: fromB64(c.id) })),
+    };
+  };
+  const requestOptions = (o) => {
+    if (PKC.parseRequestOptionsFromJSON) return PKC.parseRequestOptionsFromJSON(o);
+    return {
+      ...o,
+      challenge: fromB64(o.challenge),
+      allowCredentials: (o.allowCredentials || []).map((c) => ({ ...c, id: fromB64(c.id) })),
+    };
+  };
+  const credentialJSON = (cred) => {
+    try {
+      if (cred.toJSON) return cred.toJSON();
+    } catch (e) { /* fall through to the manual form */ }
+    const r = cred.response;
+    const out = {
+      id: cred.id, rawId: toB64(cred.rawId), type: cred.type,
+      authenticatorAttachment: cred.authenticatorAttachment || undefined,
+      clientExtensionResults: cred.getClientExtensionResults ? cred.getClientExtensionResults() : {},
+      response: { clientDataJSON: toB64(r.clientDataJSON) },
+    };
+    if (r.attestationObject) {
+      out.response.attestationObject = toB64(r.attestationObject);
+      out.response.transports = r.getTransports ? r.getTransports() : [];
+    } else {
+      out.response.authenticatorData = toB64(r.authenticatorData);
+      out.response.signature = toB64(r.signature);
+      if (r.userHandle) out.response.userHandle = toB64(r.userHandle);
+    }
+    return out;
+  };
+
+  // --- talking to the server
+
+  const post = async (url, body) => {
+    const res = await fetch(url, {
+      method: 'POST', credentials: 'same-origin',
+      headers: { 'Content-Type': 'application/json', 'X-CSRF-Token': csrf },
+      body: JSON.stringify(body),
+    });
+    let data = {};
+    try { data = await res.json(); } catch (e) { /* not JSON */ }
+    if (!res.ok) {
+      const err = new Error(data.message || 'The request failed.');
+      err.code = data.error || 'PK-FAILED';
+      err.data = data;
+      throw err;
+    }
+    return data;
+  };
+
+  // --- failures in plain words
+
+  const messages = (() => {
+    const el = document.getElementById('passkey-messages');
+    try { return el ? JSON.parse(el.textContent) : {}; } catch (e) { return {}; }
+  })();
+
+  const codeOf = (err) => {
+    if (err && err.code) return err.code;
+    switch (err && err.name) {
+      case 'NotAllowedError': case 'AbortError': return 'PK-CANCELLED';
+      case 'InvalidStateError': return 'PK-EXISTS';
+      case 'SecurityError': return 'PK-SECURITY';
+      case 'NotSupportedError': return 'PK-UNSUPPORTED';
+    }
+    return 'PK-FAILED';
+  };
+
+  const statusBox = () => document.getElementById('passkey-status');
+
+  const showError = (err, extra) => {
+    const box = statusBox();
+    if (!box) return;
+    const code = codeOf(err);
+    let text = messages[code] || (err && err.data && err.data.message) || 'Something went wrong with the passkey.';
+    if (code === 'PK-CANCELLED') text += ' You can try again, or use your password.';
+    box.querySelector('[data-msg]').textContent = extra ? text + ' ' + extra : text;
+    box.querySelector('[data-code]').textContent = code;
+    const link = err && err.data && err.data.reauth;
+    if (link) {
+      const a = document.createElement('a');
+      a.href = link;
+      a.textContent = 'Sign in again';
+      box.querySelector('[data-msg]').append(' ', a);
+    }
+    box.hidden = false;
+    box.focus();
+  };
+  const clearError = () => { const box = statusBox(); if (box) box.hidden = true; };
+
+  // --- the Signal API keeps the member's password manager in step
+
+  const signal = async (s) => {
+    if (!s || !PKC) return;
+    const tasks = [];
+    try {
+      if (PKC.signalUnknownCredential && s.unknownCredentialId) {
+        tasks.push(PKC.signalUnknownCredential({ rpId: s.rpId, credentialId: s.unknownCredentialId }));
+      }
+      if (PKC.signalAllAcceptedCredentials && s.userId) {
+        tasks.push(PKC.signalAllAcceptedCredentials({ rpId: s.rpId, userId: s.userId, allAcceptedCredentialIds: s.allAcceptedCredentialIds || [] }));
+      }
+      if (PKC.signalCurrentUserDetails && s.userId) {
+        tasks.push(PKC.signalCurrentUserDetails({ rpId: s.rpId, userId: s.userId, name: s.name, displayName: s.displayName }));
+      }
+    } catch (e) { /* a browser without the API, or one that refuses: nothing to do */ }
+    await Promise.race([Promise.allSettled(tasks), new Promise((r) => setTimeout(r, 500))]);
+  };
+
+  // --- sign in
+
+  const finishLogin = async (begin, credential, flow) => {
+    const done = await post('/webauthn/login/finish', {
+      ceremony: begin.ceremony, credential: credentialJSON(credential),
+      authRequestID: flow.authRequestID || '', next: flow.next || '',
+    });
+    await signal(done.signals);
+    window.location.assign(done.redirect);
+  };
+
+  const loginError = async (err) => {
+    // A passkey the site no longer knows: tell the password manager.
+    if (err && err.data && err.data.credentialId && PKC && PKC.signalUnknownCredential) {
+      try {
+        const rpId = window.location.hostname;
+        await PKC.signalUnknownCredential({ rpId, credentialId: err.data.credentialId });
+      } catch (e) { /* best effort */ }
+    }
+    showError(err);
+  };
+
+  const loginButton = document.querySelector('[data-passkey-login]');
+  if (loginButton) {
+    if (!supported) {
+      showError({ code: 'PK-UNSUPPORTED' });
+      loginButton.disabled = true;
+    }
+    loginButton.addEventListener('click', async () => {
+      clearError();
+      loginButton.disabled = true;
+      const flow = { authRequestID: loginButton.dataset.authRequest, next: loginButton.dataset.next };
+      try {
+        const begin = await post('/webauthn/login/begin', { login: loginButton.dataset.passkeyLogin });
+        const credential = await navigator.credentials.get({ publicKey: requestOptions(begin.publicKey) });
+        await finishLogin(begin, credential, flow);
+      } catch (err) {
+        await loginError(err);
+        loginButton.disabled = false;
+      }
+    });
+  }
+
+  // Usernameless sign-in from the field's autofill (conditional mediation).
+  const autofill = document.querySelector('[data-passkey-autofill]');
+  if (autofill && supported && PKC.isConditionalMediationAvailable) {
+    (async () => {
+      if (!(await PKC.isConditionalMediationAvailable())) return;
+      const form = autofill.form;
+      const abort = new AbortController();
+      form.addEventListener('submit', () => abort.abort());
+      const flow = {
+        authRequestID: form.querySelector('[name=authRequestID]')?.value,
+        next: form.querySelector('[name=next]')?.value,
+      };
+      try {
+        const begin = await post('/webauthn/login/begin', { conditional: true });
+        const credential = await navigator.credentials.get({
+          mediation: 'conditional', signal: abort.signal, publicKey: requestOptions(begin.publicKey),
+        });
+        await finishLogin(begin, credential, flow);
+      } catch (err) {
+        // Leaving the page or typing a name instead aborts quietly.
+        if (!abort.signal.aborted && err.name !== 'AbortError') await loginError(err);
+      }
+    })();
+  }
+
+  // --- create a passkey (Settings > Passkeys, the suggestion)
+
+  const nameForm = document.querySelector('[data-passkey-name]');
+
+  const register = async (conditional, abort) => {
+    const begin = await post('/webauthn/register/begin', { conditional });
+    const options = { publicKey: creationOptions(begin.publicKey) };
+    if (conditional) {
+      options.mediation = 'conditional';
+      options.signal = abort.signal;
+    }
+    const credential = await navigator.credentials.create(options);
+    return post('/webauthn/register/finish', { ceremony: begin.ceremony, credential: credentialJSON(credential) });
+  };
+
+  // askName shows the naming form for a passkey just added.
+  const askName = (added, target) => {
+    if (!nameForm) return;
+    nameForm.action = added.rename;
+    nameForm.querySelector('[name=name]').value = added.name;
+    if (target) {
+      nameForm.querySelector('[name=continue]').value = target.continue;
+      nameForm.querySelector('[name=sig]').value = target.sig;
+    }
+    nameForm.hidden = false;
+    const input = nameForm.querySelector('[name=name]');
+    input.focus();
+    input.select();
+  };
+
+  const suggest = document.querySelector('[data-suggest]');
+  const suggestTarget = () => suggest && {
+    continue: suggest.dataset.continue,
+    sig: suggest.querySelector('[name=sig]')?.value || '',
+  };
+
+  document.querySelectorAll('[data-passkey-register]').forEach((button) => {
+    if (!supported) {
+      button.disabled = true;
+      showError({ code: 'PK-UNSUPPORTED' });
+      return;
+    }
+    button.addEventListener('click', async () => {
+      clearError();
+      button.disabled = true;
+      try {
+        const added = await register(false);
+        await signal(added.signals);
+        button.hidden = true;
+        askName(added, suggestTarget());
+      } catch (err) {
+        showError(err);
+        button.disabled = false;
+      }
+    });
+  });
+
+  // Signals a page asks for on load (after a rename or delete).
+  const pageSignals = document.getElementById('passkey-signals');
+  if (pageSignals) {
+    try { signal(JSON.parse(pageSignals.textContent)); } catch (e) { /* ignore */ }
+  }
+
+  // --- the suggestion: only where this browser can create a passkey
+
+  if (suggest) {
+    const body = suggest.querySelector('[data-suggest-body]');
+    const wait = suggest.querySelector('[data-suggest-wait]');
+    const go = () => window.location.replace(suggest.dataset.continue);
+    (async () => {
+      let caps = {};
+      try { if (PKC && PKC.getClientCapabilities) caps = await PKC.getClientCapabilities(); } catch (e) { /* none */ }
+      // The password manager may create the passkey on its own (auto_upgrade).
+      if (suggest.dataset.autoUpgrade === 'true' && caps.conditionalCreate) {
+        const abort = new AbortController();
+        const timer = setTimeout(() => abort.abort(), 3000);
+        try {
+          await register(true, abort);
+          clearTimeout(timer);
+          go();
+          return;
+        } catch (e) { clearTimeout(timer); /* not now: fall back to asking */ }
+      }
+      let canCreate = false;
+      try {
+        canCreate = supported && (caps.passkeyPlatformAuthenticator || caps.userVerifyingPlatformAuthenticator ||
+          (await PKC.isUserVerifyingPlatformAuthenticatorAvailable()));
+      } catch (e) { canCreate = false; }
+      if (!canCreate || suggest.dataset.snoozed === 'true') {
+        go();
+        return;
+      }
+      wait.hidden = true;
+      body.hidden = false;
+      body.querySelector('[data-passkey-register]')?.focus();
+    })();
+  }
+})();
