@@ -60,6 +60,8 @@ func (h *Handler) passkeys(c *gin.Context) {
 		p.Passkeys = append(p.Passkeys, v)
 	}
 	switch c.Query("done") {
+	case "added":
+		p.Notice = "Your passkey is ready. Next time, choose it when you sign in."
 	case "renamed":
 		p.Notice = "Your passkey was renamed."
 	case "deleted":
@@ -203,6 +205,10 @@ func (h *Handler) rename(c *gin.Context) {
 	slog.InfoContext(ctx, "passkey renamed", "user", cur.User.ID, "passkey", c.Param("id"))
 	if target := c.PostForm("continue"); target != "" && h.CSRF.VerifyTarget(target, c.PostForm("sig")) {
 		c.Redirect(http.StatusSeeOther, target)
+		return
+	}
+	if c.PostForm("added") == "1" {
+		c.Redirect(http.StatusSeeOther, "/settings/passkeys?done=added")
 		return
 	}
 	c.Redirect(http.StatusSeeOther, "/settings/passkeys?done=renamed")

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
@@ -62,25 +63,42 @@ func (c *CSRF) Token(w http.ResponseWriter, r *http.Request) string {
 // Check reports whether a state-changing request carries a valid token
 // (form field, or X-CSRF-Token header for JSON calls) from the same origin.
 func (c *CSRF) Check(r *http.Request) bool {
+	reason := c.check(r)
+	if reason != "" {
+		slog.InfoContext(r.Context(), "CSRF check failed", "reason", reason, "origin", r.Header.Get("Origin"),
+			"sec_fetch_site", r.Header.Get("Sec-Fetch-Site"))
+	}
+	return reason == ""
+}
+
+// check says why a request fails the CSRF check, or "".
+func (c *CSRF) check(r *http.Request) string {
 	if !c.SameOrigin(r) {
-		return false
+		return "cross-origin request"
 	}
 	ck, err := r.Cookie(c.cookie)
 	if err != nil || ck.Value == "" {
-		return false
+		return "no CSRF cookie"
 	}
 	got := r.Header.Get("X-CSRF-Token")
 	if got == "" {
 		got = r.PostFormValue(FormField)
 	}
-	want := c.sign(ck.Value)
-	return got != "" && subtle.ConstantTimeCompare([]byte(got), []byte(want)) == 1
+	if got == "" {
+		return "no CSRF token"
+	}
+	if subtle.ConstantTimeCompare([]byte(got), []byte(c.sign(ck.Value))) != 1 {
+		return "CSRF token does not match the cookie"
+	}
+	return ""
 }
 
 // SameOrigin rejects requests the browser marks as coming from another
 // site. Browsers that send neither header are judged by the token alone.
+// Our pages send Referrer-Policy: no-referrer, under which browsers send
+// "Origin: null" for form posts; Sec-Fetch-Site still tells the truth.
 func (c *CSRF) SameOrigin(r *http.Request) bool {
-	if o := r.Header.Get("Origin"); o != "" && o != c.origin {
+	if o := r.Header.Get("Origin"); o != "" && o != "null" && o != c.origin {
 		return false
 	}
 	switch r.Header.Get("Sec-Fetch-Site") {

@@ -1,0 +1,166 @@
+package e2e
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"testing"
+
+	"github.com/communityidp/idp/config"
+	"github.com/communityidp/idp/idp/store"
+	"github.com/communityidp/idp/idp/users"
+)
+
+func randomToken() string {
+	b := make([]byte, 16)
+	rand.Read(b)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+const (
+	adminLogin    = "admin"
+	adminPassword = "admin passphrase 2026"
+)
+
+// startPasskeyProvider runs a provider with the browser tests' relying
+// party and an admin account (the rollout's first stage is admins).
+func startPasskeyProvider(t *testing.T, edit func(*config.Config)) (*provider, *rpApp) {
+	t.Helper()
+	app := newRPApp(t)
+	p := startProvider(t, func(c *config.Config) {
+		c.Clients = append(c.Clients, app.client())
+		if edit != nil {
+			edit(c)
+		}
+	})
+	u, err := users.New(users.Input{Username: adminLogin, Email: "admin@example.org", Name: "Site Admin",
+		Role: store.RoleAdmin, PasswordHash: mustHash(t, adminPassword)}, p.clock.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.store.CreateUser(context.Background(), u); err != nil {
+		t.Fatal(err)
+	}
+	app.start(p)
+	return p, app
+}
+
+// signInWithPassword goes from the site's sign-in link through the
+// identifier and password steps.
+func (c *chrome) signInWithPassword(app *rpApp, login, pw string) {
+	c.t.Helper()
+	c.open(app.URL + "/login")
+	c.waitFor("Email or username")
+	c.fill("Email or username", login)
+	c.click("Continue")
+	c.waitFor("Password")
+	if c.has("Use Password") {
+		c.click("Use Password")
+		c.waitFor("Enter your password")
+	}
+	c.fill("Password", pw)
+	c.click("Sign in")
+}
+
+func (c *chrome) has(text string) bool {
+	var found bool
+	c.eval(`document.body.innerText.includes(`+jsString(text)+`)`, &found)
+	return found
+}
+
+func jsString(s string) string {
+	b, _ := json.Marshal(s)
+	return string(b)
+}
+
+// TestAdminPasskeyWalkthrough follows the brief's "How to Test as an
+// Admin" section literally, through a relying party's code flow.
+func TestAdminPasskeyWalkthrough(t *testing.T) {
+	p, app := startPasskeyProvider(t, nil)
+	c := newChrome(t)
+	// Until the member touches the sensor, prompts and autofill wait.
+	c.presence(false)
+
+	// Sign in with a password. The suggestion appears (an admin without a
+	// passkey, on a browser that can create one); "Not now" continues.
+	c.signInWithPassword(app, adminLogin, adminPassword)
+	c.waitFor("Sign in faster with a passkey")
+	c.screenshot("suggestion")
+	c.click("Not now")
+	c.waitFor("Signed in as admin")
+	c.waitFor("amr: pwd")
+
+	// Go to Settings > Passkeys. Select Add Passkey. Follow the device prompt.
+	c.open(p.URL + "/settings")
+	c.click("Passkeys")
+	c.waitFor("Your passkeys")
+	c.waitFor("You have no passkeys yet.")
+	c.presence(true)
+	c.click("Add Passkey")
+	c.waitFor("Your passkey was added.")
+	// Give the passkey a clear name; confirm it appears in the list.
+	c.fill("Passkey name", "Office Laptop")
+	c.click("Save")
+	c.waitFor("Your passkey is ready.")
+	c.waitFor("Office Laptop")
+	c.waitFor("Synced")
+	c.screenshot("passkeys")
+	if n := c.credentials(c.auths[0]); n != 1 {
+		t.Fatalf("the authenticator holds %d credentials", n)
+	}
+
+	// Sign out.
+	c.open(p.URL + "/settings")
+	c.click("Sign out")
+	c.waitFor("You are signed out")
+
+	// Go to the login page, enter the same username, continue to passkey
+	// sign-in, confirm with the device prompt, signed in.
+	c.presence(false)
+	c.open(app.URL + "/login")
+	c.waitFor("Email or username")
+	c.fill("Email or username", adminLogin)
+	c.click("Continue")
+	c.waitFor("Sign in with a passkey")
+	if !c.has("Use Password") {
+		t.Fatal("the passkey step does not offer Use Password")
+	}
+	c.screenshot("login-passkey")
+	c.presence(true)
+	c.click("Sign in with a passkey")
+	c.waitFor("Signed in as admin")
+	c.waitFor("amr: hwk user mfa")
+
+	// Test password fallback: Use Password, sign in with the password.
+	c.open(p.URL + "/settings")
+	c.click("Sign out")
+	c.waitFor("You are signed out")
+	c.presence(false)
+	c.signInWithPassword(app, adminLogin, adminPassword)
+	// No suggestion: the member has a passkey.
+	c.waitFor("Signed in as admin")
+	c.waitFor("amr: pwd")
+
+	// Rename and delete the test passkey.
+	c.open(p.URL + "/settings/passkeys")
+	c.click("Rename", "Office Laptop")
+	c.fill("Passkey name", "Admin Laptop")
+	c.click("Save")
+	c.waitFor("Your passkey was renamed.")
+	c.waitFor("Admin Laptop")
+	c.absent("Office Laptop")
+	c.click("Delete", "Admin Laptop")
+	c.click("Delete passkey", "Admin Laptop")
+	c.waitFor("Your passkey was deleted.")
+	c.waitFor("You have no passkeys yet.")
+
+	// Sign out and confirm that password sign-in still works.
+	c.open(p.URL + "/settings")
+	c.click("Sign out")
+	c.waitFor("You are signed out")
+	c.signInWithPassword(app, adminLogin, adminPassword)
+	// "Not now" is remembered: no suggestion although the passkey is gone.
+	c.waitFor("Signed in as admin")
+	c.absent("Sign in faster with a passkey")
+}
