@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/cdproto/webauthn"
 	"github.com/chromedp/chromedp"
 )
@@ -123,6 +124,14 @@ func (c *chrome) credentials(id webauthn.AuthenticatorID) int {
 	return len(res.Credentials)
 }
 
+// userAgent makes the tab report another browser.
+func (c *chrome) userAgent(ua string) {
+	c.t.Helper()
+	if _, err := chromedp.Call(c.ctx, emulation.SetUserAgentOverride, emulation.SetUserAgentOverrideParams{UserAgent: ua}); err != nil {
+		c.t.Fatal(err)
+	}
+}
+
 func (c *chrome) open(url string) {
 	c.t.Helper()
 	if err := chromedp.Do(c.ctx, chromedp.Navigate(url)); err != nil {
@@ -132,7 +141,7 @@ func (c *chrome) open(url string) {
 
 // pageHelpers finds elements as a person does: visible ones, by text.
 const pageHelpers = `
-const visible = (e) => !!(e.offsetWidth || e.offsetHeight || e.getClientRects().length) && getComputedStyle(e).visibility !== 'hidden';
+const visible = (e) => e.checkVisibility({checkVisibilityCSS: true, contentVisibilityAuto: true}) && !e.closest('details:not([open]) > :not(summary)');
 const norm = (s) => (s || '').replace(/\s+/g, ' ').trim();
 const scopeOf = (name) => {
   if (!name) return document;
@@ -157,10 +166,18 @@ func (c *chrome) click(text string, scope ...string) {
   els[0].click();
   return 'ok';
 })()`, in, text)
-	got, err := chromedp.Run(c.ctx, chromedp.Evaluate[string](script))
-	if err != nil || got != "ok" {
-		c.t.Fatalf("click %q: %v %s\npage: %s", text, err, got, c.text())
+	// Like a person, wait until the button shows.
+	var got string
+	var err error
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(40 * time.Millisecond) {
+		ctx, cancel := context.WithTimeout(c.ctx, 2*time.Second)
+		got, err = chromedp.Run(ctx, chromedp.Evaluate[string](script))
+		cancel()
+		if err == nil && got == "ok" {
+			return
+		}
 	}
+	c.t.Fatalf("click %q: %v %s\npage: %s", text, err, got, c.text())
 }
 
 // fill types value into the visible field labelled label.
@@ -168,7 +185,7 @@ func (c *chrome) fill(label, value string) {
 	c.t.Helper()
 	script := fmt.Sprintf(`(() => {`+pageHelpers+`
   const labels = [...document.querySelectorAll('label')].filter((l) => visible(l) && norm(l.textContent) === %q);
-  if (labels.length !== 1) return 'found ' + labels.length + ' visible labels';
+  if (labels.length !== 1) return 'found ' + labels.length + ' visible labels: ' + labels.map((l) => l.htmlFor).join(' ');
   const input = document.getElementById(labels[0].htmlFor);
   if (!input) return 'label points nowhere';
   input.focus();
@@ -176,10 +193,17 @@ func (c *chrome) fill(label, value string) {
   input.dispatchEvent(new Event('input', {bubbles: true}));
   return 'ok';
 })()`, label, value)
-	got, err := chromedp.Run(c.ctx, chromedp.Evaluate[string](script))
-	if err != nil || got != "ok" {
-		c.t.Fatalf("fill %q: %v %s\npage: %s", label, err, got, c.text())
+	var got string
+	var err error
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(40 * time.Millisecond) {
+		ctx, cancel := context.WithTimeout(c.ctx, 2*time.Second)
+		got, err = chromedp.Run(ctx, chromedp.Evaluate[string](script))
+		cancel()
+		if err == nil && got == "ok" {
+			return
+		}
 	}
+	c.t.Fatalf("fill %q: %v %s\npage: %s", label, err, got, c.text())
 }
 
 // submit presses a button that sends a form, and waits for the next page.

@@ -164,3 +164,161 @@ func TestAdminPasskeyWalkthrough(t *testing.T) {
 	c.waitFor("Signed in as admin")
 	c.absent("Sign in faster with a passkey")
 }
+
+// addPasskey adds a passkey from Settings > Passkeys and names it.
+func (c *chrome) addPasskey(p *provider, name string) {
+	c.t.Helper()
+	c.open(p.URL + "/settings/passkeys")
+	c.waitFor("Your passkeys")
+	c.click("Add Passkey")
+	c.waitFor("Your passkey was added.")
+	c.fill("Passkey name", name)
+	c.click("Save")
+	c.waitFor("Your passkey is ready.")
+	c.waitFor(name)
+}
+
+func (c *chrome) signOut(p *provider) {
+	c.t.Helper()
+	c.open(p.URL + "/settings")
+	c.click("Sign out")
+	c.waitFor("You are signed out")
+}
+
+// A cancelled or failed prompt says so in plain words, with a code, and
+// keeps "Use Password" in view; the password then works.
+func TestPasskeyPromptCancelled(t *testing.T) {
+	p, app := startPasskeyProvider(t, nil)
+	c := newChrome(t)
+	c.presence(false)
+	c.signInWithPassword(app, adminLogin, adminPassword)
+	c.waitFor("Not now")
+	c.click("Not now")
+	c.waitFor("Signed in as admin")
+	c.presence(true)
+	c.addPasskey(p, "Office Laptop")
+	c.signOut(p)
+
+	c.presence(false)
+	c.open(app.URL + "/login")
+	c.fill("Email or username", adminLogin)
+	c.click("Continue")
+	c.waitFor("Sign in with a passkey")
+	c.userVerified(false) // the fingerprint is not recognised: the prompt fails
+	c.presence(true)
+	c.click("Sign in with a passkey")
+	c.waitFor("The passkey prompt was cancelled or timed out.")
+	c.waitFor("PK-CANCELLED")
+	c.waitFor("Use Password")
+	c.screenshot("login-cancelled")
+	// Try again works once the device recognises the member.
+	c.userVerified(true)
+	c.click("Sign in with a passkey")
+	c.waitFor("Signed in as admin")
+
+	// And the password fallback from the same page.
+	c.signOut(p)
+	c.presence(false)
+	c.open(app.URL + "/login")
+	c.fill("Email or username", adminLogin)
+	c.click("Continue")
+	c.waitFor("Sign in with a passkey")
+	c.click("Use Password")
+	c.fill("Password", adminPassword)
+	c.click("Sign in")
+	c.waitFor("Signed in as admin")
+	c.waitFor("amr: pwd")
+}
+
+// Usernameless sign-in: the "Email or username" field offers the passkey
+// through autofill (conditional mediation); the virtual authenticator
+// picks it at once.
+func TestPasskeyAutofillSignIn(t *testing.T) {
+	p, app := startPasskeyProvider(t, nil)
+	c := newChrome(t)
+	c.presence(false)
+	c.signInWithPassword(app, adminLogin, adminPassword)
+	c.click("Not now")
+	c.waitFor("Signed in as admin")
+	c.presence(true)
+	c.addPasskey(p, "Office Laptop")
+	c.signOut(p)
+
+	c.open(app.URL + "/login") // nothing typed
+	c.waitFor("Signed in as admin")
+	c.waitFor("amr: hwk user mfa")
+}
+
+// A member can have several passkeys, one per device.
+func TestSecondPasskeyOnAnotherDevice(t *testing.T) {
+	p, app := startPasskeyProvider(t, nil)
+	c := newChrome(t)
+	c.presence(false)
+	c.signInWithPassword(app, adminLogin, adminPassword)
+	c.click("Not now")
+	c.waitFor("Signed in as admin")
+	c.presence(true)
+	c.addPasskey(p, "Office Laptop")
+
+	laptop := c.auths[0]
+	c.removeAuthenticator(laptop) // the laptop is elsewhere; the phone is here
+	phone := c.addAuthenticator()
+	c.addPasskey(p, "Admin Phone")
+	c.waitFor("Office Laptop")
+	if n := c.credentials(phone); n != 1 {
+		t.Fatalf("the phone holds %d passkeys", n)
+	}
+	c.signOut(p)
+	c.presence(false)
+	c.open(app.URL + "/login")
+	c.fill("Email or username", adminLogin)
+	c.click("Continue")
+	c.presence(true)
+	c.click("Sign in with a passkey")
+	c.waitFor("Signed in as admin")
+	c.waitFor("amr: hwk user mfa")
+
+	c.open(p.URL + "/settings/passkeys")
+	c.waitFor("Admin Phone")
+	c.waitFor("Office Laptop")
+}
+
+// The suggestion is only for members the rollout includes: with the
+// default rollout (admins), a member sees none and no Add Passkey.
+func TestRolloutHidesPasskeysFromMembers(t *testing.T) {
+	p, app := startPasskeyProvider(t, nil)
+	c := newChrome(t)
+	c.presence(false)
+	c.signInWithPassword(app, aliceLogin, alicePassword)
+	c.waitFor("Signed in as alice")
+	c.absent("Sign in faster with a passkey")
+	c.open(p.URL + "/settings/passkeys")
+	c.waitFor("Adding passkeys is not available for your account yet.")
+	c.absent("Add Passkey")
+}
+
+// In an app's built-in browser the passkey step explains and offers the
+// password instead of a prompt that would fail.
+func TestEmbeddedWebView(t *testing.T) {
+	p, app := startPasskeyProvider(t, nil)
+	c := newChrome(t)
+	c.presence(false)
+	c.signInWithPassword(app, adminLogin, adminPassword)
+	c.click("Not now")
+	c.waitFor("Signed in as admin")
+	c.presence(true)
+	c.addPasskey(p, "Office Laptop")
+	c.signOut(p)
+
+	c.userAgent("Mozilla/5.0 (Linux; Android 14; Pixel 8; wv) AppleWebKit/537.36 (KHTML, like Gecko) Version/4.0 Chrome/130.0 Mobile Safari/537.36")
+	c.open(app.URL + "/login")
+	c.fill("Email or username", adminLogin)
+	c.click("Continue")
+	c.waitFor("Passkeys do not work inside this app's built-in browser.")
+	c.waitFor("PK-WEBVIEW")
+	c.absent("Sign in with a passkey")
+	c.click("Use Password")
+	c.fill("Password", adminPassword)
+	c.click("Sign in")
+	c.waitFor("Signed in as admin")
+}

@@ -1,0 +1,72 @@
+package e2e
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/webauthn"
+)
+
+// The WebAuthn Signal API keeps the member's password manager in step:
+// a passkey deleted in Settings disappears from the device, and so does
+// one the site no longer knows when the member tries it.
+func TestSignalAPI(t *testing.T) {
+	p, app := startPasskeyProvider(t, nil)
+	c := newChrome(t)
+	c.presence(false)
+	c.signInWithPassword(app, adminLogin, adminPassword)
+	c.click("Not now")
+	c.waitFor("Signed in as admin")
+	c.presence(true)
+	c.addPasskey(p, "Office Laptop")
+	auth := c.auths[0]
+	if n := c.credentials(auth); n != 1 {
+		t.Fatalf("%d credentials after adding", n)
+	}
+	c.click("Delete", "Office Laptop")
+	c.click("Delete passkey", "Office Laptop")
+	c.waitFor("Your passkey was deleted.")
+	c.waitCredentials(auth, 0)
+
+	// A passkey deleted by someone else (an admin, another device): the
+	// sign-in fails with a code, and the device forgets it.
+	c.addPasskey(p, "Office Laptop")
+	pks, err := p.store.PasskeysByUser(context.Background(), userID(t, p, adminLogin))
+	if err != nil || len(pks) != 1 {
+		t.Fatalf("passkeys: %v %v", pks, err)
+	}
+	c.signOut(p)
+	if err := p.store.DeletePasskey(context.Background(), pks[0].UserID, pks[0].ID); err != nil {
+		t.Fatal(err)
+	}
+	c.presence(false)
+	c.open(app.URL + "/login")
+	c.fill("Email or username", adminLogin)
+	c.click("Continue")
+	// The account has no passkey any more: straight to the password.
+	c.waitFor("Enter your password")
+	c.open(app.URL + "/login")
+	c.presence(true) // the autofill request offers the stale passkey
+	c.waitFor("PK-UNKNOWN")
+	c.waitCredentials(auth, 0)
+}
+
+// waitCredentials waits until the authenticator holds n passkeys.
+func (c *chrome) waitCredentials(id webauthn.AuthenticatorID, n int) {
+	c.t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if c.credentials(id) == n {
+			return
+		}
+	}
+	c.t.Fatalf("the authenticator holds %d passkeys, want %d", c.credentials(id), n)
+}
+
+func userID(t *testing.T, p *provider, login string) string {
+	u, err := p.store.UserByLogin(context.Background(), login)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u.ID
+}
