@@ -192,3 +192,60 @@ func TestEmptyFile(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestPasskeyConfig(t *testing.T) {
+	base := "issuer: https://login.example.org\nlisten: 127.0.0.1:9000\n"
+	ok := []string{
+		base,
+		base + "passkeys: {rp_id: example.org}\n",
+		base + "passkeys: {origins: [https://forum.example.net]}\n",
+		base + "passkeys: {rollout: group, rollout_group: [alice, role:admin]}\n",
+		"issuer: http://127.0.0.1:9000\nlisten: 127.0.0.1:9000\npasskeys: {rollout: off}\n",
+		base + "passkeys:\n  android: [{package_name: com.example.app, sha256_cert_fingerprints: ['14:6D:E9:83:C5:73:06:50:D8:EE:B9:95:2F:34:FC:64:16:A0:83:42:E6:1D:BE:A8:8A:04:96:B2:3F:CF:44:E5']}]\n  ios: [{app_id: ABCDE12345.com.example.app}]\n",
+	}
+	for _, y := range ok {
+		if _, err := Load(write(t, y), noEnv); err != nil {
+			t.Errorf("refused %q: %v", y, err)
+		}
+	}
+	bad := []struct{ yaml, field, reason string }{
+		{"issuer: http://127.0.0.1:9000\nlisten: 127.0.0.1:9000\n", "passkeys.rp_id", "IP address"},
+		{base + "passkeys: {rp_id: example.com}\n", "passkeys.rp_id", "neither the issuer's host"},
+		{base + "passkeys: {rp_id: ogin.example.org}\n", "passkeys.rp_id", "neither the issuer's host"},
+		{base + "passkeys: {rp_id: https://login.example.org}\n", "passkeys.rp_id", "not a domain name"},
+		{base + "passkeys: {rp_id: example.org, origins: [https://forum.example.net]}\n", "passkeys.origins[0]", "outside"},
+		{base + "passkeys: {origins: [http://forum.example.net]}\n", "passkeys.origins[0]", "https"},
+		{base + "passkeys: {origins: [https://forum.example.net/path]}\n", "passkeys.origins[0]", "not an origin"},
+		{base + "passkeys: {rollout: sometimes}\n", "passkeys.rollout", "not one of"},
+		{base + "passkeys: {rollout: group}\n", "passkeys.rollout_group", "required"},
+		{base + "passkeys: {rollout_group: [role:root]}\n", "passkeys.rollout_group[0]", "unknown role"},
+		{base + "passkeys: {user_verification: discouraged}\n", "passkeys.user_verification", "not one of"},
+		{base + "passkeys: {android: [{package_name: app, sha256_cert_fingerprints: [zz]}]}\n", "passkeys.android[0].package_name", "package name"},
+		{base + "passkeys: {android: [{package_name: com.example.app, sha256_cert_fingerprints: ['AB:CD']}]}\n", "passkeys.android[0].sha256_cert_fingerprints[0]", "SHA-256"},
+		{base + "passkeys: {ios: [{app_id: com.example.app}]}\n", "passkeys.ios[0].app_id", "TEAMID"},
+	}
+	for _, c := range bad {
+		_, err := Load(write(t, c.yaml), noEnv)
+		if err == nil || !strings.Contains(err.Error(), c.field+": ") || !strings.Contains(err.Error(), c.reason) {
+			t.Errorf("%q: error %v, want %s ... %s", c.yaml, err, c.field, c.reason)
+		}
+	}
+}
+
+func TestPasskeyOrigins(t *testing.T) {
+	cfg, err := Load(write(t, "issuer: https://login.example.org\npasskeys: {origins: [https://forum.example.net/, https://login.example.org]}\n"), noEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := cfg.PasskeyOrigins()
+	if len(got) != 2 || got[0] != "https://login.example.org" || got[1] != "https://forum.example.net" {
+		t.Fatalf("origins %v", got)
+	}
+	if cfg.Passkeys.RPID != "login.example.org" || cfg.Passkeys.RPName != "Community" {
+		t.Fatalf("defaults: %+v", cfg.Passkeys)
+	}
+	fp, _ := ParseFingerprint("14:6D:E9:83:C5:73:06:50:D8:EE:B9:95:2F:34:FC:64:16:A0:83:42:E6:1D:BE:A8:8A:04:96:B2:3F:CF:44:E5")
+	if got := AndroidOrigin(fp); got != "android:apk-key-hash:FG3pg8VzBlDY7rmVLzT8ZBagg0LmHb6oigSWsj_PROU" {
+		t.Fatalf("Android origin %s", got)
+	}
+}

@@ -274,7 +274,9 @@ func (h *Handler) password(c *gin.Context) {
 		h.Render.Error(c.Writer, c.Request, *failure)
 		return
 	}
-	if h.suggestFor(c, u) {
+	// No suggestion on a re-authentication: the member is on the way to a
+	// settings page already.
+	if !f.Reauth && h.suggestFor(c, u) {
 		next = "/login/suggest?" + url.Values{"continue": {next}, "sig": {h.CSRF.SignTarget(next)}}.Encode()
 	}
 	// 303: the browser follows with GET, never re-posting the password.

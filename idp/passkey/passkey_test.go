@@ -489,3 +489,101 @@ func TestRollout(t *testing.T) {
 		t.Fatalf("rollout off: %v %v", svc, err)
 	}
 }
+
+// auto_upgrade: a password manager creating a passkey on its own
+// (conditional create) does so without user presence, and the passkey is
+// marked so the member can find and remove it in Settings.
+func TestConditionalCreate(t *testing.T) {
+	f := setup(t, func(c *config.Config) { c.Passkeys.AutoUpgrade = true })
+	b, err := f.svc.BeginRegistration(f.ctx, f.alice, f.browse, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.Mediation != "conditional" {
+		t.Fatalf("mediation %q", b.Mediation)
+	}
+	a := softauthn.New(origin)
+	a.NoUserPresence = true
+	answer, _ := a.Create(publicKey(t, b))
+	p, err := f.svc.FinishRegistration(f.ctx, f.alice, b.Ceremony, f.browse, answer, "ua")
+	if err != nil {
+		t.Fatalf("conditional create without user presence: %v", err)
+	}
+	if !p.AutoCreated {
+		t.Fatal("not marked as created automatically")
+	}
+	// An ordinary registration still needs user presence.
+	b, _ = f.svc.BeginRegistration(f.ctx, f.bob, f.browse, false)
+	answer, _ = softauthn.New(origin).Create(publicKey(t, b))
+	other := softauthn.New(origin)
+	other.NoUserPresence = true
+	answer, _ = other.Create(publicKey(t, b))
+	if _, err := f.svc.FinishRegistration(f.ctx, f.bob, b.Ceremony, f.browse, answer, "ua"); err == nil {
+		t.Fatal("a modal registration without user presence was accepted")
+	}
+}
+
+// The files that let apps use the site's passkeys match the configuration
+// byte for byte.
+func TestWellKnown(t *testing.T) {
+	cfg := config.Default()
+	cfg.Issuer = origin
+	cfg.Passkeys.Rollout = config.RolloutEveryone
+	cfg.Passkeys.Origins = []string{"https://community.example.org", "https://forum.example.net"}
+	cfg.Passkeys.Android = []config.AndroidApp{{PackageName: "com.example.app",
+		SHA256CertFingerprints: []string{"146de983c5730650d8eeb9952f34fc6416a08342e61dbea88a0496b23fcf44e5"}}}
+	cfg.Passkeys.IOS = []config.IOSApp{{AppID: "ABCDE12345.com.example.app"}}
+	cfg.FillDefaults()
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	w, err := passkey.NewWellKnown(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantAssetLinks := `[{"relation":["delegate_permission/common.get_login_creds"],"target":{"namespace":"android_app","package_name":"com.example.app","sha256_cert_fingerprints":["14:6D:E9:83:C5:73:06:50:D8:EE:B9:95:2F:34:FC:64:16:A0:83:42:E6:1D:BE:A8:8A:04:96:B2:3F:CF:44:E5"]}}]`
+	if string(w.AssetLinks) != wantAssetLinks {
+		t.Errorf("assetlinks.json:\n%s\nwant\n%s", w.AssetLinks, wantAssetLinks)
+	}
+	if want := `{"webcredentials":{"apps":["ABCDE12345.com.example.app"]}}`; string(w.AppleAppSiteAssociation) != want {
+		t.Errorf("apple-app-site-association:\n%s\nwant\n%s", w.AppleAppSiteAssociation, want)
+	}
+	if want := `{"origins":["https://login.example.org","https://community.example.org","https://forum.example.net"]}`; string(w.RelatedOrigins) != want {
+		t.Errorf("webauthn:\n%s\nwant\n%s", w.RelatedOrigins, want)
+	}
+	bare := config.Default()
+	bare.FillDefaults()
+	if w, _ := passkey.NewWellKnown(bare); w.AssetLinks != nil || w.AppleAppSiteAssociation != nil || w.RelatedOrigins != nil {
+		t.Errorf("documents without apps or origins: %+v", w)
+	}
+}
+
+func TestDefaultNames(t *testing.T) {
+	icloud := []byte{0xfb, 0xfc, 0x30, 0x07, 0x15, 0x4e, 0x4e, 0xcc, 0x8c, 0x0b, 0x6e, 0x02, 0x05, 0x57, 0xd7, 0xbd}
+	for _, c := range []struct {
+		aaguid []byte
+		ua     string
+		want   string
+	}{
+		{icloud, "anything", "iCloud Keychain"},
+		{make([]byte, 16), "Mozilla/5.0 (iPhone; CPU iPhone OS 18_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.0 Mobile/15E148 Safari/604.1", "Safari on iPhone"},
+		{nil, "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Safari/537.36 Edg/131.0", "Edge on Windows"},
+		{nil, "Mozilla/5.0 (Linux; Android 14) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Mobile Safari/537.36", "Chrome on Android"},
+		{nil, "", "Passkey"},
+	} {
+		if got := passkey.DefaultName(c.aaguid, c.ua); got != c.want {
+			t.Errorf("DefaultName(%x, %.30q) = %q, want %q", c.aaguid, c.ua, got, c.want)
+		}
+	}
+	for ua, want := range map[string]bool{
+		"Mozilla/5.0 (Linux; Android 14; Pixel 8; wv) AppleWebKit/537.36 Version/4.0 Chrome/130.0 Mobile Safari/537.36":                           true,
+		"Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Mobile/15E148 Instagram":                 true,
+		"Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Mobile/15E148":                           true,
+		"Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.0 Mobile/15E148 Safari/604.1": false,
+		"Mozilla/5.0 (Linux; Android 14) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Mobile Safari/537.36":                                false,
+	} {
+		if got := passkey.IsEmbeddedWebView(ua); got != want {
+			t.Errorf("IsEmbeddedWebView(%.60q) = %v, want %v", ua, got, want)
+		}
+	}
+}

@@ -1,0 +1,235 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/oauth2"
+
+	"github.com/communityidp/idp/config"
+	"github.com/communityidp/idp/idp/passkey/softauthn"
+	"github.com/communityidp/idp/idp/store"
+)
+
+// postJSON calls a JSON endpoint as the page script does.
+func (b *browser) postJSON(path, csrf string, body any) (int, map[string]json.RawMessage) {
+	b.t.Helper()
+	raw, _ := json.Marshal(body)
+	req, _ := http.NewRequest(http.MethodPost, b.p.URL+path, bytes.NewReader(raw))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Origin", b.p.URL)
+	if csrf != "" {
+		req.Header.Set("X-CSRF-Token", csrf)
+	}
+	resp, err := b.client.Do(req)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(resp.Body)
+	out := map[string]json.RawMessage{}
+	json.Unmarshal(data, &out)
+	return resp.StatusCode, out
+}
+
+func jsonString(raw json.RawMessage) string {
+	var s string
+	json.Unmarshal(raw, &s)
+	return s
+}
+
+// csrfOf reads a page's CSRF token, as the page script does.
+func csrfOf(p *page) string { return inputValue(p, "csrf_token") }
+
+// addPasskeyHTTP adds a passkey with a software authenticator, as the
+// Settings page script would, for a signed-in browser.
+func (b *browser) addPasskeyHTTP(a *softauthn.Authenticator) (int, map[string]json.RawMessage) {
+	b.t.Helper()
+	settings := b.Get(b.p.URL + "/settings/passkeys")
+	csrf := csrfOf(settings.page)
+	st, begin := b.postJSON("/webauthn/register/begin", csrf, map[string]any{})
+	if st != 200 {
+		return st, begin
+	}
+	answer, err := a.Create(begin["publicKey"])
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	return b.postJSON("/webauthn/register/finish", csrf, map[string]any{"ceremony": jsonString(begin["ceremony"]), "credential": json.RawMessage(answer)})
+}
+
+func signInPage(t *testing.T, b *browser, p *provider, login, pw string) {
+	t.Helper()
+	r := b.Get(p.URL + "/login")
+	r = b.Submit(r.page, "Continue", map[string]string{"Email or username": login})
+	if strings.Contains(r.Text(), "Use Password") {
+		r = b.Submit(r.page, "Use Password", nil)
+	}
+	r = b.Submit(r.page, "Sign in", map[string]string{"Password": pw})
+	if !strings.Contains(r.URL.Path, "/settings") && !strings.Contains(r.URL.Path, "/login/suggest") {
+		t.Fatalf("sign-in ended at %s: %s", r.URL, r.Text())
+	}
+}
+
+// A passkey sign-in through a client's code flow: the ID token carries
+// amr ["hwk","user","mfa"] and a fresh auth_time.
+func TestPasskeySignInOverHTTP(t *testing.T) {
+	p := startProvider(t, func(c *config.Config) { c.Passkeys.Rollout = config.RolloutEveryone })
+	key := softauthn.New(p.URL)
+	setup := newBrowser(t, p)
+	signInPage(t, setup, p, aliceLogin, alicePassword)
+	if st, body := setup.addPasskeyHTTP(key); st != 200 {
+		t.Fatalf("add passkey: %d %s", st, body)
+	}
+
+	site := newRP(t, p, siteID, siteSecret, siteRedirect, oauth2.AuthStyleInHeader)
+	b := newBrowser(t, p)
+	p.clock.Advance(time.Minute)
+	r := b.Get(site.oauth.AuthCodeURL("s1"))
+	r = b.Submit(r.page, "Continue", map[string]string{"Email or username": aliceLogin})
+	if !strings.Contains(r.Text(), "Sign in with a passkey") || !strings.Contains(r.Text(), "Use Password") {
+		t.Fatalf("passkey step: %s", r.Text())
+	}
+	authRequestID := r.URL.Query().Get("authRequestID")
+	if authRequestID == "" {
+		authRequestID = inputValue(r.page, "authRequestID")
+	}
+	csrf := csrfOf(r.page)
+	st, begin := b.postJSON("/webauthn/login/begin", csrf, map[string]any{"login": aliceLogin})
+	if st != 200 {
+		t.Fatalf("begin: %d %s", st, begin)
+	}
+	answer, err := key.Get(begin["publicKey"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, done := b.postJSON("/webauthn/login/finish", csrf, map[string]any{"ceremony": jsonString(begin["ceremony"]),
+		"credential": json.RawMessage(answer), "authRequestID": authRequestID})
+	if st != 200 {
+		t.Fatalf("finish: %d %s", st, done)
+	}
+	back := b.Get(jsonString(done["redirect"]))
+	if back.Away == nil {
+		t.Fatalf("no redirect to the site: %s", back.Text())
+	}
+	_, idt := site.exchange(mustNoError(t, back.Away))
+	c := claimsOf(t, idt)
+	if !slices.Equal(c.AMR, []string{"hwk", "user", "mfa"}) || time.Since(time.Unix(c.AuthTime, 0)) > time.Minute+5*time.Second {
+		t.Fatalf("amr %v auth_time %d", c.AMR, c.AuthTime)
+	}
+	var signals struct {
+		RPID     string   `json:"rpId"`
+		Accepted []string `json:"allAcceptedCredentialIds"`
+	}
+	json.Unmarshal(done["signals"], &signals)
+	if signals.RPID != "localhost" || len(signals.Accepted) != 1 {
+		t.Fatalf("signals %s", done["signals"])
+	}
+}
+
+// The JSON endpoints need the page's CSRF token and a JSON body; adding a
+// passkey needs a recent sign-in and a rollout that includes the member;
+// a ceremony belongs to the browser that began it.
+func TestPasskeyEndpointGuards(t *testing.T) {
+	p := startProvider(t, nil) // rollout: admins
+	b := newBrowser(t, p)
+	signInPage(t, b, p, aliceLogin, alicePassword)
+	page := b.Get(p.URL + "/settings")
+	csrf := csrfOf(page.page)
+
+	if st, body := b.postJSON("/webauthn/login/begin", "", map[string]any{}); st != 403 || jsonString(body["error"]) != "CSRF" {
+		t.Errorf("begin without CSRF token: %d %s", st, body)
+	}
+	req, _ := http.NewRequest(http.MethodPost, p.URL+"/webauthn/login/begin", strings.NewReader(`login=alice`))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("X-CSRF-Token", csrf)
+	if resp, err := b.client.Do(req); err != nil || resp.StatusCode != 400 {
+		t.Errorf("form body to a JSON endpoint: %v %d", err, resp.StatusCode)
+	}
+	if st, body := b.postJSON("/webauthn/register/begin", csrf, map[string]any{}); st != 403 || jsonString(body["error"]) != "PK-ROLLOUT" {
+		t.Errorf("registration for a member outside the rollout: %d %s", st, body)
+	}
+	anonymous := newBrowser(t, p)
+	anon := anonymous.Get(p.URL + "/login")
+	if st, body := anonymous.postJSON("/webauthn/register/begin", csrfOf(anon.page), map[string]any{}); st != 401 {
+		t.Errorf("registration without a session: %d %s", st, body)
+	}
+
+	// An admin must have signed in recently.
+	if _, err := p.store.UpdateUser(context.Background(), userID(t, p, aliceLogin), func(u *store.User) error {
+		u.Role = store.RoleAdmin
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	p.clock.Advance(p.cfg.Sessions.ReauthAfter.D() + time.Minute)
+	st, body := b.postJSON("/webauthn/register/begin", csrf, map[string]any{})
+	if st != 401 || jsonString(body["error"]) != "PK-REAUTH" || jsonString(body["reauth"]) == "" {
+		t.Fatalf("stale sign-in: %d %s", st, body)
+	}
+	// The re-authentication link asks for the sign-in again, then returns.
+	r := b.Get(p.URL + jsonString(body["reauth"]))
+	if !strings.Contains(r.Text(), "Email or username") || !strings.Contains(r.Body, `value="alice"`) {
+		t.Fatalf("reauth page: %s", r.Text())
+	}
+	r = b.Submit(r.page, "Continue", map[string]string{"Email or username": aliceLogin})
+	r = b.Submit(r.page, "Sign in", map[string]string{"Password": alicePassword})
+	if !strings.HasSuffix(r.URL.Path, "/settings/passkeys") {
+		t.Fatalf("after re-authentication: %s", r.URL)
+	}
+	key := softauthn.New(p.URL)
+	if st, body := b.addPasskeyHTTP(key); st != 200 {
+		t.Fatalf("add after re-authentication: %d %s", st, body)
+	}
+
+	// A ceremony begun in one browser cannot be finished in another.
+	other := newBrowser(t, p)
+	otherPage := other.Get(p.URL + "/login")
+	loginPage := b.Get(p.URL + "/settings/passkeys")
+	st, begin := b.postJSON("/webauthn/login/begin", csrfOf(loginPage.page), map[string]any{"login": aliceLogin})
+	if st != 200 {
+		t.Fatal(st)
+	}
+	answer, _ := key.Get(begin["publicKey"])
+	st, body = other.postJSON("/webauthn/login/finish", csrfOf(otherPage.page), map[string]any{"ceremony": jsonString(begin["ceremony"]),
+		"credential": json.RawMessage(answer)})
+	if st != 400 || jsonString(body["error"]) != "PK-EXPIRED" {
+		t.Fatalf("finish in another browser: %d %s", st, body)
+	}
+}
+
+// The app association files are served from the configuration.
+func TestWellKnownServed(t *testing.T) {
+	p := startProvider(t, func(c *config.Config) {
+		c.Passkeys.Android = []config.AndroidApp{{PackageName: "com.example.app",
+			SHA256CertFingerprints: []string{"14:6D:E9:83:C5:73:06:50:D8:EE:B9:95:2F:34:FC:64:16:A0:83:42:E6:1D:BE:A8:8A:04:96:B2:3F:CF:44:E5"}}}
+		c.Passkeys.IOS = []config.IOSApp{{AppID: "ABCDE12345.com.example.app"}}
+	})
+	for path, want := range map[string]string{
+		"/.well-known/assetlinks.json":             `"package_name":"com.example.app"`,
+		"/.well-known/apple-app-site-association": `{"webcredentials":{"apps":["ABCDE12345.com.example.app"]}}`,
+	} {
+		resp, err := http.Get(p.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "application/json" || !strings.Contains(string(body), want) {
+			t.Errorf("%s: %d %s %s", path, resp.StatusCode, resp.Header.Get("Content-Type"), body)
+		}
+	}
+	// No extra origins configured: no related origins file.
+	resp, _ := http.Get(p.URL + "/.well-known/webauthn")
+	resp.Body.Close()
+	if resp.StatusCode != 404 {
+		t.Errorf("/.well-known/webauthn without extra origins: %d", resp.StatusCode)
+	}
+}
