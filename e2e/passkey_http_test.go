@@ -213,7 +213,7 @@ func TestWellKnownServed(t *testing.T) {
 		c.Passkeys.IOS = []config.IOSApp{{AppID: "ABCDE12345.com.example.app"}}
 	})
 	for path, want := range map[string]string{
-		"/.well-known/assetlinks.json":             `"package_name":"com.example.app"`,
+		"/.well-known/assetlinks.json":            `"package_name":"com.example.app"`,
 		"/.well-known/apple-app-site-association": `{"webcredentials":{"apps":["ABCDE12345.com.example.app"]}}`,
 	} {
 		resp, err := http.Get(p.URL + path)
