@@ -436,3 +436,23 @@ var errNoCode = errors.New("no code")
 func fmtURL(base string, q url.Values) string { return fmt.Sprintf("%s?%s", base, q.Encode()) }
 
 type htmlNode = html.Node
+
+// newMember adds a member account.
+func newMember(t *testing.T, p *provider, login, pw string) *store.User {
+	t.Helper()
+	u, err := users.New(users.Input{Username: login, Email: login + "@example.org", PasswordHash: mustHash(t, pw)}, p.clock.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.store.CreateUser(context.Background(), u); err != nil {
+		t.Fatal(err)
+	}
+	return u
+}
+
+// idTokenFor signs in with the browser and returns the raw ID token.
+func idTokenFor(t *testing.T, site *rp, b *browser, login, pw string) string {
+	t.Helper()
+	tok, _ := site.exchange(mustNoError(t, b.signIn(site.oauth.AuthCodeURL("h"), login, pw)))
+	return tok.Extra("id_token").(string)
+}

@@ -183,7 +183,7 @@ func TestServeWithoutConfig(t *testing.T) {
 	bin := buildBinary(t)
 	dir := t.TempDir()
 	addr := freePort(t)
-	issuer := "http://" + addr
+	issuer := "http://localhost:" + strings.TrimPrefix(addr, "127.0.0.1:")
 	cmd := exec.Command(bin, "serve")
 	cmd.Dir = dir
 	// Only the address is moved off the default 8080, so parallel runs

@@ -8,6 +8,7 @@ package login
 import (
 	"context"
 	"crypto/sha256"
+	"crypto/subtle"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -104,7 +105,24 @@ var (
 	failDisabled = web.Failure{Status: http.StatusForbidden, Code: "ACCOUNT-DISABLED", Title: "Account disabled",
 		Message: "This account is disabled, so it cannot sign in.",
 		Hint:    "If you think this is a mistake, contact the site's support."}
+	failBrowser = web.Failure{Status: http.StatusBadRequest, Code: "LOGIN-BROWSER", Title: "Sign in from the same browser",
+		Message: "This sign-in was started in another browser or app, so it cannot be finished here.",
+		Hint:    "Go back to the app or website and sign in again from this browser."}
+	failOtherAccount = web.Failure{Status: http.StatusForbidden, Code: "LOGIN-OTHER-ACCOUNT", Title: "A different account",
+		Message: "The app asked for a different account than the one you signed in with.",
+		Hint:    "Go back to the app and sign in again, choosing the account it expects."}
 )
+
+// sameBrowser reports whether the request comes from the browser that
+// started the authorization request (requests made before binding existed
+// carry none).
+func (h *Handler) sameBrowser(c *gin.Context, ar *store.AuthRequest) bool {
+	if len(ar.BrowserBinding) == 0 {
+		return true
+	}
+	sum := sha256.Sum256(h.CSRF.Binding(c.Request))
+	return subtle.ConstantTimeCompare(sum[:], ar.BrowserBinding) == 1
+}
 
 // authRequest loads the flow's authorization request if it can still be
 // signed in to. It renders the error page and returns nil otherwise.
@@ -116,6 +134,9 @@ func (h *Handler) authRequest(c *gin.Context, f flow) *store.AuthRequest {
 		h.serverError(c, "load auth request", err)
 		return nil
 	case ar.Done || !h.Now().Before(ar.ExpiresAt):
+	case !h.sameBrowser(c, ar):
+		h.Render.Error(c.Writer, c.Request, failBrowser)
+		return nil
 	default:
 		return ar
 	}
@@ -312,7 +333,20 @@ func (h *Handler) finish(c *gin.Context, f flow, u *store.User, s *store.Session
 	if f.AuthRequestID == "" {
 		return web.LocalPath(f.Next, "/settings"), nil
 	}
-	err := h.Store.CompleteAuthRequest(c.Request.Context(), f.AuthRequestID, u.ID, s.AuthTime, s.AMR, s.ID, h.Now())
+	ar, err := h.Store.AuthRequestByID(c.Request.Context(), f.AuthRequestID)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return "", &failExpired
+	case err != nil:
+		slog.ErrorContext(c.Request.Context(), "load auth request", "error", err)
+		return "", &web.FailServer
+	case !h.sameBrowser(c, ar):
+		return "", &failBrowser
+	case ar.HintSubject != "" && ar.HintSubject != u.ID:
+		// The client named the account it expects (id_token_hint).
+		return "", &failOtherAccount
+	}
+	err = h.Store.CompleteAuthRequest(c.Request.Context(), f.AuthRequestID, u.ID, s.AuthTime, s.AMR, s.ID, h.Now())
 	switch {
 	case errors.Is(err, store.ErrNotFound), errors.Is(err, store.ErrConflict):
 		return "", &failExpired

@@ -2,10 +2,10 @@ package oidcop
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"html/template"
 	"net/http"
 	"net/url"
 	"slices"
@@ -38,7 +38,10 @@ type Options struct {
 	LogoutURL func(target string) string
 	// ClearSessionCookie drops the browser's session cookie.
 	ClearSessionCookie func(http.ResponseWriter)
-	Now                func() time.Time
+	// BrowserBinding returns a value only this browser holds, setting it
+	// (a cookie) if it has none: authorization requests are bound to it.
+	BrowserBinding func(http.ResponseWriter, *http.Request) []byte
+	Now            func() time.Time
 }
 
 // Provider is the OpenID provider: op's protocol engine with this
@@ -54,6 +57,7 @@ type Provider struct {
 	discovery []byte
 	keys      *keys.Manager
 	clear     func(http.ResponseWriter)
+	binding   func(http.ResponseWriter, *http.Request) []byte
 	now       func() time.Time
 }
 
@@ -104,7 +108,7 @@ func New(o Options) (*Provider, error) {
 	}
 	p := &Provider{
 		op: provider, storage: st, issuer: cfg.Issuer, cors: cors.New(corsOpts),
-		keys: o.Keys, clear: o.ClearSessionCookie, now: o.Now,
+		keys: o.Keys, clear: o.ClearSessionCookie, binding: o.BrowserBinding, now: o.Now,
 	}
 	p.authz = &authorizer{Provider: provider, storage: st, now: o.Now, encoder: issEncoder{inner: provider.Encoder(), issuer: cfg.Issuer}}
 	if p.discovery, err = p.buildDiscovery(cfg); err != nil {
@@ -142,52 +146,6 @@ func corsOptions(clients []config.Client) cors.Options {
 	}
 }
 
-// Backchannel serves op's token, introspection and revocation endpoints
-// (its own router adds CORS and the issuer). It refuses a malformed PKCE
-// verifier, which op would merely fail to match, and adds the
-// WWW-Authenticate challenge RFC 6749 section 5.2 asks for to a 401.
-func (p *Provider) Backchannel(w http.ResponseWriter, r *http.Request) {
-	if r.Method == http.MethodPost {
-		if err := r.ParseForm(); err == nil {
-			if v := r.PostForm["code_verifier"]; len(v) > 0 && !validVerifier(v[0]) {
-				op.RequestError(w, r, oidc.ErrInvalidRequest().WithDescription("code_verifier must be 43 to 128 characters of A-Z a-z 0-9 - . _ ~"), nil)
-				return
-			}
-			// A public client has no secret; one that sends a secret is
-			// misconfigured, and the secret must not count for anything.
-			id, secret, basic := r.BasicAuth()
-			if !basic {
-				id, secret = r.PostForm.Get("client_id"), r.PostForm.Get("client_secret")
-			}
-			if c, ok := p.storage.clients[id]; ok && c.cfg.Public() && secret != "" {
-				w.Header().Set("WWW-Authenticate", `Basic realm="`+p.issuer+`", charset="UTF-8"`)
-				op.RequestError(w, r, oidc.ErrInvalidClient().WithDescription("a public client has no secret: send client_id and the PKCE code_verifier only"), nil)
-				return
-			}
-		}
-	}
-	hw := &hookWriter{ResponseWriter: w}
-	hw.before = func() {
-		if hw.status == http.StatusUnauthorized {
-			w.Header().Set("WWW-Authenticate", `Basic realm="`+p.issuer+`", charset="UTF-8"`)
-		}
-	}
-	p.op.ServeHTTP(hw, r)
-}
-
-// validVerifier checks RFC 7636 section 4.1.
-func validVerifier(v string) bool {
-	if len(v) < 43 || len(v) > 128 {
-		return false
-	}
-	for _, c := range v {
-		if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '.' || c == '_' || c == '~') {
-			return false
-		}
-	}
-	return true
-}
-
 // Paths of the endpoints, relative to the issuer.
 const (
 	PathDiscovery  = "/.well-known/openid-configuration"
@@ -214,8 +172,10 @@ func (p *Provider) Discovery() http.Handler {
 // on rotation.
 func (p *Provider) JWKS() http.Handler {
 	return p.cors.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, version := p.keys.JWKS()
-		etag := fmt.Sprintf(`"k%d-%d"`, version, len(body))
+		body, _ := p.keys.JWKS()
+		// The ETag is derived from the content, so every replica agrees.
+		sum := sha256.Sum256(body)
+		etag := `"` + base64.RawURLEncoding.EncodeToString(sum[:12]) + `"`
 		w.Header().Set("Content-Type", "application/json")
 		w.Header().Set("Cache-Control", "public, max-age=120")
 		w.Header().Set("ETag", etag)
@@ -225,76 +185,6 @@ func (p *Provider) JWKS() http.Handler {
 		}
 		_, _ = w.Write(body)
 	}))
-}
-
-// Authorize is the authorization endpoint (GET and POST).
-func (p *Provider) Authorize(w http.ResponseWriter, r *http.Request) {
-	ctx, _ := withState(op.ContextWithIssuer(r.Context(), p.issuer))
-	if err := r.ParseForm(); err == nil {
-		ctx = context.WithValue(ctx, duplicatesKey{}, duplicatedParams(r.Form))
-	}
-	op.Authorize(w, r.WithContext(ctx), p.authz)
-}
-
-// Callback finishes a sign-in: op issues the code and redirects to the
-// client. form_post responses are rendered here so they carry iss and a
-// nonce-guarded script.
-func (p *Provider) Callback(w http.ResponseWriter, r *http.Request) {
-	ctx, _ := withState(op.ContextWithIssuer(r.Context(), p.issuer))
-	r = r.WithContext(ctx)
-	if id := r.URL.Query().Get("id"); id != "" {
-		if ar, err := p.storage.AuthRequestByID(ctx, id); err == nil && ar.Done() && ar.GetResponseMode() == oidc.ResponseModeFormPost {
-			resp, err := op.BuildAuthResponseCodeResponsePayload(ctx, ar, p.authz)
-			if err != nil {
-				op.AuthRequestError(w, r, ar, err, p.authz)
-				return
-			}
-			p.formPost(w, ar.GetRedirectURI(), map[string]string{"code": resp.Code, "state": resp.State, "iss": p.issuer})
-			return
-		}
-	}
-	op.AuthorizeCallback(w, r, p.authz)
-}
-
-var formPostPage = template.Must(template.New("form_post").Parse(`<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Continuing…</title>
-<meta name="viewport" content="width=device-width, initial-scale=1"></head>
-<body><form method="post" action="{{.Action}}">
-{{range $k, $v := .Params}}{{if $v}}<input type="hidden" name="{{$k}}" value="{{$v}}">{{end}}{{end}}
-<noscript><p>JavaScript is off: press Continue to return to the app.</p></noscript>
-<button type="submit">Continue</button></form>
-<script nonce="{{.Nonce}}">document.forms[0].submit();</script></body></html>`))
-
-func (p *Provider) formPost(w http.ResponseWriter, action string, params map[string]string) {
-	nonce := randomID(16)
-	origin := action
-	if u, err := url.Parse(action); err == nil {
-		origin = u.Scheme + "://" + u.Host
-	}
-	w.Header().Set("Content-Security-Policy", fmt.Sprintf(
-		"default-src 'none'; script-src 'nonce-%s'; form-action %s; frame-ancestors 'none'; base-uri 'none'", nonce, origin))
-	w.Header().Set("Cache-Control", "no-store")
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	_ = formPostPage.Execute(w, map[string]any{"Action": action, "Params": params, "Nonce": nonce})
-}
-
-// Userinfo is op's userinfo endpoint, answering a bad token the RFC 6750
-// way: 401 with WWW-Authenticate.
-func (p *Provider) Userinfo(w http.ResponseWriter, r *http.Request) {
-	hasToken := r.Header.Get("Authorization") != "" || r.URL.Query().Has("access_token")
-	p.op.ServeHTTP(&bearerErrorWriter{ResponseWriter: w, hasToken: hasToken}, r)
-}
-
-// EndSession is op's end_session endpoint; it also drops the session
-// cookie when the storage ended the session.
-func (p *Provider) EndSession(w http.ResponseWriter, r *http.Request) {
-	ctx, st := withState(r.Context())
-	hw := &hookWriter{ResponseWriter: w, before: func() {
-		if st.sessionEnded && p.clear != nil {
-			p.clear(w)
-		}
-	}}
-	p.op.ServeHTTP(hw, r.WithContext(ctx))
 }
 
 // CallbackURL is where the login UI sends the browser when a sign-in is done.
@@ -388,8 +278,6 @@ var _ op.AuthorizeValidator = (*authorizer)(nil)
 
 func (a *authorizer) Encoder() httphelper.Encoder { return a.encoder }
 
-type duplicatesKey struct{}
-
 // oauthParams are the parameters that must not appear twice (RFC 6749
 // section 3.1).
 var oauthParams = []string{
@@ -412,7 +300,8 @@ func duplicatedParams(form url.Values) []string {
 // Until the redirect URI is known to be registered, errors are shown to
 // the browser (no redirect); after that they go to the client.
 func (a *authorizer) ValidateAuthRequest(ctx context.Context, req *oidc.AuthRequest, storage op.Storage, verifier *op.IDTokenHintVerifier) (string, error) {
-	dup, _ := ctx.Value(duplicatesKey{}).([]string)
+	info := requestInfoFrom(ctx)
+	dup := info.duplicates
 	if slices.Contains(dup, "client_id") || slices.Contains(dup, "redirect_uri") {
 		return "", oidc.ErrInvalidRequestRedirectURI().WithDescription("client_id and redirect_uri must be given once")
 	}
@@ -432,6 +321,8 @@ func (a *authorizer) ValidateAuthRequest(ctx context.Context, req *oidc.AuthRequ
 		return "", oidc.ErrInvalidRequest().WithDescription("parameter given more than once: %s", strings.Join(dup, ", "))
 	case req.RequestParam != "":
 		return "", oidc.ErrRequestNotSupported()
+	case info.hasRequestURI:
+		return "", &oidc.Error{ErrorType: "request_uri_not_supported", Description: "request_uri is not supported"}
 	case req.ResponseType == "":
 		return "", oidc.ErrInvalidRequest().WithDescription("response_type is missing")
 	case req.ResponseType != oidc.ResponseTypeCode:
@@ -466,8 +357,9 @@ func (a *authorizer) ValidateAuthRequest(ctx context.Context, req *oidc.AuthRequ
 }
 
 // loopbackHostMatches tightens op's loopback rule for native apps: any
-// port is fine (RFC 8252 section 7.3), but the host must be the registered
-// one, not merely another loopback address.
+// port is fine (RFC 8252 section 7.3), but everything else must be the
+// registered URI's, byte for byte: host, escaped path and query, and no
+// user info or fragment.
 func loopbackHostMatches(c *client, uri string) bool {
 	if slices.Contains(c.cfg.RedirectURIs, uri) {
 		return true
@@ -476,9 +368,12 @@ func loopbackHostMatches(c *client, uri string) bool {
 	if !loopback {
 		return true // not a loopback redirect: op's exact match applies
 	}
+	if got.User != nil || got.Fragment != "" || strings.Contains(uri, "#") {
+		return false
+	}
 	for _, reg := range c.cfg.RedirectURIs {
 		if want, ok := op.HTTPLoopbackOrLocalhost(reg); ok && want.Scheme == got.Scheme &&
-			want.Hostname() == got.Hostname() && want.Path == got.Path && want.RawQuery == got.RawQuery {
+			want.Hostname() == got.Hostname() && want.EscapedPath() == got.EscapedPath() && want.RawQuery == got.RawQuery {
 			return true
 		}
 	}
@@ -506,64 +401,4 @@ func (e issEncoder) Encode(src any, dst map[string][]string) error {
 	}
 	dst["iss"] = []string{e.issuer}
 	return nil
-}
-
-// hookWriter runs before once, just before the response header is
-// written; status is known by then.
-type hookWriter struct {
-	http.ResponseWriter
-	before func()
-	done   bool
-	status int
-}
-
-func (h *hookWriter) WriteHeader(code int) {
-	if !h.done {
-		h.done, h.status = true, code
-		h.before()
-	}
-	h.ResponseWriter.WriteHeader(code)
-}
-
-func (h *hookWriter) Write(b []byte) (int, error) {
-	if !h.done {
-		h.WriteHeader(http.StatusOK)
-	}
-	return h.ResponseWriter.Write(b)
-}
-
-// bearerErrorWriter turns op's plain 401/403 userinfo answers into RFC
-// 6750 errors.
-type bearerErrorWriter struct {
-	http.ResponseWriter
-	hasToken bool
-	replaced bool
-}
-
-func (b *bearerErrorWriter) WriteHeader(code int) {
-	if code != http.StatusUnauthorized && code != http.StatusForbidden {
-		b.ResponseWriter.WriteHeader(code)
-		return
-	}
-	b.replaced = true
-	h := b.ResponseWriter.Header()
-	h.Del("Content-Length")
-	h.Set("Content-Type", "application/json")
-	h.Set("Cache-Control", "no-store")
-	if !b.hasToken {
-		h.Set("WWW-Authenticate", `Bearer`)
-		b.ResponseWriter.WriteHeader(http.StatusUnauthorized)
-		_, _ = b.ResponseWriter.Write([]byte(`{"error":"invalid_request","error_description":"access token missing"}`))
-		return
-	}
-	h.Set("WWW-Authenticate", `Bearer error="invalid_token", error_description="the access token is invalid, expired or revoked"`)
-	b.ResponseWriter.WriteHeader(http.StatusUnauthorized)
-	_, _ = b.ResponseWriter.Write([]byte(`{"error":"invalid_token","error_description":"the access token is invalid, expired or revoked"}`))
-}
-
-func (b *bearerErrorWriter) Write(p []byte) (int, error) {
-	if b.replaced {
-		return len(p), nil // the original body is replaced
-	}
-	return b.ResponseWriter.Write(p)
 }

@@ -71,7 +71,7 @@ func hashToken(s string) []byte {
 func (s *Storage) GetClientByClientID(ctx context.Context, clientID string) (op.Client, error) {
 	c, ok := s.clients[clientID]
 	if !ok {
-		return nil, fmt.Errorf("client %q is not registered", clientID)
+		return nil, oidc.ErrInvalidClient().WithDescription("client_id %q is not registered", clientID)
 	}
 	if st := stateFrom(ctx); st != nil {
 		st.alg = c.alg
@@ -129,6 +129,7 @@ func (s *Storage) CreateAuthRequest(ctx context.Context, req *oidc.AuthRequest, 
 		Prompt:              req.Prompt,
 		LoginHint:           req.LoginHint,
 		HintSubject:         userID,
+		BrowserBinding:      requestInfoFrom(ctx).binding,
 		CreatedAt:           now,
 		ExpiresAt:           now.Add(s.tokens.AuthRequestLifetime.D()),
 	}
@@ -384,6 +385,12 @@ func (s *Storage) RevokeToken(ctx context.Context, tokenOrID, userID, clientID s
 	}
 	at, err := s.store.AccessTokenByID(ctx, tokenOrID)
 	if errors.Is(err, store.ErrNotFound) {
+		// A refresh token sent with token_type_hint=access_token reaches
+		// here as its raw value: look it up as a refresh token too
+		// (RFC 7009 section 2.1: the hint is only a hint).
+		if rt, err := s.store.RefreshTokenByHash(ctx, hashToken(tokenOrID)); err == nil {
+			return s.RevokeToken(ctx, rt.ID, rt.Subject, clientID)
+		}
 		return nil
 	}
 	if err != nil {

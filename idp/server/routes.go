@@ -33,6 +33,8 @@ func (s *Server) routes(sessions *session.Manager, render *web.Renderer, p *oidc
 	g := gin.New()
 	g.HandleMethodNotAllowed = true
 	g.ContextWithFallback = true
+	// Forwarded headers are not believed: no proxy is trusted by default.
+	_ = g.SetTrustedProxies(nil)
 	g.Use(requestID, accessLog, recovery(render), securityHeaders(strings.HasPrefix(s.cfg.Issuer, "https://")), limitBody)
 
 	// Probes.
@@ -273,7 +275,8 @@ func parseOAuthError(body []byte) (kind, description string) {
 		return e.Error, e.Description
 	}
 	msg := strings.TrimSpace(string(body))
-	if msg == "" {
+	// op sometimes answers with a Go error's text; members get a sentence.
+	if msg == "" || strings.Contains(msg, "ErrorType=") || strings.Contains(msg, "Parent=") || strings.Contains(msg, "schema:") {
 		msg = "The request is not valid."
 	}
 	return "invalid_request", msg

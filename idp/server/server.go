@@ -111,6 +111,10 @@ func New(ctx context.Context, cfg config.Config, st store.Store, o Options) (*Se
 			return "/logout?" + url.Values{"target": {target}, "sig": {csrf.SignTarget(target)}}.Encode()
 		},
 		ClearSessionCookie: sessions.ClearCookie,
+		BrowserBinding: func(w http.ResponseWriter, r *http.Request) []byte {
+			csrf.Token(w, r) // sets the cookie if the browser has none yet
+			return csrf.Binding(r)
+		},
 	})
 	if err != nil {
 		return nil, err

@@ -149,8 +149,11 @@ type AuthRequest struct {
 	UILocales []string
 	// HintSubject is the subject of a valid id_token_hint.
 	HintSubject string
-	CreatedAt   time.Time
-	ExpiresAt   time.Time
+	// BrowserBinding is the SHA-256 of a value only the browser that sent
+	// the request holds: only that browser may sign in to it.
+	BrowserBinding []byte
+	CreatedAt      time.Time
+	ExpiresAt      time.Time
 
 	// Set when the member has signed in.
 	Done      bool

@@ -13,7 +13,7 @@ import (
 const authRequestColumns = `id, client_id, redirect_uri, scopes, response_type, response_mode, state, nonce,
 	code_challenge, code_challenge_method, prompt, max_age, login_hint, ui_locales, hint_subject,
 	created_at, expires_at, done, subject, auth_time, amr, session_id,
-	code_hash, code_expires_at, consumed_at, issued_access_token_id, issued_refresh_family`
+	code_hash, code_expires_at, consumed_at, issued_access_token_id, issued_refresh_family, browser_binding`
 
 func scanAuthRequest(sc scanner) (*store.AuthRequest, error) {
 	var a store.AuthRequest
@@ -23,7 +23,7 @@ func scanAuthRequest(sc scanner) (*store.AuthRequest, error) {
 		timeCol{&a.CreatedAt}, timeCol{&a.ExpiresAt}, &a.Done, &a.Subject, timeCol{&a.AuthTime},
 		listCol{&a.AMR}, &a.SessionID,
 		&a.CodeHash, timeCol{&a.CodeExpiresAt}, timePtrCol{&a.ConsumedAt}, &a.IssuedAccessTokenID,
-		&a.IssuedRefreshFamily)
+		&a.IssuedRefreshFamily, &a.BrowserBinding)
 	if err != nil {
 		return nil, err
 	}
@@ -37,14 +37,14 @@ func (s *Store) CreateAuthRequest(ctx context.Context, ar *store.AuthRequest) er
 		maxAge = *ar.MaxAge
 	}
 	_, err := s.w.ExecContext(ctx, `INSERT INTO auth_requests (`+authRequestColumns+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		ar.ID, ar.ClientID, ar.RedirectURI, jsonList(ar.Scopes), ar.ResponseType, ar.ResponseMode,
 		ar.State, ar.Nonce, ar.CodeChallenge, ar.CodeChallengeMethod, jsonList(ar.Prompt), maxAge,
 		ar.LoginHint, jsonList(ar.UILocales), ar.HintSubject,
 		unix(ar.CreatedAt), unix(ar.ExpiresAt), ar.Done, ar.Subject, unix(ar.AuthTime),
 		jsonList(ar.AMR), ar.SessionID,
 		nullBytes(ar.CodeHash), unix(ar.CodeExpiresAt), unixPtr(ar.ConsumedAt), ar.IssuedAccessTokenID,
-		ar.IssuedRefreshFamily)
+		ar.IssuedRefreshFamily, nullBytes(ar.BrowserBinding))
 	if err != nil {
 		return fmt.Errorf("create auth request %q: %w", ar.ID, mapErr(err))
 	}

@@ -415,7 +415,7 @@ func testAuthRequestRoundTrip(t *testing.T, s store.Store) {
 		Scopes: []string{"openid", "profile", "email", "offline_access"}, ResponseType: "code",
 		ResponseMode: "form_post", State: "st\"ate'", Nonce: "n0nce", CodeChallenge: "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
 		CodeChallengeMethod: "S256", Prompt: []string{"login", "consent"}, MaxAge: &zero,
-		LoginHint: "Alice@Example.org", UILocales: []string{"de-CH", "en"}, HintSubject: "u9",
+		LoginHint: "Alice@Example.org", UILocales: []string{"de-CH", "en"}, HintSubject: "u9", BrowserBinding: []byte("binding-hash"),
 		CreatedAt: t0, ExpiresAt: t0.Add(10 * time.Minute),
 		Done: true, Subject: "u1", AuthTime: t0.Add(time.Minute), AMR: []string{"pwd", "mfa"}, SessionID: "sess",
 		CodeHash: hash("code"), CodeExpiresAt: t0.Add(3 * time.Minute), ConsumedAt: &consumed,
