@@ -141,6 +141,7 @@ func (c *chrome) open(url string) {
 
 // pageHelpers finds elements as a person does: visible ones, by text.
 const pageHelpers = `
+if (document.readyState !== 'complete') return 'the page is still loading';
 const visible = (e) => e.checkVisibility({checkVisibilityCSS: true, contentVisibilityAuto: true}) && !e.closest('details:not([open]) > :not(summary)');
 const norm = (s) => (s || '').replace(/\s+/g, ' ').trim();
 const scopeOf = (name) => {
@@ -167,6 +168,14 @@ func (c *chrome) click(text string, scope ...string) {
   return 'ok';
 })()`, in, text)
 	// Like a person, wait until the button shows.
+	if got, err := c.until(script); err != nil || got != "ok" {
+		c.t.Fatalf("click %q: %v %s\npage: %s", text, err, got, c.text())
+	}
+}
+
+// until runs a script that answers "ok" once it could act, retrying for
+// up to 10 seconds, and returns its last answer.
+func (c *chrome) until(script string) (string, error) {
 	var got string
 	var err error
 	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(40 * time.Millisecond) {
@@ -174,10 +183,10 @@ func (c *chrome) click(text string, scope ...string) {
 		got, err = chromedp.Run(ctx, chromedp.Evaluate[string](script))
 		cancel()
 		if err == nil && got == "ok" {
-			return
+			break
 		}
 	}
-	c.t.Fatalf("click %q: %v %s\npage: %s", text, err, got, c.text())
+	return got, err
 }
 
 // fill types value into the visible field labelled label.
@@ -193,17 +202,9 @@ func (c *chrome) fill(label, value string) {
   input.dispatchEvent(new Event('input', {bubbles: true}));
   return 'ok';
 })()`, label, value)
-	var got string
-	var err error
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(40 * time.Millisecond) {
-		ctx, cancel := context.WithTimeout(c.ctx, 2*time.Second)
-		got, err = chromedp.Run(ctx, chromedp.Evaluate[string](script))
-		cancel()
-		if err == nil && got == "ok" {
-			return
-		}
+	if got, err := c.until(script); err != nil || got != "ok" {
+		c.t.Fatalf("fill %q: %v %s\npage: %s", label, err, got, c.text())
 	}
-	c.t.Fatalf("fill %q: %v %s\npage: %s", label, err, got, c.text())
 }
 
 // submit presses a button that sends a form, and waits for the next page.

@@ -23,16 +23,20 @@ func authorizeURL(p *provider, params map[string]string) string {
 
 // siteParams is a valid request of the community site, to vary.
 func siteParams(edit map[string]string) map[string]string {
-	m := map[string]string{"client_id": siteID, "redirect_uri": siteRedirect, "response_type": "code",
-		"scope": "openid profile", "state": "st", "nonce": "nn"}
+	return withParams(map[string]string{"client_id": siteID, "redirect_uri": siteRedirect, "response_type": "code",
+		"scope": "openid profile", "state": "st", "nonce": "nn"}, edit)
+}
+
+// withParams applies edit to base: a value replaces, "" removes.
+func withParams(base, edit map[string]string) map[string]string {
 	for k, v := range edit {
 		if v == "" {
-			delete(m, k)
+			delete(base, k)
 		} else {
-			m[k] = v
+			base[k] = v
 		}
 	}
-	return m
+	return base
 }
 
 // Redirect URIs match exactly: anything else gets an error page and no
@@ -106,16 +110,8 @@ func TestAuthorizationErrors(t *testing.T) {
 	b := newBrowser(t, p)
 	challenge := oauth2.S256ChallengeFromVerifier(oauth2.GenerateVerifier())
 	app := func(edit map[string]string) map[string]string {
-		m := map[string]string{"client_id": appID, "redirect_uri": appRedirect, "response_type": "code", "scope": "openid",
-			"state": "st", "code_challenge": challenge, "code_challenge_method": "S256"}
-		for k, v := range edit {
-			if v == "" {
-				delete(m, k)
-			} else {
-				m[k] = v
-			}
-		}
-		return m
+		return withParams(map[string]string{"client_id": appID, "redirect_uri": appRedirect, "response_type": "code", "scope": "openid",
+			"state": "st", "code_challenge": challenge, "code_challenge_method": "S256"}, edit)
 	}
 	cases := []struct {
 		name   string

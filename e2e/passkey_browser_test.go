@@ -185,19 +185,25 @@ func (c *chrome) signOut(p *provider) {
 	c.waitFor("You are signed out")
 }
 
+// adminWithPasskey signs the admin in with the password ("Not now" to the
+// suggestion), adds a passkey named name and signs out again.
+func (c *chrome) adminWithPasskey(p *provider, app *rpApp, name string) {
+	c.t.Helper()
+	c.presence(false)
+	c.signInWithPassword(app, adminLogin, adminPassword)
+	c.click("Not now")
+	c.waitFor("Signed in as admin")
+	c.presence(true)
+	c.addPasskey(p, name)
+	c.signOut(p)
+}
+
 // A cancelled or failed prompt says so in plain words, with a code, and
 // keeps "Use Password" in view; the password then works.
 func TestPasskeyPromptCancelled(t *testing.T) {
 	p, app := startPasskeyProvider(t, nil)
 	c := newChrome(t)
-	c.presence(false)
-	c.signInWithPassword(app, adminLogin, adminPassword)
-	c.waitFor("Not now")
-	c.click("Not now")
-	c.waitFor("Signed in as admin")
-	c.presence(true)
-	c.addPasskey(p, "Office Laptop")
-	c.signOut(p)
+	c.adminWithPasskey(p, app, "Office Laptop")
 
 	c.presence(false)
 	c.open(app.URL + "/login")
@@ -236,13 +242,7 @@ func TestPasskeyPromptCancelled(t *testing.T) {
 func TestPasskeyAutofillSignIn(t *testing.T) {
 	p, app := startPasskeyProvider(t, nil)
 	c := newChrome(t)
-	c.presence(false)
-	c.signInWithPassword(app, adminLogin, adminPassword)
-	c.click("Not now")
-	c.waitFor("Signed in as admin")
-	c.presence(true)
-	c.addPasskey(p, "Office Laptop")
-	c.signOut(p)
+	c.adminWithPasskey(p, app, "Office Laptop")
 
 	c.open(app.URL + "/login") // nothing typed
 	c.waitFor("Signed in as admin")
@@ -302,13 +302,7 @@ func TestRolloutHidesPasskeysFromMembers(t *testing.T) {
 func TestEmbeddedWebView(t *testing.T) {
 	p, app := startPasskeyProvider(t, nil)
 	c := newChrome(t)
-	c.presence(false)
-	c.signInWithPassword(app, adminLogin, adminPassword)
-	c.click("Not now")
-	c.waitFor("Signed in as admin")
-	c.presence(true)
-	c.addPasskey(p, "Office Laptop")
-	c.signOut(p)
+	c.adminWithPasskey(p, app, "Office Laptop")
 
 	c.userAgent("Mozilla/5.0 (Linux; Android 14; Pixel 8; wv) AppleWebKit/537.36 (KHTML, like Gecko) Version/4.0 Chrome/130.0 Mobile Safari/537.36")
 	c.open(app.URL + "/login")

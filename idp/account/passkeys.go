@@ -192,14 +192,7 @@ func (h *Handler) rename(c *gin.Context) {
 		h.passkeysError(c, "Use a name of 1 to 64 characters on one line.")
 		return
 	}
-	err := h.Store.RenamePasskey(ctx, cur.User.ID, c.Param("id"), name)
-	if errors.Is(err, store.ErrNotFound) {
-		h.Render.Error(c.Writer, c.Request, web.FailNotFound)
-		return
-	}
-	if err != nil {
-		slog.ErrorContext(ctx, "rename passkey", "error", err)
-		h.Render.Error(c.Writer, c.Request, web.FailServer)
+	if !h.stored(c, "rename passkey", h.Store.RenamePasskey(ctx, cur.User.ID, c.Param("id"), name)) {
 		return
 	}
 	slog.InfoContext(ctx, "passkey renamed", "user", cur.User.ID, "passkey", c.Param("id"))
@@ -231,18 +224,27 @@ func (h *Handler) remove(c *gin.Context) {
 	if err == nil {
 		err = h.Store.DeletePasskey(ctx, cur.User.ID, c.Param("id"))
 	}
-	if errors.Is(err, store.ErrNotFound) {
-		h.Render.Error(c.Writer, c.Request, web.FailNotFound)
-		return
-	}
-	if err != nil {
-		slog.ErrorContext(ctx, "delete passkey", "error", err)
-		h.Render.Error(c.Writer, c.Request, web.FailServer)
+	if !h.stored(c, "delete passkey", err) {
 		return
 	}
 	slog.InfoContext(ctx, "passkey deleted", "user", cur.User.ID, "passkey", c.Param("id"))
 	// The page tells the password manager the credential is gone.
 	c.Redirect(http.StatusSeeOther, "/settings/passkeys?done=deleted&unknown="+base64.RawURLEncoding.EncodeToString(credential))
+}
+
+// stored renders the page for a failed change of a member's passkey and
+// reports whether the change went through.
+func (h *Handler) stored(c *gin.Context, what string, err error) bool {
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		h.Render.Error(c.Writer, c.Request, web.FailNotFound)
+		return false
+	case err != nil:
+		slog.ErrorContext(c.Request.Context(), what, "error", err)
+		h.Render.Error(c.Writer, c.Request, web.FailServer)
+		return false
+	}
+	return true
 }
 
 func (h *Handler) passkeysError(c *gin.Context, msg string) {
