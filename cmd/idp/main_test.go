@@ -119,9 +119,10 @@ func TestHashSecret(t *testing.T) {
 
 func TestConfigRefusedAtStart(t *testing.T) {
 	cases := map[string]struct{ yaml, field string }{
-		"typo in a key":                {"clients:\n  - {id: site, type: confidential, secret: 0123456789abcdef0123, redirect_uri: [https://site.example/cb]}\n", "clients[0].redirect_uri"},
-		"client without redirect URIs": {"clients:\n  - {id: site, type: confidential, secret: 0123456789abcdef0123}\n", "clients[0].redirect_uris"},
-		"public client with a secret":  {"clients:\n  - {id: app, type: public, secret: 0123456789abcdef0123, redirect_uris: [com.example.app:/cb]}\n", "clients[0].secret"},
+		"typo in a key":                      {"clients:\n  - {id: site, type: confidential, secret: 0123456789abcdef0123, redirect_uri: [https://site.example/cb]}\n", "clients[0].redirect_uri"},
+		"client without redirect URIs":       {"clients:\n  - {id: site, type: confidential, secret: 0123456789abcdef0123}\n", "clients[0].redirect_uris"},
+		"public client with a secret":        {"clients:\n  - {id: app, type: public, secret: 0123456789abcdef0123, redirect_uris: [com.example.app:/cb]}\n", "clients[0].secret"},
+		"RP ID that does not fit the issuer": {"passkeys: {rp_id: example.com}\n", "passkeys.rp_id"},
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {
