@@ -29,6 +29,7 @@ func keysCmd(ctx context.Context, c *cli, args []string) error {
 	km := keys.NewManager(st, keys.Options{
 		RotationPeriod:     cfg.Keys.RotationPeriod.D(),
 		PublishAfterRetire: cfg.Tokens.IDTokenLifetime.D() + time.Hour,
+		PublishAhead:       2 * time.Minute, // running replicas publish it first
 	})
 	if args[0] == "rotate" {
 		algs := keys.Algorithms
@@ -46,7 +47,7 @@ func keysCmd(ctx context.Context, c *cli, args []string) error {
 			if err := km.Rotate(ctx, a); err != nil {
 				return err
 			}
-			fmt.Fprintf(c.stdout, "rotated %s; the previous key stays published until its tokens expire\n", a)
+			fmt.Fprintf(c.stdout, "rotated %s: the new key signs in 2 minutes, once every replica publishes it; the previous key stays published until its tokens expire\n", a)
 		}
 	}
 	list, err := km.List(ctx)
@@ -57,6 +58,9 @@ func keysCmd(ctx context.Context, c *cli, args []string) error {
 	fmt.Fprintln(tw, "KID\tALG\tCREATED\tSTATUS")
 	for _, k := range list {
 		status := "active"
+		if k.ActiveFrom.After(time.Now()) {
+			status = "published, signs from " + k.ActiveFrom.UTC().Format(time.RFC3339)
+		}
 		if k.RetireAt != nil {
 			status = "published until " + k.RetireAt.UTC().Format(time.RFC3339)
 		}

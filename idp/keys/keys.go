@@ -66,7 +66,11 @@ type Options struct {
 	// PublishAfterRetire is how long a replaced key stays in the JWKS: at
 	// least the lifetime of the tokens it signed.
 	PublishAfterRetire time.Duration
-	Now                func() time.Time
+	// PublishAhead is how long a new key is published before it signs:
+	// longer than the interval at which replicas reload keys, so that no
+	// replica serves a JWKS without a key another replica signs with.
+	PublishAhead time.Duration
+	Now          func() time.Time
 }
 
 // Manager holds the current key set in memory and keeps it in step with
@@ -75,9 +79,11 @@ type Manager struct {
 	store store.KeyStore
 	opts  Options
 
-	mu        sync.RWMutex
+	mu sync.RWMutex
+	// active signs; current is the newest key, which may not sign yet.
 	active    map[jose.SignatureAlgorithm]*SigningKey
-	created   map[string]time.Time // kid -> creation, for rotation
+	current   map[jose.SignatureAlgorithm]string
+	created   map[string]time.Time // current kid -> activation, for rotation
 	public    []*PublicKey
 	jwks      []byte
 	signature string
@@ -99,12 +105,13 @@ func (m *Manager) Ensure(ctx context.Context) error {
 	}
 	for _, alg := range Algorithms {
 		m.mu.RLock()
-		_, ok := m.active[alg]
+		_, ok := m.current[alg]
 		m.mu.RUnlock()
 		if ok {
 			continue
 		}
-		if err := m.rotate(ctx, alg, ""); err != nil && !errors.Is(err, store.ErrConflict) {
+		// A first key has nothing to be published ahead of: it signs at once.
+		if err := m.rotate(ctx, alg, "", 0); err != nil && !errors.Is(err, store.ErrConflict) {
 			return err
 		}
 	}
@@ -121,20 +128,13 @@ func (m *Manager) RotateDue(ctx context.Context) (bool, error) {
 	now := m.opts.Now()
 	for _, alg := range Algorithms {
 		m.mu.RLock()
-		k := m.active[alg]
-		var created time.Time
-		if k != nil {
-			created = m.created[k.id]
-		}
+		expect := m.current[alg]
+		activated := m.created[expect]
 		m.mu.RUnlock()
-		expect := ""
-		if k != nil {
-			if now.Sub(created) < m.opts.RotationPeriod {
-				continue
-			}
-			expect = k.id
+		if expect != "" && now.Sub(activated) < m.opts.RotationPeriod {
+			continue
 		}
-		if err := m.rotate(ctx, alg, expect); err != nil && !errors.Is(err, store.ErrConflict) {
+		if err := m.rotate(ctx, alg, expect, m.opts.PublishAhead); err != nil && !errors.Is(err, store.ErrConflict) {
 			return false, err
 		}
 	}
@@ -150,18 +150,15 @@ func (m *Manager) Rotate(ctx context.Context, alg jose.SignatureAlgorithm) error
 		return err
 	}
 	m.mu.RLock()
-	expect := ""
-	if k := m.active[alg]; k != nil {
-		expect = k.id
-	}
+	expect := m.current[alg]
 	m.mu.RUnlock()
-	if err := m.rotate(ctx, alg, expect); err != nil {
+	if err := m.rotate(ctx, alg, expect, m.opts.PublishAhead); err != nil {
 		return err
 	}
 	return m.Reload(ctx)
 }
 
-func (m *Manager) rotate(ctx context.Context, alg jose.SignatureAlgorithm, expect string) error {
+func (m *Manager) rotate(ctx context.Context, alg jose.SignatureAlgorithm, expect string, ahead time.Duration) error {
 	signer, err := generate(alg)
 	if err != nil {
 		return err
@@ -175,8 +172,10 @@ func (m *Manager) rotate(ctx context.Context, alg jose.SignatureAlgorithm, expec
 		return err
 	}
 	now := m.opts.Now()
-	k := &store.SigningKey{ID: kid, Algorithm: string(alg), PrivateKey: der, CreatedAt: now}
-	if err := m.store.RotateSigningKey(ctx, k, expect, now.Add(m.opts.PublishAfterRetire)); err != nil {
+	k := &store.SigningKey{ID: kid, Algorithm: string(alg), PrivateKey: der, CreatedAt: now, ActiveFrom: now.Add(ahead)}
+	// The old key keeps signing until the new one is active, then stays
+	// published while the tokens it signed live.
+	if err := m.store.RotateSigningKey(ctx, k, expect, k.ActiveFrom.Add(m.opts.PublishAfterRetire)); err != nil {
 		return fmt.Errorf("rotate %s key: %w", alg, err)
 	}
 	slog.InfoContext(ctx, "signing key created", "alg", string(alg), "kid", kid, "replaces", expect)
@@ -211,7 +210,10 @@ func (m *Manager) Reload(ctx context.Context) error {
 		return fmt.Errorf("load signing keys: %w", err)
 	}
 	now := m.opts.Now()
+	// The signer of an algorithm is its newest key already active; rows
+	// come newest first. created records each current key's activation.
 	active := map[jose.SignatureAlgorithm]*SigningKey{}
+	current := map[jose.SignatureAlgorithm]string{}
 	created := map[string]time.Time{}
 	var public []*PublicKey
 	for _, row := range rows {
@@ -227,10 +229,13 @@ func (m *Manager) Reload(ctx context.Context) error {
 			return fmt.Errorf("signing key %s: not a signing key", row.ID)
 		}
 		alg := jose.SignatureAlgorithm(row.Algorithm)
-		if row.RetireAt == nil {
+		if _, has := active[alg]; !has && !row.ActiveFrom.After(now) {
 			active[alg] = &SigningKey{id: row.ID, alg: alg, signer: signer}
 		}
-		created[row.ID] = row.CreatedAt
+		if row.RetireAt == nil {
+			current[alg] = row.ID
+			created[row.ID] = row.ActiveFrom
+		}
 		public = append(public, &PublicKey{id: row.ID, alg: alg, pub: signer.Public()})
 	}
 
@@ -248,7 +253,7 @@ func (m *Manager) Reload(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("encode JWKS: %w", err)
 	}
-	m.active, m.created, m.public, m.jwks, m.signature = active, created, public, body, sig
+	m.active, m.current, m.created, m.public, m.jwks, m.signature = active, current, created, public, body, sig
 	m.version++
 	return nil
 }
@@ -305,10 +310,11 @@ func (m *Manager) Version() uint64 {
 
 // KeyInfo describes a key for `idp keys list`.
 type KeyInfo struct {
-	ID        string
-	Algorithm string
-	CreatedAt time.Time
-	RetireAt  *time.Time
+	ID         string
+	Algorithm  string
+	CreatedAt  time.Time
+	ActiveFrom time.Time
+	RetireAt   *time.Time
 }
 
 // List returns every stored key, active and retiring.
@@ -319,7 +325,7 @@ func (m *Manager) List(ctx context.Context) ([]KeyInfo, error) {
 	}
 	out := make([]KeyInfo, 0, len(rows))
 	for _, r := range rows {
-		out = append(out, KeyInfo{ID: r.ID, Algorithm: r.Algorithm, CreatedAt: r.CreatedAt, RetireAt: r.RetireAt})
+		out = append(out, KeyInfo{ID: r.ID, Algorithm: r.Algorithm, CreatedAt: r.CreatedAt, ActiveFrom: r.ActiveFrom, RetireAt: r.RetireAt})
 	}
 	return out, nil
 }

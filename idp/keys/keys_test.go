@@ -60,7 +60,7 @@ func TestEnsureRotateRetire(t *testing.T) {
 	ctx := context.Background()
 	s := openStore(t)
 	clock := &fakeClock{t: time.Unix(1_800_000_000, 0)}
-	opts := Options{RotationPeriod: 24 * time.Hour, PublishAfterRetire: 2 * time.Hour, Now: clock.Now}
+	opts := Options{RotationPeriod: 24 * time.Hour, PublishAfterRetire: 2 * time.Hour, PublishAhead: 2 * time.Minute, Now: clock.Now}
 	m := NewManager(s, opts)
 	if err := m.Ensure(ctx); err != nil {
 		t.Fatal(err)
@@ -83,22 +83,42 @@ func TestEnsureRotateRetire(t *testing.T) {
 	if changed, err := m.RotateDue(ctx); err != nil || changed {
 		t.Fatalf("RotateDue before the period: %v %v", changed, err)
 	}
-	// Due: a new active key, the old one still published.
+	// Due: a new key is published at once but the old one keeps signing
+	// until the new one is active, PublishAhead later.
 	clock.Add(2 * time.Hour)
 	_, v0 := m.JWKS()
 	if changed, err := m.RotateDue(ctx); err != nil || !changed {
 		t.Fatalf("RotateDue after the period: %v %v", changed, err)
 	}
-	rs2, _ := m.Signing(jose.RS256)
-	if rs2.ID() == rs.ID() {
-		t.Fatal("RS256 not rotated")
-	}
 	kids := jwksKids(t, m)
-	if len(kids) != 4 || !slices.Contains(kids, rs.ID()) || !slices.Contains(kids, rs2.ID()) {
+	if len(kids) != 4 || !slices.Contains(kids, rs.ID()) {
 		t.Fatalf("JWKS after rotation: %v", kids)
+	}
+	if k, _ := m.Signing(jose.RS256); k.ID() != rs.ID() {
+		t.Fatal("the new key signs before it was published ahead")
 	}
 	if _, v1 := m.JWKS(); v1 == v0 {
 		t.Fatal("JWKS version did not change")
+	}
+	// Another replica, loading now, publishes the new key too.
+	other := NewManager(s, opts)
+	if err := other.Reload(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if len(jwksKids(t, other)) != 4 {
+		t.Fatal("another replica does not publish the new key")
+	}
+	clock.Add(2*time.Minute + time.Second)
+	if err := m.Reload(ctx); err != nil {
+		t.Fatal(err)
+	}
+	rs2, _ := m.Signing(jose.RS256)
+	if rs2.ID() == rs.ID() || !slices.Contains(kids, rs2.ID()) {
+		t.Fatal("RS256 not rotated once active")
+	}
+	// Not due again right away.
+	if changed, err := m.RotateDue(ctx); err != nil || changed {
+		t.Fatalf("RotateDue right after a rotation: %v %v", changed, err)
 	}
 	// After PublishAfterRetire the old keys leave the JWKS.
 	clock.Add(2*time.Hour + time.Second)

@@ -84,7 +84,9 @@ func New(ctx context.Context, cfg config.Config, st store.Store, o Options) (*Se
 		// A replaced key signed ID tokens that live IDTokenLifetime; keep
 		// it published a while longer for clock skew and caches.
 		PublishAfterRetire: cfg.Tokens.IDTokenLifetime.D() + time.Hour,
-		Now:                o.Now,
+		// Replicas reload keys every minute (see Serve).
+		PublishAhead: 2 * time.Minute,
+		Now:          o.Now,
 	})
 	if err := km.Ensure(ctx); err != nil {
 		return nil, fmt.Errorf("signing keys: %w", err)
@@ -203,6 +205,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	loops, stopLoops := context.WithCancel(ctx)
 	defer stopLoops()
 	go s.every(loops, time.Minute, "garbage collection", s.collect)
+	// Also reloads the keys other replicas rotated.
 	go s.every(loops, time.Minute, "signing key rotation", s.rotate)
 
 	errc := make(chan error, 1)

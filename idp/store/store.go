@@ -294,14 +294,18 @@ type SessionStore interface {
 	ListUserSessions(ctx context.Context, userID string) ([]Session, error)
 }
 
-// SigningKey is a token signing key. The active key of an algorithm has
-// no RetireAt; earlier keys stay published until RetireAt.
+// SigningKey is a token signing key. The current key of an algorithm has
+// no RetireAt; earlier keys stay published until RetireAt. A new key is
+// published at once but signs only from ActiveFrom, so every replica
+// publishes it before any token signed with it exists; until then the
+// previous key keeps signing.
 type SigningKey struct {
 	ID        string
 	Algorithm string
 	// PrivateKey is the PKCS #8 DER encoding of the private key.
 	PrivateKey []byte
 	CreatedAt  time.Time
+	ActiveFrom time.Time
 	RetireAt   *time.Time
 }
 

@@ -12,7 +12,7 @@ import (
 
 // SigningKeys returns every key, newest first.
 func (s *Store) SigningKeys(ctx context.Context) ([]store.SigningKey, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT id, algorithm, private_key, created_at, retire_at
+	rows, err := s.r.QueryContext(ctx, `SELECT id, algorithm, private_key, created_at, active_from, retire_at
 		FROM signing_keys ORDER BY created_at DESC, id`)
 	if err != nil {
 		return nil, fmt.Errorf("list signing keys: %w", err)
@@ -21,9 +21,11 @@ func (s *Store) SigningKeys(ctx context.Context) ([]store.SigningKey, error) {
 	var out []store.SigningKey
 	for rows.Next() {
 		var k store.SigningKey
-		if err := rows.Scan(&k.ID, &k.Algorithm, &k.PrivateKey, timeCol{&k.CreatedAt}, timePtrCol{&k.RetireAt}); err != nil {
+		var activeFrom int64
+		if err := rows.Scan(&k.ID, &k.Algorithm, &k.PrivateKey, timeCol{&k.CreatedAt}, &activeFrom, timePtrCol{&k.RetireAt}); err != nil {
 			return nil, fmt.Errorf("list signing keys: %w", err)
 		}
+		k.ActiveFrom = time.Unix(activeFrom, 0).UTC()
 		out = append(out, k)
 	}
 	if err := rows.Err(); err != nil {
@@ -54,8 +56,8 @@ func (s *Store) RotateSigningKey(ctx context.Context, k *store.SigningKey, expec
 		}
 		// The partial unique index turns a rotation that raced past the
 		// check above into a conflict.
-		_, err = tx.ExecContext(ctx, `INSERT INTO signing_keys (id, algorithm, private_key, created_at, retire_at)
-			VALUES (?, ?, ?, ?, NULL)`, k.ID, k.Algorithm, k.PrivateKey, unix(k.CreatedAt))
+		_, err = tx.ExecContext(ctx, `INSERT INTO signing_keys (id, algorithm, private_key, created_at, active_from, retire_at)
+			VALUES (?, ?, ?, ?, ?, NULL)`, k.ID, k.Algorithm, k.PrivateKey, unix(k.CreatedAt), k.ActiveFrom.Unix())
 		return mapErr(err)
 	})
 	if err != nil {

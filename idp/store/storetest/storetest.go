@@ -1918,7 +1918,8 @@ func newSession(id, userID string, created time.Time) *store.Session {
 }
 
 func newKey(id, alg string, created time.Time) *store.SigningKey {
-	return &store.SigningKey{ID: id, Algorithm: alg, PrivateKey: append([]byte{0x30, 0x00}, hash("key-"+id)...), CreatedAt: created}
+	return &store.SigningKey{ID: id, Algorithm: alg, PrivateKey: append([]byte{0x30, 0x00}, hash("key-"+id)...), CreatedAt: created,
+		ActiveFrom: created.Add(2 * time.Minute)}
 }
 
 // newPasskey is a typical passkey of userID: every field set, user not
