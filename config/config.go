@@ -32,9 +32,10 @@ type Config struct {
 
 // Database selects the store.
 type Database struct {
-	// Driver is "sqlite" (embedded, the default).
+	// Driver is "sqlite" (embedded, the default) or "postgres" (several
+	// replicas on one database).
 	Driver string `yaml:"driver"`
-	// DSN is the SQLite file path.
+	// DSN is the SQLite file path, or the PostgreSQL URL.
 	DSN     string `yaml:"dsn"`
 	DSNFile string `yaml:"dsn_file"`
 }

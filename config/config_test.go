@@ -108,6 +108,7 @@ func TestRefused(t *testing.T) {
 		{"code lifetime too long", good + "tokens: {code_lifetime: 1h}\n", "tokens.code_lifetime", "at most"},
 		{"bad alg", good + "keys: {id_token_signing_alg: HS256}\n", "keys.id_token_signing_alg", "RS256"},
 		{"unknown driver", strings.Replace(good, "driver: sqlite", "driver: mysql", 1), "database.driver", "not supported"},
+		{"postgres without a URL", strings.Replace(good, "driver: sqlite, dsn: /tmp/x.db", "driver: postgres, dsn: /tmp/x.db", 1), "database.dsn", "PostgreSQL URL"},
 		{"client_credentials for public", strings.Replace(good, "    type: public\n", "    type: public\n    grant_types: [client_credentials]\n", 1), "clients[1].grant_types[0]", "confidential"},
 	}
 	for _, c := range cases {

@@ -48,10 +48,14 @@ func (c *Config) Validate() error {
 		if c.Database.DSN == "" {
 			p.add("database.dsn", "required: the SQLite file path, e.g. /var/lib/idp/idp.db")
 		}
+	case "postgres":
+		if u, err := url.Parse(c.Database.DSN); c.Database.DSN == "" || err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+			p.add("database.dsn", "required: a PostgreSQL URL such as postgres://idp:secret@db.example:5432/idp?sslmode=verify-full (use dsn_file or IDP_DATABASE_DSN_FILE for the password)")
+		}
 	case "":
-		p.add("database.driver", "required: sqlite")
+		p.add("database.driver", "required: sqlite or postgres")
 	default:
-		p.add("database.driver", fmt.Sprintf("%q is not supported (use sqlite)", c.Database.Driver))
+		p.add("database.driver", fmt.Sprintf("%q is not supported (use sqlite or postgres)", c.Database.Driver))
 	}
 
 	positive := []struct {

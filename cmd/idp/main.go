@@ -42,6 +42,8 @@ func commands() []command {
 		{"clients", "hash-secret: hash a client secret for the configuration", clientsCmd},
 		{"config", "check: validate a configuration file", configCmd},
 		{"keys", "list or rotate the token signing keys", keysCmd},
+		{"export", "write every account, passkey, key, session and token as JSON lines", export},
+		{"import", "read an export into an empty database (--wipe replaces one)", importCmd},
 		{"healthcheck", "exit 0 if the provider on this machine answers (for Docker)", healthcheck},
 	}
 }

@@ -128,8 +128,7 @@ func (h *Handler) profile(c *gin.Context) {
 		return
 	}
 	if err != nil {
-		slog.ErrorContext(c.Request.Context(), "update profile", "error", err)
-		h.Render.Error(c.Writer, c.Request, web.FailServer)
+		h.serverError(c, "update profile", err)
 		return
 	}
 	c.Redirect(http.StatusSeeOther, "/settings?done=profile")
@@ -179,10 +178,15 @@ func (h *Handler) password(c *gin.Context) {
 		err = h.Store.RevokeUserTokens(ctx, cur.User.ID, h.Now())
 	}
 	if err != nil {
-		slog.ErrorContext(ctx, "change password", "error", err)
-		h.Render.Error(c.Writer, c.Request, web.FailServer)
+		h.serverError(c, "change password", err)
 		return
 	}
 	slog.InfoContext(ctx, "password changed", "user", cur.User.ID)
 	c.Redirect(http.StatusSeeOther, "/settings?done=password")
+}
+
+// serverError logs an unexpected failure and shows the page for it.
+func (h *Handler) serverError(c *gin.Context, what string, err error) {
+	slog.ErrorContext(c.Request.Context(), what, "error", err)
+	h.Render.Error(c.Writer, c.Request, web.FailureFor(err))
 }

@@ -44,8 +44,7 @@ func (h *Handler) passkeys(c *gin.Context) {
 	ctx := c.Request.Context()
 	pks, err := h.Store.PasskeysByUser(ctx, cur.User.ID)
 	if err != nil {
-		slog.ErrorContext(ctx, "list passkeys", "error", err)
-		h.Render.Error(c.Writer, c.Request, web.FailServer)
+		h.serverError(c, "list passkeys", err)
 		return
 	}
 	p := passkeysPage{Tab: "passkeys", PasskeysOn: true, Offered: h.Passkeys.Offered(cur.User), Messages: passkey.Messages}
@@ -126,7 +125,7 @@ func (h *Handler) registerBegin(c *gin.Context) {
 	b, err := h.Passkeys.BeginRegistration(c.Request.Context(), cur.User, h.CSRF.Binding(c.Request), req.Conditional)
 	if err != nil {
 		slog.ErrorContext(c.Request.Context(), "begin passkey registration", "error", err)
-		web.JSON(c.Writer, http.StatusInternalServerError, web.JSONError{Error: "SERVER", Message: web.FailServer.Message})
+		web.JSONFailure(c.Writer, err)
 		return
 	}
 	web.JSON(c.Writer, http.StatusOK, b)
@@ -165,7 +164,7 @@ func (h *Handler) registerFinish(c *gin.Context) {
 	}
 	if err != nil {
 		slog.ErrorContext(ctx, "finish passkey registration", "error", err)
-		web.JSON(c.Writer, http.StatusInternalServerError, web.JSONError{Error: "SERVER", Message: web.FailServer.Message})
+		web.JSONFailure(c.Writer, err)
 		return
 	}
 	pks, _ := h.Store.PasskeysByUser(ctx, cur.User.ID)
@@ -240,8 +239,7 @@ func (h *Handler) stored(c *gin.Context, what string, err error) bool {
 		h.Render.Error(c.Writer, c.Request, web.FailNotFound)
 		return false
 	case err != nil:
-		slog.ErrorContext(c.Request.Context(), what, "error", err)
-		h.Render.Error(c.Writer, c.Request, web.FailServer)
+		h.serverError(c, what, err)
 		return false
 	}
 	return true

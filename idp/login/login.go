@@ -339,7 +339,8 @@ func (h *Handler) finish(c *gin.Context, f flow, u *store.User, s *store.Session
 		return "", &failExpired
 	case err != nil:
 		slog.ErrorContext(c.Request.Context(), "load auth request", "error", err)
-		return "", &web.FailServer
+		f := web.FailureFor(err)
+		return "", &f
 	case !h.sameBrowser(c, ar):
 		return "", &failBrowser
 	case ar.HintSubject != "" && ar.HintSubject != u.ID:
@@ -352,7 +353,8 @@ func (h *Handler) finish(c *gin.Context, f flow, u *store.User, s *store.Session
 		return "", &failExpired
 	case err != nil:
 		slog.ErrorContext(c.Request.Context(), "complete auth request", "error", err)
-		return "", &web.FailServer
+		f := web.FailureFor(err)
+		return "", &f
 	}
 	return h.CallbackURL(f.AuthRequestID), nil
 }
@@ -382,7 +384,7 @@ func (h *Handler) checkCSRF(c *gin.Context) bool {
 
 func (h *Handler) serverError(c *gin.Context, what string, err error) {
 	slog.ErrorContext(c.Request.Context(), what, "error", err)
-	h.Render.Error(c.Writer, c.Request, web.FailServer)
+	h.Render.Error(c.Writer, c.Request, web.FailureFor(err))
 }
 
 // --- first admin

@@ -91,7 +91,7 @@ func (h *Handler) passkeyBegin(c *gin.Context) {
 	}
 	if err != nil {
 		slog.ErrorContext(ctx, "begin passkey sign-in", "error", err)
-		jsonFail(c, http.StatusInternalServerError, "SERVER", web.FailServer.Message)
+		web.JSONFailure(c.Writer, err)
 		return
 	}
 	web.JSON(c.Writer, http.StatusOK, b)
@@ -159,13 +159,13 @@ func (h *Handler) passkeyFinish(c *gin.Context) {
 	}
 	if err != nil {
 		slog.ErrorContext(ctx, "finish passkey sign-in", "error", err)
-		jsonFail(c, http.StatusInternalServerError, "SERVER", web.FailServer.Message)
+		web.JSONFailure(c.Writer, err)
 		return
 	}
 	sess, err := h.Sessions.Start(ctx, c.Writer, c.Request, res.User, res.AMR())
 	if err != nil {
 		slog.ErrorContext(ctx, "start session", "error", err)
-		jsonFail(c, http.StatusInternalServerError, "SERVER", web.FailServer.Message)
+		web.JSONFailure(c.Writer, err)
 		return
 	}
 	slog.InfoContext(ctx, "sign-in", "method", "passkey", "user", res.User.ID, "passkey", res.Passkey.ID, "uv", res.Verified)

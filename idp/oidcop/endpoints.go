@@ -172,7 +172,15 @@ func (p *Provider) Userinfo(w http.ResponseWriter, r *http.Request) {
 		}
 		hasToken = hasToken || r.PostForm.Get("access_token") != ""
 	}
-	p.op.ServeHTTP(&bearerErrorWriter{ResponseWriter: w, hasToken: hasToken}, r)
+	bw := &bearerErrorWriter{ResponseWriter: w, hasToken: hasToken}
+	hw := &hookWriter{ResponseWriter: bw}
+	hw.before = func() {
+		if hw.status >= 400 && p.down(r.Context()) {
+			p.unavailable(w, hw)
+			bw.passthrough = true
+		}
+	}
+	p.op.ServeHTTP(hw, r)
 }
 
 // EndSession is op's end_session endpoint. It also drops the session
@@ -247,6 +255,21 @@ func azpOf(idToken string) string {
 	return ""
 }
 
+// down reports whether the database is unavailable right now.
+func (p *Provider) down(ctx context.Context) bool {
+	return p.available != nil && !p.available(ctx)
+}
+
+// unavailable replaces the response hw is about to write with a 503.
+func (p *Provider) unavailable(w http.ResponseWriter, hw *hookWriter) {
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Retry-After", "5")
+	h.Del("WWW-Authenticate")
+	hw.status, hw.replaced = http.StatusServiceUnavailable, true
+	hw.body = `{"error":"temporarily_unavailable","error_description":"the database is unavailable; retry in a few seconds"}`
+}
+
 // grants the token endpoint answers; anything else is unsupported_grant_type.
 var grants = []string{string(oidc.GrantTypeCode), string(oidc.GrantTypeRefreshToken), string(oidc.GrantTypeClientCredentials)}
 
@@ -269,6 +292,13 @@ func (p *Provider) Backchannel(w http.ResponseWriter, r *http.Request) {
 	}
 	hw := &hookWriter{ResponseWriter: w}
 	hw.before = func() {
+		if hw.status >= 400 && p.down(r.Context()) {
+			// op reads a database failure as a bad grant or a server
+			// error; the client should retry instead (RFC 6749 5.2 has
+			// no better code than temporarily_unavailable).
+			p.unavailable(w, hw)
+			return
+		}
 		if hw.status == http.StatusUnauthorized {
 			w.Header().Set("WWW-Authenticate", `Basic realm="`+p.issuer+`", charset="UTF-8"`)
 			if !strings.HasPrefix(w.Header().Get("Content-Type"), "application/json") {
@@ -354,7 +384,7 @@ func (h *hookWriter) WriteHeader(code int) {
 		h.ResponseWriter.WriteHeader(http.StatusSeeOther)
 		return
 	}
-	h.ResponseWriter.WriteHeader(code)
+	h.ResponseWriter.WriteHeader(h.status)
 	if h.replaced && h.body != "" {
 		_, _ = h.ResponseWriter.Write([]byte(h.body))
 	}
@@ -376,10 +406,12 @@ type bearerErrorWriter struct {
 	http.ResponseWriter
 	hasToken bool
 	replaced bool
+	// passthrough writes as given (the outage answer).
+	passthrough bool
 }
 
 func (b *bearerErrorWriter) WriteHeader(code int) {
-	if code != http.StatusUnauthorized && code != http.StatusForbidden {
+	if b.passthrough || code != http.StatusUnauthorized && code != http.StatusForbidden {
 		b.ResponseWriter.WriteHeader(code)
 		return
 	}

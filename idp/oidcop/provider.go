@@ -38,6 +38,8 @@ type Options struct {
 	LogoutURL func(target string) string
 	// ClearSessionCookie drops the browser's session cookie.
 	ClearSessionCookie func(http.ResponseWriter)
+	// Available reports whether the database answers (nil: always).
+	Available func(context.Context) bool
 	// BrowserBinding returns a value only this browser holds, setting it
 	// (a cookie) if it has none: authorization requests are bound to it.
 	BrowserBinding func(http.ResponseWriter, *http.Request) []byte
@@ -58,6 +60,7 @@ type Provider struct {
 	keys      *keys.Manager
 	clear     func(http.ResponseWriter)
 	binding   func(http.ResponseWriter, *http.Request) []byte
+	available func(context.Context) bool
 	now       func() time.Time
 }
 
@@ -108,7 +111,7 @@ func New(o Options) (*Provider, error) {
 	}
 	p := &Provider{
 		op: provider, storage: st, issuer: cfg.Issuer, cors: cors.New(corsOpts),
-		keys: o.Keys, clear: o.ClearSessionCookie, binding: o.BrowserBinding, now: o.Now,
+		keys: o.Keys, clear: o.ClearSessionCookie, binding: o.BrowserBinding, available: o.Available, now: o.Now,
 	}
 	p.authz = &authorizer{Provider: provider, storage: st, now: o.Now, encoder: issEncoder{inner: provider.Encoder(), issuer: cfg.Issuer}}
 	if p.discovery, err = p.buildDiscovery(cfg); err != nil {

@@ -141,6 +141,10 @@ func (s *Storage) CreateAuthRequest(ctx context.Context, req *oidc.AuthRequest, 
 		ar.UILocales = append(ar.UILocales, tag.String())
 	}
 	if err := s.store.CreateAuthRequest(ctx, ar); err != nil {
+		if errors.Is(err, store.ErrUnavailable) {
+			// RFC 6749 section 4.1.2.1: the client may retry.
+			return nil, &oidc.Error{ErrorType: "temporarily_unavailable", Description: "the sign-in service is temporarily unavailable"}
+		}
 		return nil, fmt.Errorf("save auth request: %w", err)
 	}
 	return authRequest{ar}, nil

@@ -69,8 +69,12 @@ func (s *Server) routes(sessions *session.Manager, render *web.Renderer, p *oidc
 		}
 	}
 
+	// Everything below needs the database: while it is down, a quick 503.
+	avail := s.avail
+	gated := g.Group("", avail.gate(render))
+
 	// Back-channel endpoints: op's router (CORS, issuer), never cached.
-	api := g.Group("", noStore)
+	api := gated.Group("", noStore)
 	for _, path := range []string{oidcop.PathToken, oidcop.PathIntrospect, oidcop.PathRevoke} {
 		api.POST(path, gin.WrapF(p.Backchannel))
 		api.OPTIONS(path, gin.WrapF(p.Backchannel))
@@ -80,7 +84,7 @@ func (s *Server) routes(sessions *session.Manager, render *web.Renderer, p *oidc
 	}
 
 	// Browser endpoints: they see the sign-in session.
-	browser := g.Group("", loadSession(sessions, render))
+	browser := gated.Group("", loadSession(sessions, render))
 	for _, m := range []string{http.MethodGet, http.MethodPost} {
 		browser.Handle(m, oidcop.PathAuthorize, errorPage(render, p.Authorize))
 		browser.Handle(m, oidcop.PathEndSession, errorPage(render, p.EndSession))
@@ -200,7 +204,7 @@ func loadSession(sessions *session.Manager, render *web.Renderer) gin.HandlerFun
 		cur, err := sessions.Load(c.Request.Context(), c.Request)
 		if err != nil {
 			slog.ErrorContext(c.Request.Context(), "load session", "error", err)
-			render.Error(c.Writer, c.Request, web.FailUnavailable)
+			render.Error(c.Writer, c.Request, web.FailureFor(err))
 			c.Abort()
 			return
 		}

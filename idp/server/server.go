@@ -29,6 +29,7 @@ import (
 	"github.com/communityidp/idp/idp/passkey"
 	"github.com/communityidp/idp/idp/session"
 	"github.com/communityidp/idp/idp/store"
+	"github.com/communityidp/idp/idp/store/postgres"
 	"github.com/communityidp/idp/idp/store/sqlite"
 	"github.com/communityidp/idp/idp/web"
 )
@@ -38,6 +39,16 @@ func OpenStore(ctx context.Context, db config.Database) (store.Store, error) {
 	switch db.Driver {
 	case "sqlite":
 		s, err := sqlite.Open(ctx, db.DSN)
+		if err != nil {
+			return nil, err
+		}
+		if err := s.Migrate(ctx); err != nil {
+			s.Close()
+			return nil, err
+		}
+		return s, nil
+	case "postgres":
+		s, err := postgres.Open(ctx, db.DSN)
 		if err != nil {
 			return nil, err
 		}
@@ -57,6 +68,7 @@ type Server struct {
 	keys     *keys.Manager
 	provider *oidcop.Provider
 	handler  http.Handler
+	avail    *availability
 	now      func() time.Time
 }
 
@@ -107,12 +119,14 @@ func New(ctx context.Context, cfg config.Config, st store.Store, o Options) (*Se
 	}
 	var key [32]byte
 	copy(key[:], cryptoKey)
+	avail := newAvailability(st.Ping)
 	provider, err := oidcop.New(oidcop.Options{
 		Config: cfg, Store: st, Keys: km, CryptoKey: key, Now: o.Now,
 		LogoutURL: func(target string) string {
 			return "/logout?" + url.Values{"target": {target}, "sig": {csrf.SignTarget(target)}}.Encode()
 		},
 		ClearSessionCookie: sessions.ClearCookie,
+		Available:          avail.Up,
 		BrowserBinding: func(w http.ResponseWriter, r *http.Request) []byte {
 			csrf.Token(w, r) // sets the cookie if the browser has none yet
 			return csrf.Binding(r)
@@ -137,7 +151,7 @@ func New(ctx context.Context, cfg config.Config, st store.Store, o Options) (*Se
 	for _, c := range cfg.Clients {
 		names[c.ID] = c.Name
 	}
-	s := &Server{cfg: cfg, store: st, keys: km, provider: provider, now: o.Now}
+	s := &Server{cfg: cfg, store: st, keys: km, provider: provider, avail: avail, now: o.Now}
 	s.handler = s.routes(sessions, render, provider, wellKnown,
 		&login.Handler{
 			Store: st, Sessions: sessions, CSRF: csrf, Render: render, Passkeys: passkeys, ClientNames: names,

@@ -17,6 +17,11 @@ var ErrNotFound = errors.New("not found")
 // rotated refresh token or signing key.
 var ErrConflict = errors.New("conflict")
 
+// ErrUnavailable is returned when the database cannot be reached (it is
+// down, restarting, or the network is): callers answer 503 and retry
+// later rather than treat it as a bad request.
+var ErrUnavailable = errors.New("database unavailable")
+
 // ConflictError names the field that collided, so callers can tell the user
 // which value is taken ("username", "email", "credential_id", ...).
 type ConflictError struct {
@@ -41,6 +46,7 @@ type Store interface {
 	PasskeyStore
 	CeremonyStore
 	SuggestionStore
+	Porter
 
 	// GC deletes rows that expired before now. It is safe to run
 	// concurrently on several replicas.
@@ -421,4 +427,65 @@ type SuggestionStore interface {
 	SnoozeSuggestion(ctx context.Context, userID string, until time.Time) error
 	// SuggestionSnoozedUntil returns the zero time when never snoozed.
 	SuggestionSnoozedUntil(ctx context.Context, userID string) (time.Time, error)
+}
+
+// ErrNotEmpty is returned by Import into a store that already has data,
+// unless asked to wipe it.
+var ErrNotEmpty = errors.New("the database is not empty")
+
+// Secret is a generated secret (see SecretStore) in a dump.
+type Secret struct {
+	Name  string
+	Value []byte
+}
+
+// Snooze is a member's "Not now" to the passkey suggestion, in a dump.
+type Snooze struct {
+	UserID string
+	Until  time.Time
+}
+
+// Record is one row of a dump: exactly one of its pointers is set, the
+// one Kind names. Dumps move a provider between backends (idp export /
+// idp import) with everything members and clients rely on: accounts,
+// passkeys, keys, secrets, sessions and tokens. Sign-ins in progress
+// (authorization requests, ceremonies) and setup links are not moved.
+type Record struct {
+	Kind         string        `json:"kind"`
+	Secret       *Secret       `json:"secret,omitempty"`
+	SigningKey   *SigningKey   `json:"signing_key,omitempty"`
+	User         *User         `json:"user,omitempty"`
+	Passkey      *Passkey      `json:"passkey,omitempty"`
+	Snooze       *Snooze       `json:"snooze,omitempty"`
+	Session      *Session      `json:"session,omitempty"`
+	RefreshToken *RefreshToken `json:"refresh_token,omitempty"`
+	AccessToken  *AccessToken  `json:"access_token,omitempty"`
+}
+
+// Record kinds, in the order Export emits them (each after what it
+// refers to).
+const (
+	KindSecret       = "secret"
+	KindSigningKey   = "signing_key"
+	KindUser         = "user"
+	KindPasskey      = "passkey"
+	KindSnooze       = "snooze"
+	KindSession      = "session"
+	KindRefreshToken = "refresh_token"
+	KindAccessToken  = "access_token"
+)
+
+// ImportStats counts what an import wrote, by kind.
+type ImportStats map[string]int
+
+// Porter moves a store's durable state in and out.
+type Porter interface {
+	// Export calls emit for every durable row, kinds in the order above,
+	// from one consistent snapshot.
+	Export(ctx context.Context, emit func(Record) error) error
+	// Import writes the records next returns (io.EOF ends them) in one
+	// transaction: all or nothing. A store with any user, key, secret or
+	// token gives ErrNotEmpty unless wipe is set, in which case every
+	// existing row is deleted first (in the same transaction).
+	Import(ctx context.Context, next func() (Record, error), wipe bool) (ImportStats, error)
 }

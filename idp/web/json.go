@@ -49,3 +49,14 @@ type JSONError struct {
 	// Reauth is where to sign in again, when that is what is needed.
 	Reauth string `json:"reauth,omitempty"`
 }
+
+// JSONFailure answers a JSON call that failed unexpectedly: 503 with
+// UNAVAILABLE when the database is down, else 500 with SERVER.
+func JSONFailure(w http.ResponseWriter, err error) {
+	f := FailureFor(err)
+	code := "SERVER"
+	if f.Status == http.StatusServiceUnavailable {
+		code = "UNAVAILABLE"
+	}
+	JSON(w, f.Status, JSONError{Error: code, Message: f.Message + " " + f.Hint})
+}

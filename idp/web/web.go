@@ -8,6 +8,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"html/template"
 	"io/fs"
@@ -151,6 +152,15 @@ var (
 	FailNotFound = Failure{Status: http.StatusNotFound, Code: "NOT-FOUND", Title: "Page not found",
 		Message: "There is nothing at this address.", Back: "/settings", BackLabel: "Go to your account"}
 )
+
+// FailureFor is the page for an unexpected error: 503 when the database
+// is unavailable (try again soon), else 500.
+func FailureFor(err error) Failure {
+	if errors.Is(err, store.ErrUnavailable) {
+		return FailUnavailable
+	}
+	return FailServer
+}
 
 type ctxKey int
 

@@ -1,0 +1,142 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"time"
+
+	"github.com/communityidp/idp/idp/store"
+)
+
+// dumpFormat is the version of the export format; import refuses others.
+const dumpFormat = 1
+
+// dumpHeader is the first line of a dump.
+type dumpHeader struct {
+	Kind       string    `json:"kind"` // "header"
+	Format     int       `json:"format"`
+	ExportedAt time.Time `json:"exported_at"`
+	From       string    `json:"from"`
+}
+
+// export writes the database's durable state as JSON lines: a header, then
+// one store.Record per line. Sign-ins in progress are not exported.
+func export(ctx context.Context, c *cli, args []string) error {
+	fs := c.flags("export")
+	cfgPath := c.configFlag(fs)
+	output := fs.String("output", "", "write to `FILE` instead of standard output")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	cfg, st, err := c.openStore(ctx, *cfgPath)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	out := c.stdout
+	if *output != "" {
+		f, err := os.OpenFile(*output, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+		if err != nil {
+			return fmt.Errorf("--output: %w", err)
+		}
+		defer f.Close()
+		out = f
+	}
+	w := bufio.NewWriter(out)
+	enc := json.NewEncoder(w)
+	if err := enc.Encode(dumpHeader{Kind: "header", Format: dumpFormat, ExportedAt: time.Now().UTC(), From: cfg.Database.Driver}); err != nil {
+		return err
+	}
+	counts := map[string]int{}
+	if err := st.Export(ctx, func(r store.Record) error {
+		counts[r.Kind]++
+		return enc.Encode(r)
+	}); err != nil {
+		return fmt.Errorf("export: %w", err)
+	}
+	if err := w.Flush(); err != nil {
+		return fmt.Errorf("write dump: %w", err)
+	}
+	fmt.Fprintf(c.stderr, "exported %s (contains secrets and password hashes: keep it safe)\n", summary(counts))
+	return nil
+}
+
+// importCmd reads a dump made by export into the configured database, in
+// one transaction. A database that already has data is refused unless
+// --wipe is given, which replaces everything in it.
+func importCmd(ctx context.Context, c *cli, args []string) error {
+	fs := c.flags("import")
+	cfgPath := c.configFlag(fs)
+	input := fs.String("input", "", "read from `FILE` instead of standard input")
+	wipe := fs.Bool("wipe", false, "delete everything in the target database first (it is refused when not empty otherwise)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	in := c.stdin
+	if *input != "" {
+		f, err := os.Open(*input)
+		if err != nil {
+			return fmt.Errorf("--input: %w", err)
+		}
+		defer f.Close()
+		in = f
+	}
+	dec := json.NewDecoder(bufio.NewReader(in))
+	var h dumpHeader
+	if err := dec.Decode(&h); err != nil || h.Kind != "header" {
+		return fmt.Errorf("the input does not start with an idp export header (make it with `idp export`)")
+	}
+	if h.Format != dumpFormat {
+		return fmt.Errorf("the dump has format %d; this idp reads format %d", h.Format, dumpFormat)
+	}
+	_, st, err := c.openStore(ctx, *cfgPath)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	line := 1
+	stats, err := st.Import(ctx, func() (store.Record, error) {
+		var r store.Record
+		line++
+		if err := dec.Decode(&r); err != nil {
+			if errors.Is(err, io.EOF) {
+				return r, io.EOF
+			}
+			return r, fmt.Errorf("line %d: %w", line, err)
+		}
+		return r, nil
+	}, *wipe)
+	if errors.Is(err, store.ErrNotEmpty) {
+		return fmt.Errorf("the target database already has data; nothing was imported (use --wipe to replace it)")
+	}
+	if err != nil {
+		return fmt.Errorf("import (nothing was written): %w", err)
+	}
+	fmt.Fprintf(c.stdout, "imported %s\n", summary(stats))
+	return nil
+}
+
+func summary(counts map[string]int) string {
+	kinds := make([]string, 0, len(counts))
+	for k := range counts {
+		kinds = append(kinds, k)
+	}
+	sort.Strings(kinds)
+	s := ""
+	for i, k := range kinds {
+		if i > 0 {
+			s += ", "
+		}
+		s += fmt.Sprintf("%d %s", counts[k], k)
+	}
+	if s == "" {
+		return "nothing"
+	}
+	return s
+}

@@ -1,0 +1,172 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/communityidp/idp/idp/store"
+	"github.com/jackc/pgx/v5"
+)
+
+const authRequestColumns = `id, client_id, redirect_uri, scopes, response_type, response_mode, state, nonce,
+	code_challenge, code_challenge_method, prompt, max_age, login_hint, ui_locales, hint_subject,
+	created_at, expires_at, done, subject, auth_time, amr, session_id,
+	code_hash, code_expires_at, consumed_at, issued_access_token_id, issued_refresh_family, browser_binding`
+
+func scanAuthRequest(sc scanner) (*store.AuthRequest, error) {
+	var a store.AuthRequest
+	err := sc.Scan(&a.ID, &a.ClientID, &a.RedirectURI, listCol{&a.Scopes}, &a.ResponseType, &a.ResponseMode,
+		&a.State, &a.Nonce, &a.CodeChallenge, &a.CodeChallengeMethod, listCol{&a.Prompt}, &a.MaxAge,
+		&a.LoginHint, listCol{&a.UILocales}, &a.HintSubject,
+		timeCol{&a.CreatedAt}, timeCol{&a.ExpiresAt}, &a.Done, &a.Subject, timeCol{&a.AuthTime},
+		listCol{&a.AMR}, &a.SessionID,
+		&a.CodeHash, timeCol{&a.CodeExpiresAt}, timePtrCol{&a.ConsumedAt}, &a.IssuedAccessTokenID,
+		&a.IssuedRefreshFamily, &a.BrowserBinding)
+	if err != nil {
+		return nil, err
+	}
+	return &a, nil
+}
+
+// CreateAuthRequest inserts ar with every field as given.
+func (s *Store) CreateAuthRequest(ctx context.Context, ar *store.AuthRequest) error {
+	var maxAge any // NULL when absent; 0 is a value
+	if ar.MaxAge != nil {
+		maxAge = *ar.MaxAge
+	}
+	_, err := s.pool.Exec(ctx, `INSERT INTO auth_requests (`+authRequestColumns+`)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20,
+			$21, $22, $23, $24, $25, $26, $27, $28)`,
+		ar.ID, ar.ClientID, ar.RedirectURI, jsonList(ar.Scopes), ar.ResponseType, ar.ResponseMode,
+		ar.State, ar.Nonce, ar.CodeChallenge, ar.CodeChallengeMethod, jsonList(ar.Prompt), maxAge,
+		ar.LoginHint, jsonList(ar.UILocales), ar.HintSubject,
+		unix(ar.CreatedAt), unix(ar.ExpiresAt), ar.Done, ar.Subject, unix(ar.AuthTime),
+		jsonList(ar.AMR), ar.SessionID,
+		nullBytes(ar.CodeHash), unix(ar.CodeExpiresAt), unixPtr(ar.ConsumedAt), ar.IssuedAccessTokenID,
+		ar.IssuedRefreshFamily, nullBytes(ar.BrowserBinding))
+	if err != nil {
+		return fmt.Errorf("create auth request %q: %w", ar.ID, mapErr(err))
+	}
+	return nil
+}
+
+// AuthRequestByID returns the request, also when expired.
+func (s *Store) AuthRequestByID(ctx context.Context, id string) (*store.AuthRequest, error) {
+	ar, err := scanAuthRequest(s.pool.QueryRow(ctx,
+		`SELECT `+authRequestColumns+` FROM auth_requests WHERE id = $1`, id))
+	if err != nil {
+		return nil, fmt.Errorf("auth request %q: %w", id, mapErr(err))
+	}
+	return ar, nil
+}
+
+// AuthRequestByCodeHash finds the request a code was issued for, also when
+// consumed or expired.
+func (s *Store) AuthRequestByCodeHash(ctx context.Context, codeHash []byte) (*store.AuthRequest, error) {
+	if len(codeHash) == 0 {
+		return nil, fmt.Errorf("auth request by code: %w", store.ErrNotFound)
+	}
+	ar, err := scanAuthRequest(s.pool.QueryRow(ctx,
+		`SELECT `+authRequestColumns+` FROM auth_requests WHERE code_hash = $1`, codeHash))
+	if err != nil {
+		return nil, fmt.Errorf("auth request by code: %w", mapErr(err))
+	}
+	return ar, nil
+}
+
+// CompleteAuthRequest records who signed in; see store.AuthRequestStore.
+// The row is locked between the check and the update, so of two
+// concurrent completions the second sees the first and fails.
+func (s *Store) CompleteAuthRequest(ctx context.Context, id, subject string, authTime time.Time, amr []string, sessionID string, now time.Time) error {
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		var done bool
+		var expiresAt int64
+		err := tx.QueryRow(ctx, `SELECT done, expires_at FROM auth_requests WHERE id = $1 FOR UPDATE`, id).
+			Scan(&done, &expiresAt)
+		switch {
+		case err != nil:
+			return mapErr(err)
+		case expiresAt <= now.Unix():
+			return fmt.Errorf("expired: %w", store.ErrNotFound)
+		case done:
+			return fmt.Errorf("already done: %w", store.ErrConflict)
+		}
+		_, err = tx.Exec(ctx, `UPDATE auth_requests SET done = TRUE, subject = $1, auth_time = $2, amr = $3,
+			session_id = $4 WHERE id = $5`, subject, unix(authTime), jsonList(amr), sessionID, id)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("complete auth request %q: %w", id, err)
+	}
+	return nil
+}
+
+// SaveAuthCode stores the code hash of a done request, once. A request
+// that is not done yet is a conflict too: its state does not allow a code.
+func (s *Store) SaveAuthCode(ctx context.Context, id string, codeHash []byte, expiresAt time.Time) error {
+	if len(codeHash) == 0 {
+		return fmt.Errorf("save auth code %q: empty code hash", id)
+	}
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		var done, hasCode bool
+		err := tx.QueryRow(ctx, `SELECT done, code_hash IS NOT NULL FROM auth_requests WHERE id = $1 FOR UPDATE`, id).
+			Scan(&done, &hasCode)
+		switch {
+		case err != nil:
+			return mapErr(err)
+		case hasCode:
+			return fmt.Errorf("code already issued: %w", store.ErrConflict)
+		case !done:
+			return fmt.Errorf("request is not done: %w", store.ErrConflict)
+		}
+		_, err = tx.Exec(ctx, `UPDATE auth_requests SET code_hash = $1, code_expires_at = $2 WHERE id = $3`,
+			codeHash, unix(expiresAt), id)
+		return mapErr(err)
+	})
+	if err != nil {
+		return fmt.Errorf("save auth code %q: %w", id, err)
+	}
+	return nil
+}
+
+// DeleteAuthRequest removes a request that was never redeemed. A redeemed
+// request stays as a tombstone until GC; deleting it, or an unknown id, is
+// not an error.
+func (s *Store) DeleteAuthRequest(ctx context.Context, id string) error {
+	_, err := s.pool.Exec(ctx, `DELETE FROM auth_requests WHERE id = $1 AND consumed_at IS NULL`, id)
+	if err != nil {
+		return fmt.Errorf("delete auth request %q: %w", id, err)
+	}
+	return nil
+}
+
+// consumeCode marks the code of auth request id redeemed, recording what
+// was issued. Of several concurrent redemptions the first UPDATE wins; the
+// others wait for it, find consumed_at set and change nothing.
+func consumeCode(ctx context.Context, tx pgx.Tx, id string, is store.Issue, now time.Time) error {
+	family := ""
+	if is.Refresh != nil {
+		family = is.Refresh.FamilyID
+	}
+	// The tombstone lives at least as long as the access token it issued,
+	// so a replay can still revoke it.
+	tag, err := tx.Exec(ctx, `UPDATE auth_requests SET consumed_at = $1, issued_access_token_id = $2,
+		issued_refresh_family = $3, expires_at = GREATEST(expires_at, $4) WHERE id = $5 AND consumed_at IS NULL`,
+		now.Unix(), is.Access.ID, family, is.Access.ExpiresAt.Unix(), id)
+	if err != nil {
+		return fmt.Errorf("consume code of %q: %w", id, err)
+	}
+	if tag.RowsAffected() == 1 {
+		return nil
+	}
+	// Tell an unknown request from a consumed one.
+	var exists bool
+	if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM auth_requests WHERE id = $1)`, id).Scan(&exists); err != nil {
+		return fmt.Errorf("consume code of %q: %w", id, err)
+	}
+	if !exists {
+		return fmt.Errorf("consume code of %q: %w", id, store.ErrNotFound)
+	}
+	return fmt.Errorf("consume code of %q: already consumed: %w", id, store.ErrConflict)
+}

@@ -1,0 +1,49 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/communityidp/idp/idp/store"
+)
+
+// GC deletes rows that expired before now, with the same conditions as
+// package sqlite. Each kind is one DELETE in its own implicit transaction,
+// so GC holds no lock for long; running it on several replicas at once is
+// harmless (a row deleted by one is skipped by the other).
+func (s *Store) GC(ctx context.Context, now time.Time) (store.GCStats, error) {
+	var st store.GCStats
+	steps := []struct {
+		what  string
+		query string
+		n     *int64
+	}{
+		// A redeemed request is a tombstone until both it and its code
+		// have expired, so a replayed code can still revoke what it issued.
+		{"auth requests", `DELETE FROM auth_requests
+			WHERE expires_at < $1 AND (code_expires_at IS NULL OR code_expires_at < $1)`, &st.AuthRequests},
+		{"access tokens", `DELETE FROM access_tokens WHERE expires_at < $1`, &st.AccessTokens},
+		// A used token stays until its family expires: seeing it again is
+		// how a stolen token is detected. Unused and revoked tokens can go
+		// once they expire.
+		{"refresh tokens", `DELETE FROM refresh_tokens
+			WHERE family_expires_at < $1
+			   OR (expires_at < $1 AND (used_at IS NULL OR revoked_at IS NOT NULL))`, &st.RefreshTokens},
+		{"sessions", `DELETE FROM browser_sessions WHERE expires_at < $1 OR idle_expires_at < $1`, &st.Sessions},
+		{"setup tokens", `DELETE FROM setup_tokens WHERE expires_at < $1`, &st.SetupTokens},
+		{"signing keys", `DELETE FROM signing_keys WHERE retire_at < $1`, &st.SigningKeys},
+		// ConsumeCeremony already refuses a ceremony at its expiry; these
+		// are the ones nobody came back to finish.
+		{"webauthn ceremonies", `DELETE FROM webauthn_ceremonies WHERE expires_at < $1`, &st.Ceremonies},
+		{"suggestion snoozes", `DELETE FROM suggestion_snoozes WHERE until < $1`, &st.Snoozes},
+	}
+	for _, step := range steps {
+		tag, err := s.pool.Exec(ctx, step.query, now.Unix())
+		if err != nil {
+			return st, fmt.Errorf("gc %s: %w", step.what, err)
+		}
+		*step.n = tag.RowsAffected()
+	}
+	return st, nil
+}

@@ -1,0 +1,203 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/communityidp/idp/idp/store"
+	"github.com/jackc/pgx/v5"
+)
+
+// exports lists what Export reads, in the order of the store.Kind*
+// constants (each kind after what it refers to). Rows are ordered by key
+// in byte order, as package sqlite orders them, so equal stores give
+// equal dumps whichever the backend.
+var exports = []struct {
+	kind   string
+	query  string
+	record func(scanner) (store.Record, error)
+}{
+	{store.KindSecret, `SELECT name, value FROM secrets ORDER BY name COLLATE "C"`,
+		func(sc scanner) (store.Record, error) {
+			var v store.Secret
+			err := sc.Scan(&v.Name, &v.Value)
+			return store.Record{Kind: store.KindSecret, Secret: &v}, err
+		}},
+	{store.KindSigningKey, `SELECT ` + signingKeyColumns + ` FROM signing_keys ORDER BY id COLLATE "C"`,
+		func(sc scanner) (store.Record, error) {
+			k, err := scanSigningKey(sc)
+			return store.Record{Kind: store.KindSigningKey, SigningKey: k}, err
+		}},
+	{store.KindUser, `SELECT ` + userColumns + ` FROM users ORDER BY id COLLATE "C"`,
+		func(sc scanner) (store.Record, error) {
+			u, err := scanUser(sc)
+			return store.Record{Kind: store.KindUser, User: u}, err
+		}},
+	{store.KindPasskey, `SELECT ` + passkeyColumns + ` FROM passkeys ORDER BY id COLLATE "C"`,
+		func(sc scanner) (store.Record, error) {
+			p, err := scanPasskey(sc)
+			return store.Record{Kind: store.KindPasskey, Passkey: p}, err
+		}},
+	{store.KindSnooze, `SELECT user_id, until FROM suggestion_snoozes ORDER BY user_id COLLATE "C"`,
+		func(sc scanner) (store.Record, error) {
+			var v store.Snooze
+			err := sc.Scan(&v.UserID, timeCol{&v.Until})
+			return store.Record{Kind: store.KindSnooze, Snooze: &v}, err
+		}},
+	{store.KindSession, `SELECT ` + sessionColumns + ` FROM browser_sessions ORDER BY id COLLATE "C"`,
+		func(sc scanner) (store.Record, error) {
+			v, err := scanSession(sc)
+			return store.Record{Kind: store.KindSession, Session: v}, err
+		}},
+	{store.KindRefreshToken, `SELECT ` + refreshTokenColumns + ` FROM refresh_tokens ORDER BY id COLLATE "C"`,
+		func(sc scanner) (store.Record, error) {
+			v, err := scanRefreshToken(sc)
+			return store.Record{Kind: store.KindRefreshToken, RefreshToken: v}, err
+		}},
+	{store.KindAccessToken, `SELECT ` + accessTokenColumns + ` FROM access_tokens ORDER BY id COLLATE "C"`,
+		func(sc scanner) (store.Record, error) {
+			v, err := scanAccessToken(sc)
+			return store.Record{Kind: store.KindAccessToken, AccessToken: v}, err
+		}},
+}
+
+// durableTables are the tables whose rows make a store "not empty" for
+// Import: everything a dump carries (passkeys and snoozes need users).
+var durableTables = []string{"users", "signing_keys", "secrets", "browser_sessions", "refresh_tokens", "access_tokens"}
+
+// wipeOrder is every table, rows that refer to others first.
+var wipeOrder = []string{"passkeys", "suggestion_snoozes", "browser_sessions", "users", "access_tokens",
+	"refresh_tokens", "auth_requests", "webauthn_ceremonies", "setup_tokens", "signing_keys", "secrets"}
+
+// Export calls emit for every durable row, from one REPEATABLE READ
+// snapshot: a dump taken while the provider runs is consistent.
+func (s *Store) Export(ctx context.Context, emit func(store.Record) error) error {
+	opts := pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}
+	err := s.inTxOpts(ctx, opts, func(tx pgx.Tx) error {
+		for _, e := range exports {
+			if err := exportKind(ctx, tx, e.query, e.record, emit); err != nil {
+				return fmt.Errorf("%s: %w", e.kind, err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("export: %w", err)
+	}
+	return nil
+}
+
+func exportKind(ctx context.Context, tx pgx.Tx, query string, record func(scanner) (store.Record, error), emit func(store.Record) error) error {
+	rows, err := tx.Query(ctx, query)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		r, err := record(rows)
+		if err != nil {
+			return err
+		}
+		if err := emit(r); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
+// Import writes the records next returns in one transaction; see
+// store.Porter. next must not call the store.
+func (s *Store) Import(ctx context.Context, next func() (store.Record, error), wipe bool) (store.ImportStats, error) {
+	stats := store.ImportStats{}
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		// Writers wait until the import commits, so the emptiness check
+		// holds and nobody sees half a dump; readers go on.
+		if _, err := tx.Exec(ctx, `LOCK TABLE `+strings.Join(wipeOrder, ", ")+` IN EXCLUSIVE MODE`); err != nil {
+			return fmt.Errorf("lock tables: %w", err)
+		}
+		if wipe {
+			for _, table := range wipeOrder {
+				if _, err := tx.Exec(ctx, `DELETE FROM `+table); err != nil {
+					return fmt.Errorf("wipe %s: %w", table, err)
+				}
+			}
+		} else {
+			for _, table := range durableTables {
+				var rows bool
+				if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM `+table+`)`).Scan(&rows); err != nil {
+					return fmt.Errorf("check %s: %w", table, err)
+				}
+				if rows {
+					return fmt.Errorf("table %s has rows: %w", table, store.ErrNotEmpty)
+				}
+			}
+		}
+		for n := 1; ; n++ {
+			r, err := next()
+			if errors.Is(err, io.EOF) {
+				return nil
+			}
+			if err != nil {
+				return fmt.Errorf("read record %d: %w", n, err)
+			}
+			if err := importRecord(ctx, tx, r); err != nil {
+				return fmt.Errorf("record %d (%s): %w", n, r.Kind, err)
+			}
+			stats[r.Kind]++
+		}
+	})
+	if err != nil {
+		return nil, fmt.Errorf("import: %w", err)
+	}
+	return stats, nil
+}
+
+// importRecord inserts r's row exactly as given (users are case-folded,
+// which a dump of a store already is).
+func importRecord(ctx context.Context, db dbtx, r store.Record) error {
+	switch r.Kind {
+	case store.KindSecret:
+		if v := r.Secret; v != nil {
+			_, err := db.Exec(ctx, `INSERT INTO secrets (name, value) VALUES ($1, $2)`, v.Name, v.Value)
+			return mapErr(err)
+		}
+	case store.KindSigningKey:
+		if v := r.SigningKey; v != nil {
+			return insertSigningKey(ctx, db, v)
+		}
+	case store.KindUser:
+		if v := r.User; v != nil {
+			u := *v
+			fold(&u)
+			return insertUser(ctx, db, &u)
+		}
+	case store.KindPasskey:
+		if v := r.Passkey; v != nil {
+			return insertPasskey(ctx, db, v)
+		}
+	case store.KindSnooze:
+		if v := r.Snooze; v != nil {
+			_, err := db.Exec(ctx, `INSERT INTO suggestion_snoozes (user_id, until) VALUES ($1, $2)`,
+				v.UserID, unix(v.Until))
+			return mapErr(err)
+		}
+	case store.KindSession:
+		if v := r.Session; v != nil {
+			return insertSession(ctx, db, v)
+		}
+	case store.KindRefreshToken:
+		if v := r.RefreshToken; v != nil {
+			return insertRefreshToken(ctx, db, v)
+		}
+	case store.KindAccessToken:
+		if v := r.AccessToken; v != nil {
+			return insertAccessToken(ctx, db, v)
+		}
+	default:
+		return fmt.Errorf("unknown record kind %q", r.Kind)
+	}
+	return fmt.Errorf("%s record without its %s", r.Kind, r.Kind)
+}

@@ -1,0 +1,92 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/communityidp/idp/idp/store"
+)
+
+const sessionColumns = `id, user_id, auth_time, amr, created_at, last_seen_at, idle_expires_at, expires_at,
+	user_agent, ip`
+
+func scanSession(sc scanner) (*store.Session, error) {
+	var s store.Session
+	err := sc.Scan(&s.ID, &s.UserID, timeCol{&s.AuthTime}, listCol{&s.AMR}, timeCol{&s.CreatedAt},
+		timeCol{&s.LastSeenAt}, timeCol{&s.IdleExpiresAt}, timeCol{&s.ExpiresAt}, &s.UserAgent, &s.IP)
+	if err != nil {
+		return nil, err
+	}
+	return &s, nil
+}
+
+func insertSession(ctx context.Context, db dbtx, sess *store.Session) error {
+	_, err := db.Exec(ctx, `INSERT INTO browser_sessions (`+sessionColumns+`)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+		sess.ID, sess.UserID, unix(sess.AuthTime), jsonList(sess.AMR), unix(sess.CreatedAt),
+		unix(sess.LastSeenAt), unix(sess.IdleExpiresAt), unix(sess.ExpiresAt), sess.UserAgent, sess.IP)
+	return mapErr(err)
+}
+
+// CreateSession inserts sess. An unknown user gives ErrNotFound.
+func (s *Store) CreateSession(ctx context.Context, sess *store.Session) error {
+	if err := insertSession(ctx, s.pool, sess); err != nil {
+		return fmt.Errorf("create session of user %q: %w", sess.UserID, err)
+	}
+	return nil
+}
+
+// SessionByID returns the session, also when expired.
+func (s *Store) SessionByID(ctx context.Context, id string) (*store.Session, error) {
+	sess, err := scanSession(s.pool.QueryRow(ctx,
+		`SELECT `+sessionColumns+` FROM browser_sessions WHERE id = $1`, id))
+	if err != nil {
+		// The id is a hash of the cookie, not secret by itself, but keep it
+		// out of logs anyway.
+		return nil, fmt.Errorf("session: %w", mapErr(err))
+	}
+	return sess, nil
+}
+
+// TouchSession moves the idle expiry forward. An unknown session gives
+// ErrNotFound.
+func (s *Store) TouchSession(ctx context.Context, id string, lastSeen, idleExpiresAt time.Time) error {
+	tag, err := s.pool.Exec(ctx, `UPDATE browser_sessions SET last_seen_at = $1, idle_expires_at = $2
+		WHERE id = $3`, unix(lastSeen), unix(idleExpiresAt), id)
+	if err != nil {
+		return fmt.Errorf("touch session: %w", err)
+	}
+	if err := oneRow(tag); err != nil {
+		return fmt.Errorf("touch session: %w", err)
+	}
+	return nil
+}
+
+// DeleteSession deletes the session; an unknown id is not an error.
+func (s *Store) DeleteSession(ctx context.Context, id string) error {
+	if _, err := s.pool.Exec(ctx, `DELETE FROM browser_sessions WHERE id = $1`, id); err != nil {
+		return fmt.Errorf("delete session: %w", err)
+	}
+	return nil
+}
+
+// DeleteUserSessions deletes every session of userID except keepID (which
+// may be "").
+func (s *Store) DeleteUserSessions(ctx context.Context, userID, keepID string) error {
+	_, err := s.pool.Exec(ctx, `DELETE FROM browser_sessions WHERE user_id = $1 AND id <> $2`, userID, keepID)
+	if err != nil {
+		return fmt.Errorf("delete sessions of user %q: %w", userID, err)
+	}
+	return nil
+}
+
+// ListUserSessions returns the user's sessions, most recently seen first.
+func (s *Store) ListUserSessions(ctx context.Context, userID string) ([]store.Session, error) {
+	out, err := queryAll(ctx, s.pool, scanSession, `SELECT `+sessionColumns+` FROM browser_sessions
+		WHERE user_id = $1 ORDER BY last_seen_at DESC, id COLLATE "C"`, userID)
+	if err != nil {
+		return nil, fmt.Errorf("list sessions of user %q: %w", userID, err)
+	}
+	return out, nil
+}

@@ -1,0 +1,190 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/communityidp/idp/idp/store"
+	"github.com/jackc/pgx/v5"
+)
+
+const accessTokenColumns = `id, client_id, subject, scopes, audience, auth_time, amr, created_at, expires_at,
+	refresh_family`
+
+const refreshTokenColumns = `id, token_hash, family_id, parent_id, client_id, subject, scopes, audience,
+	auth_time, amr, created_at, expires_at, family_expires_at, used_at, revoked_at`
+
+func scanAccessToken(sc scanner) (*store.AccessToken, error) {
+	var t store.AccessToken
+	err := sc.Scan(&t.ID, &t.ClientID, &t.Subject, listCol{&t.Scopes}, listCol{&t.Audience},
+		timeCol{&t.AuthTime}, listCol{&t.AMR}, timeCol{&t.CreatedAt}, timeCol{&t.ExpiresAt},
+		stringCol{&t.RefreshFamily})
+	if err != nil {
+		return nil, err
+	}
+	return &t, nil
+}
+
+func scanRefreshToken(sc scanner) (*store.RefreshToken, error) {
+	var t store.RefreshToken
+	err := sc.Scan(&t.ID, &t.TokenHash, &t.FamilyID, stringCol{&t.ParentID}, &t.ClientID, &t.Subject,
+		listCol{&t.Scopes}, listCol{&t.Audience}, timeCol{&t.AuthTime}, listCol{&t.AMR},
+		timeCol{&t.CreatedAt}, timeCol{&t.ExpiresAt}, timeCol{&t.FamilyExpiresAt},
+		timePtrCol{&t.UsedAt}, timePtrCol{&t.RevokedAt})
+	if err != nil {
+		return nil, err
+	}
+	return &t, nil
+}
+
+func insertAccessToken(ctx context.Context, db dbtx, a *store.AccessToken) error {
+	_, err := db.Exec(ctx, `INSERT INTO access_tokens (`+accessTokenColumns+`)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+		a.ID, a.ClientID, a.Subject, jsonList(a.Scopes), jsonList(a.Audience), unix(a.AuthTime),
+		jsonList(a.AMR), unix(a.CreatedAt), unix(a.ExpiresAt), nullString(a.RefreshFamily))
+	return mapErr(err)
+}
+
+func insertRefreshToken(ctx context.Context, db dbtx, r *store.RefreshToken) error {
+	_, err := db.Exec(ctx, `INSERT INTO refresh_tokens (`+refreshTokenColumns+`)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
+		r.ID, r.TokenHash, r.FamilyID, nullString(r.ParentID), r.ClientID, r.Subject,
+		jsonList(r.Scopes), jsonList(r.Audience), unix(r.AuthTime), jsonList(r.AMR),
+		unix(r.CreatedAt), unix(r.ExpiresAt), unix(r.FamilyExpiresAt), unixPtr(r.UsedAt),
+		unixPtr(r.RevokedAt))
+	return mapErr(err)
+}
+
+// IssueTokens consumes the code or rotates the refresh token, then inserts
+// the new tokens, in one transaction; see store.Issue.
+func (s *Store) IssueTokens(ctx context.Context, is store.Issue, now time.Time) error {
+	if is.Access == nil {
+		return errors.New("issue tokens: no access token")
+	}
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		if is.ConsumeCode != "" {
+			if err := consumeCode(ctx, tx, is.ConsumeCode, is, now); err != nil {
+				return err
+			}
+		}
+		if is.RotateFrom != "" {
+			if err := markUsed(ctx, tx, is.RotateFrom, now); err != nil {
+				return err
+			}
+		}
+		if err := insertAccessToken(ctx, tx, is.Access); err != nil {
+			return fmt.Errorf("insert access token %q: %w", is.Access.ID, err)
+		}
+		if r := is.Refresh; r != nil {
+			if err := insertRefreshToken(ctx, tx, r); err != nil {
+				return fmt.Errorf("insert refresh token %q: %w", r.ID, err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("issue tokens: %w", err)
+	}
+	return nil
+}
+
+// markUsed marks refresh token id used. Of several concurrent rotations
+// of the same token the first UPDATE wins; the others wait for it, find
+// used_at set and change nothing.
+func markUsed(ctx context.Context, tx pgx.Tx, id string, now time.Time) error {
+	tag, err := tx.Exec(ctx, `UPDATE refresh_tokens SET used_at = $1
+		WHERE id = $2 AND used_at IS NULL AND revoked_at IS NULL`, now.Unix(), id)
+	if err != nil {
+		return fmt.Errorf("rotate refresh token %q: %w", id, err)
+	}
+	if tag.RowsAffected() == 1 {
+		return nil
+	}
+	var exists bool
+	if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM refresh_tokens WHERE id = $1)`, id).Scan(&exists); err != nil {
+		return fmt.Errorf("rotate refresh token %q: %w", id, err)
+	}
+	if !exists {
+		return fmt.Errorf("rotate refresh token %q: %w", id, store.ErrNotFound)
+	}
+	return fmt.Errorf("rotate refresh token %q: already used or revoked: %w", id, store.ErrConflict)
+}
+
+// AccessTokenByID returns the token, also when expired: callers check
+// ExpiresAt.
+func (s *Store) AccessTokenByID(ctx context.Context, id string) (*store.AccessToken, error) {
+	t, err := scanAccessToken(s.pool.QueryRow(ctx,
+		`SELECT `+accessTokenColumns+` FROM access_tokens WHERE id = $1`, id))
+	if err != nil {
+		return nil, fmt.Errorf("access token %q: %w", id, mapErr(err))
+	}
+	return t, nil
+}
+
+// RefreshTokenByHash returns the token, also when used, revoked or
+// expired, so callers can detect a replay.
+func (s *Store) RefreshTokenByHash(ctx context.Context, tokenHash []byte) (*store.RefreshToken, error) {
+	t, err := scanRefreshToken(s.pool.QueryRow(ctx,
+		`SELECT `+refreshTokenColumns+` FROM refresh_tokens WHERE token_hash = $1`, tokenHash))
+	if err != nil {
+		return nil, fmt.Errorf("refresh token by hash: %w", mapErr(err))
+	}
+	return t, nil
+}
+
+// RefreshTokenByID returns the token, also when used, revoked or expired.
+func (s *Store) RefreshTokenByID(ctx context.Context, id string) (*store.RefreshToken, error) {
+	t, err := scanRefreshToken(s.pool.QueryRow(ctx,
+		`SELECT `+refreshTokenColumns+` FROM refresh_tokens WHERE id = $1`, id))
+	if err != nil {
+		return nil, fmt.Errorf("refresh token %q: %w", id, mapErr(err))
+	}
+	return t, nil
+}
+
+// DeleteAccessToken deletes the token; an unknown id is not an error
+// (revocation is idempotent).
+func (s *Store) DeleteAccessToken(ctx context.Context, id string) error {
+	if _, err := s.pool.Exec(ctx, `DELETE FROM access_tokens WHERE id = $1`, id); err != nil {
+		return fmt.Errorf("delete access token %q: %w", id, err)
+	}
+	return nil
+}
+
+// RevokeRefreshFamily revokes every token of the family (keeping the first
+// revocation time) and deletes the access tokens issued with it.
+func (s *Store) RevokeRefreshFamily(ctx context.Context, familyID string, now time.Time) error {
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, `UPDATE refresh_tokens SET revoked_at = $1
+			WHERE family_id = $2 AND revoked_at IS NULL`, now.Unix(), familyID)
+		if err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, `DELETE FROM access_tokens WHERE refresh_family = $1`, familyID)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("revoke refresh family %q: %w", familyID, err)
+	}
+	return nil
+}
+
+// RevokeUserTokens revokes every refresh token and deletes every access
+// token whose subject is userID.
+func (s *Store) RevokeUserTokens(ctx context.Context, userID string, now time.Time) error {
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, `UPDATE refresh_tokens SET revoked_at = $1
+			WHERE subject = $2 AND revoked_at IS NULL`, now.Unix(), userID)
+		if err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, `DELETE FROM access_tokens WHERE subject = $1`, userID)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("revoke tokens of user %q: %w", userID, err)
+	}
+	return nil
+}

@@ -1,0 +1,227 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/communityidp/idp/idp/store"
+	"github.com/jackc/pgx/v5"
+)
+
+const userColumns = `id, username, email, email_verified, name, role, password_hash, disabled,
+	webauthn_id, created_at, updated_at, password_changed_at`
+
+func scanUser(sc scanner) (*store.User, error) {
+	var u store.User
+	err := sc.Scan(&u.ID, &u.Username, stringCol{&u.Email}, &u.EmailVerified, &u.Name, &u.Role,
+		&u.PasswordHash, &u.Disabled, &u.WebAuthnID, timeCol{&u.CreatedAt}, timeCol{&u.UpdatedAt},
+		timeCol{&u.PasswordChangedAt})
+	if err != nil {
+		return nil, err
+	}
+	return &u, nil
+}
+
+// fold lower-cases the unique login names, which is what makes them unique
+// case-insensitively.
+func fold(u *store.User) {
+	u.Username = strings.ToLower(u.Username)
+	u.Email = strings.ToLower(u.Email)
+}
+
+func insertUser(ctx context.Context, db dbtx, u *store.User) error {
+	_, err := db.Exec(ctx, `INSERT INTO users (`+userColumns+`)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
+		u.ID, u.Username, nullString(u.Email), u.EmailVerified, u.Name, string(u.Role), u.PasswordHash,
+		u.Disabled, nullBytes(u.WebAuthnID), unix(u.CreatedAt), unix(u.UpdatedAt), unix(u.PasswordChangedAt))
+	return mapErr(err)
+}
+
+// CreateUser inserts u. Username and Email are lower-cased in u too, so the
+// caller sees what was stored.
+func (s *Store) CreateUser(ctx context.Context, u *store.User) error {
+	fold(u)
+	if err := insertUser(ctx, s.pool, u); err != nil {
+		return fmt.Errorf("create user %q: %w", u.Username, err)
+	}
+	return nil
+}
+
+// UserByID returns the user with this ID.
+func (s *Store) UserByID(ctx context.Context, id string) (*store.User, error) {
+	u, err := scanUser(s.pool.QueryRow(ctx, `SELECT `+userColumns+` FROM users WHERE id = $1`, id))
+	if err != nil {
+		return nil, fmt.Errorf("user %q: %w", id, mapErr(err))
+	}
+	return u, nil
+}
+
+// UserByLogin finds a user by email when login contains "@", else by
+// username, case-insensitively.
+func (s *Store) UserByLogin(ctx context.Context, login string) (*store.User, error) {
+	col := "username"
+	if strings.Contains(login, "@") {
+		col = "email"
+	}
+	u, err := scanUser(s.pool.QueryRow(ctx, `SELECT `+userColumns+` FROM users WHERE `+col+` = $1`,
+		strings.ToLower(login)))
+	if err != nil {
+		return nil, fmt.Errorf("user by %s %q: %w", col, login, mapErr(err))
+	}
+	return u, nil
+}
+
+// UserByWebAuthnID returns the user whose WebAuthn user handle is handle.
+func (s *Store) UserByWebAuthnID(ctx context.Context, handle []byte) (*store.User, error) {
+	if len(handle) == 0 {
+		// Members without a handle store NULL, which nothing equals.
+		return nil, fmt.Errorf("user by webauthn id: empty handle: %w", store.ErrNotFound)
+	}
+	u, err := scanUser(s.pool.QueryRow(ctx, `SELECT `+userColumns+` FROM users WHERE webauthn_id = $1`, handle))
+	if err != nil {
+		// The handle is no secret, but it is long and says nothing: leave
+		// it out of the message.
+		return nil, fmt.Errorf("user by webauthn id: %w", mapErr(err))
+	}
+	return u, nil
+}
+
+// ListUsers returns all users ordered by username (byte order, as SQLite).
+func (s *Store) ListUsers(ctx context.Context) ([]store.User, error) {
+	users, err := queryAll(ctx, s.pool, scanUser, `SELECT `+userColumns+` FROM users ORDER BY username COLLATE "C"`)
+	if err != nil {
+		return nil, fmt.Errorf("list users: %w", err)
+	}
+	return users, nil
+}
+
+// CountUsers returns the number of users.
+func (s *Store) CountUsers(ctx context.Context) (int, error) {
+	var n int
+	if err := s.pool.QueryRow(ctx, `SELECT COUNT(*) FROM users`).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count users: %w", err)
+	}
+	return n, nil
+}
+
+// UpdateUser loads the user, applies fn and writes every field back in one
+// transaction. The row stays locked while fn runs, so concurrent updates
+// queue and none is lost; fn should be quick and must not wait on another
+// update of the same user. Changes to ID and CreatedAt are ignored.
+func (s *Store) UpdateUser(ctx context.Context, id string, fn func(*store.User) error) (*store.User, error) {
+	var out *store.User
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		// NO KEY UPDATE: the id does not change, so sessions and passkeys
+		// of the user can still be inserted meanwhile.
+		u, err := scanUser(tx.QueryRow(ctx, `SELECT `+userColumns+` FROM users WHERE id = $1 FOR NO KEY UPDATE`, id))
+		if err != nil {
+			return mapErr(err)
+		}
+		createdAt := u.CreatedAt
+		if err := fn(u); err != nil {
+			return err
+		}
+		u.ID, u.CreatedAt = id, createdAt
+		fold(u)
+		_, err = tx.Exec(ctx, `UPDATE users SET username = $1, email = $2, email_verified = $3, name = $4,
+			role = $5, password_hash = $6, disabled = $7, webauthn_id = $8, updated_at = $9, password_changed_at = $10
+			WHERE id = $11`,
+			u.Username, nullString(u.Email), u.EmailVerified, u.Name, string(u.Role), u.PasswordHash, u.Disabled,
+			nullBytes(u.WebAuthnID), unix(u.UpdatedAt), unix(u.PasswordChangedAt), id)
+		if err != nil {
+			return mapErr(err)
+		}
+		out = u
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("update user %q: %w", id, err)
+	}
+	return out, nil
+}
+
+// DeleteUser deletes the user with this ID and, in the same transaction,
+// the access and refresh tokens issued to it. Its sessions, passkeys and
+// passkey suggestion snooze go with it (ON DELETE CASCADE). An unknown ID
+// gives store.ErrNotFound.
+func (s *Store) DeleteUser(ctx context.Context, id string) error {
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `DELETE FROM users WHERE id = $1`, id)
+		if err != nil {
+			return err
+		}
+		if err := oneRow(tag); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `DELETE FROM access_tokens WHERE subject = $1`, id); err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, `DELETE FROM refresh_tokens WHERE subject = $1`, id)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("delete user %q: %w", id, err)
+	}
+	return nil
+}
+
+// CreateSetupToken stores the hash of a setup token.
+func (s *Store) CreateSetupToken(ctx context.Context, tokenHash []byte, expiresAt time.Time) error {
+	_, err := s.pool.Exec(ctx, `INSERT INTO setup_tokens (token_hash, expires_at) VALUES ($1, $2)`,
+		tokenHash, unix(expiresAt))
+	if err != nil {
+		return fmt.Errorf("create setup token: %w", mapErr(err))
+	}
+	return nil
+}
+
+// SetupTokenValid reports whether an unexpired token with this hash exists.
+func (s *Store) SetupTokenValid(ctx context.Context, tokenHash []byte, now time.Time) (bool, error) {
+	var ok bool
+	err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM setup_tokens WHERE token_hash = $1 AND expires_at > $2)`,
+		tokenHash, now.Unix()).Scan(&ok)
+	if err != nil {
+		return false, fmt.Errorf("check setup token: %w", err)
+	}
+	return ok, nil
+}
+
+// CreateFirstAdmin consumes the setup token and creates u in one
+// transaction; see store.SetupStore.
+func (s *Store) CreateFirstAdmin(ctx context.Context, tokenHash []byte, u *store.User, now time.Time) error {
+	fold(u)
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		// "No user yet" must still hold at commit: block other writers to
+		// users (reads go on) until then. This runs once per installation.
+		if _, err := tx.Exec(ctx, `LOCK TABLE users IN SHARE ROW EXCLUSIVE MODE`); err != nil {
+			return err
+		}
+		var ok bool
+		err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM setup_tokens WHERE token_hash = $1 AND expires_at > $2)`,
+			tokenHash, now.Unix()).Scan(&ok)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return fmt.Errorf("setup token: %w", store.ErrNotFound)
+		}
+		var exists bool
+		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM users)`).Scan(&exists); err != nil {
+			return err
+		}
+		if exists {
+			return fmt.Errorf("a user already exists: %w", store.ErrConflict)
+		}
+		if err := insertUser(ctx, tx, u); err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, `DELETE FROM setup_tokens`)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("create first admin %q: %w", u.Username, err)
+	}
+	return nil
+}
