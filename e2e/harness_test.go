@@ -410,6 +410,9 @@ func (b *browser) signIn(authURL, login, pw string) *url.URL {
 		b.t.Fatalf("identifier step: %d %s", r.Status, r.Text())
 	}
 	r = b.Submit(r.page, "Sign in", map[string]string{"Password": pw})
+	if r.Away == nil && strings.Contains(r.Text(), "Sign in faster with a passkey") {
+		r = b.Submit(r.page, "Not now", nil) // the passkey suggestion
+	}
 	if r.Away == nil {
 		b.t.Fatalf("password step did not return to the app: %d %s", r.Status, r.Text())
 	}

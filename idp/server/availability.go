@@ -39,14 +39,19 @@ func (a *availability) Up(ctx context.Context) bool {
 	}
 	a.checked = time.Now() // other requests use the last answer meanwhile
 	a.mu.Unlock()
+	return a.Check(ctx) == nil
+}
 
+// Check pings the database now and records the answer (the readiness
+// probe uses it, so probe and gate always agree).
+func (a *availability) Check(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
 	err := a.ping(ctx)
 	cancel()
 
 	a.mu.Lock()
 	was := a.up
-	a.up = err == nil
+	a.up, a.checked = err == nil, time.Now()
 	a.mu.Unlock()
 	switch {
 	case was && err != nil:
@@ -54,7 +59,7 @@ func (a *availability) Up(ctx context.Context) bool {
 	case !was && err == nil:
 		slog.Info("database is back")
 	}
-	return err == nil
+	return err
 }
 
 // gate answers 503 while the database is down: JSON with

@@ -2,7 +2,6 @@ package server
 
 import (
 	"bytes"
-	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
@@ -104,10 +103,7 @@ func (s *Server) routes(sessions *session.Manager, render *web.Renderer, p *oidc
 
 // ready is the readiness probe: the database must answer.
 func (s *Server) ready(c *gin.Context) {
-	ctx, cancel := context.WithTimeout(c.Request.Context(), 2*time.Second)
-	defer cancel()
-	if err := s.store.Ping(ctx); err != nil {
-		slog.WarnContext(ctx, "not ready", "error", err)
+	if err := s.avail.Check(c.Request.Context()); err != nil {
 		c.String(http.StatusServiceUnavailable, "database unavailable\n")
 		return
 	}
