@@ -27,7 +27,50 @@ type Config struct {
 	Password Password `yaml:"password"`
 	Passkeys Passkeys `yaml:"passkeys"`
 	Branding Branding `yaml:"branding"`
+	Admin    Admin    `yaml:"admin"`
+	Audit    Audit    `yaml:"audit"`
+	Metrics  Metrics  `yaml:"metrics"`
+	Doctor   Doctor   `yaml:"doctor"`
 	Log      Log      `yaml:"log"`
+}
+
+// Admin configures the admin console.
+type Admin struct {
+	// RecoveryLinkLifetime is how long a recovery link works.
+	RecoveryLinkLifetime Duration `yaml:"recovery_link_lifetime"`
+	// PasskeyFailureAlert is the share of failed passkey sign-ins (over the
+	// last 7 days, from 10 attempts on) above which the rollout page warns.
+	PasskeyFailureAlert float64 `yaml:"passkey_failure_alert"`
+	// OriginErrorAlert is the number of origin or RP ID errors in 7 days
+	// from which the rollout page warns.
+	OriginErrorAlert int `yaml:"origin_error_alert"`
+}
+
+// Audit configures the audit log.
+type Audit struct {
+	// Retention is how long events are kept.
+	Retention Duration `yaml:"retention"`
+}
+
+// Metrics configures the Prometheus endpoint.
+type Metrics struct {
+	// Listen is the address of /metrics, apart from the public port; empty
+	// (the default) turns metrics off.
+	Listen string `yaml:"listen"`
+}
+
+// Doctor configures the synthetic sign-in check (idp doctor --synthetic,
+// and the admin console's health check): a dedicated test account signs
+// in through a registered public client.
+type Doctor struct {
+	Username     string `yaml:"username"`
+	Password     string `yaml:"password"`
+	PasswordFile string `yaml:"password_file"`
+	// ClientID is a public client (PKCE, no secret) and RedirectURI one of
+	// its registered redirect URIs; the check reads the code from the
+	// redirect and never follows it.
+	ClientID    string `yaml:"client_id"`
+	RedirectURI string `yaml:"redirect_uri"`
 }
 
 // Database selects the store.
@@ -219,6 +262,8 @@ func Default() Config {
 			SuggestionSnooze: Duration(30 * 24 * time.Hour),
 		},
 		Branding: Branding{SiteName: "Community"},
+		Admin:    Admin{RecoveryLinkLifetime: Duration(30 * time.Minute), PasskeyFailureAlert: 0.25, OriginErrorAlert: 3},
+		Audit:    Audit{Retention: Duration(365 * 24 * time.Hour)},
 		Log:      Log{Level: "info", Format: "text"},
 	}
 }

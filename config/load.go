@@ -191,6 +191,11 @@ func (c *Config) envBindings() []envBinding {
 		{"IDP_PASSKEYS_RP_NAME", setString(&c.Passkeys.RPName)},
 		{"IDP_PASSKEYS_USER_VERIFICATION", setString(&c.Passkeys.UserVerification)},
 		{"IDP_PASSKEYS_SUGGESTION_SNOOZE", setDuration(&c.Passkeys.SuggestionSnooze)},
+		{"IDP_ADMIN_RECOVERY_LINK_LIFETIME", setDuration(&c.Admin.RecoveryLinkLifetime)},
+		{"IDP_AUDIT_RETENTION", setDuration(&c.Audit.Retention)},
+		{"IDP_METRICS_LISTEN", setString(&c.Metrics.Listen)},
+		{"IDP_DOCTOR_USERNAME", setString(&c.Doctor.Username)},
+		{"IDP_DOCTOR_PASSWORD", setString(&c.Doctor.Password)},
 		{"IDP_LOG_LEVEL", setString(&c.Log.Level)},
 		{"IDP_LOG_FORMAT", setString(&c.Log.Format)},
 	}
@@ -285,6 +290,10 @@ func (c *Config) resolveFiles() error {
 		problems.add("database.dsn_file", "set either dsn or dsn_file, not both")
 	}
 	read("database.dsn_file", c.Database.DSNFile, &c.Database.DSN)
+	if c.Doctor.PasswordFile != "" && c.Doctor.Password != "" {
+		problems.add("doctor.password_file", "set either password or password_file, not both")
+	}
+	read("doctor.password_file", c.Doctor.PasswordFile, &c.Doctor.Password)
 	for i := range c.Clients {
 		cl := &c.Clients[i]
 		if cl.SecretFile != "" && cl.Secret != "" {

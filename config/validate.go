@@ -73,6 +73,8 @@ func (c *Config) Validate() error {
 		{"sessions.idle_timeout", c.Sessions.IdleTimeout, time.Minute},
 		{"sessions.absolute_lifetime", c.Sessions.AbsoluteLifetime, time.Minute},
 		{"sessions.reauth_after", c.Sessions.ReauthAfter, time.Minute},
+		{"admin.recovery_link_lifetime", c.Admin.RecoveryLinkLifetime, time.Minute},
+		{"audit.retention", c.Audit.Retention, 24 * time.Hour},
 	}
 	for _, x := range positive {
 		if x.d.D() < x.min {
@@ -98,6 +100,23 @@ func (c *Config) Validate() error {
 		p.add("password.min_length", "must be between 8 and 64")
 	}
 	c.validatePasskeys(&p)
+	if c.Admin.RecoveryLinkLifetime.D() > 7*24*time.Hour {
+		p.add("admin.recovery_link_lifetime", "must be at most 7d: a recovery link is as good as a password")
+	}
+	if c.Admin.PasskeyFailureAlert <= 0 || c.Admin.PasskeyFailureAlert > 1 {
+		p.add("admin.passkey_failure_alert", "must be a share between 0 and 1, e.g. 0.25")
+	}
+	if c.Admin.OriginErrorAlert < 1 {
+		p.add("admin.origin_error_alert", "must be at least 1")
+	}
+	if c.Metrics.Listen != "" {
+		if _, _, err := net.SplitHostPort(c.Metrics.Listen); err != nil {
+			p.add("metrics.listen", fmt.Sprintf("%q is not host:port (e.g. \"127.0.0.1:9090\")", c.Metrics.Listen))
+		} else if c.Metrics.Listen == c.Listen {
+			p.add("metrics.listen", "must differ from listen: metrics are not for the public port")
+		}
+	}
+	c.validateDoctor(&p)
 	if strings.TrimSpace(c.Branding.SiteName) == "" {
 		p.add("branding.site_name", "must not be empty")
 	}
@@ -280,4 +299,28 @@ func (c *Config) Warnings() []string {
 		}
 	}
 	return w
+}
+
+// validateDoctor checks the synthetic check's settings when any is set.
+func (c *Config) validateDoctor(p *Problems) {
+	d := c.Doctor
+	if d.Username == "" && d.ClientID == "" && d.RedirectURI == "" && d.Password == "" {
+		return
+	}
+	if d.Username == "" {
+		p.add("doctor.username", "required for the synthetic check: a dedicated test account")
+	}
+	if d.Password == "" {
+		p.add("doctor.password", "required for the synthetic check (or doctor.password_file)")
+	}
+	for _, cl := range c.Clients {
+		if cl.ID != d.ClientID {
+			continue
+		}
+		if !cl.Public() {
+			p.add("doctor.client_id", fmt.Sprintf("%q is confidential; the synthetic check needs a public client (PKCE, no secret)", d.ClientID))
+		}
+		return
+	}
+	p.add("doctor.client_id", fmt.Sprintf("%q is not one of the clients", d.ClientID))
 }

@@ -409,6 +409,9 @@ func (b *browser) signIn(authURL, login, pw string) *url.URL {
 	if r.Status != http.StatusOK {
 		b.t.Fatalf("identifier step: %d %s", r.Status, r.Text())
 	}
+	if strings.Contains(r.Text(), "Use Password") {
+		r = b.Submit(r.page, "Use Password", nil)
+	}
 	r = b.Submit(r.page, "Sign in", map[string]string{"Password": pw})
 	if r.Away == nil && strings.Contains(r.Text(), "Sign in faster with a passkey") {
 		r = b.Submit(r.page, "Not now", nil) // the passkey suggestion
@@ -458,4 +461,14 @@ func idTokenFor(t *testing.T, site *rp, b *browser, login, pw string) string {
 	t.Helper()
 	tok, _ := site.exchange(mustNoError(t, b.signIn(site.oauth.AuthCodeURL("h"), login, pw)))
 	return tok.Extra("id_token").(string)
+}
+
+// postForm posts a form as a page of the provider would.
+func (b *browser) postForm(path, csrf string, v url.Values) *result {
+	b.t.Helper()
+	v.Set("csrf_token", csrf)
+	req, _ := http.NewRequest(http.MethodPost, b.p.URL+path, strings.NewReader(v.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Origin", b.p.URL)
+	return b.do(req)
 }

@@ -46,10 +46,13 @@ func newRP(t *testing.T, p *provider, clientID, secret, redirect string, style o
 // exchange redeems a code and verifies the ID token.
 func (r *rp) exchange(code string, opts ...oauth2.AuthCodeOption) (*oauth2.Token, *oidc.IDToken) {
 	r.t.Helper()
+	remember(code)
 	tok, err := r.oauth.Exchange(context.Background(), code, opts...)
 	if err != nil {
 		r.t.Fatalf("code exchange: %v", err)
 	}
+	remember(tok.AccessToken)
+	remember(tok.RefreshToken)
 	raw, _ := tok.Extra("id_token").(string)
 	if raw == "" {
 		r.t.Fatal("no id_token in the token response")
@@ -100,6 +103,11 @@ func tokenCall(t *testing.T, endpoint string, form url.Values, user, pass string
 	if len(body) > 0 && strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") {
 		if err := json.Unmarshal(body, &m); err != nil {
 			t.Fatalf("%s answered bad JSON %q: %v", endpoint, body, err)
+		}
+	}
+	for _, k := range []string{"access_token", "refresh_token"} {
+		if v, ok := m[k].(string); ok {
+			remember(v)
 		}
 	}
 	return resp.StatusCode, m, resp.Header

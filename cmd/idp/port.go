@@ -15,7 +15,7 @@ import (
 )
 
 // dumpFormat is the version of the export format; import refuses others.
-const dumpFormat = 1
+const dumpFormat = 2
 
 // dumpHeader is the first line of a dump.
 type dumpHeader struct {

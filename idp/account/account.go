@@ -13,6 +13,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/communityidp/idp/idp/audit"
 	"github.com/communityidp/idp/idp/passkey"
 	"github.com/communityidp/idp/idp/password"
 	"github.com/communityidp/idp/idp/session"
@@ -28,6 +29,7 @@ type Handler struct {
 	Render *web.Renderer
 	// Passkeys is nil when passkeys are off.
 	Passkeys          *passkey.Service
+	Audit             *audit.Recorder
 	PasswordMinLength int
 	// ReauthAfter is how recent a sign-in must be to add a passkey.
 	ReauthAfter time.Duration
@@ -49,6 +51,7 @@ func (h *Handler) Register(r gin.IRouter) {
 type settingsPage struct {
 	Tab                         string
 	PasskeysOn                  bool
+	History                     []store.AuditEvent
 	Name, Email                 string
 	Notice                      string
 	ProfileError, PasswordError string
@@ -83,11 +86,19 @@ func (h *Handler) settings(c *gin.Context) {
 		return
 	}
 	p := h.page(cur)
+	history, err := h.Store.ListAudit(c.Request.Context(), store.AuditFilter{Kinds: []string{audit.SignInOK}, UserID: cur.User.ID, Limit: 10})
+	if err != nil {
+		h.serverError(c, "sign-in history", err)
+		return
+	}
+	p.History = history
 	switch c.Query("done") {
 	case "profile":
 		p.Notice = "Your profile was saved."
 	case "password":
 		p.Notice = "Your password was changed. You were signed out on your other devices."
+	case "recovered":
+		p.Notice = "Your new password is set and you are signed in."
 	}
 	h.show(c, http.StatusOK, cur, p)
 }
@@ -182,6 +193,7 @@ func (h *Handler) password(c *gin.Context) {
 		return
 	}
 	slog.InfoContext(ctx, "password changed", "user", cur.User.ID)
+	h.Audit.Record(ctx, c.Request, store.AuditEvent{Kind: audit.PasswordChanged, ActorID: cur.User.ID, UserID: cur.User.ID})
 	c.Redirect(http.StatusSeeOther, "/settings?done=password")
 }
 

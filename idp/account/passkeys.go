@@ -11,6 +11,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/communityidp/idp/idp/audit"
 	"github.com/communityidp/idp/idp/login"
 	"github.com/communityidp/idp/idp/passkey"
 	"github.com/communityidp/idp/idp/session"
@@ -63,6 +64,8 @@ func (h *Handler) passkeys(c *gin.Context) {
 		p.Notice = "Your passkey is ready. Next time, choose it when you sign in."
 	case "renamed":
 		p.Notice = "Your passkey was renamed."
+	case "recovered":
+		p.Notice = "Your new password is set and you are signed in. If you lost a device, delete its passkey below."
 	case "deleted":
 		p.Notice = "Your passkey was deleted. Your password and other passkeys still work."
 	}
@@ -134,6 +137,8 @@ func (h *Handler) registerBegin(c *gin.Context) {
 type registerFinishRequest struct {
 	Ceremony   string          `json:"ceremony"`
 	Credential json.RawMessage `json:"credential"`
+	// Source is the page that added it: settings, suggestion or auto-upgrade.
+	Source string `json:"source"`
 }
 
 type registerFinishResponse struct {
@@ -159,6 +164,7 @@ func (h *Handler) registerFinish(c *gin.Context) {
 	var pe *passkey.Error
 	if errors.As(err, &pe) {
 		slog.InfoContext(ctx, "passkey registration failed", "user", cur.User.ID, "code", pe.Code, "reason", err)
+		h.Audit.PasskeyFailure(ctx, c.Request, cur.User.ID, audit.StageRegister, pe.Code, "")
 		web.JSON(c.Writer, pe.Status(), web.JSONError{Error: pe.Code, Message: pe.Message()})
 		return
 	}
@@ -166,6 +172,11 @@ func (h *Handler) registerFinish(c *gin.Context) {
 		slog.ErrorContext(ctx, "finish passkey registration", "error", err)
 		web.JSONFailure(c.Writer, err)
 		return
+	}
+	h.Audit.Record(ctx, c.Request, store.AuditEvent{Kind: audit.PasskeyAdded, ActorID: cur.User.ID, UserID: cur.User.ID,
+		Details: map[string]string{"passkey": pk.ID, "name": pk.Name, "provider": passkey.Provider(pk.AAGUID), "source": req.Source}})
+	if req.Source == "suggestion" {
+		h.Audit.Record(ctx, c.Request, store.AuditEvent{Kind: audit.SuggestionAccepted, ActorID: cur.User.ID, UserID: cur.User.ID})
 	}
 	pks, _ := h.Store.PasskeysByUser(ctx, cur.User.ID)
 	web.JSON(c.Writer, http.StatusOK, registerFinishResponse{ID: pk.ID, Name: pk.Name,
@@ -195,6 +206,10 @@ func (h *Handler) rename(c *gin.Context) {
 		return
 	}
 	slog.InfoContext(ctx, "passkey renamed", "user", cur.User.ID, "passkey", c.Param("id"))
+	if c.PostForm("added") != "1" {
+		h.Audit.Record(ctx, c.Request, store.AuditEvent{Kind: audit.PasskeyRenamed, ActorID: cur.User.ID, UserID: cur.User.ID,
+			Details: map[string]string{"passkey": c.Param("id"), "name": name}})
+	}
 	if target := c.PostForm("continue"); target != "" && h.CSRF.VerifyTarget(target, c.PostForm("sig")) {
 		c.Redirect(http.StatusSeeOther, target)
 		return
@@ -227,6 +242,8 @@ func (h *Handler) remove(c *gin.Context) {
 		return
 	}
 	slog.InfoContext(ctx, "passkey deleted", "user", cur.User.ID, "passkey", c.Param("id"))
+	h.Audit.Record(ctx, c.Request, store.AuditEvent{Kind: audit.PasskeyDeleted, ActorID: cur.User.ID, UserID: cur.User.ID,
+		Details: map[string]string{"passkey": c.Param("id")}})
 	// The page tells the password manager the credential is gone.
 	c.Redirect(http.StatusSeeOther, "/settings/passkeys?done=deleted&unknown="+base64.RawURLEncoding.EncodeToString(credential))
 }

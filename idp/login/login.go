@@ -9,6 +9,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
+	"encoding/hex"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -19,6 +20,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/communityidp/idp/idp/audit"
 	"github.com/communityidp/idp/idp/passkey"
 	"github.com/communityidp/idp/idp/password"
 	"github.com/communityidp/idp/idp/session"
@@ -35,6 +37,7 @@ type Handler struct {
 	Render   *web.Renderer
 	// Passkeys is nil when passkeys are off.
 	Passkeys *passkey.Service
+	Audit    *audit.Recorder
 	// ClientNames maps client IDs to the names shown on the sign-in page.
 	ClientNames map[string]string
 	// CallbackURL is where a finished sign-in continues.
@@ -58,6 +61,10 @@ func (h *Handler) Register(r gin.IRouter) {
 	r.GET("/logout/done", h.loggedOut)
 	r.POST("/webauthn/login/begin", h.passkeyBegin)
 	r.POST("/webauthn/login/finish", h.passkeyFinish)
+	r.POST("/webauthn/failure", h.passkeyFailure)
+	r.GET("/recover", h.recoverForm)
+	r.POST("/recover", h.recoverAccount)
+	r.GET("/help/errors", h.helpErrors)
 	r.GET("/login/suggest", h.suggestion)
 	r.POST("/login/suggest", h.snooze)
 }
@@ -112,6 +119,17 @@ var (
 		Message: "The app asked for a different account than the one you signed in with.",
 		Hint:    "Go back to the app and sign in again, choosing the account it expects."}
 )
+
+// browserTag identifies this browser in the audit log without exposing
+// its cookie: the first bytes of the cookie's hash.
+func (h *Handler) browserTag(c *gin.Context) string {
+	b := h.CSRF.Binding(c.Request)
+	if b == nil {
+		return ""
+	}
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:8])
+}
 
 // sameBrowser reports whether the request comes from the browser that
 // started the authorization request (requests made before binding existed
@@ -242,25 +260,31 @@ func (h *Handler) password(c *gin.Context) {
 	}
 	ctx := c.Request.Context()
 	f := flowFrom(c)
-	if f.AuthRequestID != "" && h.authRequest(c, f) == nil {
-		return
+	clientID := ""
+	if f.AuthRequestID != "" {
+		ar := h.authRequest(c, f)
+		if ar == nil {
+			return
+		}
+		clientID = ar.ClientID
 	}
 	login := strings.TrimSpace(c.PostForm("login"))
 	pw := c.PostForm("password")
-	fail := func() {
+	fail := func(userID string) {
+		h.Audit.SignIn(ctx, c.Request, userID, clientID, audit.MethodPassword, "LOGIN-WRONG")
 		h.Render.Render(c.Writer, c.Request, http.StatusUnauthorized, "login_password", nil,
 			passwordPage{Flow: f, Login: login, Restart: f.restartURL(), Error: errWrongCredentials})
 	}
 	if login == "" || pw == "" || len(pw) > 4*password.MaxLength {
 		password.VerifyDummy(pw)
-		fail()
+		fail("")
 		return
 	}
 	u, err := h.Store.UserByLogin(ctx, login)
 	if errors.Is(err, store.ErrNotFound) || (err == nil && u.PasswordHash == "") {
 		// Same cost as a real check: unknown accounts must not answer faster.
 		password.VerifyDummy(pw)
-		fail()
+		fail("")
 		return
 	}
 	if err != nil {
@@ -274,10 +298,11 @@ func (h *Handler) password(c *gin.Context) {
 	}
 	if !ok {
 		slog.InfoContext(ctx, "sign-in failed", "method", "pwd", "user", u.ID)
-		fail()
+		fail(u.ID)
 		return
 	}
 	if u.Disabled {
+		h.Audit.SignIn(ctx, c.Request, u.ID, clientID, audit.MethodPassword, failDisabled.Code)
 		h.Render.Error(c.Writer, c.Request, failDisabled)
 		return
 	}
@@ -289,7 +314,12 @@ func (h *Handler) password(c *gin.Context) {
 		h.serverError(c, "start session", err)
 		return
 	}
-	slog.InfoContext(ctx, "sign-in", "method", "pwd", "user", u.ID)
+	method := audit.MethodPassword
+	if h.Audit.FailedPasskeyBefore(ctx, h.browserTag(c)) {
+		method = audit.MethodPasswordAfterFail
+	}
+	h.Audit.SignIn(ctx, c.Request, u.ID, clientID, method, "")
+	slog.InfoContext(ctx, "sign-in", "method", method, "user", u.ID)
 	next, failure := h.finish(c, f, u, sess)
 	if failure != nil {
 		h.Render.Error(c.Writer, c.Request, *failure)
@@ -461,6 +491,8 @@ func (h *Handler) setup(c *gin.Context) {
 		return
 	}
 	slog.InfoContext(ctx, "first admin created", "user", u.ID, "username", u.Username)
+	h.Audit.Record(ctx, c.Request, store.AuditEvent{Kind: audit.UserCreated, ActorID: u.ID, UserID: u.ID,
+		Details: map[string]string{"via": "setup link", "role": string(u.Role)}})
 	if _, err := h.Sessions.Start(ctx, c.Writer, c.Request, u, []string{"pwd"}); err != nil {
 		h.serverError(c, "start session", err)
 		return
@@ -507,6 +539,9 @@ func (h *Handler) logoutConfirm(c *gin.Context) {
 func (h *Handler) logout(c *gin.Context) {
 	if !h.checkCSRF(c) {
 		return
+	}
+	if cur := session.FromContext(c.Request.Context()); cur != nil {
+		h.Audit.Record(c.Request.Context(), c.Request, store.AuditEvent{Kind: audit.SignedOut, ActorID: cur.User.ID, UserID: cur.User.ID})
 	}
 	if err := h.Sessions.End(c.Request.Context(), c.Writer, c.Request); err != nil {
 		h.serverError(c, "end session", err)

@@ -9,6 +9,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/communityidp/idp/idp/audit"
 	"github.com/communityidp/idp/idp/passkey"
 	"github.com/communityidp/idp/idp/session"
 	"github.com/communityidp/idp/idp/store"
@@ -146,10 +147,18 @@ func (h *Handler) passkeyFinish(c *gin.Context) {
 		return
 	}
 	f := flow{AuthRequestID: req.AuthRequestID, Next: web.LocalPath(req.Next, "")}
+	clientID := ""
+	if f.AuthRequestID != "" {
+		if ar, err := h.Store.AuthRequestByID(ctx, f.AuthRequestID); err == nil {
+			clientID = ar.ClientID
+		}
+	}
 	res, err := h.Passkeys.FinishLogin(ctx, req.Ceremony, h.CSRF.Binding(c.Request), req.Credential, c.Request.UserAgent())
 	var pe *passkey.Error
 	if errors.As(err, &pe) {
 		slog.InfoContext(ctx, "sign-in failed", "method", "passkey", "code", pe.Code, "reason", err)
+		h.Audit.SignIn(ctx, c.Request, "", clientID, audit.MethodPasskey, pe.Code)
+		h.Audit.PasskeyFailure(ctx, c.Request, "", audit.StageLogin, pe.Code, h.browserTag(c))
 		body := web.JSONError{Error: pe.Code, Message: pe.Message()}
 		if pe.CredentialID != nil {
 			body.CredentialID = base64.RawURLEncoding.EncodeToString(pe.CredentialID)
@@ -169,6 +178,7 @@ func (h *Handler) passkeyFinish(c *gin.Context) {
 		return
 	}
 	slog.InfoContext(ctx, "sign-in", "method", "passkey", "user", res.User.ID, "passkey", res.Passkey.ID, "uv", res.Verified)
+	h.Audit.SignIn(ctx, c.Request, res.User.ID, clientID, audit.MethodPasskey, "")
 	next, fail := h.finish(c, f, res.User, sess)
 	if fail != nil {
 		jsonFail(c, fail.Status, fail.Code, fail.Message+" "+fail.Hint)
@@ -176,6 +186,41 @@ func (h *Handler) passkeyFinish(c *gin.Context) {
 	}
 	pks, _ := h.Store.PasskeysByUser(ctx, res.User.ID)
 	web.JSON(c.Writer, http.StatusOK, finishResponse{Redirect: next, Signals: SignalsFor(h.Passkeys.RPID(), res.User, pks)})
+}
+
+type failureReport struct {
+	Stage string `json:"stage"`
+	Code  string `json:"code"`
+}
+
+// passkeyFailure is POST /webauthn/failure: the page reports a ceremony
+// that failed in the browser (cancelled, timed out, refused), so the
+// admins' figures count what members actually run into.
+func (h *Handler) passkeyFailure(c *gin.Context) {
+	if !h.jsonGuard(c) {
+		return
+	}
+	var req failureReport
+	if err := web.ReadJSON(c.Request, &req); err != nil || (req.Stage != audit.StageLogin && req.Stage != audit.StageRegister) ||
+		!knownBrowserCode(req.Code) {
+		jsonFail(c, http.StatusBadRequest, passkey.CodeInvalid, "The report could not be read.")
+		return
+	}
+	userID := ""
+	if cur := session.FromContext(c.Request.Context()); cur != nil {
+		userID = cur.User.ID
+	}
+	h.Audit.PasskeyFailure(c.Request.Context(), c.Request, userID, req.Stage, req.Code, h.browserTag(c))
+	c.Status(http.StatusNoContent)
+}
+
+// knownBrowserCode accepts the codes the page script can report.
+func knownBrowserCode(code string) bool {
+	switch code {
+	case passkey.CodeCancelled, passkey.CodeSecurity, passkey.CodeUnsupported, passkey.CodeExists, "PK-FAILED":
+		return true
+	}
+	return false
 }
 
 // --- the suggestion after a password sign-in
@@ -237,6 +282,7 @@ func (h *Handler) suggestion(c *gin.Context) {
 		c.Redirect(http.StatusSeeOther, target)
 		return
 	}
+	h.Audit.Record(c.Request.Context(), c.Request, store.AuditEvent{Kind: audit.SuggestionShown, ActorID: cur.User.ID, UserID: cur.User.ID})
 	h.Render.Render(c.Writer, c.Request, http.StatusOK, "suggest", cur.User, suggestPage{
 		Continue: target, Sig: c.Query("sig"), Snoozed: snoozed, AutoUpgrade: h.Passkeys.AutoUpgrade(), Messages: passkey.Messages,
 	})
@@ -254,6 +300,7 @@ func (h *Handler) snooze(c *gin.Context) {
 		c.Redirect(http.StatusSeeOther, "/settings")
 		return
 	}
+	h.Audit.Record(c.Request.Context(), c.Request, store.AuditEvent{Kind: audit.SuggestionSnoozed, ActorID: cur.User.ID, UserID: cur.User.ID})
 	until := h.Now().Add(h.Passkeys.SuggestionSnooze())
 	if err := h.Store.SnoozeSuggestion(c.Request.Context(), cur.User.ID, until); err != nil {
 		// Never block the sign-in on this.

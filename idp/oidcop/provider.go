@@ -21,6 +21,7 @@ import (
 
 	"github.com/communityidp/idp/config"
 	"github.com/communityidp/idp/idp/keys"
+	"github.com/communityidp/idp/idp/metrics"
 	"github.com/communityidp/idp/idp/session"
 	"github.com/communityidp/idp/idp/store"
 )
@@ -38,6 +39,8 @@ type Options struct {
 	LogoutURL func(target string) string
 	// ClearSessionCookie drops the browser's session cookie.
 	ClearSessionCookie func(http.ResponseWriter)
+	// Metrics counts tokens issued (nil: none).
+	Metrics *metrics.Metrics
 	// Available reports whether the database answers (nil: always).
 	Available func(context.Context) bool
 	// BrowserBinding returns a value only this browser holds, setting it
@@ -80,7 +83,7 @@ func New(o Options) (*Provider, error) {
 	}
 	st := &Storage{
 		store: o.Store, keys: o.Keys, clients: clients, tokens: cfg.Tokens,
-		alg: jose.SignatureAlgorithm(cfg.Keys.IDTokenSigningAlg), now: o.Now, logoutURL: o.LogoutURL,
+		alg: jose.SignatureAlgorithm(cfg.Keys.IDTokenSigningAlg), now: o.Now, logoutURL: o.LogoutURL, metrics: o.Metrics,
 	}
 	corsOpts := corsOptions(cfg.Clients)
 	opCfg := &op.Config{

@@ -17,6 +17,7 @@ import (
 
 	"github.com/communityidp/idp/config"
 	"github.com/communityidp/idp/idp/keys"
+	"github.com/communityidp/idp/idp/metrics"
 	"github.com/communityidp/idp/idp/session"
 	"github.com/communityidp/idp/idp/store"
 )
@@ -33,6 +34,7 @@ type Storage struct {
 	now     func() time.Time
 	// logoutURL signs a redirect target for the logout confirmation page.
 	logoutURL func(target string) string
+	metrics   *metrics.Metrics
 }
 
 var (
@@ -252,6 +254,7 @@ func (s *Storage) newAccessToken(clientID, subject string, scopes, audience []st
 // code redemption without offline_access, or client_credentials.
 func (s *Storage) CreateAccessToken(ctx context.Context, request op.TokenRequest) (string, time.Time, error) {
 	var is store.Issue
+	grant := string(oidc.GrantTypeCode)
 	switch r := request.(type) {
 	case authRequest:
 		if _, err := s.activeUser(ctx, r.Subject); err != nil {
@@ -260,6 +263,7 @@ func (s *Storage) CreateAccessToken(ctx context.Context, request op.TokenRequest
 		is.ConsumeCode = r.ID
 		is.Access = s.newAccessToken(r.ClientID, r.Subject, r.Scopes, r.GetAudience(), r.AuthTime, r.AMR, "")
 	case *serviceRequest:
+		grant = string(oidc.GrantTypeClientCredentials)
 		is.Access = s.newAccessToken(r.clientID, r.clientID, r.scopes, r.GetAudience(), time.Time{}, nil, "")
 	default:
 		return "", time.Time{}, fmt.Errorf("unexpected token request %T", request)
@@ -267,6 +271,7 @@ func (s *Storage) CreateAccessToken(ctx context.Context, request op.TokenRequest
 	if err := s.issue(ctx, is); err != nil {
 		return "", time.Time{}, err
 	}
+	s.metrics.Token(grant)
 	return is.Access.ID, is.Access.ExpiresAt, nil
 }
 
@@ -308,6 +313,11 @@ func (s *Storage) CreateAccessAndRefreshTokens(ctx context.Context, request op.T
 	is.Refresh = rt
 	if err := s.issue(ctx, is); err != nil {
 		return "", "", time.Time{}, err
+	}
+	if is.RotateFrom != "" {
+		s.metrics.Token(string(oidc.GrantTypeRefreshToken))
+	} else {
+		s.metrics.Token(string(oidc.GrantTypeCode))
 	}
 	return is.Access.ID, value, is.Access.ExpiresAt, nil
 }

@@ -16,7 +16,9 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/communityidp/idp/idp/account"
+	"github.com/communityidp/idp/idp/admin"
 	"github.com/communityidp/idp/idp/login"
+	"github.com/communityidp/idp/idp/metrics"
 	"github.com/communityidp/idp/idp/oidcop"
 	"github.com/communityidp/idp/idp/passkey"
 	"github.com/communityidp/idp/idp/session"
@@ -28,13 +30,13 @@ import (
 const maxBody = 64 << 10
 
 func (s *Server) routes(sessions *session.Manager, render *web.Renderer, p *oidcop.Provider, wk passkey.WellKnown,
-	lh *login.Handler, ah *account.Handler) http.Handler {
+	lh *login.Handler, ah *account.Handler, adm *admin.Handler) http.Handler {
 	g := gin.New()
 	g.HandleMethodNotAllowed = true
 	g.ContextWithFallback = true
 	// Forwarded headers are not believed: no proxy is trusted by default.
 	_ = g.SetTrustedProxies(nil)
-	g.Use(requestID, accessLog, recovery(render), securityHeaders(strings.HasPrefix(s.cfg.Issuer, "https://")), limitBody)
+	g.Use(requestID, accessLog(s.metrics), recovery(render), securityHeaders(strings.HasPrefix(s.cfg.Issuer, "https://")), limitBody)
 
 	// Probes.
 	g.GET("/healthz", func(c *gin.Context) { c.String(http.StatusOK, "ok\n") })
@@ -91,6 +93,7 @@ func (s *Server) routes(sessions *session.Manager, render *web.Renderer, p *oidc
 	browser.GET(oidcop.PathCallback, errorPage(render, p.Callback))
 	lh.Register(browser)
 	ah.Register(browser)
+	adm.Register(browser)
 	browser.GET("/", func(c *gin.Context) { c.Redirect(http.StatusSeeOther, "/settings") })
 
 	g.NoRoute(func(c *gin.Context) { render.Error(c.Writer, c.Request, web.FailNotFound) })
@@ -124,19 +127,27 @@ func requestID(c *gin.Context) {
 	c.Next()
 }
 
-// accessLog logs one line per request: never the query string, which can
-// carry codes and tokens.
-func accessLog(c *gin.Context) {
-	start := time.Now()
-	c.Next()
-	level := slog.LevelInfo
-	path := c.Request.URL.Path
-	if path == "/healthz" || path == "/ready" || strings.HasPrefix(path, "/static/") {
-		level = slog.LevelDebug
+// accessLog logs one line per request (never the query string, which can
+// carry codes and tokens) and counts it in the metrics by route.
+func accessLog(m *metrics.Metrics) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		start := time.Now()
+		c.Next()
+		d := time.Since(start)
+		level := slog.LevelInfo
+		path := c.Request.URL.Path
+		if path == "/healthz" || path == "/ready" || strings.HasPrefix(path, "/static/") {
+			level = slog.LevelDebug
+		}
+		slog.Log(c.Request.Context(), level, "request",
+			"method", c.Request.Method, "path", path, "status", c.Writer.Status(),
+			"duration_ms", float64(d.Microseconds())/1000, "ip", c.ClientIP())
+		route := c.FullPath() // the route pattern: bounded label values
+		if route == "" {
+			route = "unmatched"
+		}
+		m.HTTP(route, c.Request.Method, c.Writer.Status(), d)
 	}
-	slog.Log(c.Request.Context(), level, "request",
-		"method", c.Request.Method, "path", path, "status", c.Writer.Status(),
-		"duration_ms", float64(time.Since(start).Microseconds())/1000, "ip", c.ClientIP())
 }
 
 // recovery turns a panic into a logged error and an error page.

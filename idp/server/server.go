@@ -23,8 +23,12 @@ import (
 
 	"github.com/communityidp/idp/config"
 	"github.com/communityidp/idp/idp/account"
+	"github.com/communityidp/idp/idp/admin"
+	"github.com/communityidp/idp/idp/audit"
+	"github.com/communityidp/idp/idp/doctor"
 	"github.com/communityidp/idp/idp/keys"
 	"github.com/communityidp/idp/idp/login"
+	"github.com/communityidp/idp/idp/metrics"
 	"github.com/communityidp/idp/idp/oidcop"
 	"github.com/communityidp/idp/idp/passkey"
 	"github.com/communityidp/idp/idp/session"
@@ -69,6 +73,7 @@ type Server struct {
 	provider *oidcop.Provider
 	handler  http.Handler
 	avail    *availability
+	metrics  *metrics.Metrics
 	now      func() time.Time
 }
 
@@ -83,6 +88,12 @@ func New(ctx context.Context, cfg config.Config, st store.Store, o Options) (*Se
 	if o.Now == nil {
 		o.Now = time.Now
 	}
+	var m *metrics.Metrics
+	if cfg.Metrics.Listen != "" {
+		m = metrics.New()
+		st = timedStore{Store: st, m: m}
+	}
+	rec := &audit.Recorder{Store: st, Metrics: m, Now: o.Now}
 	cryptoKey, err := st.Secret(ctx, "op_crypto_key", random32)
 	if err != nil || len(cryptoKey) != 32 {
 		return nil, fmt.Errorf("load op crypto key: %w", errors.Join(err, errLen(cryptoKey)))
@@ -121,7 +132,7 @@ func New(ctx context.Context, cfg config.Config, st store.Store, o Options) (*Se
 	copy(key[:], cryptoKey)
 	avail := newAvailability(st.Ping)
 	provider, err := oidcop.New(oidcop.Options{
-		Config: cfg, Store: st, Keys: km, CryptoKey: key, Now: o.Now,
+		Config: cfg, Store: st, Keys: km, CryptoKey: key, Now: o.Now, Metrics: m,
 		LogoutURL: func(target string) string {
 			return "/logout?" + url.Values{"target": {target}, "sig": {csrf.SignTarget(target)}}.Encode()
 		},
@@ -151,15 +162,17 @@ func New(ctx context.Context, cfg config.Config, st store.Store, o Options) (*Se
 	for _, c := range cfg.Clients {
 		names[c.ID] = c.Name
 	}
-	s := &Server{cfg: cfg, store: st, keys: km, provider: provider, avail: avail, now: o.Now}
+	s := &Server{cfg: cfg, store: st, keys: km, provider: provider, avail: avail, metrics: m, now: o.Now}
 	s.handler = s.routes(sessions, render, provider, wellKnown,
 		&login.Handler{
-			Store: st, Sessions: sessions, CSRF: csrf, Render: render, Passkeys: passkeys, ClientNames: names,
+			Store: st, Sessions: sessions, CSRF: csrf, Render: render, Passkeys: passkeys, Audit: rec, ClientNames: names,
 			CallbackURL: provider.CallbackURL, RedirectError: provider.RedirectError,
 			PasswordMinLength: cfg.Password.MinLength, Now: o.Now,
 		},
-		&account.Handler{Store: st, CSRF: csrf, Render: render, Passkeys: passkeys, PasswordMinLength: cfg.Password.MinLength,
+		&account.Handler{Store: st, CSRF: csrf, Render: render, Passkeys: passkeys, Audit: rec, PasswordMinLength: cfg.Password.MinLength,
 			ReauthAfter: cfg.Sessions.ReauthAfter.D(), Now: o.Now},
+		&admin.Handler{Store: st, CSRF: csrf, Render: render, Audit: rec, Passkeys: passkeys, Config: cfg, Now: o.Now,
+			Synthetic: s.synthetic()},
 	)
 	return s, nil
 }
@@ -221,6 +234,10 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	go s.every(loops, time.Minute, "garbage collection", s.collect)
 	// Also reloads the keys other replicas rotated.
 	go s.every(loops, time.Minute, "signing key rotation", s.rotate)
+	go s.every(loops, time.Hour, "audit retention", s.pruneAudit)
+	if s.metrics != nil {
+		go s.serveMetrics(loops)
+	}
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
@@ -267,6 +284,33 @@ func (s *Server) collect(ctx context.Context) error {
 	return nil
 }
 
+// pruneAudit deletes audit events older than audit.retention.
+func (s *Server) pruneAudit(ctx context.Context) error {
+	n, err := s.store.PruneAudit(ctx, s.now().Add(-s.cfg.Audit.Retention.D()))
+	if n > 0 {
+		slog.Info("old audit events deleted", "count", n)
+	}
+	return err
+}
+
+// serveMetrics serves /metrics on metrics.listen until ctx ends.
+func (s *Server) serveMetrics(ctx context.Context) {
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", s.metrics.Handler())
+	srv := &http.Server{Addr: s.cfg.Metrics.Listen, Handler: mux, ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout: 10 * time.Second, WriteTimeout: 10 * time.Second}
+	go func() {
+		<-ctx.Done()
+		shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(shutdown)
+	}()
+	slog.Info("metrics listening", "listen", s.cfg.Metrics.Listen)
+	if err := srv.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		slog.Error("metrics server", "error", err)
+	}
+}
+
 func (s *Server) rotate(ctx context.Context) error {
 	_, err := s.provider.RotateKeysIfDue(ctx)
 	return err
@@ -274,3 +318,37 @@ func (s *Server) rotate(ctx context.Context) error {
 
 // ginMode keeps gin quiet: routes are not printed at start.
 func init() { gin.SetMode(gin.ReleaseMode) }
+
+// synthetic is the admin console's end-to-end sign-in check, when the
+// configuration names a test account. Its software passkey is kept in the
+// database, so it is registered once and every replica can run the check.
+func (s *Server) synthetic() func(context.Context) doctor.Result {
+	if s.cfg.Doctor.Username == "" {
+		return nil
+	}
+	return func(ctx context.Context) doctor.Result {
+		return doctor.Synthetic(ctx, s.cfg, SecretState{Store: s.store})
+	}
+}
+
+// SecretState keeps the synthetic check's passkey in the database.
+type SecretState struct{ Store store.SecretStore }
+
+var errNoState = errors.New("no saved passkey")
+
+const stateSecret = "doctor_passkey"
+
+// Load returns the saved passkey, or nil when there is none.
+func (s SecretState) Load(ctx context.Context) ([]byte, error) {
+	data, err := s.Store.Secret(ctx, stateSecret, func() ([]byte, error) { return nil, errNoState })
+	if errors.Is(err, errNoState) {
+		return nil, nil
+	}
+	return data, err
+}
+
+// Save stores the passkey; the first one saved stays.
+func (s SecretState) Save(ctx context.Context, data []byte) error {
+	_, err := s.Store.Secret(ctx, stateSecret, func() ([]byte, error) { return data, nil })
+	return err
+}

@@ -115,8 +115,8 @@ func (c *CSRF) sign(value string) string {
 	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
 }
 
-// clientIP is the peer address. Forwarded headers are not trusted here.
-func clientIP(r *http.Request) string {
+// ClientIP is the peer address. Forwarded headers are not trusted here.
+func ClientIP(r *http.Request) string {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
 		return r.RemoteAddr

@@ -134,7 +134,7 @@ func (m *Manager) Start(ctx context.Context, w http.ResponseWriter, r *http.Requ
 		ExpiresAt:     now.Add(m.opts.AbsoluteLifetime),
 		IdleExpiresAt: minTime(now.Add(m.opts.IdleTimeout), now.Add(m.opts.AbsoluteLifetime)),
 		UserAgent:     truncate(r.UserAgent(), 512),
-		IP:            clientIP(r),
+		IP:            ClientIP(r),
 	}
 	if err := m.sessions.CreateSession(ctx, s); err != nil {
 		return nil, fmt.Errorf("create session: %w", err)

@@ -46,10 +46,13 @@ type Store interface {
 	PasskeyStore
 	CeremonyStore
 	SuggestionStore
+	AuditStore
+	RecoveryStore
 	Porter
 
-	// GC deletes rows that expired before now. It is safe to run
-	// concurrently on several replicas.
+	// GC deletes rows that expired before now, and recovery links that
+	// expired more than a day before now. It is safe to run concurrently
+	// on several replicas. Audit events are pruned by PruneAudit.
 	GC(ctx context.Context, now time.Time) (GCStats, error)
 	// Ping reports whether the database answers.
 	Ping(ctx context.Context) error
@@ -59,13 +62,13 @@ type Store interface {
 // GCStats counts what a GC pass deleted, for logs.
 type GCStats struct {
 	AuthRequests, AccessTokens, RefreshTokens, Sessions, SetupTokens, SigningKeys int64
-	Ceremonies, Snoozes                                                           int64
+	Ceremonies, Snoozes, RecoveryLinks                                            int64
 }
 
 // Total is the number of rows deleted.
 func (s GCStats) Total() int64 {
 	return s.AuthRequests + s.AccessTokens + s.RefreshTokens + s.Sessions + s.SetupTokens + s.SigningKeys +
-		s.Ceremonies + s.Snoozes
+		s.Ceremonies + s.Snoozes + s.RecoveryLinks
 }
 
 // Role is a member's role.
@@ -82,20 +85,20 @@ func (r Role) Valid() bool { return r == RoleMember || r == RoleAdmin }
 // User is a member account. ID is the OIDC subject: random, opaque, stable.
 // Username and Email are stored case-folded (lower case) and are unique.
 type User struct {
-	ID            string
-	Username      string
-	Email         string
-	EmailVerified bool
-	Name          string
-	Role          Role
+	ID            string `json:"id"`
+	Username      string `json:"username"`
+	Email         string `json:"email"`
+	EmailVerified bool   `json:"email_verified"`
+	Name          string `json:"name"`
+	Role          Role   `json:"role"`
 	// PasswordHash is a PHC string ("$argon2id$..."), empty when no password is set.
-	PasswordHash string
-	Disabled     bool
+	PasswordHash string `json:"password_hash"`
+	Disabled     bool   `json:"disabled"`
 	// WebAuthnID is the WebAuthn user handle: 64 random bytes, no personal data.
-	WebAuthnID        []byte
-	CreatedAt         time.Time
-	UpdatedAt         time.Time
-	PasswordChangedAt time.Time
+	WebAuthnID        []byte    `json:"webauthn_id"`
+	CreatedAt         time.Time `json:"created_at"`
+	UpdatedAt         time.Time `json:"updated_at"`
+	PasswordChangedAt time.Time `json:"password_changed_at"`
 }
 
 // UserStore keeps member accounts.
@@ -112,13 +115,31 @@ type UserStore interface {
 	// ListUsers returns all users ordered by username.
 	ListUsers(ctx context.Context) ([]User, error)
 	CountUsers(ctx context.Context) (int, error)
-	// DeleteUser deletes the member with their sessions, passkeys, snooze
-	// and tokens. An unknown ID gives ErrNotFound.
+	// DeleteUser deletes the member with their sessions, passkeys, snooze,
+	// recovery links and tokens; audit events about them stay. An unknown
+	// ID gives ErrNotFound.
 	DeleteUser(ctx context.Context, id string) error
 	// UpdateUser loads the user, calls fn on it and writes every field back,
 	// in one transaction. ID and CreatedAt cannot change; fn sets UpdatedAt.
 	UpdateUser(ctx context.Context, id string, fn func(*User) error) (*User, error)
+	// SearchUsers returns the users whose username, email or name contains
+	// query, ignoring case, ordered by username, at most limit of them (0
+	// or less means DefaultSearchLimit). query is no pattern: "%" and "_"
+	// match themselves. An empty query lists the first users.
+	SearchUsers(ctx context.Context, query string, limit int) ([]User, error)
+	// PasskeyCoverage counts the enabled accounts, and those with at least
+	// one passkey, by role.
+	PasskeyCoverage(ctx context.Context) (Coverage, error)
 }
+
+// DefaultSearchLimit is how many users SearchUsers returns when not told.
+const DefaultSearchLimit = 50
+
+// Coverage counts accounts with at least one passkey, for the rollout
+// figures. Disabled accounts are left out; Members counts accounts with
+// the member role only (admins are counted apart), and an account with
+// several passkeys counts once.
+type Coverage struct{ Members, MembersWithPasskey, Admins, AdminsWithPasskey int }
 
 // SetupStore holds the one-time links that let the first person create the
 // first admin account.
@@ -201,42 +222,42 @@ type AuthRequestStore interface {
 
 // AccessToken is an opaque access token's server side record.
 type AccessToken struct {
-	ID       string
-	ClientID string
+	ID       string `json:"id"`
+	ClientID string `json:"client_id"`
 	// Subject is a user ID, or the client ID for client_credentials tokens.
-	Subject   string
-	Scopes    []string
-	Audience  []string
-	AuthTime  time.Time
-	AMR       []string
-	CreatedAt time.Time
-	ExpiresAt time.Time
+	Subject   string    `json:"subject"`
+	Scopes    []string  `json:"scopes"`
+	Audience  []string  `json:"audience"`
+	AuthTime  time.Time `json:"auth_time"`
+	AMR       []string  `json:"amr"`
+	CreatedAt time.Time `json:"created_at"`
+	ExpiresAt time.Time `json:"expires_at"`
 	// RefreshFamily links the token to the refresh token family it was
 	// issued with, so revoking the family revokes it too. May be empty.
-	RefreshFamily string
+	RefreshFamily string `json:"refresh_family"`
 }
 
 // RefreshToken is a refresh token's server side record. Only the SHA-256
 // hash of the token value is stored. Each use rotates the token: the used
 // one is marked UsedAt and a child in the same family is issued.
 type RefreshToken struct {
-	ID        string
-	TokenHash []byte
-	FamilyID  string
-	ParentID  string
-	ClientID  string
-	Subject   string
-	Scopes    []string
-	Audience  []string
-	AuthTime  time.Time
-	AMR       []string
-	CreatedAt time.Time
+	ID        string    `json:"id"`
+	TokenHash []byte    `json:"token_hash"`
+	FamilyID  string    `json:"family_id"`
+	ParentID  string    `json:"parent_id"`
+	ClientID  string    `json:"client_id"`
+	Subject   string    `json:"subject"`
+	Scopes    []string  `json:"scopes"`
+	Audience  []string  `json:"audience"`
+	AuthTime  time.Time `json:"auth_time"`
+	AMR       []string  `json:"amr"`
+	CreatedAt time.Time `json:"created_at"`
 	// ExpiresAt is this token's (sliding) expiry; FamilyExpiresAt the
 	// absolute expiry of the whole family. ExpiresAt <= FamilyExpiresAt.
-	ExpiresAt       time.Time
-	FamilyExpiresAt time.Time
-	UsedAt          *time.Time
-	RevokedAt       *time.Time
+	ExpiresAt       time.Time  `json:"expires_at"`
+	FamilyExpiresAt time.Time  `json:"family_expires_at"`
+	UsedAt          *time.Time `json:"used_at"`
+	RevokedAt       *time.Time `json:"revoked_at"`
 }
 
 // Issue is one token endpoint response to persist atomically.
@@ -275,17 +296,17 @@ type TokenStore interface {
 // Session is a browser's sign-in session (SSO). ID is the SHA-256 hash of
 // the cookie value, hex encoded; the cookie value itself is never stored.
 type Session struct {
-	ID         string
-	UserID     string
-	AuthTime   time.Time
-	AMR        []string
-	CreatedAt  time.Time
-	LastSeenAt time.Time
+	ID         string    `json:"id"`
+	UserID     string    `json:"user_id"`
+	AuthTime   time.Time `json:"auth_time"`
+	AMR        []string  `json:"amr"`
+	CreatedAt  time.Time `json:"created_at"`
+	LastSeenAt time.Time `json:"last_seen_at"`
 	// IdleExpiresAt moves forward with use; ExpiresAt is absolute.
-	IdleExpiresAt time.Time
-	ExpiresAt     time.Time
-	UserAgent     string
-	IP            string
+	IdleExpiresAt time.Time `json:"idle_expires_at"`
+	ExpiresAt     time.Time `json:"expires_at"`
+	UserAgent     string    `json:"user_agent"`
+	IP            string    `json:"ip"`
 }
 
 // SessionStore keeps browser sessions.
@@ -306,13 +327,16 @@ type SessionStore interface {
 // publishes it before any token signed with it exists; until then the
 // previous key keeps signing.
 type SigningKey struct {
-	ID        string
-	Algorithm string
+	ID        string `json:"id"`
+	Algorithm string `json:"algorithm"`
 	// PrivateKey is the PKCS #8 DER encoding of the private key.
-	PrivateKey []byte
-	CreatedAt  time.Time
-	ActiveFrom time.Time
-	RetireAt   *time.Time
+	PrivateKey []byte    `json:"private_key"`
+	CreatedAt  time.Time `json:"created_at"`
+	// ActiveFrom is when the key starts signing. The zero time means
+	// "active at once", as does any time not after now (keys stored before
+	// prepublication existed come back as the unix epoch).
+	ActiveFrom time.Time  `json:"active_from"`
+	RetireAt   *time.Time `json:"retire_at"`
 }
 
 // KeyStore keeps signing keys. Rotation is a compare-and-swap so that
@@ -339,33 +363,33 @@ type SecretStore interface {
 // Credential carries, plus what the member and the admin see.
 type Passkey struct {
 	// ID is our own identifier, used in URLs.
-	ID           string
-	UserID       string
-	CredentialID []byte
+	ID           string `json:"id"`
+	UserID       string `json:"user_id"`
+	CredentialID []byte `json:"credential_id"`
 	// RPID is the relying party ID the credential was created for.
-	RPID              string
-	Name              string
-	PublicKey         []byte
-	AttestationType   string
-	AttestationFormat string
-	Transports        []string
-	AAGUID            []byte
-	SignCount         uint32
-	CloneWarning      bool
+	RPID              string   `json:"rp_id"`
+	Name              string   `json:"name"`
+	PublicKey         []byte   `json:"public_key"`
+	AttestationType   string   `json:"attestation_type"`
+	AttestationFormat string   `json:"attestation_format"`
+	Transports        []string `json:"transports"`
+	AAGUID            []byte   `json:"aaguid"`
+	SignCount         uint32   `json:"sign_count"`
+	CloneWarning      bool     `json:"clone_warning"`
 	// Attachment is "platform" or "cross-platform" when the browser said.
-	Attachment     string
-	UserPresent    bool
-	UserVerified   bool
-	BackupEligible bool
-	BackupState    bool
+	Attachment     string `json:"attachment"`
+	UserPresent    bool   `json:"user_present"`
+	UserVerified   bool   `json:"user_verified"`
+	BackupEligible bool   `json:"backup_eligible"`
+	BackupState    bool   `json:"backup_state"`
 	// AutoCreated is set when a password manager created the passkey on its
 	// own after a password sign-in (conditional create).
-	AutoCreated bool
-	CreatedAt   time.Time
+	AutoCreated bool      `json:"auto_created"`
+	CreatedAt   time.Time `json:"created_at"`
 	// CreatedUA is the user agent that registered the passkey.
-	CreatedUA  string
-	LastUsedAt *time.Time
-	LastUsedUA string
+	CreatedUA  string     `json:"created_ua"`
+	LastUsedAt *time.Time `json:"last_used_at"`
+	LastUsedUA string     `json:"last_used_ua"`
 }
 
 // PasskeyUse is what a successful passkey sign-in writes back.
@@ -435,21 +459,27 @@ var ErrNotEmpty = errors.New("the database is not empty")
 
 // Secret is a generated secret (see SecretStore) in a dump.
 type Secret struct {
-	Name  string
-	Value []byte
+	Name  string `json:"name"`
+	Value []byte `json:"value"`
 }
 
 // Snooze is a member's "Not now" to the passkey suggestion, in a dump.
 type Snooze struct {
-	UserID string
-	Until  time.Time
+	UserID string    `json:"user_id"`
+	Until  time.Time `json:"until"`
 }
 
 // Record is one row of a dump: exactly one of its pointers is set, the
 // one Kind names. Dumps move a provider between backends (idp export /
 // idp import) with everything members and clients rely on: accounts,
 // passkeys, keys, secrets, sessions and tokens. Sign-ins in progress
-// (authorization requests, ceremonies) and setup links are not moved.
+// (authorization requests, ceremonies), setup and recovery links and the
+// audit log are not moved.
+//
+// A dump is JSON: every type a Record holds has explicit snake_case JSON
+// names (the database's column names), so renaming a Go field does not
+// change the format. Change a name only together with the dump format
+// version (cmd/idp).
 type Record struct {
 	Kind         string        `json:"kind"`
 	Secret       *Secret       `json:"secret,omitempty"`
@@ -462,8 +492,7 @@ type Record struct {
 	AccessToken  *AccessToken  `json:"access_token,omitempty"`
 }
 
-// Record kinds, in the order Export emits them (each after what it
-// refers to).
+// Record kinds; Kinds is the order Export emits them in.
 const (
 	KindSecret       = "secret"
 	KindSigningKey   = "signing_key"
@@ -475,17 +504,138 @@ const (
 	KindAccessToken  = "access_token"
 )
 
+// Kinds lists every record kind in the order Export emits them: each kind
+// after the kinds its rows refer to, so Import can insert in that order.
+var Kinds = []string{KindSecret, KindSigningKey, KindUser, KindPasskey, KindSnooze, KindSession,
+	KindRefreshToken, KindAccessToken}
+
 // ImportStats counts what an import wrote, by kind.
 type ImportStats map[string]int
 
 // Porter moves a store's durable state in and out.
 type Porter interface {
-	// Export calls emit for every durable row, kinds in the order above,
-	// from one consistent snapshot.
+	// Export calls emit for every durable row, kinds in the order of
+	// Kinds, from one consistent snapshot.
 	Export(ctx context.Context, emit func(Record) error) error
 	// Import writes the records next returns (io.EOF ends them) in one
-	// transaction: all or nothing. A store with any user, key, secret or
-	// token gives ErrNotEmpty unless wipe is set, in which case every
-	// existing row is deleted first (in the same transaction).
+	// transaction: all or nothing. A store with any user, session, signing
+	// key, secret or token gives ErrNotEmpty unless wipe is set, in which
+	// case every existing row is deleted first (in the same transaction),
+	// except the audit log, which is history and stays. next must not call
+	// the store: the transaction may hold its only writer (SQLite has one
+	// writer connection), and the call would wait forever.
 	Import(ctx context.Context, next func() (Record, error), wipe bool) (ImportStats, error)
+}
+
+// AuditEvent is one entry of the audit log. It never holds passwords,
+// tokens or secrets. Audit events are not tied to accounts: they stay when
+// the user they concern is deleted, until PruneAudit removes them.
+type AuditEvent struct {
+	// ID is assigned by the store on append; later appends get higher IDs.
+	ID int64 `json:"id"`
+	// At is required; it is kept to the second, like every time.
+	At time.Time `json:"at"`
+	// Kind is required, e.g. "signin.success", "signin.failure",
+	// "passkey.added", "admin.user.disabled".
+	Kind string `json:"kind"`
+	// ActorID is who acted (a member or an admin); "" when anonymous.
+	ActorID string `json:"actor_id"`
+	// UserID is whose account it concerns; "" when unknown.
+	UserID   string `json:"user_id"`
+	ClientID string `json:"client_id"`
+	// Method is the sign-in method: "pwd", "passkey", "pwd-after-passkey";
+	// "" otherwise.
+	Method string `json:"method"`
+	// Result is "ok" or "fail"; "" when not applicable.
+	Result string `json:"result"`
+	// Code is the error code shown to the member, e.g. "PK-CANCELLED".
+	Code string `json:"code"`
+	// Device is the browser and system family, e.g. "Chrome on Android".
+	Device    string `json:"device"`
+	IP        string `json:"ip"`
+	UserAgent string `json:"user_agent"`
+	// Details holds small extra facts (a passkey's name, a link's expiry);
+	// JSON in the database. An empty map comes back as nil.
+	Details map[string]string `json:"details,omitempty"`
+}
+
+// AuditFilter selects audit events. Zero fields do not filter.
+type AuditFilter struct {
+	// Kinds selects events of any of these kinds; empty means all.
+	Kinds []string
+	// UserID selects events concerning this user: UserID or ActorID
+	// equal. "" means all.
+	UserID string
+	// Since selects events at or after it; zero means no bound.
+	Since time.Time
+	// Until selects events before it (exclusive); zero means no bound.
+	Until time.Time
+	// Before selects events with an ID below it (the paging cursor: the
+	// last ID of the previous page); 0 means no bound.
+	Before int64
+	// Limit is the most events returned: 0 (or less) means
+	// DefaultAuditLimit, and it is at most MaxAuditLimit.
+	Limit int
+}
+
+// Limits of AuditFilter.Limit.
+const (
+	DefaultAuditLimit = 100
+	MaxAuditLimit     = 1000
+)
+
+// AuditCount is how many events of one kind share a method, result, code
+// and device.
+type AuditCount struct {
+	Kind, Method, Result, Code, Device string
+	N                                  int
+}
+
+// AuditStore keeps the audit log.
+type AuditStore interface {
+	// AppendAudit inserts e and sets e.ID. A zero At or an empty Kind is
+	// an error.
+	AppendAudit(ctx context.Context, e *AuditEvent) error
+	// ListAudit returns the events f selects, newest first (ID
+	// descending).
+	ListAudit(ctx context.Context, f AuditFilter) ([]AuditEvent, error)
+	// CountAudit counts events at or after since (zero: all), of the given
+	// kinds (all when empty), grouped by kind, method, result, code and
+	// device, ordered by kind, method, result, code, device (byte order).
+	CountAudit(ctx context.Context, since time.Time, kinds []string) ([]AuditCount, error)
+	// PruneAudit deletes events before the time (retention) and returns
+	// how many.
+	PruneAudit(ctx context.Context, before time.Time) (int64, error)
+}
+
+// RecoveryLink lets a member who lost access set a new password; an admin
+// creates it. It is deleted with the member; GC deletes it a day after it
+// expires.
+type RecoveryLink struct {
+	// TokenHash is the SHA-256 of the link's token; the token itself is
+	// never stored.
+	TokenHash []byte
+	UserID    string
+	// CreatedBy is the admin's user ID. The link stays valid when that
+	// admin is deleted.
+	CreatedBy string
+	CreatedAt time.Time
+	ExpiresAt time.Time
+	// UsedAt is set when the link is consumed.
+	UsedAt *time.Time
+}
+
+// RecoveryStore keeps recovery links. A link is valid at now when it is
+// unused and now is before ExpiresAt.
+type RecoveryStore interface {
+	// CreateRecoveryLink inserts l. An unknown member gives ErrNotFound, a
+	// token hash already stored a *ConflictError on "token_hash".
+	CreateRecoveryLink(ctx context.Context, l *RecoveryLink) error
+	// RecoveryLinkByHash returns the link if it is valid at now, else
+	// ErrNotFound.
+	RecoveryLinkByHash(ctx context.Context, tokenHash []byte, now time.Time) (*RecoveryLink, error)
+	// ConsumeRecoveryLink marks the link used at now and returns it. Of
+	// several concurrent callers exactly one succeeds (a conditional
+	// UPDATE); an unknown, used or expired link gives ErrNotFound.
+	ConsumeRecoveryLink(ctx context.Context, tokenHash []byte, now time.Time) (*RecoveryLink, error)
 }

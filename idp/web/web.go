@@ -17,6 +17,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/communityidp/idp/idp/passkey"
 	"github.com/communityidp/idp/idp/session"
 	"github.com/communityidp/idp/idp/store"
 	"github.com/communityidp/idp/ui"
@@ -60,6 +61,23 @@ func NewRenderer(site string, csrf *session.CSRF) (*Renderer, error) {
 	}
 	funcs := template.FuncMap{
 		"date": formatDate,
+		"method": func(m string) string {
+			switch m {
+			case "passkey":
+				return "Passkey"
+			case "pwd":
+				return "Password"
+			case "pwd-after-passkey":
+				return "Password (after a passkey attempt)"
+			}
+			return m
+		},
+		"device": func(ua string) string {
+			if d := passkey.Device(ua); d != "" {
+				return d
+			}
+			return "Unknown"
+		},
 		"asset": func(name string) (string, error) {
 			if u, ok := r.assets[name]; ok {
 				return u, nil

@@ -97,6 +97,17 @@
     return 'PK-FAILED';
   };
 
+  // report tells the server about a ceremony that failed in the browser,
+  // for the admins' figures. Failures the server saw itself carry a code.
+  const report = (stage, err) => {
+    if (!err || err.code) return;
+    fetch('/webauthn/failure', {
+      method: 'POST', credentials: 'same-origin', keepalive: true,
+      headers: { 'Content-Type': 'application/json', 'X-CSRF-Token': csrf },
+      body: JSON.stringify({ stage, code: codeOf(err) }),
+    }).catch(() => {});
+  };
+
   const statusBox = () => document.getElementById('passkey-status');
 
   const showError = (err, extra) => {
@@ -150,6 +161,7 @@
   };
 
   const loginError = async (err) => {
+    report('login', err);
     // A passkey the site no longer knows: tell the password manager.
     if (err && err.data && err.data.credentialId && PKC && PKC.signalUnknownCredential) {
       try {
@@ -210,7 +222,7 @@
 
   const nameForm = document.querySelector('[data-passkey-name]');
 
-  const register = async (conditional, abort) => {
+  const register = async (conditional, abort, source) => {
     const begin = await post('/webauthn/register/begin', { conditional });
     const options = { publicKey: creationOptions(begin.publicKey) };
     if (conditional) {
@@ -218,7 +230,7 @@
       options.signal = abort.signal;
     }
     const credential = await navigator.credentials.create(options);
-    return post('/webauthn/register/finish', { ceremony: begin.ceremony, credential: credentialJSON(credential) });
+    return post('/webauthn/register/finish', { ceremony: begin.ceremony, credential: credentialJSON(credential), source: source || '' });
   };
 
   // askName shows the naming form for a passkey just added.
@@ -252,11 +264,12 @@
       clearError();
       button.disabled = true;
       try {
-        const added = await register(false);
+        const added = await register(false, null, suggest ? 'suggestion' : 'settings');
         await signal(added.signals);
         button.hidden = true;
         askName(added, suggestTarget());
       } catch (err) {
+        report('register', err);
         showError(err);
         button.disabled = false;
       }
@@ -283,7 +296,7 @@
         const abort = new AbortController();
         const timer = setTimeout(() => abort.abort(), 3000);
         try {
-          await register(true, abort);
+          await register(true, abort, 'auto-upgrade');
           clearTimeout(timer);
           go();
           return;

@@ -11,6 +11,7 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/sha256"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/binary"
 	"encoding/json"
@@ -293,4 +294,51 @@ func pad32(b []byte) []byte {
 		return b
 	}
 	return append(make([]byte, 32-len(b)), b...)
+}
+
+// savedCredential is a credential in the JSON form Save writes.
+type savedCredential struct {
+	ID      []byte `json:"id"`
+	RPID    string `json:"rp_id"`
+	User    []byte `json:"user_handle"`
+	Key     []byte `json:"private_key"` // PKCS #8
+	Counter uint32 `json:"counter"`
+}
+
+// Save writes the authenticator's credentials (private keys included), so
+// a long-lived test identity can keep its passkey between runs.
+func (a *Authenticator) Save() ([]byte, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	var out []savedCredential
+	for _, c := range a.creds {
+		der, err := x509.MarshalPKCS8PrivateKey(c.key)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, savedCredential{ID: c.id, RPID: c.rpID, User: c.user, Key: der, Counter: c.signed})
+	}
+	return json.Marshal(out)
+}
+
+// Load adds the credentials Save wrote.
+func (a *Authenticator) Load(data []byte) error {
+	var in []savedCredential
+	if err := json.Unmarshal(data, &in); err != nil {
+		return fmt.Errorf("load credentials: %w", err)
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for _, s := range in {
+		k, err := x509.ParsePKCS8PrivateKey(s.Key)
+		if err != nil {
+			return fmt.Errorf("load credentials: %w", err)
+		}
+		key, ok := k.(*ecdsa.PrivateKey)
+		if !ok {
+			return errors.New("load credentials: not a P-256 key")
+		}
+		a.creds = append(a.creds, &credential{id: s.ID, rpID: s.RPID, user: s.User, key: key, signed: s.Counter})
+	}
+	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/communityidp/idp/idp/store"
+	"github.com/communityidp/idp/idp/store/internal/codec"
 	"github.com/jackc/pgx/v5"
 )
 
@@ -16,12 +17,12 @@ const authRequestColumns = `id, client_id, redirect_uri, scopes, response_type, 
 
 func scanAuthRequest(sc scanner) (*store.AuthRequest, error) {
 	var a store.AuthRequest
-	err := sc.Scan(&a.ID, &a.ClientID, &a.RedirectURI, listCol{&a.Scopes}, &a.ResponseType, &a.ResponseMode,
-		&a.State, &a.Nonce, &a.CodeChallenge, &a.CodeChallengeMethod, listCol{&a.Prompt}, &a.MaxAge,
-		&a.LoginHint, listCol{&a.UILocales}, &a.HintSubject,
-		timeCol{&a.CreatedAt}, timeCol{&a.ExpiresAt}, &a.Done, &a.Subject, timeCol{&a.AuthTime},
-		listCol{&a.AMR}, &a.SessionID,
-		&a.CodeHash, timeCol{&a.CodeExpiresAt}, timePtrCol{&a.ConsumedAt}, &a.IssuedAccessTokenID,
+	err := sc.Scan(&a.ID, &a.ClientID, &a.RedirectURI, codec.ListCol(&a.Scopes), &a.ResponseType, &a.ResponseMode,
+		&a.State, &a.Nonce, &a.CodeChallenge, &a.CodeChallengeMethod, codec.ListCol(&a.Prompt), &a.MaxAge,
+		&a.LoginHint, codec.ListCol(&a.UILocales), &a.HintSubject,
+		codec.TimeCol(&a.CreatedAt), codec.TimeCol(&a.ExpiresAt), &a.Done, &a.Subject, codec.TimeCol(&a.AuthTime),
+		codec.ListCol(&a.AMR), &a.SessionID,
+		&a.CodeHash, codec.TimeCol(&a.CodeExpiresAt), codec.TimePtrCol(&a.ConsumedAt), &a.IssuedAccessTokenID,
 		&a.IssuedRefreshFamily, &a.BrowserBinding)
 	if err != nil {
 		return nil, err
@@ -38,13 +39,13 @@ func (s *Store) CreateAuthRequest(ctx context.Context, ar *store.AuthRequest) er
 	_, err := s.pool.Exec(ctx, `INSERT INTO auth_requests (`+authRequestColumns+`)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20,
 			$21, $22, $23, $24, $25, $26, $27, $28)`,
-		ar.ID, ar.ClientID, ar.RedirectURI, jsonList(ar.Scopes), ar.ResponseType, ar.ResponseMode,
-		ar.State, ar.Nonce, ar.CodeChallenge, ar.CodeChallengeMethod, jsonList(ar.Prompt), maxAge,
-		ar.LoginHint, jsonList(ar.UILocales), ar.HintSubject,
-		unix(ar.CreatedAt), unix(ar.ExpiresAt), ar.Done, ar.Subject, unix(ar.AuthTime),
-		jsonList(ar.AMR), ar.SessionID,
-		nullBytes(ar.CodeHash), unix(ar.CodeExpiresAt), unixPtr(ar.ConsumedAt), ar.IssuedAccessTokenID,
-		ar.IssuedRefreshFamily, nullBytes(ar.BrowserBinding))
+		ar.ID, ar.ClientID, ar.RedirectURI, codec.List(ar.Scopes), ar.ResponseType, ar.ResponseMode,
+		ar.State, ar.Nonce, ar.CodeChallenge, ar.CodeChallengeMethod, codec.List(ar.Prompt), maxAge,
+		ar.LoginHint, codec.List(ar.UILocales), ar.HintSubject,
+		codec.Unix(ar.CreatedAt), codec.Unix(ar.ExpiresAt), ar.Done, ar.Subject, codec.Unix(ar.AuthTime),
+		codec.List(ar.AMR), ar.SessionID,
+		codec.NullBytes(ar.CodeHash), codec.Unix(ar.CodeExpiresAt), codec.UnixPtr(ar.ConsumedAt), ar.IssuedAccessTokenID,
+		ar.IssuedRefreshFamily, codec.NullBytes(ar.BrowserBinding))
 	if err != nil {
 		return fmt.Errorf("create auth request %q: %w", ar.ID, mapErr(err))
 	}
@@ -93,7 +94,7 @@ func (s *Store) CompleteAuthRequest(ctx context.Context, id, subject string, aut
 			return fmt.Errorf("already done: %w", store.ErrConflict)
 		}
 		_, err = tx.Exec(ctx, `UPDATE auth_requests SET done = TRUE, subject = $1, auth_time = $2, amr = $3,
-			session_id = $4 WHERE id = $5`, subject, unix(authTime), jsonList(amr), sessionID, id)
+			session_id = $4 WHERE id = $5`, subject, codec.Unix(authTime), codec.List(amr), sessionID, id)
 		return err
 	})
 	if err != nil {
@@ -121,7 +122,7 @@ func (s *Store) SaveAuthCode(ctx context.Context, id string, codeHash []byte, ex
 			return fmt.Errorf("request is not done: %w", store.ErrConflict)
 		}
 		_, err = tx.Exec(ctx, `UPDATE auth_requests SET code_hash = $1, code_expires_at = $2 WHERE id = $3`,
-			codeHash, unix(expiresAt), id)
+			codeHash, codec.Unix(expiresAt), id)
 		return mapErr(err)
 	})
 	if err != nil {

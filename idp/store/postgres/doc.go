@@ -10,7 +10,8 @@
 //   - code redemption and refresh rotation are UPDATE ... WHERE consumed_at
 //     (used_at) IS NULL: the second writer waits for the first, re-checks
 //     the condition and changes nothing;
-//   - ConsumeCeremony is DELETE ... RETURNING;
+//   - ConsumeCeremony is DELETE ... RETURNING, ConsumeRecoveryLink
+//     UPDATE ... WHERE used_at IS NULL ... RETURNING;
 //   - Secret is INSERT ... ON CONFLICT DO NOTHING, then a SELECT that sees
 //     whichever value committed first;
 //   - RotateSigningKey locks the active key (SELECT ... FOR UPDATE) before
@@ -22,11 +23,15 @@
 //     they check.
 //
 // Encoding. The schema (migrations/postgres) mirrors the SQLite one column
-// for column: times are BIGINT unix seconds (the zero time is NULL) and
-// come back in UTC, lists are JSON arrays in TEXT (an empty list comes back
-// as nil), empty optional strings and byte slices are NULL. A dump therefore
-// moves between the backends unchanged. Orderings that break ties on text
+// for column, and both backends encode values with package codec: times
+// are BIGINT unix seconds (the zero time is NULL) and come back in UTC,
+// lists are JSON arrays and audit details JSON objects in TEXT (empty ones
+// come back as nil), empty optional strings and byte slices are NULL. A
+// dump therefore moves between the backends unchanged. Orderings on text
 // use COLLATE "C", byte order like SQLite, whatever the database's locale.
+// SearchUsers folds names with lower(), which follows the database's
+// LC_CTYPE: all of Unicode under a UTF-8 locale, ASCII only under "C".
+// Audit event IDs come from an identity column, never reused.
 //
 // Errors. unique_violation becomes *store.ConflictError naming the column
 // (taken from the constraint name, <table>_<column>_key, the same names as

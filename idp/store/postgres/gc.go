@@ -37,6 +37,9 @@ func (s *Store) GC(ctx context.Context, now time.Time) (store.GCStats, error) {
 		// are the ones nobody came back to finish.
 		{"webauthn ceremonies", `DELETE FROM webauthn_ceremonies WHERE expires_at < $1`, &st.Ceremonies},
 		{"suggestion snoozes", `DELETE FROM suggestion_snoozes WHERE until < $1`, &st.Snoozes},
+		// A recovery link goes a day (86400 s) after it expires, used
+		// or not.
+		{"recovery links", `DELETE FROM recovery_links WHERE expires_at < $1::bigint - 86400`, &st.RecoveryLinks},
 	}
 	for _, step := range steps {
 		tag, err := s.pool.Exec(ctx, step.query, now.Unix())

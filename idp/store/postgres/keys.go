@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/communityidp/idp/idp/store"
+	"github.com/communityidp/idp/idp/store/internal/codec"
 	"github.com/jackc/pgx/v5"
 )
 
@@ -15,7 +16,7 @@ const signingKeyColumns = `id, algorithm, private_key, created_at, active_from, 
 func scanSigningKey(sc scanner) (*store.SigningKey, error) {
 	var k store.SigningKey
 	var activeFrom int64
-	if err := sc.Scan(&k.ID, &k.Algorithm, &k.PrivateKey, timeCol{&k.CreatedAt}, &activeFrom, timePtrCol{&k.RetireAt}); err != nil {
+	if err := sc.Scan(&k.ID, &k.Algorithm, &k.PrivateKey, codec.TimeCol(&k.CreatedAt), &activeFrom, codec.TimePtrCol(&k.RetireAt)); err != nil {
 		return nil, err
 	}
 	// active_from is NOT NULL (0 for keys from before it existed), so it
@@ -26,7 +27,7 @@ func scanSigningKey(sc scanner) (*store.SigningKey, error) {
 
 func insertSigningKey(ctx context.Context, db dbtx, k *store.SigningKey) error {
 	_, err := db.Exec(ctx, `INSERT INTO signing_keys (`+signingKeyColumns+`) VALUES ($1, $2, $3, $4, $5, $6)`,
-		k.ID, k.Algorithm, k.PrivateKey, unix(k.CreatedAt), k.ActiveFrom.Unix(), unixPtr(k.RetireAt))
+		k.ID, k.Algorithm, k.PrivateKey, codec.Unix(k.CreatedAt), k.ActiveFrom.Unix(), codec.UnixPtr(k.RetireAt))
 	return mapErr(err)
 }
 

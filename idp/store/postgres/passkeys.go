@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/communityidp/idp/idp/store"
+	"github.com/communityidp/idp/idp/store/internal/codec"
 	"github.com/jackc/pgx/v5"
 )
 
@@ -20,9 +21,9 @@ const passkeyColumns = `id, user_id, credential_id, rp_id, name, public_key, att
 func scanPasskey(sc scanner) (*store.Passkey, error) {
 	var p store.Passkey
 	err := sc.Scan(&p.ID, &p.UserID, &p.CredentialID, &p.RPID, &p.Name, &p.PublicKey, &p.AttestationType,
-		&p.AttestationFormat, listCol{&p.Transports}, &p.AAGUID, &p.SignCount, &p.CloneWarning, &p.Attachment,
+		&p.AttestationFormat, codec.ListCol(&p.Transports), &p.AAGUID, &p.SignCount, &p.CloneWarning, &p.Attachment,
 		&p.UserPresent, &p.UserVerified, &p.BackupEligible, &p.BackupState, &p.AutoCreated,
-		timeCol{&p.CreatedAt}, &p.CreatedUA, timePtrCol{&p.LastUsedAt}, &p.LastUsedUA)
+		codec.TimeCol(&p.CreatedAt), &p.CreatedUA, codec.TimePtrCol(&p.LastUsedAt), &p.LastUsedUA)
 	if err != nil {
 		return nil, err
 	}
@@ -33,9 +34,9 @@ func insertPasskey(ctx context.Context, db dbtx, p *store.Passkey) error {
 	_, err := db.Exec(ctx, `INSERT INTO passkeys (`+passkeyColumns+`)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)`,
 		p.ID, p.UserID, p.CredentialID, p.RPID, p.Name, p.PublicKey, p.AttestationType,
-		p.AttestationFormat, jsonList(p.Transports), nullBytes(p.AAGUID), int64(p.SignCount), p.CloneWarning,
+		p.AttestationFormat, codec.List(p.Transports), codec.NullBytes(p.AAGUID), int64(p.SignCount), p.CloneWarning,
 		p.Attachment, p.UserPresent, p.UserVerified, p.BackupEligible, p.BackupState, p.AutoCreated,
-		unix(p.CreatedAt), p.CreatedUA, unixPtr(p.LastUsedAt), p.LastUsedUA)
+		codec.Unix(p.CreatedAt), p.CreatedUA, codec.UnixPtr(p.LastUsedAt), p.LastUsedUA)
 	return mapErr(err)
 }
 
@@ -76,7 +77,7 @@ func (s *Store) RecordPasskeyUse(ctx context.Context, id string, use store.Passk
 	tag, err := s.pool.Exec(ctx, `UPDATE passkeys SET sign_count = $1, clone_warning = (clone_warning OR $2),
 		user_verified = (user_verified OR $3), backup_state = $4, last_used_at = $5, last_used_ua = $6
 		WHERE id = $7`,
-		int64(use.SignCount), use.CloneWarning, use.UserVerified, use.BackupState, unix(use.At), use.UserAgent, id)
+		int64(use.SignCount), use.CloneWarning, use.UserVerified, use.BackupState, codec.Unix(use.At), use.UserAgent, id)
 	if err != nil {
 		return fmt.Errorf("record use of passkey %q: %w", id, mapErr(err))
 	}
@@ -118,7 +119,7 @@ func (s *Store) DeletePasskey(ctx context.Context, userID, id string) error {
 // a *store.ConflictError.
 func (s *Store) CreateCeremony(ctx context.Context, c *store.Ceremony) error {
 	_, err := s.pool.Exec(ctx, `INSERT INTO webauthn_ceremonies (id, kind, user_id, binding, data, expires_at)
-		VALUES ($1, $2, $3, $4, $5, $6)`, c.ID, c.Kind, nullString(c.UserID), c.Binding, c.Data, unix(c.ExpiresAt))
+		VALUES ($1, $2, $3, $4, $5, $6)`, c.ID, c.Kind, codec.NullString(c.UserID), c.Binding, c.Data, codec.Unix(c.ExpiresAt))
 	if err != nil {
 		return fmt.Errorf("create %s ceremony: %w", c.Kind, mapErr(err))
 	}
@@ -133,7 +134,7 @@ func (s *Store) ConsumeCeremony(ctx context.Context, id string, now time.Time) (
 	var c store.Ceremony
 	err := s.pool.QueryRow(ctx, `DELETE FROM webauthn_ceremonies WHERE id = $1
 		RETURNING id, kind, user_id, binding, data, expires_at`, id).
-		Scan(&c.ID, &c.Kind, stringCol{&c.UserID}, &c.Binding, &c.Data, timeCol{&c.ExpiresAt})
+		Scan(&c.ID, &c.Kind, codec.StringCol(&c.UserID), &c.Binding, &c.Data, codec.TimeCol(&c.ExpiresAt))
 	if err != nil {
 		// The id is a bearer value for the browser holding it: keep it out
 		// of logs.
@@ -169,7 +170,7 @@ func (s *Store) SnoozeSuggestion(ctx context.Context, userID string, until time.
 func (s *Store) SuggestionSnoozedUntil(ctx context.Context, userID string) (time.Time, error) {
 	var until time.Time
 	err := s.pool.QueryRow(ctx, `SELECT until FROM suggestion_snoozes WHERE user_id = $1`, userID).
-		Scan(timeCol{&until})
+		Scan(codec.TimeCol(&until))
 	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
 		return time.Time{}, fmt.Errorf("passkey suggestion snooze of user %q: %w", userID, err)
 	}

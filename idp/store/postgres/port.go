@@ -8,56 +8,55 @@ import (
 	"strings"
 
 	"github.com/communityidp/idp/idp/store"
+	"github.com/communityidp/idp/idp/store/internal/codec"
 	"github.com/jackc/pgx/v5"
 )
 
-// exports lists what Export reads, in the order of the store.Kind*
-// constants (each kind after what it refers to). Rows are ordered by key
-// in byte order, as package sqlite orders them, so equal stores give
-// equal dumps whichever the backend.
-var exports = []struct {
-	kind   string
+// exports says how Export reads each kind of store.Kinds, which gives the
+// order. Rows are ordered by key in byte order, as package sqlite orders
+// them, so equal stores give equal dumps whichever the backend.
+var exports = map[string]struct {
 	query  string
 	record func(scanner) (store.Record, error)
 }{
-	{store.KindSecret, `SELECT name, value FROM secrets ORDER BY name COLLATE "C"`,
+	store.KindSecret: {`SELECT name, value FROM secrets ORDER BY name COLLATE "C"`,
 		func(sc scanner) (store.Record, error) {
 			var v store.Secret
 			err := sc.Scan(&v.Name, &v.Value)
 			return store.Record{Kind: store.KindSecret, Secret: &v}, err
 		}},
-	{store.KindSigningKey, `SELECT ` + signingKeyColumns + ` FROM signing_keys ORDER BY id COLLATE "C"`,
+	store.KindSigningKey: {`SELECT ` + signingKeyColumns + ` FROM signing_keys ORDER BY id COLLATE "C"`,
 		func(sc scanner) (store.Record, error) {
 			k, err := scanSigningKey(sc)
 			return store.Record{Kind: store.KindSigningKey, SigningKey: k}, err
 		}},
-	{store.KindUser, `SELECT ` + userColumns + ` FROM users ORDER BY id COLLATE "C"`,
+	store.KindUser: {`SELECT ` + userColumns + ` FROM users ORDER BY id COLLATE "C"`,
 		func(sc scanner) (store.Record, error) {
 			u, err := scanUser(sc)
 			return store.Record{Kind: store.KindUser, User: u}, err
 		}},
-	{store.KindPasskey, `SELECT ` + passkeyColumns + ` FROM passkeys ORDER BY id COLLATE "C"`,
+	store.KindPasskey: {`SELECT ` + passkeyColumns + ` FROM passkeys ORDER BY id COLLATE "C"`,
 		func(sc scanner) (store.Record, error) {
 			p, err := scanPasskey(sc)
 			return store.Record{Kind: store.KindPasskey, Passkey: p}, err
 		}},
-	{store.KindSnooze, `SELECT user_id, until FROM suggestion_snoozes ORDER BY user_id COLLATE "C"`,
+	store.KindSnooze: {`SELECT user_id, until FROM suggestion_snoozes ORDER BY user_id COLLATE "C"`,
 		func(sc scanner) (store.Record, error) {
 			var v store.Snooze
-			err := sc.Scan(&v.UserID, timeCol{&v.Until})
+			err := sc.Scan(&v.UserID, codec.TimeCol(&v.Until))
 			return store.Record{Kind: store.KindSnooze, Snooze: &v}, err
 		}},
-	{store.KindSession, `SELECT ` + sessionColumns + ` FROM browser_sessions ORDER BY id COLLATE "C"`,
+	store.KindSession: {`SELECT ` + sessionColumns + ` FROM browser_sessions ORDER BY id COLLATE "C"`,
 		func(sc scanner) (store.Record, error) {
 			v, err := scanSession(sc)
 			return store.Record{Kind: store.KindSession, Session: v}, err
 		}},
-	{store.KindRefreshToken, `SELECT ` + refreshTokenColumns + ` FROM refresh_tokens ORDER BY id COLLATE "C"`,
+	store.KindRefreshToken: {`SELECT ` + refreshTokenColumns + ` FROM refresh_tokens ORDER BY id COLLATE "C"`,
 		func(sc scanner) (store.Record, error) {
 			v, err := scanRefreshToken(sc)
 			return store.Record{Kind: store.KindRefreshToken, RefreshToken: v}, err
 		}},
-	{store.KindAccessToken, `SELECT ` + accessTokenColumns + ` FROM access_tokens ORDER BY id COLLATE "C"`,
+	store.KindAccessToken: {`SELECT ` + accessTokenColumns + ` FROM access_tokens ORDER BY id COLLATE "C"`,
 		func(sc scanner) (store.Record, error) {
 			v, err := scanAccessToken(sc)
 			return store.Record{Kind: store.KindAccessToken, AccessToken: v}, err
@@ -68,18 +67,24 @@ var exports = []struct {
 // Import: everything a dump carries (passkeys and snoozes need users).
 var durableTables = []string{"users", "signing_keys", "secrets", "browser_sessions", "refresh_tokens", "access_tokens"}
 
-// wipeOrder is every table, rows that refer to others first.
-var wipeOrder = []string{"passkeys", "suggestion_snoozes", "browser_sessions", "users", "access_tokens",
-	"refresh_tokens", "auth_requests", "webauthn_ceremonies", "setup_tokens", "signing_keys", "secrets"}
+// wipeOrder is every table an import with wipe empties (and locks), rows
+// that refer to others first. The audit log is history and stays.
+var wipeOrder = []string{"passkeys", "suggestion_snoozes", "browser_sessions", "recovery_links", "users",
+	"access_tokens", "refresh_tokens", "auth_requests", "webauthn_ceremonies", "setup_tokens", "signing_keys",
+	"secrets"}
 
 // Export calls emit for every durable row, from one REPEATABLE READ
 // snapshot: a dump taken while the provider runs is consistent.
 func (s *Store) Export(ctx context.Context, emit func(store.Record) error) error {
 	opts := pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}
 	err := s.inTxOpts(ctx, opts, func(tx pgx.Tx) error {
-		for _, e := range exports {
+		for _, kind := range store.Kinds {
+			e, ok := exports[kind]
+			if !ok {
+				return fmt.Errorf("no query for kind %q", kind)
+			}
 			if err := exportKind(ctx, tx, e.query, e.record, emit); err != nil {
-				return fmt.Errorf("%s: %w", e.kind, err)
+				return fmt.Errorf("%s: %w", kind, err)
 			}
 		}
 		return nil
@@ -109,7 +114,8 @@ func exportKind(ctx context.Context, tx pgx.Tx, query string, record func(scanne
 }
 
 // Import writes the records next returns in one transaction; see
-// store.Porter. next must not call the store.
+// store.Porter. next must not call the store: the import locks the
+// tables until it commits, so a write from next would wait forever.
 func (s *Store) Import(ctx context.Context, next func() (store.Record, error), wipe bool) (store.ImportStats, error) {
 	stats := store.ImportStats{}
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
@@ -181,7 +187,7 @@ func importRecord(ctx context.Context, db dbtx, r store.Record) error {
 	case store.KindSnooze:
 		if v := r.Snooze; v != nil {
 			_, err := db.Exec(ctx, `INSERT INTO suggestion_snoozes (user_id, until) VALUES ($1, $2)`,
-				v.UserID, unix(v.Until))
+				v.UserID, codec.Unix(v.Until))
 			return mapErr(err)
 		}
 	case store.KindSession:

@@ -283,6 +283,7 @@ var primaryKeys = map[string]string{
 	"setup_tokens":       "token_hash",
 	"secrets":            "name",
 	"suggestion_snoozes": "user_id",
+	"recovery_links":     "token_hash",
 	"schema_migrations":  "version",
 }
 

@@ -1,13 +1,8 @@
 package postgres
 
 import (
-	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"net/url"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -15,69 +10,11 @@ import (
 	"time"
 
 	"github.com/communityidp/idp/idp/store"
+	"github.com/communityidp/idp/idp/store/pgtest"
 	"github.com/communityidp/idp/idp/store/sqlite"
 	"github.com/communityidp/idp/idp/store/storetest"
 	"github.com/communityidp/idp/migrations"
-	"github.com/jackc/pgx/v5"
 )
-
-// envDSN names the variable holding a DSN of a maintenance database (such
-// as "postgres") on a server where the tests may create databases.
-const envDSN = "IDP_TEST_POSTGRES"
-
-// newDatabase creates an empty database with a random name and returns a
-// DSN for it; the database is dropped when t ends. Without IDP_TEST_POSTGRES
-// the test is skipped; with it, a server that does not answer fails it.
-func newDatabase(t *testing.T) string {
-	t.Helper()
-	admin := adminDSN(t)
-	b := make([]byte, 8)
-	rand.Read(b)
-	name := "idp_test_" + hex.EncodeToString(b)
-	adminExec(t, admin, "CREATE DATABASE "+name)
-	t.Cleanup(func() {
-		// WITH (FORCE) ends connections a failed test left open.
-		adminExec(t, admin, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)")
-	})
-
-	if strings.HasPrefix(admin, "postgres://") || strings.HasPrefix(admin, "postgresql://") {
-		u, err := url.Parse(admin)
-		if err != nil {
-			t.Fatalf("%s: %v", envDSN, err)
-		}
-		u.Path = "/" + name
-		return u.String()
-	}
-	// key=value form: a later dbname overrides an earlier one.
-	return admin + " dbname=" + name
-}
-
-// adminDSN returns IDP_TEST_POSTGRES, or skips t when it is unset.
-func adminDSN(t *testing.T) string {
-	t.Helper()
-	admin := os.Getenv(envDSN)
-	if admin == "" {
-		t.Skipf("PostgreSQL tests skipped: set %s to a maintenance database DSN to run them, e.g. "+
-			"%s='postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable'", envDSN, envDSN)
-	}
-	return admin
-}
-
-// adminExec runs one statement on the maintenance database. It uses its
-// own context: t.Context() is already done when cleanups run.
-func adminExec(t *testing.T, dsn, sql string) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	conn, err := pgx.Connect(ctx, dsn)
-	if err != nil {
-		t.Fatalf("%s: cannot connect to the maintenance database: %v", envDSN, err)
-	}
-	defer conn.Close(ctx)
-	if _, err := conn.Exec(ctx, sql); err != nil {
-		t.Fatalf("%s: %v", sql, err)
-	}
-}
 
 // open opens dsn and closes the store when t ends.
 func open(t *testing.T, dsn string) *Store {
@@ -93,7 +30,13 @@ func open(t *testing.T, dsn string) *Store {
 // newTestStore opens and migrates a fresh database.
 func newTestStore(t *testing.T) *Store {
 	t.Helper()
-	s := open(t, newDatabase(t))
+	return openMigrated(t, pgtest.NewDatabase(t))
+}
+
+// openMigrated opens dsn and migrates it.
+func openMigrated(t *testing.T, dsn string) *Store {
+	t.Helper()
+	s := open(t, dsn)
 	if err := s.Migrate(t.Context()); err != nil {
 		t.Fatalf("Migrate: %v", err)
 	}
@@ -113,13 +56,23 @@ func latestVersion(t *testing.T) int {
 }
 
 func TestConformance(t *testing.T) {
-	adminDSN(t) // one skip message, not one per subtest
+	pgtest.AdminDSN(t) // one skip message, not one per subtest
 	storetest.Run(t, func(t *testing.T) store.Store { return newTestStore(t) })
+}
+
+// TestReplicas runs the tests that need two replicas, each with its own
+// pool, on one database.
+func TestReplicas(t *testing.T) {
+	pgtest.AdminDSN(t)
+	storetest.RunReplicas(t, func(t *testing.T) (store.Store, store.Store) {
+		dsn := pgtest.NewDatabase(t)
+		return openMigrated(t, dsn), open(t, dsn)
+	})
 }
 
 func TestMigrateIdempotent(t *testing.T) {
 	ctx := t.Context()
-	s := open(t, newDatabase(t))
+	s := open(t, pgtest.NewDatabase(t))
 	if v, err := s.SchemaVersion(ctx); err != nil || v != 0 {
 		t.Fatalf("SchemaVersion of a new database = %d, %v; want 0", v, err)
 	}
@@ -174,7 +127,7 @@ func checkMigrations(t *testing.T, s *Store) {
 // TestConcurrentMigrate: replicas starting at once, each with its own
 // pool, all succeed and apply each migration once.
 func TestConcurrentMigrate(t *testing.T) {
-	dsn := newDatabase(t)
+	dsn := pgtest.NewDatabase(t)
 	const replicas = 4
 	stores := make([]*Store, replicas)
 	for i := range stores {
@@ -220,140 +173,6 @@ func TestRefusesNewerSchema(t *testing.T) {
 	}
 	if v, err := s.SchemaVersion(ctx); err != nil || v != newer {
 		t.Errorf("SchemaVersion = %d, %v; want %d", v, err, newer)
-	}
-}
-
-// TestConcurrentWrites: many goroutines writing at once share the pool
-// and never fail.
-func TestConcurrentWrites(t *testing.T) {
-	ctx := t.Context()
-	s := newTestStore(t)
-	now := time.Unix(1700000000, 0)
-	if err := s.CreateUser(ctx, &store.User{ID: "u1", Username: "alice", Role: store.RoleMember, CreatedAt: now, UpdatedAt: now}); err != nil {
-		t.Fatal(err)
-	}
-	const workers, rounds = 16, 25
-	var wg sync.WaitGroup
-	errs := make(chan error, workers*rounds*4)
-	for w := range workers {
-		wg.Go(func() {
-			for i := range rounds {
-				id := fmt.Sprintf("%d-%d", w, i)
-				err := s.IssueTokens(ctx, store.Issue{
-					Access: &store.AccessToken{ID: "at" + id, ClientID: "app", Subject: "u1", RefreshFamily: "f" + id,
-						CreatedAt: now, ExpiresAt: now.Add(time.Hour)},
-					Refresh: &store.RefreshToken{ID: "rt" + id, TokenHash: []byte("h" + id), FamilyID: "f" + id,
-						ClientID: "app", Subject: "u1", CreatedAt: now, ExpiresAt: now.Add(time.Hour), FamilyExpiresAt: now.Add(time.Hour)},
-				}, now)
-				if err != nil {
-					errs <- fmt.Errorf("issue %s: %w", id, err)
-				}
-				err = s.CreateSession(ctx, &store.Session{ID: "s" + id, UserID: "u1", AuthTime: now, CreatedAt: now,
-					LastSeenAt: now, IdleExpiresAt: now.Add(time.Hour), ExpiresAt: now.Add(time.Hour)})
-				if err != nil {
-					errs <- fmt.Errorf("session %s: %w", id, err)
-				}
-				if _, err := s.AccessTokenByID(ctx, "at"+id); err != nil {
-					errs <- fmt.Errorf("read %s: %w", id, err)
-				}
-				_, err = s.UpdateUser(ctx, "u1", func(u *store.User) error { u.UpdatedAt = now.Add(time.Second); return nil })
-				if err != nil {
-					errs <- fmt.Errorf("update user %s: %w", id, err)
-				}
-			}
-		})
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Error(err)
-	}
-	var tokens, sessions int
-	if err := s.pool.QueryRow(ctx, `SELECT COUNT(*) FROM access_tokens`).Scan(&tokens); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.pool.QueryRow(ctx, `SELECT COUNT(*) FROM browser_sessions`).Scan(&sessions); err != nil {
-		t.Fatal(err)
-	}
-	if tokens != workers*rounds || sessions != workers*rounds {
-		t.Errorf("%d access tokens and %d sessions, want %d each", tokens, sessions, workers*rounds)
-	}
-}
-
-// TestTwoReplicasUpdateUser: read-modify-write from two pools loses no
-// update.
-func TestTwoReplicasUpdateUser(t *testing.T) {
-	ctx := t.Context()
-	a := newTestStore(t)
-	b := open(t, a.pool.Config().ConnString())
-	now := time.Unix(1700000000, 0)
-	if err := a.CreateUser(ctx, &store.User{ID: "u1", Username: "alice", Role: store.RoleMember, CreatedAt: now, UpdatedAt: now}); err != nil {
-		t.Fatal(err)
-	}
-	const workers, rounds = 8, 25
-	var wg sync.WaitGroup
-	errs := make(chan error, workers*rounds)
-	for w := range workers {
-		s := a
-		if w%2 == 1 {
-			s = b
-		}
-		wg.Go(func() {
-			for range rounds {
-				if _, err := s.UpdateUser(ctx, "u1", func(u *store.User) error { u.Name += "x"; return nil }); err != nil {
-					errs <- err
-				}
-			}
-		})
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Error(err)
-	}
-	u, err := b.UserByID(ctx, "u1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(u.Name) != workers*rounds {
-		t.Errorf("name has %d x, want %d", len(u.Name), workers*rounds)
-	}
-}
-
-// TestTwoReplicasRotateKeys: replicas rotating at once produce one key.
-func TestTwoReplicasRotateKeys(t *testing.T) {
-	ctx := t.Context()
-	a := newTestStore(t)
-	stores := []*Store{a, open(t, a.pool.Config().ConnString())}
-	now := time.Unix(1700000000, 0)
-	if err := a.RotateSigningKey(ctx, &store.SigningKey{ID: "k0", Algorithm: "RS256", PrivateKey: []byte{1}, CreatedAt: now}, "", time.Time{}); err != nil {
-		t.Fatal(err)
-	}
-	const n = 8
-	errs := make([]error, n)
-	var wg sync.WaitGroup
-	for i := range n {
-		wg.Go(func() {
-			k := &store.SigningKey{ID: fmt.Sprintf("k%d", i+1), Algorithm: "RS256", PrivateKey: []byte{2}, CreatedAt: now.Add(time.Hour)}
-			errs[i] = stores[i%2].RotateSigningKey(ctx, k, "k0", now.Add(24*time.Hour))
-		})
-	}
-	wg.Wait()
-	wins := 0
-	for _, err := range errs {
-		switch {
-		case err == nil:
-			wins++
-		case !errors.Is(err, store.ErrConflict):
-			t.Errorf("loser: %v, want ErrConflict", err)
-		}
-	}
-	keys, err := stores[1].SigningKeys(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if wins != 1 || len(keys) != 2 || keys[0].RetireAt != nil || keys[1].RetireAt == nil {
-		t.Errorf("%d winners, keys %+v; want 1 winner, one active and one retiring key", wins, keys)
 	}
 }
 

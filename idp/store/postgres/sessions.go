@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/communityidp/idp/idp/store"
+	"github.com/communityidp/idp/idp/store/internal/codec"
 )
 
 const sessionColumns = `id, user_id, auth_time, amr, created_at, last_seen_at, idle_expires_at, expires_at,
@@ -13,8 +14,8 @@ const sessionColumns = `id, user_id, auth_time, amr, created_at, last_seen_at, i
 
 func scanSession(sc scanner) (*store.Session, error) {
 	var s store.Session
-	err := sc.Scan(&s.ID, &s.UserID, timeCol{&s.AuthTime}, listCol{&s.AMR}, timeCol{&s.CreatedAt},
-		timeCol{&s.LastSeenAt}, timeCol{&s.IdleExpiresAt}, timeCol{&s.ExpiresAt}, &s.UserAgent, &s.IP)
+	err := sc.Scan(&s.ID, &s.UserID, codec.TimeCol(&s.AuthTime), codec.ListCol(&s.AMR), codec.TimeCol(&s.CreatedAt),
+		codec.TimeCol(&s.LastSeenAt), codec.TimeCol(&s.IdleExpiresAt), codec.TimeCol(&s.ExpiresAt), &s.UserAgent, &s.IP)
 	if err != nil {
 		return nil, err
 	}
@@ -24,8 +25,8 @@ func scanSession(sc scanner) (*store.Session, error) {
 func insertSession(ctx context.Context, db dbtx, sess *store.Session) error {
 	_, err := db.Exec(ctx, `INSERT INTO browser_sessions (`+sessionColumns+`)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
-		sess.ID, sess.UserID, unix(sess.AuthTime), jsonList(sess.AMR), unix(sess.CreatedAt),
-		unix(sess.LastSeenAt), unix(sess.IdleExpiresAt), unix(sess.ExpiresAt), sess.UserAgent, sess.IP)
+		sess.ID, sess.UserID, codec.Unix(sess.AuthTime), codec.List(sess.AMR), codec.Unix(sess.CreatedAt),
+		codec.Unix(sess.LastSeenAt), codec.Unix(sess.IdleExpiresAt), codec.Unix(sess.ExpiresAt), sess.UserAgent, sess.IP)
 	return mapErr(err)
 }
 
@@ -53,7 +54,7 @@ func (s *Store) SessionByID(ctx context.Context, id string) (*store.Session, err
 // ErrNotFound.
 func (s *Store) TouchSession(ctx context.Context, id string, lastSeen, idleExpiresAt time.Time) error {
 	tag, err := s.pool.Exec(ctx, `UPDATE browser_sessions SET last_seen_at = $1, idle_expires_at = $2
-		WHERE id = $3`, unix(lastSeen), unix(idleExpiresAt), id)
+		WHERE id = $3`, codec.Unix(lastSeen), codec.Unix(idleExpiresAt), id)
 	if err != nil {
 		return fmt.Errorf("touch session: %w", err)
 	}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/communityidp/idp/idp/store"
+	"github.com/communityidp/idp/idp/store/internal/codec"
 	"github.com/jackc/pgx/v5"
 )
 
@@ -18,9 +19,9 @@ const refreshTokenColumns = `id, token_hash, family_id, parent_id, client_id, su
 
 func scanAccessToken(sc scanner) (*store.AccessToken, error) {
 	var t store.AccessToken
-	err := sc.Scan(&t.ID, &t.ClientID, &t.Subject, listCol{&t.Scopes}, listCol{&t.Audience},
-		timeCol{&t.AuthTime}, listCol{&t.AMR}, timeCol{&t.CreatedAt}, timeCol{&t.ExpiresAt},
-		stringCol{&t.RefreshFamily})
+	err := sc.Scan(&t.ID, &t.ClientID, &t.Subject, codec.ListCol(&t.Scopes), codec.ListCol(&t.Audience),
+		codec.TimeCol(&t.AuthTime), codec.ListCol(&t.AMR), codec.TimeCol(&t.CreatedAt), codec.TimeCol(&t.ExpiresAt),
+		codec.StringCol(&t.RefreshFamily))
 	if err != nil {
 		return nil, err
 	}
@@ -29,10 +30,10 @@ func scanAccessToken(sc scanner) (*store.AccessToken, error) {
 
 func scanRefreshToken(sc scanner) (*store.RefreshToken, error) {
 	var t store.RefreshToken
-	err := sc.Scan(&t.ID, &t.TokenHash, &t.FamilyID, stringCol{&t.ParentID}, &t.ClientID, &t.Subject,
-		listCol{&t.Scopes}, listCol{&t.Audience}, timeCol{&t.AuthTime}, listCol{&t.AMR},
-		timeCol{&t.CreatedAt}, timeCol{&t.ExpiresAt}, timeCol{&t.FamilyExpiresAt},
-		timePtrCol{&t.UsedAt}, timePtrCol{&t.RevokedAt})
+	err := sc.Scan(&t.ID, &t.TokenHash, &t.FamilyID, codec.StringCol(&t.ParentID), &t.ClientID, &t.Subject,
+		codec.ListCol(&t.Scopes), codec.ListCol(&t.Audience), codec.TimeCol(&t.AuthTime), codec.ListCol(&t.AMR),
+		codec.TimeCol(&t.CreatedAt), codec.TimeCol(&t.ExpiresAt), codec.TimeCol(&t.FamilyExpiresAt),
+		codec.TimePtrCol(&t.UsedAt), codec.TimePtrCol(&t.RevokedAt))
 	if err != nil {
 		return nil, err
 	}
@@ -42,18 +43,18 @@ func scanRefreshToken(sc scanner) (*store.RefreshToken, error) {
 func insertAccessToken(ctx context.Context, db dbtx, a *store.AccessToken) error {
 	_, err := db.Exec(ctx, `INSERT INTO access_tokens (`+accessTokenColumns+`)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
-		a.ID, a.ClientID, a.Subject, jsonList(a.Scopes), jsonList(a.Audience), unix(a.AuthTime),
-		jsonList(a.AMR), unix(a.CreatedAt), unix(a.ExpiresAt), nullString(a.RefreshFamily))
+		a.ID, a.ClientID, a.Subject, codec.List(a.Scopes), codec.List(a.Audience), codec.Unix(a.AuthTime),
+		codec.List(a.AMR), codec.Unix(a.CreatedAt), codec.Unix(a.ExpiresAt), codec.NullString(a.RefreshFamily))
 	return mapErr(err)
 }
 
 func insertRefreshToken(ctx context.Context, db dbtx, r *store.RefreshToken) error {
 	_, err := db.Exec(ctx, `INSERT INTO refresh_tokens (`+refreshTokenColumns+`)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
-		r.ID, r.TokenHash, r.FamilyID, nullString(r.ParentID), r.ClientID, r.Subject,
-		jsonList(r.Scopes), jsonList(r.Audience), unix(r.AuthTime), jsonList(r.AMR),
-		unix(r.CreatedAt), unix(r.ExpiresAt), unix(r.FamilyExpiresAt), unixPtr(r.UsedAt),
-		unixPtr(r.RevokedAt))
+		r.ID, r.TokenHash, r.FamilyID, codec.NullString(r.ParentID), r.ClientID, r.Subject,
+		codec.List(r.Scopes), codec.List(r.Audience), codec.Unix(r.AuthTime), codec.List(r.AMR),
+		codec.Unix(r.CreatedAt), codec.Unix(r.ExpiresAt), codec.Unix(r.FamilyExpiresAt), codec.UnixPtr(r.UsedAt),
+		codec.UnixPtr(r.RevokedAt))
 	return mapErr(err)
 }
 

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/communityidp/idp/idp/store"
+	"github.com/communityidp/idp/idp/store/internal/codec"
 	"github.com/jackc/pgx/v5"
 )
 
@@ -15,9 +16,9 @@ const userColumns = `id, username, email, email_verified, name, role, password_h
 
 func scanUser(sc scanner) (*store.User, error) {
 	var u store.User
-	err := sc.Scan(&u.ID, &u.Username, stringCol{&u.Email}, &u.EmailVerified, &u.Name, &u.Role,
-		&u.PasswordHash, &u.Disabled, &u.WebAuthnID, timeCol{&u.CreatedAt}, timeCol{&u.UpdatedAt},
-		timeCol{&u.PasswordChangedAt})
+	err := sc.Scan(&u.ID, &u.Username, codec.StringCol(&u.Email), &u.EmailVerified, &u.Name, &u.Role,
+		&u.PasswordHash, &u.Disabled, &u.WebAuthnID, codec.TimeCol(&u.CreatedAt), codec.TimeCol(&u.UpdatedAt),
+		codec.TimeCol(&u.PasswordChangedAt))
 	if err != nil {
 		return nil, err
 	}
@@ -34,8 +35,8 @@ func fold(u *store.User) {
 func insertUser(ctx context.Context, db dbtx, u *store.User) error {
 	_, err := db.Exec(ctx, `INSERT INTO users (`+userColumns+`)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
-		u.ID, u.Username, nullString(u.Email), u.EmailVerified, u.Name, string(u.Role), u.PasswordHash,
-		u.Disabled, nullBytes(u.WebAuthnID), unix(u.CreatedAt), unix(u.UpdatedAt), unix(u.PasswordChangedAt))
+		u.ID, u.Username, codec.NullString(u.Email), u.EmailVerified, u.Name, string(u.Role), u.PasswordHash,
+		u.Disabled, codec.NullBytes(u.WebAuthnID), codec.Unix(u.CreatedAt), codec.Unix(u.UpdatedAt), codec.Unix(u.PasswordChangedAt))
 	return mapErr(err)
 }
 
@@ -128,8 +129,8 @@ func (s *Store) UpdateUser(ctx context.Context, id string, fn func(*store.User) 
 		_, err = tx.Exec(ctx, `UPDATE users SET username = $1, email = $2, email_verified = $3, name = $4,
 			role = $5, password_hash = $6, disabled = $7, webauthn_id = $8, updated_at = $9, password_changed_at = $10
 			WHERE id = $11`,
-			u.Username, nullString(u.Email), u.EmailVerified, u.Name, string(u.Role), u.PasswordHash, u.Disabled,
-			nullBytes(u.WebAuthnID), unix(u.UpdatedAt), unix(u.PasswordChangedAt), id)
+			u.Username, codec.NullString(u.Email), u.EmailVerified, u.Name, string(u.Role), u.PasswordHash, u.Disabled,
+			codec.NullBytes(u.WebAuthnID), codec.Unix(u.UpdatedAt), codec.Unix(u.PasswordChangedAt), id)
 		if err != nil {
 			return mapErr(err)
 		}
@@ -143,9 +144,9 @@ func (s *Store) UpdateUser(ctx context.Context, id string, fn func(*store.User) 
 }
 
 // DeleteUser deletes the user with this ID and, in the same transaction,
-// the access and refresh tokens issued to it. Its sessions, passkeys and
-// passkey suggestion snooze go with it (ON DELETE CASCADE). An unknown ID
-// gives store.ErrNotFound.
+// the access and refresh tokens issued to it. Its sessions, passkeys,
+// passkey suggestion snooze and recovery links go with it (ON DELETE
+// CASCADE); audit events stay. An unknown ID gives store.ErrNotFound.
 func (s *Store) DeleteUser(ctx context.Context, id string) error {
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, `DELETE FROM users WHERE id = $1`, id)
@@ -167,10 +168,65 @@ func (s *Store) DeleteUser(ctx context.Context, id string) error {
 	return nil
 }
 
+// SearchUsers returns the users whose username, email or name contains
+// query, ignoring case, ordered by username (byte order, as SQLite).
+// Usernames and emails are stored folded; names are folded by lower(),
+// which follows the database's LC_CTYPE: all of Unicode under a UTF-8
+// locale (the default), ASCII only under "C". strpos, unlike LIKE, takes
+// "%" and "_" literally.
+func (s *Store) SearchUsers(ctx context.Context, query string, limit int) ([]store.User, error) {
+	if limit <= 0 {
+		limit = store.DefaultSearchLimit
+	}
+	q := `SELECT ` + userColumns + ` FROM users ORDER BY username COLLATE "C" LIMIT $1`
+	args := []any{limit}
+	if query != "" {
+		q = `SELECT ` + userColumns + ` FROM users
+			WHERE strpos(username, $2) > 0 OR strpos(email, $2) > 0 OR strpos(lower(name), $2) > 0
+			ORDER BY username COLLATE "C" LIMIT $1`
+		args = append(args, strings.ToLower(query))
+	}
+	users, err := queryAll(ctx, s.pool, scanUser, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("search users for %q: %w", query, mapErr(err))
+	}
+	return users, nil
+}
+
+// PasskeyCoverage counts enabled accounts, and those with a passkey, by
+// role.
+func (s *Store) PasskeyCoverage(ctx context.Context) (store.Coverage, error) {
+	var c store.Coverage
+	rows, err := s.pool.Query(ctx, `SELECT role, COUNT(*),
+		COUNT(*) FILTER (WHERE EXISTS (SELECT 1 FROM passkeys p WHERE p.user_id = u.id))
+		FROM users u WHERE NOT u.disabled GROUP BY role`)
+	if err != nil {
+		return c, fmt.Errorf("passkey coverage: %w", mapErr(err))
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var role store.Role
+		var all, with int
+		if err := rows.Scan(&role, &all, &with); err != nil {
+			return c, fmt.Errorf("passkey coverage: %w", err)
+		}
+		switch role {
+		case store.RoleMember:
+			c.Members, c.MembersWithPasskey = all, with
+		case store.RoleAdmin:
+			c.Admins, c.AdminsWithPasskey = all, with
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return c, fmt.Errorf("passkey coverage: %w", mapErr(err))
+	}
+	return c, nil
+}
+
 // CreateSetupToken stores the hash of a setup token.
 func (s *Store) CreateSetupToken(ctx context.Context, tokenHash []byte, expiresAt time.Time) error {
 	_, err := s.pool.Exec(ctx, `INSERT INTO setup_tokens (token_hash, expires_at) VALUES ($1, $2)`,
-		tokenHash, unix(expiresAt))
+		tokenHash, codec.Unix(expiresAt))
 	if err != nil {
 		return fmt.Errorf("create setup token: %w", mapErr(err))
 	}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/communityidp/idp/idp/store"
+	"github.com/communityidp/idp/idp/store/internal/codec"
 )
 
 const authRequestColumns = `id, client_id, redirect_uri, scopes, response_type, response_mode, state, nonce,
@@ -17,12 +18,12 @@ const authRequestColumns = `id, client_id, redirect_uri, scopes, response_type, 
 
 func scanAuthRequest(sc scanner) (*store.AuthRequest, error) {
 	var a store.AuthRequest
-	err := sc.Scan(&a.ID, &a.ClientID, &a.RedirectURI, listCol{&a.Scopes}, &a.ResponseType, &a.ResponseMode,
-		&a.State, &a.Nonce, &a.CodeChallenge, &a.CodeChallengeMethod, listCol{&a.Prompt}, &a.MaxAge,
-		&a.LoginHint, listCol{&a.UILocales}, &a.HintSubject,
-		timeCol{&a.CreatedAt}, timeCol{&a.ExpiresAt}, &a.Done, &a.Subject, timeCol{&a.AuthTime},
-		listCol{&a.AMR}, &a.SessionID,
-		&a.CodeHash, timeCol{&a.CodeExpiresAt}, timePtrCol{&a.ConsumedAt}, &a.IssuedAccessTokenID,
+	err := sc.Scan(&a.ID, &a.ClientID, &a.RedirectURI, codec.ListCol(&a.Scopes), &a.ResponseType, &a.ResponseMode,
+		&a.State, &a.Nonce, &a.CodeChallenge, &a.CodeChallengeMethod, codec.ListCol(&a.Prompt), &a.MaxAge,
+		&a.LoginHint, codec.ListCol(&a.UILocales), &a.HintSubject,
+		codec.TimeCol(&a.CreatedAt), codec.TimeCol(&a.ExpiresAt), &a.Done, &a.Subject, codec.TimeCol(&a.AuthTime),
+		codec.ListCol(&a.AMR), &a.SessionID,
+		&a.CodeHash, codec.TimeCol(&a.CodeExpiresAt), codec.TimePtrCol(&a.ConsumedAt), &a.IssuedAccessTokenID,
 		&a.IssuedRefreshFamily, &a.BrowserBinding)
 	if err != nil {
 		return nil, err
@@ -38,13 +39,13 @@ func (s *Store) CreateAuthRequest(ctx context.Context, ar *store.AuthRequest) er
 	}
 	_, err := s.w.ExecContext(ctx, `INSERT INTO auth_requests (`+authRequestColumns+`)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		ar.ID, ar.ClientID, ar.RedirectURI, jsonList(ar.Scopes), ar.ResponseType, ar.ResponseMode,
-		ar.State, ar.Nonce, ar.CodeChallenge, ar.CodeChallengeMethod, jsonList(ar.Prompt), maxAge,
-		ar.LoginHint, jsonList(ar.UILocales), ar.HintSubject,
-		unix(ar.CreatedAt), unix(ar.ExpiresAt), ar.Done, ar.Subject, unix(ar.AuthTime),
-		jsonList(ar.AMR), ar.SessionID,
-		nullBytes(ar.CodeHash), unix(ar.CodeExpiresAt), unixPtr(ar.ConsumedAt), ar.IssuedAccessTokenID,
-		ar.IssuedRefreshFamily, nullBytes(ar.BrowserBinding))
+		ar.ID, ar.ClientID, ar.RedirectURI, codec.List(ar.Scopes), ar.ResponseType, ar.ResponseMode,
+		ar.State, ar.Nonce, ar.CodeChallenge, ar.CodeChallengeMethod, codec.List(ar.Prompt), maxAge,
+		ar.LoginHint, codec.List(ar.UILocales), ar.HintSubject,
+		codec.Unix(ar.CreatedAt), codec.Unix(ar.ExpiresAt), ar.Done, ar.Subject, codec.Unix(ar.AuthTime),
+		codec.List(ar.AMR), ar.SessionID,
+		codec.NullBytes(ar.CodeHash), codec.Unix(ar.CodeExpiresAt), codec.UnixPtr(ar.ConsumedAt), ar.IssuedAccessTokenID,
+		ar.IssuedRefreshFamily, codec.NullBytes(ar.BrowserBinding))
 	if err != nil {
 		return fmt.Errorf("create auth request %q: %w", ar.ID, mapErr(err))
 	}
@@ -91,7 +92,7 @@ func (s *Store) CompleteAuthRequest(ctx context.Context, id, subject string, aut
 			return fmt.Errorf("already done: %w", store.ErrConflict)
 		}
 		_, err = tx.ExecContext(ctx, `UPDATE auth_requests SET done = 1, subject = ?, auth_time = ?, amr = ?,
-			session_id = ? WHERE id = ?`, subject, unix(authTime), jsonList(amr), sessionID, id)
+			session_id = ? WHERE id = ?`, subject, codec.Unix(authTime), codec.List(amr), sessionID, id)
 		return err
 	})
 	if err != nil {
@@ -119,7 +120,7 @@ func (s *Store) SaveAuthCode(ctx context.Context, id string, codeHash []byte, ex
 			return fmt.Errorf("request is not done: %w", store.ErrConflict)
 		}
 		_, err = tx.ExecContext(ctx, `UPDATE auth_requests SET code_hash = ?, code_expires_at = ? WHERE id = ?`,
-			codeHash, unix(expiresAt), id)
+			codeHash, codec.Unix(expiresAt), id)
 		return mapErr(err)
 	})
 	if err != nil {

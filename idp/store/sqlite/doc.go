@@ -16,11 +16,18 @@
 // the lock. Every read that decides a write (compare-and-swap, single use)
 // runs inside the writer's transaction, never on the reader pool.
 //
-// Encoding. Times are unix seconds (sub-second precision is dropped; the
-// zero time is NULL) and come back in UTC. Lists are JSON arrays; an empty
-// list comes back as nil. Empty optional strings and byte slices (email,
+// Encoding (package codec, shared with package postgres). Times are unix
+// seconds (sub-second precision is dropped; the zero time is NULL) and come
+// back in UTC. Lists are JSON arrays and audit details JSON objects; empty
+// ones come back as nil. Empty optional strings and byte slices (email,
 // WebAuthn ID, refresh family) are NULL so they never collide on a UNIQUE
-// constraint.
+// constraint. SQLite's lower() and LIKE fold ASCII only, so the store
+// registers idp_fold (Go's strings.ToLower) for SearchUsers.
+//
+// Single use. ConsumeCeremony is DELETE ... RETURNING and
+// ConsumeRecoveryLink UPDATE ... WHERE used_at IS NULL ... RETURNING: one
+// statement on the writer, so exactly one caller gets the row. Audit event
+// IDs are AUTOINCREMENT, never reused, so they serve as a paging cursor.
 //
 // Errors. UNIQUE violations become *store.ConflictError naming the column,
 // missing rows and foreign keys pointing at nothing become

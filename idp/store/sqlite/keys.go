@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/communityidp/idp/idp/store"
+	"github.com/communityidp/idp/idp/store/internal/codec"
 )
 
 // SigningKeys returns every key, newest first.
@@ -22,7 +23,7 @@ func (s *Store) SigningKeys(ctx context.Context) ([]store.SigningKey, error) {
 	for rows.Next() {
 		var k store.SigningKey
 		var activeFrom int64
-		if err := rows.Scan(&k.ID, &k.Algorithm, &k.PrivateKey, timeCol{&k.CreatedAt}, &activeFrom, timePtrCol{&k.RetireAt}); err != nil {
+		if err := rows.Scan(&k.ID, &k.Algorithm, &k.PrivateKey, codec.TimeCol(&k.CreatedAt), &activeFrom, codec.TimePtrCol(&k.RetireAt)); err != nil {
 			return nil, fmt.Errorf("list signing keys: %w", err)
 		}
 		k.ActiveFrom = time.Unix(activeFrom, 0).UTC()
@@ -57,7 +58,7 @@ func (s *Store) RotateSigningKey(ctx context.Context, k *store.SigningKey, expec
 		// The partial unique index turns a rotation that raced past the
 		// check above into a conflict.
 		_, err = tx.ExecContext(ctx, `INSERT INTO signing_keys (id, algorithm, private_key, created_at, active_from, retire_at)
-			VALUES (?, ?, ?, ?, ?, NULL)`, k.ID, k.Algorithm, k.PrivateKey, unix(k.CreatedAt), k.ActiveFrom.Unix())
+			VALUES (?, ?, ?, ?, ?, NULL)`, k.ID, k.Algorithm, k.PrivateKey, codec.Unix(k.CreatedAt), k.ActiveFrom.Unix())
 		return mapErr(err)
 	})
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/communityidp/idp/idp/store"
+	"github.com/communityidp/idp/idp/store/internal/codec"
 )
 
 // --- passkeys ---
@@ -20,9 +21,9 @@ const passkeyColumns = `id, user_id, credential_id, rp_id, name, public_key, att
 func scanPasskey(sc scanner) (*store.Passkey, error) {
 	var p store.Passkey
 	err := sc.Scan(&p.ID, &p.UserID, &p.CredentialID, &p.RPID, &p.Name, &p.PublicKey, &p.AttestationType,
-		&p.AttestationFormat, listCol{&p.Transports}, &p.AAGUID, &p.SignCount, &p.CloneWarning, &p.Attachment,
+		&p.AttestationFormat, codec.ListCol(&p.Transports), &p.AAGUID, &p.SignCount, &p.CloneWarning, &p.Attachment,
 		&p.UserPresent, &p.UserVerified, &p.BackupEligible, &p.BackupState, &p.AutoCreated,
-		timeCol{&p.CreatedAt}, &p.CreatedUA, timePtrCol{&p.LastUsedAt}, &p.LastUsedUA)
+		codec.TimeCol(&p.CreatedAt), &p.CreatedUA, codec.TimePtrCol(&p.LastUsedAt), &p.LastUsedUA)
 	if err != nil {
 		return nil, err
 	}
@@ -36,9 +37,9 @@ func (s *Store) CreatePasskey(ctx context.Context, p *store.Passkey) error {
 	_, err := s.w.ExecContext(ctx, `INSERT INTO passkeys (`+passkeyColumns+`)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		p.ID, p.UserID, p.CredentialID, p.RPID, p.Name, p.PublicKey, p.AttestationType,
-		p.AttestationFormat, jsonList(p.Transports), nullBytes(p.AAGUID), int64(p.SignCount), p.CloneWarning,
+		p.AttestationFormat, codec.List(p.Transports), codec.NullBytes(p.AAGUID), int64(p.SignCount), p.CloneWarning,
 		p.Attachment, p.UserPresent, p.UserVerified, p.BackupEligible, p.BackupState, p.AutoCreated,
-		unix(p.CreatedAt), p.CreatedUA, unixPtr(p.LastUsedAt), p.LastUsedUA)
+		codec.Unix(p.CreatedAt), p.CreatedUA, codec.UnixPtr(p.LastUsedAt), p.LastUsedUA)
 	if err != nil {
 		return fmt.Errorf("create passkey %q of user %q: %w", p.ID, p.UserID, mapErr(err))
 	}
@@ -84,7 +85,7 @@ func (s *Store) RecordPasskeyUse(ctx context.Context, id string, use store.Passk
 	res, err := s.w.ExecContext(ctx, `UPDATE passkeys SET sign_count = ?, clone_warning = (clone_warning OR ?),
 		user_verified = (user_verified OR ?), backup_state = ?, last_used_at = ?, last_used_ua = ?
 		WHERE id = ?`,
-		int64(use.SignCount), use.CloneWarning, use.UserVerified, use.BackupState, unix(use.At), use.UserAgent, id)
+		int64(use.SignCount), use.CloneWarning, use.UserVerified, use.BackupState, codec.Unix(use.At), use.UserAgent, id)
 	if err != nil {
 		return fmt.Errorf("record use of passkey %q: %w", id, mapErr(err))
 	}
@@ -138,7 +139,7 @@ func oneRow(res sql.Result) error {
 // a *store.ConflictError.
 func (s *Store) CreateCeremony(ctx context.Context, c *store.Ceremony) error {
 	_, err := s.w.ExecContext(ctx, `INSERT INTO webauthn_ceremonies (id, kind, user_id, binding, data, expires_at)
-		VALUES (?, ?, ?, ?, ?, ?)`, c.ID, c.Kind, nullString(c.UserID), c.Binding, c.Data, unix(c.ExpiresAt))
+		VALUES (?, ?, ?, ?, ?, ?)`, c.ID, c.Kind, codec.NullString(c.UserID), c.Binding, c.Data, codec.Unix(c.ExpiresAt))
 	if err != nil {
 		return fmt.Errorf("create %s ceremony: %w", c.Kind, mapErr(err))
 	}
@@ -153,7 +154,7 @@ func (s *Store) ConsumeCeremony(ctx context.Context, id string, now time.Time) (
 	var c store.Ceremony
 	err := s.w.QueryRowContext(ctx, `DELETE FROM webauthn_ceremonies WHERE id = ?
 		RETURNING id, kind, user_id, binding, data, expires_at`, id).
-		Scan(&c.ID, &c.Kind, stringCol{&c.UserID}, &c.Binding, &c.Data, timeCol{&c.ExpiresAt})
+		Scan(&c.ID, &c.Kind, codec.StringCol(&c.UserID), &c.Binding, &c.Data, codec.TimeCol(&c.ExpiresAt))
 	if err != nil {
 		// The id is a bearer value for the browser holding it: keep it out
 		// of logs.
@@ -189,7 +190,7 @@ func (s *Store) SnoozeSuggestion(ctx context.Context, userID string, until time.
 func (s *Store) SuggestionSnoozedUntil(ctx context.Context, userID string) (time.Time, error) {
 	var until time.Time
 	err := s.r.QueryRowContext(ctx, `SELECT until FROM suggestion_snoozes WHERE user_id = ?`, userID).
-		Scan(timeCol{&until})
+		Scan(codec.TimeCol(&until))
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return time.Time{}, fmt.Errorf("passkey suggestion snooze of user %q: %w", userID, err)
 	}

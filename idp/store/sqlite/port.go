@@ -9,55 +9,55 @@ import (
 	"time"
 
 	"github.com/communityidp/idp/idp/store"
+	"github.com/communityidp/idp/idp/store/internal/codec"
 )
 
-// exports lists what Export reads, in the order of the store.Kind*
-// constants (each kind after what it refers to). Rows are ordered by key
-// (SQLite compares text bytewise), as package postgres orders them, so
-// equal stores give equal dumps whichever the backend.
-var exports = []struct {
-	kind   string
+// exports says how Export reads each kind of store.Kinds, which gives the
+// order. Rows are ordered by key (SQLite compares text bytewise), as
+// package postgres orders them, so equal stores give equal dumps whichever
+// the backend.
+var exports = map[string]struct {
 	query  string
 	record func(scanner) (store.Record, error)
 }{
-	{store.KindSecret, `SELECT name, value FROM secrets ORDER BY name`,
+	store.KindSecret: {`SELECT name, value FROM secrets ORDER BY name`,
 		func(sc scanner) (store.Record, error) {
 			var v store.Secret
 			err := sc.Scan(&v.Name, &v.Value)
 			return store.Record{Kind: store.KindSecret, Secret: &v}, err
 		}},
-	{store.KindSigningKey, `SELECT ` + signingKeyColumns + ` FROM signing_keys ORDER BY id`,
+	store.KindSigningKey: {`SELECT ` + signingKeyColumns + ` FROM signing_keys ORDER BY id`,
 		func(sc scanner) (store.Record, error) {
 			k, err := scanSigningKey(sc)
 			return store.Record{Kind: store.KindSigningKey, SigningKey: k}, err
 		}},
-	{store.KindUser, `SELECT ` + userColumns + ` FROM users ORDER BY id`,
+	store.KindUser: {`SELECT ` + userColumns + ` FROM users ORDER BY id`,
 		func(sc scanner) (store.Record, error) {
 			u, err := scanUser(sc)
 			return store.Record{Kind: store.KindUser, User: u}, err
 		}},
-	{store.KindPasskey, `SELECT ` + passkeyColumns + ` FROM passkeys ORDER BY id`,
+	store.KindPasskey: {`SELECT ` + passkeyColumns + ` FROM passkeys ORDER BY id`,
 		func(sc scanner) (store.Record, error) {
 			p, err := scanPasskey(sc)
 			return store.Record{Kind: store.KindPasskey, Passkey: p}, err
 		}},
-	{store.KindSnooze, `SELECT user_id, until FROM suggestion_snoozes ORDER BY user_id`,
+	store.KindSnooze: {`SELECT user_id, until FROM suggestion_snoozes ORDER BY user_id`,
 		func(sc scanner) (store.Record, error) {
 			var v store.Snooze
-			err := sc.Scan(&v.UserID, timeCol{&v.Until})
+			err := sc.Scan(&v.UserID, codec.TimeCol(&v.Until))
 			return store.Record{Kind: store.KindSnooze, Snooze: &v}, err
 		}},
-	{store.KindSession, `SELECT ` + sessionColumns + ` FROM browser_sessions ORDER BY id`,
+	store.KindSession: {`SELECT ` + sessionColumns + ` FROM browser_sessions ORDER BY id`,
 		func(sc scanner) (store.Record, error) {
 			v, err := scanSession(sc)
 			return store.Record{Kind: store.KindSession, Session: v}, err
 		}},
-	{store.KindRefreshToken, `SELECT ` + refreshTokenColumns + ` FROM refresh_tokens ORDER BY id`,
+	store.KindRefreshToken: {`SELECT ` + refreshTokenColumns + ` FROM refresh_tokens ORDER BY id`,
 		func(sc scanner) (store.Record, error) {
 			v, err := scanRefreshToken(sc)
 			return store.Record{Kind: store.KindRefreshToken, RefreshToken: v}, err
 		}},
-	{store.KindAccessToken, `SELECT ` + accessTokenColumns + ` FROM access_tokens ORDER BY id`,
+	store.KindAccessToken: {`SELECT ` + accessTokenColumns + ` FROM access_tokens ORDER BY id`,
 		func(sc scanner) (store.Record, error) {
 			v, err := scanAccessToken(sc)
 			return store.Record{Kind: store.KindAccessToken, AccessToken: v}, err
@@ -70,7 +70,7 @@ const signingKeyColumns = `id, algorithm, private_key, created_at, active_from, 
 func scanSigningKey(sc scanner) (*store.SigningKey, error) {
 	var k store.SigningKey
 	var activeFrom int64
-	if err := sc.Scan(&k.ID, &k.Algorithm, &k.PrivateKey, timeCol{&k.CreatedAt}, &activeFrom, timePtrCol{&k.RetireAt}); err != nil {
+	if err := sc.Scan(&k.ID, &k.Algorithm, &k.PrivateKey, codec.TimeCol(&k.CreatedAt), &activeFrom, codec.TimePtrCol(&k.RetireAt)); err != nil {
 		return nil, err
 	}
 	k.ActiveFrom = time.Unix(activeFrom, 0).UTC()
@@ -81,9 +81,11 @@ func scanSigningKey(sc scanner) (*store.SigningKey, error) {
 // Import: everything a dump carries (passkeys and snoozes need users).
 var durableTables = []string{"users", "signing_keys", "secrets", "browser_sessions", "refresh_tokens", "access_tokens"}
 
-// wipeOrder is every table, rows that refer to others first.
-var wipeOrder = []string{"passkeys", "suggestion_snoozes", "browser_sessions", "users", "access_tokens",
-	"refresh_tokens", "auth_requests", "webauthn_ceremonies", "setup_tokens", "signing_keys", "secrets"}
+// wipeOrder is every table an import with wipe empties, rows that refer
+// to others first. The audit log is history and stays.
+var wipeOrder = []string{"passkeys", "suggestion_snoozes", "browser_sessions", "recovery_links", "users",
+	"access_tokens", "refresh_tokens", "auth_requests", "webauthn_ceremonies", "setup_tokens", "signing_keys",
+	"secrets"}
 
 // Export calls emit for every durable row, from one read transaction: WAL
 // gives it a snapshot, so a dump taken while the provider runs is
@@ -94,9 +96,13 @@ func (s *Store) Export(ctx context.Context, emit func(store.Record) error) error
 		return fmt.Errorf("export: begin: %w", err)
 	}
 	defer tx.Rollback()
-	for _, e := range exports {
+	for _, kind := range store.Kinds {
+		e, ok := exports[kind]
+		if !ok {
+			return fmt.Errorf("export: no query for kind %q", kind)
+		}
 		if err := exportKind(ctx, tx, e.query, e.record, emit); err != nil {
-			return fmt.Errorf("export: %s: %w", e.kind, err)
+			return fmt.Errorf("export: %s: %w", kind, err)
 		}
 	}
 	return nil
@@ -122,7 +128,7 @@ func exportKind(ctx context.Context, tx *sql.Tx, query string, record func(scann
 
 // Import writes the records next returns in one writer transaction; see
 // store.Porter. next must not call the store: the transaction holds the
-// only writer connection.
+// only writer connection, so the call would wait for it forever.
 func (s *Store) Import(ctx context.Context, next func() (store.Record, error), wipe bool) (store.ImportStats, error) {
 	stats := store.ImportStats{}
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
@@ -175,7 +181,7 @@ func importRecord(ctx context.Context, tx *sql.Tx, r store.Record) error {
 	case store.KindSigningKey:
 		if k := r.SigningKey; k != nil {
 			_, err := tx.ExecContext(ctx, `INSERT INTO signing_keys (`+signingKeyColumns+`) VALUES (?, ?, ?, ?, ?, ?)`,
-				k.ID, k.Algorithm, k.PrivateKey, unix(k.CreatedAt), k.ActiveFrom.Unix(), unixPtr(k.RetireAt))
+				k.ID, k.Algorithm, k.PrivateKey, codec.Unix(k.CreatedAt), k.ActiveFrom.Unix(), codec.UnixPtr(k.RetireAt))
 			return mapErr(err)
 		}
 	case store.KindUser:
@@ -189,41 +195,41 @@ func importRecord(ctx context.Context, tx *sql.Tx, r store.Record) error {
 			_, err := tx.ExecContext(ctx, `INSERT INTO passkeys (`+passkeyColumns+`)
 				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 				p.ID, p.UserID, p.CredentialID, p.RPID, p.Name, p.PublicKey, p.AttestationType,
-				p.AttestationFormat, jsonList(p.Transports), nullBytes(p.AAGUID), int64(p.SignCount), p.CloneWarning,
+				p.AttestationFormat, codec.List(p.Transports), codec.NullBytes(p.AAGUID), int64(p.SignCount), p.CloneWarning,
 				p.Attachment, p.UserPresent, p.UserVerified, p.BackupEligible, p.BackupState, p.AutoCreated,
-				unix(p.CreatedAt), p.CreatedUA, unixPtr(p.LastUsedAt), p.LastUsedUA)
+				codec.Unix(p.CreatedAt), p.CreatedUA, codec.UnixPtr(p.LastUsedAt), p.LastUsedUA)
 			return mapErr(err)
 		}
 	case store.KindSnooze:
 		if v := r.Snooze; v != nil {
 			_, err := tx.ExecContext(ctx, `INSERT INTO suggestion_snoozes (user_id, until) VALUES (?, ?)`,
-				v.UserID, unix(v.Until))
+				v.UserID, codec.Unix(v.Until))
 			return mapErr(err)
 		}
 	case store.KindSession:
 		if v := r.Session; v != nil {
 			_, err := tx.ExecContext(ctx, `INSERT INTO browser_sessions (`+sessionColumns+`)
 				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-				v.ID, v.UserID, unix(v.AuthTime), jsonList(v.AMR), unix(v.CreatedAt),
-				unix(v.LastSeenAt), unix(v.IdleExpiresAt), unix(v.ExpiresAt), v.UserAgent, v.IP)
+				v.ID, v.UserID, codec.Unix(v.AuthTime), codec.List(v.AMR), codec.Unix(v.CreatedAt),
+				codec.Unix(v.LastSeenAt), codec.Unix(v.IdleExpiresAt), codec.Unix(v.ExpiresAt), v.UserAgent, v.IP)
 			return mapErr(err)
 		}
 	case store.KindRefreshToken:
 		if t := r.RefreshToken; t != nil {
 			_, err := tx.ExecContext(ctx, `INSERT INTO refresh_tokens (`+refreshTokenColumns+`)
 				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-				t.ID, t.TokenHash, t.FamilyID, nullString(t.ParentID), t.ClientID, t.Subject,
-				jsonList(t.Scopes), jsonList(t.Audience), unix(t.AuthTime), jsonList(t.AMR),
-				unix(t.CreatedAt), unix(t.ExpiresAt), unix(t.FamilyExpiresAt), unixPtr(t.UsedAt),
-				unixPtr(t.RevokedAt))
+				t.ID, t.TokenHash, t.FamilyID, codec.NullString(t.ParentID), t.ClientID, t.Subject,
+				codec.List(t.Scopes), codec.List(t.Audience), codec.Unix(t.AuthTime), codec.List(t.AMR),
+				codec.Unix(t.CreatedAt), codec.Unix(t.ExpiresAt), codec.Unix(t.FamilyExpiresAt), codec.UnixPtr(t.UsedAt),
+				codec.UnixPtr(t.RevokedAt))
 			return mapErr(err)
 		}
 	case store.KindAccessToken:
 		if a := r.AccessToken; a != nil {
 			_, err := tx.ExecContext(ctx, `INSERT INTO access_tokens (`+accessTokenColumns+`)
 				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-				a.ID, a.ClientID, a.Subject, jsonList(a.Scopes), jsonList(a.Audience), unix(a.AuthTime),
-				jsonList(a.AMR), unix(a.CreatedAt), unix(a.ExpiresAt), nullString(a.RefreshFamily))
+				a.ID, a.ClientID, a.Subject, codec.List(a.Scopes), codec.List(a.Audience), codec.Unix(a.AuthTime),
+				codec.List(a.AMR), codec.Unix(a.CreatedAt), codec.Unix(a.ExpiresAt), codec.NullString(a.RefreshFamily))
 			return mapErr(err)
 		}
 	default:

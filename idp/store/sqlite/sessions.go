@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/communityidp/idp/idp/store"
+	"github.com/communityidp/idp/idp/store/internal/codec"
 )
 
 const sessionColumns = `id, user_id, auth_time, amr, created_at, last_seen_at, idle_expires_at, expires_at,
@@ -13,8 +14,8 @@ const sessionColumns = `id, user_id, auth_time, amr, created_at, last_seen_at, i
 
 func scanSession(sc scanner) (*store.Session, error) {
 	var s store.Session
-	err := sc.Scan(&s.ID, &s.UserID, timeCol{&s.AuthTime}, listCol{&s.AMR}, timeCol{&s.CreatedAt},
-		timeCol{&s.LastSeenAt}, timeCol{&s.IdleExpiresAt}, timeCol{&s.ExpiresAt}, &s.UserAgent, &s.IP)
+	err := sc.Scan(&s.ID, &s.UserID, codec.TimeCol(&s.AuthTime), codec.ListCol(&s.AMR), codec.TimeCol(&s.CreatedAt),
+		codec.TimeCol(&s.LastSeenAt), codec.TimeCol(&s.IdleExpiresAt), codec.TimeCol(&s.ExpiresAt), &s.UserAgent, &s.IP)
 	if err != nil {
 		return nil, err
 	}
@@ -25,8 +26,8 @@ func scanSession(sc scanner) (*store.Session, error) {
 func (s *Store) CreateSession(ctx context.Context, sess *store.Session) error {
 	_, err := s.w.ExecContext(ctx, `INSERT INTO browser_sessions (`+sessionColumns+`)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		sess.ID, sess.UserID, unix(sess.AuthTime), jsonList(sess.AMR), unix(sess.CreatedAt),
-		unix(sess.LastSeenAt), unix(sess.IdleExpiresAt), unix(sess.ExpiresAt), sess.UserAgent, sess.IP)
+		sess.ID, sess.UserID, codec.Unix(sess.AuthTime), codec.List(sess.AMR), codec.Unix(sess.CreatedAt),
+		codec.Unix(sess.LastSeenAt), codec.Unix(sess.IdleExpiresAt), codec.Unix(sess.ExpiresAt), sess.UserAgent, sess.IP)
 	if err != nil {
 		return fmt.Errorf("create session of user %q: %w", sess.UserID, mapErr(err))
 	}
@@ -49,7 +50,7 @@ func (s *Store) SessionByID(ctx context.Context, id string) (*store.Session, err
 // ErrNotFound.
 func (s *Store) TouchSession(ctx context.Context, id string, lastSeen, idleExpiresAt time.Time) error {
 	res, err := s.w.ExecContext(ctx, `UPDATE browser_sessions SET last_seen_at = ?, idle_expires_at = ?
-		WHERE id = ?`, unix(lastSeen), unix(idleExpiresAt), id)
+		WHERE id = ?`, codec.Unix(lastSeen), codec.Unix(idleExpiresAt), id)
 	if err != nil {
 		return fmt.Errorf("touch session: %w", err)
 	}

@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"net/url"
@@ -20,6 +21,27 @@ import (
 // readers is the size of the read pool. Reads are short; a few connections
 // cover a small provider on a small machine.
 const readers = 4
+
+// foldFunc is the SQL function that lower-cases text the way Go does
+// (strings.ToLower, all of Unicode); SQLite's lower() folds ASCII only.
+// SearchUsers compares names with it.
+const foldFunc = "idp_fold"
+
+func init() {
+	// Registered on the driver, so every connection Open makes has it.
+	sqlite.MustRegisterDeterministicScalarFunction(foldFunc, 1, func(_ *sqlite.FunctionContext, args []driver.Value) (driver.Value, error) {
+		switch v := args[0].(type) {
+		case nil:
+			return nil, nil
+		case string:
+			return strings.ToLower(v), nil
+		case []byte:
+			return strings.ToLower(string(v)), nil
+		default:
+			return nil, fmt.Errorf("%s: not text: %T", foldFunc, v)
+		}
+	})
+}
 
 // Store is a store.Store on one SQLite file.
 type Store struct {

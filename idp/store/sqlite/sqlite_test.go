@@ -6,7 +6,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -17,6 +16,17 @@ import (
 
 func TestConformance(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) store.Store { return newTestStore(t) })
+}
+
+// TestReplicas opens the same file twice, as two replicas or the CLI next
+// to the server would. Read-then-write transactions from both must wait
+// for each other (BEGIN IMMEDIATE + busy_timeout), not fail with
+// SQLITE_BUSY.
+func TestReplicas(t *testing.T) {
+	storetest.RunReplicas(t, func(t *testing.T) (store.Store, store.Store) {
+		path := filepath.Join(t.TempDir(), "idp.db")
+		return openMigrated(t, path), openMigrated(t, path)
+	})
 }
 
 // newTestStore opens and migrates a fresh database file in t's temp dir.
@@ -233,110 +243,6 @@ func TestConflictField(t *testing.T) {
 	}
 }
 
-// TestConcurrentWrites is the "database is locked" regression: many
-// goroutines writing at once must queue on the writer, never fail.
-func TestConcurrentWrites(t *testing.T) {
-	ctx := t.Context()
-	s := newTestStore(t)
-	now := time.Unix(1700000000, 0)
-	if err := s.CreateUser(ctx, &store.User{ID: "u1", Username: "alice", Role: store.RoleMember, CreatedAt: now, UpdatedAt: now}); err != nil {
-		t.Fatal(err)
-	}
-	const workers, rounds = 16, 25
-	var wg sync.WaitGroup
-	errs := make(chan error, workers*rounds*4)
-	for w := range workers {
-		wg.Go(func() {
-			for i := range rounds {
-				id := fmt.Sprintf("%d-%d", w, i)
-				err := s.IssueTokens(ctx, store.Issue{
-					Access: &store.AccessToken{ID: "at" + id, ClientID: "app", Subject: "u1", RefreshFamily: "f" + id,
-						CreatedAt: now, ExpiresAt: now.Add(time.Hour)},
-					Refresh: &store.RefreshToken{ID: "rt" + id, TokenHash: []byte("h" + id), FamilyID: "f" + id,
-						ClientID: "app", Subject: "u1", CreatedAt: now, ExpiresAt: now.Add(time.Hour), FamilyExpiresAt: now.Add(time.Hour)},
-				}, now)
-				if err != nil {
-					errs <- fmt.Errorf("issue %s: %w", id, err)
-				}
-				err = s.CreateSession(ctx, &store.Session{ID: "s" + id, UserID: "u1", AuthTime: now, CreatedAt: now,
-					LastSeenAt: now, IdleExpiresAt: now.Add(time.Hour), ExpiresAt: now.Add(time.Hour)})
-				if err != nil {
-					errs <- fmt.Errorf("session %s: %w", id, err)
-				}
-				if _, err := s.AccessTokenByID(ctx, "at"+id); err != nil {
-					errs <- fmt.Errorf("read %s: %w", id, err)
-				}
-				_, err = s.UpdateUser(ctx, "u1", func(u *store.User) error { u.UpdatedAt = now.Add(time.Second); return nil })
-				if err != nil {
-					errs <- fmt.Errorf("update user %s: %w", id, err)
-				}
-			}
-		})
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Error(err)
-	}
-	var tokens, sessions int
-	if err := s.r.QueryRowContext(ctx, `SELECT COUNT(*) FROM access_tokens`).Scan(&tokens); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.r.QueryRowContext(ctx, `SELECT COUNT(*) FROM browser_sessions`).Scan(&sessions); err != nil {
-		t.Fatal(err)
-	}
-	if tokens != workers*rounds || sessions != workers*rounds {
-		t.Errorf("%d access tokens and %d sessions, want %d each", tokens, sessions, workers*rounds)
-	}
-}
-
-// TestTwoProcesses opens the same file twice, as two replicas or the CLI
-// next to the server would. Read-then-write transactions from both must
-// wait for each other (BEGIN IMMEDIATE + busy_timeout), not fail with
-// SQLITE_BUSY.
-func TestTwoProcesses(t *testing.T) {
-	ctx := t.Context()
-	path := filepath.Join(t.TempDir(), "idp.db")
-	a := openMigrated(t, path)
-	b := openMigrated(t, path)
-	now := time.Unix(1700000000, 0)
-	if err := a.CreateUser(ctx, &store.User{ID: "u1", Username: "alice", Role: store.RoleMember, CreatedAt: now, UpdatedAt: now}); err != nil {
-		t.Fatal(err)
-	}
-	const workers, rounds = 8, 25
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	var failures []error
-	for w := range workers {
-		s := a
-		if w%2 == 1 {
-			s = b
-		}
-		wg.Go(func() {
-			for range rounds {
-				_, err := s.UpdateUser(ctx, "u1", func(u *store.User) error { u.Name += "x"; return nil })
-				if err != nil {
-					mu.Lock()
-					failures = append(failures, err)
-					mu.Unlock()
-				}
-			}
-		})
-	}
-	wg.Wait()
-	for _, err := range failures {
-		t.Error(err)
-	}
-	u, err := b.UserByID(ctx, "u1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	// Every read-modify-write landed: no lost updates across processes.
-	if len(u.Name) != workers*rounds {
-		t.Errorf("name has %d x, want %d", len(u.Name), workers*rounds)
-	}
-}
-
 // TestOneActiveKeyIndex checks the schema's backstop: even a write that
 // skips RotateSigningKey's compare cannot leave two active keys.
 func TestOneActiveKeyIndex(t *testing.T) {
@@ -353,42 +259,5 @@ func TestOneActiveKeyIndex(t *testing.T) {
 	var ce *store.ConflictError
 	if !errors.As(err, &ce) || ce.Field != "algorithm" {
 		t.Errorf("second active key: err = %v, want a conflict on algorithm", err)
-	}
-}
-
-// TestTwoProcessesRotateKeys: replicas rotating at once produce one key.
-func TestTwoProcessesRotateKeys(t *testing.T) {
-	ctx := t.Context()
-	path := filepath.Join(t.TempDir(), "idp.db")
-	stores := []*Store{openMigrated(t, path), openMigrated(t, path)}
-	now := time.Unix(1700000000, 0)
-	if err := stores[0].RotateSigningKey(ctx, &store.SigningKey{ID: "k0", Algorithm: "RS256", PrivateKey: []byte{1}, CreatedAt: now}, "", time.Time{}); err != nil {
-		t.Fatal(err)
-	}
-	const n = 8
-	errs := make([]error, n)
-	var wg sync.WaitGroup
-	for i := range n {
-		wg.Go(func() {
-			k := &store.SigningKey{ID: fmt.Sprintf("k%d", i+1), Algorithm: "RS256", PrivateKey: []byte{2}, CreatedAt: now.Add(time.Hour)}
-			errs[i] = stores[i%2].RotateSigningKey(ctx, k, "k0", now.Add(24*time.Hour))
-		})
-	}
-	wg.Wait()
-	wins := 0
-	for _, err := range errs {
-		switch {
-		case err == nil:
-			wins++
-		case !errors.Is(err, store.ErrConflict):
-			t.Errorf("loser: %v, want ErrConflict", err)
-		}
-	}
-	keys, err := stores[1].SigningKeys(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if wins != 1 || len(keys) != 2 || keys[0].RetireAt != nil || keys[1].RetireAt == nil {
-		t.Errorf("%d winners, keys %+v; want 1 winner, one active and one retiring key", wins, keys)
 	}
 }

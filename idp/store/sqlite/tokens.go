@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/communityidp/idp/idp/store"
+	"github.com/communityidp/idp/idp/store/internal/codec"
 )
 
 const accessTokenColumns = `id, client_id, subject, scopes, audience, auth_time, amr, created_at, expires_at,
@@ -18,9 +19,9 @@ const refreshTokenColumns = `id, token_hash, family_id, parent_id, client_id, su
 
 func scanAccessToken(sc scanner) (*store.AccessToken, error) {
 	var t store.AccessToken
-	err := sc.Scan(&t.ID, &t.ClientID, &t.Subject, listCol{&t.Scopes}, listCol{&t.Audience},
-		timeCol{&t.AuthTime}, listCol{&t.AMR}, timeCol{&t.CreatedAt}, timeCol{&t.ExpiresAt},
-		stringCol{&t.RefreshFamily})
+	err := sc.Scan(&t.ID, &t.ClientID, &t.Subject, codec.ListCol(&t.Scopes), codec.ListCol(&t.Audience),
+		codec.TimeCol(&t.AuthTime), codec.ListCol(&t.AMR), codec.TimeCol(&t.CreatedAt), codec.TimeCol(&t.ExpiresAt),
+		codec.StringCol(&t.RefreshFamily))
 	if err != nil {
 		return nil, err
 	}
@@ -29,10 +30,10 @@ func scanAccessToken(sc scanner) (*store.AccessToken, error) {
 
 func scanRefreshToken(sc scanner) (*store.RefreshToken, error) {
 	var t store.RefreshToken
-	err := sc.Scan(&t.ID, &t.TokenHash, &t.FamilyID, stringCol{&t.ParentID}, &t.ClientID, &t.Subject,
-		listCol{&t.Scopes}, listCol{&t.Audience}, timeCol{&t.AuthTime}, listCol{&t.AMR},
-		timeCol{&t.CreatedAt}, timeCol{&t.ExpiresAt}, timeCol{&t.FamilyExpiresAt},
-		timePtrCol{&t.UsedAt}, timePtrCol{&t.RevokedAt})
+	err := sc.Scan(&t.ID, &t.TokenHash, &t.FamilyID, codec.StringCol(&t.ParentID), &t.ClientID, &t.Subject,
+		codec.ListCol(&t.Scopes), codec.ListCol(&t.Audience), codec.TimeCol(&t.AuthTime), codec.ListCol(&t.AMR),
+		codec.TimeCol(&t.CreatedAt), codec.TimeCol(&t.ExpiresAt), codec.TimeCol(&t.FamilyExpiresAt),
+		codec.TimePtrCol(&t.UsedAt), codec.TimePtrCol(&t.RevokedAt))
 	if err != nil {
 		return nil, err
 	}
@@ -59,18 +60,18 @@ func (s *Store) IssueTokens(ctx context.Context, is store.Issue, now time.Time) 
 		a := is.Access
 		_, err := tx.ExecContext(ctx, `INSERT INTO access_tokens (`+accessTokenColumns+`)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			a.ID, a.ClientID, a.Subject, jsonList(a.Scopes), jsonList(a.Audience), unix(a.AuthTime),
-			jsonList(a.AMR), unix(a.CreatedAt), unix(a.ExpiresAt), nullString(a.RefreshFamily))
+			a.ID, a.ClientID, a.Subject, codec.List(a.Scopes), codec.List(a.Audience), codec.Unix(a.AuthTime),
+			codec.List(a.AMR), codec.Unix(a.CreatedAt), codec.Unix(a.ExpiresAt), codec.NullString(a.RefreshFamily))
 		if err != nil {
 			return fmt.Errorf("insert access token %q: %w", a.ID, mapErr(err))
 		}
 		if r := is.Refresh; r != nil {
 			_, err := tx.ExecContext(ctx, `INSERT INTO refresh_tokens (`+refreshTokenColumns+`)
 				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-				r.ID, r.TokenHash, r.FamilyID, nullString(r.ParentID), r.ClientID, r.Subject,
-				jsonList(r.Scopes), jsonList(r.Audience), unix(r.AuthTime), jsonList(r.AMR),
-				unix(r.CreatedAt), unix(r.ExpiresAt), unix(r.FamilyExpiresAt), unixPtr(r.UsedAt),
-				unixPtr(r.RevokedAt))
+				r.ID, r.TokenHash, r.FamilyID, codec.NullString(r.ParentID), r.ClientID, r.Subject,
+				codec.List(r.Scopes), codec.List(r.Audience), codec.Unix(r.AuthTime), codec.List(r.AMR),
+				codec.Unix(r.CreatedAt), codec.Unix(r.ExpiresAt), codec.Unix(r.FamilyExpiresAt), codec.UnixPtr(r.UsedAt),
+				codec.UnixPtr(r.RevokedAt))
 			if err != nil {
 				return fmt.Errorf("insert refresh token %q: %w", r.ID, mapErr(err))
 			}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/communityidp/idp/idp/store"
+	"github.com/communityidp/idp/idp/store/internal/codec"
 )
 
 const userColumns = `id, username, email, email_verified, name, role, password_hash, disabled,
@@ -15,9 +16,9 @@ const userColumns = `id, username, email, email_verified, name, role, password_h
 
 func scanUser(sc scanner) (*store.User, error) {
 	var u store.User
-	err := sc.Scan(&u.ID, &u.Username, stringCol{&u.Email}, &u.EmailVerified, &u.Name, &u.Role,
-		&u.PasswordHash, &u.Disabled, &u.WebAuthnID, timeCol{&u.CreatedAt}, timeCol{&u.UpdatedAt},
-		timeCol{&u.PasswordChangedAt})
+	err := sc.Scan(&u.ID, &u.Username, codec.StringCol(&u.Email), &u.EmailVerified, &u.Name, &u.Role,
+		&u.PasswordHash, &u.Disabled, &u.WebAuthnID, codec.TimeCol(&u.CreatedAt), codec.TimeCol(&u.UpdatedAt),
+		codec.TimeCol(&u.PasswordChangedAt))
 	if err != nil {
 		return nil, err
 	}
@@ -34,8 +35,8 @@ func fold(u *store.User) {
 func insertUser(ctx context.Context, tx *sql.Tx, u *store.User) error {
 	_, err := tx.ExecContext(ctx, `INSERT INTO users (`+userColumns+`)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		u.ID, u.Username, nullString(u.Email), u.EmailVerified, u.Name, string(u.Role), u.PasswordHash,
-		u.Disabled, nullBytes(u.WebAuthnID), unix(u.CreatedAt), unix(u.UpdatedAt), unix(u.PasswordChangedAt))
+		u.ID, u.Username, codec.NullString(u.Email), u.EmailVerified, u.Name, string(u.Role), u.PasswordHash,
+		u.Disabled, codec.NullBytes(u.WebAuthnID), codec.Unix(u.CreatedAt), codec.Unix(u.UpdatedAt), codec.Unix(u.PasswordChangedAt))
 	return mapErr(err)
 }
 
@@ -138,8 +139,8 @@ func (s *Store) UpdateUser(ctx context.Context, id string, fn func(*store.User) 
 		_, err = tx.ExecContext(ctx, `UPDATE users SET username = ?, email = ?, email_verified = ?, name = ?,
 			role = ?, password_hash = ?, disabled = ?, webauthn_id = ?, updated_at = ?, password_changed_at = ?
 			WHERE id = ?`,
-			u.Username, nullString(u.Email), u.EmailVerified, u.Name, string(u.Role), u.PasswordHash, u.Disabled,
-			nullBytes(u.WebAuthnID), unix(u.UpdatedAt), unix(u.PasswordChangedAt), id)
+			u.Username, codec.NullString(u.Email), u.EmailVerified, u.Name, string(u.Role), u.PasswordHash, u.Disabled,
+			codec.NullBytes(u.WebAuthnID), codec.Unix(u.UpdatedAt), codec.Unix(u.PasswordChangedAt), id)
 		if err != nil {
 			return mapErr(err)
 		}
@@ -153,12 +154,9 @@ func (s *Store) UpdateUser(ctx context.Context, id string, fn func(*store.User) 
 }
 
 // DeleteUser deletes the user with this ID and, in the same transaction,
-// the access and refresh tokens issued to it. Its sessions, passkeys and
-// passkey suggestion snooze go with it (ON DELETE CASCADE). An unknown ID
-// gives store.ErrNotFound.
-//
-// store.UserStore has no DeleteUser yet; the conformance suite uses this
-// one, when a backend has it, to check the cascades.
+// the access and refresh tokens issued to it. Its sessions, passkeys,
+// passkey suggestion snooze and recovery links go with it (ON DELETE
+// CASCADE); audit events stay. An unknown ID gives store.ErrNotFound.
 func (s *Store) DeleteUser(ctx context.Context, id string) error {
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `DELETE FROM users WHERE id = ?`, id)
@@ -180,10 +178,76 @@ func (s *Store) DeleteUser(ctx context.Context, id string) error {
 	return nil
 }
 
+// SearchUsers returns the users whose username, email or name contains
+// query, ignoring case, ordered by username. Usernames and emails are
+// stored folded; names are folded by idp_fold (strings.ToLower, see
+// sqlite.go), as the query is, since SQLite's own lower() and LIKE fold
+// ASCII only. instr, unlike LIKE, takes "%" and "_" literally.
+func (s *Store) SearchUsers(ctx context.Context, query string, limit int) ([]store.User, error) {
+	if limit <= 0 {
+		limit = store.DefaultSearchLimit
+	}
+	q := `SELECT ` + userColumns + ` FROM users ORDER BY username LIMIT ?1`
+	args := []any{limit}
+	if query != "" {
+		q = `SELECT ` + userColumns + ` FROM users
+			WHERE instr(username, ?2) > 0 OR instr(email, ?2) > 0 OR instr(` + foldFunc + `(name), ?2) > 0
+			ORDER BY username LIMIT ?1`
+		args = append(args, strings.ToLower(query))
+	}
+	rows, err := s.r.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("search users for %q: %w", query, err)
+	}
+	defer rows.Close()
+	var out []store.User
+	for rows.Next() {
+		u, err := scanUser(rows)
+		if err != nil {
+			return nil, fmt.Errorf("search users for %q: %w", query, err)
+		}
+		out = append(out, *u)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("search users for %q: %w", query, err)
+	}
+	return out, nil
+}
+
+// PasskeyCoverage counts enabled accounts, and those with a passkey, by
+// role.
+func (s *Store) PasskeyCoverage(ctx context.Context) (store.Coverage, error) {
+	var c store.Coverage
+	rows, err := s.r.QueryContext(ctx, `SELECT role, COUNT(*),
+		COUNT(*) FILTER (WHERE EXISTS (SELECT 1 FROM passkeys p WHERE p.user_id = u.id))
+		FROM users u WHERE u.disabled = 0 GROUP BY role`)
+	if err != nil {
+		return c, fmt.Errorf("passkey coverage: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var role store.Role
+		var all, with int
+		if err := rows.Scan(&role, &all, &with); err != nil {
+			return c, fmt.Errorf("passkey coverage: %w", err)
+		}
+		switch role {
+		case store.RoleMember:
+			c.Members, c.MembersWithPasskey = all, with
+		case store.RoleAdmin:
+			c.Admins, c.AdminsWithPasskey = all, with
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return c, fmt.Errorf("passkey coverage: %w", err)
+	}
+	return c, nil
+}
+
 // CreateSetupToken stores the hash of a setup token.
 func (s *Store) CreateSetupToken(ctx context.Context, tokenHash []byte, expiresAt time.Time) error {
 	_, err := s.w.ExecContext(ctx, `INSERT INTO setup_tokens (token_hash, expires_at) VALUES (?, ?)`,
-		tokenHash, unix(expiresAt))
+		tokenHash, codec.Unix(expiresAt))
 	if err != nil {
 		return fmt.Errorf("create setup token: %w", mapErr(err))
 	}

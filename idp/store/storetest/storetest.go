@@ -8,6 +8,9 @@
 // operations let exactly one of several concurrent callers win. Times are
 // passed in; nothing sleeps.
 //
+// RunReplicas holds the tests that need two handles on one database (two
+// replicas, or the CLI next to the server).
+//
 // Fill, Dump, Feed and CheckSameDump are exported for tests that move a
 // dump between two backends (see idp/store/postgres).
 package storetest
@@ -84,6 +87,19 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"ConcurrentCeremonyConsume", testConcurrentCeremonyConsume},
 		{"SuggestionSnooze", testSuggestionSnooze},
 		{"GCCeremoniesAndSnoozes", testGCCeremoniesAndSnoozes},
+		{"SearchUsers", testSearchUsers},
+		{"SearchUsersDefaultLimit", testSearchUsersDefaultLimit},
+		{"PasskeyCoverage", testPasskeyCoverage},
+		{"AuditAppend", testAuditAppend},
+		{"ListAudit", testListAudit},
+		{"ListAuditLimits", testListAuditLimits},
+		{"CountAudit", testCountAudit},
+		{"PruneAudit", testPruneAudit},
+		{"AuditOutlivesUser", testAuditOutlivesUser},
+		{"RecoveryLinks", testRecoveryLinks},
+		{"ConcurrentRecoveryConsume", testConcurrentRecoveryConsume},
+		{"RecoveryLinksCascade", testRecoveryLinksCascade},
+		{"GCRecoveryLinks", testGCRecoveryLinks},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newStore(t)) })
@@ -98,6 +114,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"ImportNotEmpty", testImportNotEmpty},
 		{"ImportWipe", testImportWipe},
 		{"ImportAllOrNothing", testImportAllOrNothing},
+		{"PortLeavesAuditAndRecovery", testPortLeavesAuditAndRecovery},
 	}
 	for _, tc := range portTests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newStore) })
@@ -1874,10 +1891,6 @@ func testGCCeremoniesAndSnoozes(t *testing.T, s store.Store) {
 
 // --- export and import ---
 
-// kindOrder is the order Export emits kinds in (store.go).
-var kindOrder = []string{store.KindSecret, store.KindSigningKey, store.KindUser, store.KindPasskey,
-	store.KindSnooze, store.KindSession, store.KindRefreshToken, store.KindAccessToken}
-
 // Fill gives s rows of every kind a dump carries, with optional fields
 // both set and unset: two users, their passkeys, a retiring and an active
 // RS256 key and an ES256 key, two secrets, a session, a refresh family with
@@ -1991,9 +2004,9 @@ func checkDumpOfStore(t *testing.T, s store.Store, dump []store.Record) {
 	counts := map[string]int{}
 	last := -1
 	for i, r := range dump {
-		k := slices.Index(kindOrder, r.Kind)
+		k := slices.Index(store.Kinds, r.Kind)
 		if k < last {
-			t.Errorf("record %d is a %s after a %s: kinds out of order", i, r.Kind, kindOrder[last])
+			t.Errorf("record %d is a %s after a %s: kinds out of order", i, r.Kind, store.Kinds[last])
 		}
 		last = max(last, k)
 		counts[r.Kind]++

@@ -1,0 +1,123 @@
+package login
+
+import (
+	"crypto/sha256"
+	"errors"
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/communityidp/idp/idp/audit"
+	"github.com/communityidp/idp/idp/password"
+	"github.com/communityidp/idp/idp/store"
+	"github.com/communityidp/idp/idp/web"
+)
+
+var failRecoveryLink = web.Failure{Status: http.StatusNotFound, Code: "RECOVERY-LINK", Title: "This recovery link does not work",
+	Message: "The link is unknown, has expired, or was already used.",
+	Hint:    "Ask an admin for a new recovery link.", Back: "/login", BackLabel: "Go to sign in"}
+
+type recoverPage struct {
+	Token, Username, Error string
+	MinLength              int
+}
+
+func recoveryHash(token string) []byte {
+	sum := sha256.Sum256([]byte(token))
+	return sum[:]
+}
+
+// recoverForm is GET /recover?token=...: a member who lost access sets a
+// new password with the one-time link an admin created.
+func (h *Handler) recoverForm(c *gin.Context) {
+	token := c.Query("token")
+	link, err := h.Store.RecoveryLinkByHash(c.Request.Context(), recoveryHash(token), h.Now())
+	if errors.Is(err, store.ErrNotFound) || token == "" {
+		h.Render.Error(c.Writer, c.Request, failRecoveryLink)
+		return
+	}
+	if err != nil {
+		h.serverError(c, "load recovery link", err)
+		return
+	}
+	u, err := h.Store.UserByID(c.Request.Context(), link.UserID)
+	if err != nil {
+		h.serverError(c, "load user", err)
+		return
+	}
+	h.Render.Render(c.Writer, c.Request, http.StatusOK, "recover", nil, recoverPage{Token: token, Username: u.Username, MinLength: h.PasswordMinLength})
+}
+
+// recoverAccount is POST /recover: set the password, use up the link, end
+// every other session and token, sign the member in, and take them to
+// Settings > Passkeys to remove the passkey of a lost device.
+func (h *Handler) recoverAccount(c *gin.Context) {
+	if !h.checkCSRF(c) {
+		return
+	}
+	ctx := c.Request.Context()
+	token, pw := c.PostForm("token"), c.PostForm("password")
+	link, err := h.Store.RecoveryLinkByHash(ctx, recoveryHash(token), h.Now())
+	if errors.Is(err, store.ErrNotFound) {
+		h.Render.Error(c.Writer, c.Request, failRecoveryLink)
+		return
+	}
+	if err != nil {
+		h.serverError(c, "load recovery link", err)
+		return
+	}
+	u, err := h.Store.UserByID(ctx, link.UserID)
+	if err != nil {
+		h.serverError(c, "load user", err)
+		return
+	}
+	if err := password.CheckPolicy(pw, h.PasswordMinLength); err != nil {
+		h.Render.Render(c.Writer, c.Request, http.StatusBadRequest, "recover", nil,
+			recoverPage{Token: token, Username: u.Username, Error: err.Error(), MinLength: h.PasswordMinLength})
+		return
+	}
+	hash, err := password.Hash(pw)
+	if err != nil {
+		h.serverError(c, "hash password", err)
+		return
+	}
+	// Consume first: a link used twice at once sets the password once.
+	if _, err := h.Store.ConsumeRecoveryLink(ctx, recoveryHash(token), h.Now()); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			h.Render.Error(c.Writer, c.Request, failRecoveryLink)
+			return
+		}
+		h.serverError(c, "use recovery link", err)
+		return
+	}
+	now := h.Now()
+	u, err = h.Store.UpdateUser(ctx, u.ID, func(x *store.User) error {
+		x.PasswordHash, x.PasswordChangedAt, x.UpdatedAt = hash, now, now
+		return nil
+	})
+	if err == nil {
+		err = h.Store.DeleteUserSessions(ctx, u.ID, "")
+	}
+	if err == nil {
+		err = h.Store.RevokeUserTokens(ctx, u.ID, now)
+	}
+	if err != nil {
+		h.serverError(c, "recover account", err)
+		return
+	}
+	h.Audit.Record(ctx, c.Request, store.AuditEvent{Kind: audit.RecoveryUsed, ActorID: u.ID, UserID: u.ID,
+		Details: map[string]string{"created_by": link.CreatedBy}})
+	if u.Disabled {
+		h.Render.Error(c.Writer, c.Request, failDisabled)
+		return
+	}
+	if _, err := h.Sessions.Start(ctx, c.Writer, c.Request, u, []string{"pwd"}); err != nil {
+		h.serverError(c, "start session", err)
+		return
+	}
+	next := "/settings?done=recovered"
+	if h.Passkeys != nil {
+		next = "/settings/passkeys?done=recovered"
+	}
+	c.Redirect(http.StatusSeeOther, next)
+}

@@ -1,0 +1,103 @@
+// Package metrics holds the provider's Prometheus metrics, on their own
+// registry, served on a separate listen address (metrics.listen; off by
+// default) so they never leak through the public port.
+package metrics
+
+import (
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Metrics are the provider's counters and histograms. A nil *Metrics is
+// valid and records nothing, so callers need no checks.
+type Metrics struct {
+	registry     *prometheus.Registry
+	httpRequests *prometheus.CounterVec
+	httpDuration *prometheus.HistogramVec
+	signIns      *prometheus.CounterVec
+	ceremonies   *prometheus.CounterVec
+	tokens       *prometheus.CounterVec
+	storeLatency *prometheus.HistogramVec
+}
+
+// New registers the metrics on a fresh registry.
+func New() *Metrics {
+	r := prometheus.NewRegistry()
+	m := &Metrics{
+		registry: r,
+		httpRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "idp_http_requests_total", Help: "HTTP requests by route, method and status.",
+		}, []string{"route", "method", "status"}),
+		httpDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "idp_http_request_duration_seconds", Help: "HTTP request latency by route.",
+			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
+		}, []string{"route"}),
+		signIns: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "idp_signins_total", Help: "Sign-ins by method (pwd, passkey, pwd-after-passkey) and result (ok, fail).",
+		}, []string{"method", "result"}),
+		ceremonies: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "idp_passkey_ceremonies_total", Help: "Passkey ceremonies by kind (register, login) and result (ok or the error code).",
+		}, []string{"kind", "result"}),
+		tokens: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "idp_tokens_issued_total", Help: "Token responses by grant type.",
+		}, []string{"grant"}),
+		storeLatency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "idp_store_operation_duration_seconds", Help: "Database operation latency by operation.",
+			Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .5},
+		}, []string{"op"}),
+	}
+	r.MustRegister(m.httpRequests, m.httpDuration, m.signIns, m.ceremonies, m.tokens, m.storeLatency,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
+
+// Handler serves the metrics in the Prometheus text format.
+func (m *Metrics) Handler() http.Handler {
+	return promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{})
+}
+
+// HTTP records one request.
+func (m *Metrics) HTTP(route, method string, status int, d time.Duration) {
+	if m == nil {
+		return
+	}
+	m.httpRequests.WithLabelValues(route, method, strconv.Itoa(status)).Inc()
+	m.httpDuration.WithLabelValues(route).Observe(d.Seconds())
+}
+
+// SignIn records a sign-in attempt.
+func (m *Metrics) SignIn(method, result string) {
+	if m == nil {
+		return
+	}
+	m.signIns.WithLabelValues(method, result).Inc()
+}
+
+// Ceremony records a passkey ceremony's outcome ("ok" or an error code).
+func (m *Metrics) Ceremony(kind, result string) {
+	if m == nil {
+		return
+	}
+	m.ceremonies.WithLabelValues(kind, result).Inc()
+}
+
+// Token records a token response of a grant type.
+func (m *Metrics) Token(grant string) {
+	if m == nil {
+		return
+	}
+	m.tokens.WithLabelValues(grant).Inc()
+}
+
+// Store records a database operation's latency.
+func (m *Metrics) Store(op string, d time.Duration) {
+	if m == nil {
+		return
+	}
+	m.storeLatency.WithLabelValues(op).Observe(d.Seconds())
+}

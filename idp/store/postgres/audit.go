@@ -1,0 +1,139 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/communityidp/idp/idp/store"
+	"github.com/communityidp/idp/idp/store/internal/codec"
+	"github.com/jackc/pgx/v5"
+)
+
+const auditColumns = `id, at, kind, actor_id, user_id, client_id, method, result, code, device, ip, user_agent,
+	details`
+
+func scanAuditEvent(sc scanner) (*store.AuditEvent, error) {
+	var e store.AuditEvent
+	err := sc.Scan(&e.ID, codec.TimeCol(&e.At), &e.Kind, &e.ActorID, &e.UserID, &e.ClientID, &e.Method,
+		&e.Result, &e.Code, &e.Device, &e.IP, &e.UserAgent, codec.MapCol(&e.Details))
+	if err != nil {
+		return nil, err
+	}
+	return &e, nil
+}
+
+// AppendAudit inserts e and sets e.ID from the identity column, which
+// never reuses a value.
+func (s *Store) AppendAudit(ctx context.Context, e *store.AuditEvent) error {
+	if e.Kind == "" || e.At.IsZero() {
+		return errors.New("append audit event: kind and time are required")
+	}
+	err := s.pool.QueryRow(ctx, `INSERT INTO audit_events (at, kind, actor_id, user_id, client_id, method,
+		result, code, device, ip, user_agent, details) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+		RETURNING id`,
+		e.At.Unix(), e.Kind, e.ActorID, e.UserID, e.ClientID, e.Method, e.Result, e.Code, e.Device, e.IP,
+		e.UserAgent, codec.Map(e.Details)).Scan(&e.ID)
+	if err != nil {
+		return fmt.Errorf("append %s audit event: %w", e.Kind, mapErr(err))
+	}
+	return nil
+}
+
+// conds collects the conditions of a WHERE clause and their arguments,
+// numbering the placeholders.
+type conds struct {
+	where []string
+	args  []any
+}
+
+// add appends the condition cond, where each "?" stands for the next of
+// args.
+func (c *conds) add(cond string, args ...any) {
+	for _, a := range args {
+		c.args = append(c.args, a)
+		cond = strings.Replace(cond, "?", "$"+strconv.Itoa(len(c.args)), 1)
+	}
+	c.where = append(c.where, cond)
+}
+
+// clause is " WHERE ..." or "".
+func (c *conds) clause() string {
+	if len(c.where) == 0 {
+		return ""
+	}
+	return ` WHERE ` + strings.Join(c.where, ` AND `)
+}
+
+// ListAudit returns the events f selects, newest first.
+func (s *Store) ListAudit(ctx context.Context, f store.AuditFilter) ([]store.AuditEvent, error) {
+	var c conds
+	if len(f.Kinds) > 0 {
+		c.add(`kind = ANY(?)`, f.Kinds)
+	}
+	if f.UserID != "" {
+		c.add(`(user_id = ? OR actor_id = ?)`, f.UserID, f.UserID)
+	}
+	if !f.Since.IsZero() {
+		c.add(`at >= ?`, f.Since.Unix())
+	}
+	if !f.Until.IsZero() {
+		c.add(`at < ?`, f.Until.Unix())
+	}
+	if f.Before > 0 {
+		c.add(`id < ?`, f.Before)
+	}
+	limit := f.Limit
+	if limit <= 0 {
+		limit = store.DefaultAuditLimit
+	}
+	args := append(c.args, min(limit, store.MaxAuditLimit))
+	events, err := queryAll(ctx, s.pool, scanAuditEvent, `SELECT `+auditColumns+` FROM audit_events`+c.clause()+
+		` ORDER BY id DESC LIMIT $`+strconv.Itoa(len(args)), args...)
+	if err != nil {
+		return nil, fmt.Errorf("list audit events: %w", mapErr(err))
+	}
+	return events, nil
+}
+
+// CountAudit counts events at or after since of the given kinds, grouped
+// and ordered (in byte order, as SQLite) by kind, method, result, code and
+// device.
+func (s *Store) CountAudit(ctx context.Context, since time.Time, kinds []string) ([]store.AuditCount, error) {
+	var c conds
+	if !since.IsZero() {
+		c.add(`at >= ?`, since.Unix())
+	}
+	if len(kinds) > 0 {
+		c.add(`kind = ANY(?)`, kinds)
+	}
+	rows, err := s.pool.Query(ctx, `SELECT kind, method, result, code, device, COUNT(*) FROM audit_events`+
+		c.clause()+` GROUP BY kind, method, result, code, device
+		ORDER BY kind COLLATE "C", method COLLATE "C", result COLLATE "C", code COLLATE "C", device COLLATE "C"`,
+		c.args...)
+	if err != nil {
+		return nil, fmt.Errorf("count audit events: %w", mapErr(err))
+	}
+	counts, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (store.AuditCount, error) {
+		var c store.AuditCount
+		err := r.Scan(&c.Kind, &c.Method, &c.Result, &c.Code, &c.Device, &c.N)
+		return c, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("count audit events: %w", mapErr(err))
+	}
+	return counts, nil
+}
+
+// PruneAudit deletes events before the time in one statement (it blocks
+// no other writer) and returns how many.
+func (s *Store) PruneAudit(ctx context.Context, before time.Time) (int64, error) {
+	tag, err := s.pool.Exec(ctx, `DELETE FROM audit_events WHERE at < $1`, before.Unix())
+	if err != nil {
+		return 0, fmt.Errorf("prune audit events: %w", mapErr(err))
+	}
+	return tag.RowsAffected(), nil
+}

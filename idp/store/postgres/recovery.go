@@ -1,0 +1,74 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/communityidp/idp/idp/store"
+	"github.com/communityidp/idp/idp/store/internal/codec"
+	"github.com/jackc/pgx/v5"
+)
+
+const recoveryLinkColumns = `token_hash, user_id, created_by, created_at, expires_at, used_at`
+
+func scanRecoveryLink(sc scanner) (*store.RecoveryLink, error) {
+	var l store.RecoveryLink
+	err := sc.Scan(&l.TokenHash, &l.UserID, &l.CreatedBy, codec.TimeCol(&l.CreatedAt), codec.TimeCol(&l.ExpiresAt),
+		codec.TimePtrCol(&l.UsedAt))
+	if err != nil {
+		return nil, err
+	}
+	return &l, nil
+}
+
+// CreateRecoveryLink inserts l. An unknown member gives store.ErrNotFound
+// (a foreign key), a taken token hash a *store.ConflictError.
+func (s *Store) CreateRecoveryLink(ctx context.Context, l *store.RecoveryLink) error {
+	if len(l.TokenHash) == 0 {
+		return fmt.Errorf("create recovery link for user %q: empty token hash", l.UserID)
+	}
+	_, err := s.pool.Exec(ctx, `INSERT INTO recovery_links (`+recoveryLinkColumns+`) VALUES ($1, $2, $3, $4, $5, $6)`,
+		l.TokenHash, l.UserID, l.CreatedBy, codec.Unix(l.CreatedAt), codec.Unix(l.ExpiresAt), codec.UnixPtr(l.UsedAt))
+	if err != nil {
+		return fmt.Errorf("create recovery link for user %q: %w", l.UserID, mapErr(err))
+	}
+	return nil
+}
+
+// RecoveryLinkByHash returns the link if it is unused and unexpired at
+// now, else store.ErrNotFound.
+func (s *Store) RecoveryLinkByHash(ctx context.Context, tokenHash []byte, now time.Time) (*store.RecoveryLink, error) {
+	if len(tokenHash) == 0 {
+		return nil, fmt.Errorf("recovery link: empty token hash: %w", store.ErrNotFound)
+	}
+	l, err := scanRecoveryLink(s.pool.QueryRow(ctx, `SELECT `+recoveryLinkColumns+` FROM recovery_links
+		WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2`, tokenHash, now.Unix()))
+	if err != nil {
+		// The hash stands for a bearer link: keep it out of logs.
+		return nil, fmt.Errorf("recovery link: %w", mapErr(err))
+	}
+	return l, nil
+}
+
+// ConsumeRecoveryLink marks the link used at now and returns it. The check
+// and the write are one UPDATE: a concurrent caller waits for the row
+// lock, re-checks used_at IS NULL and changes nothing, so exactly one gets
+// the link; the others, and callers with an unknown, used or expired
+// link, get store.ErrNotFound.
+func (s *Store) ConsumeRecoveryLink(ctx context.Context, tokenHash []byte, now time.Time) (*store.RecoveryLink, error) {
+	if len(tokenHash) == 0 {
+		return nil, fmt.Errorf("consume recovery link: empty token hash: %w", store.ErrNotFound)
+	}
+	l, err := scanRecoveryLink(s.pool.QueryRow(ctx, `UPDATE recovery_links SET used_at = $1
+		WHERE token_hash = $2 AND used_at IS NULL AND expires_at > $1
+		RETURNING `+recoveryLinkColumns, now.Unix(), tokenHash))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, fmt.Errorf("consume recovery link: unknown, used or expired: %w", store.ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("consume recovery link: %w", mapErr(err))
+	}
+	return l, nil
+}

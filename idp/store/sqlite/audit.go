@@ -1,0 +1,165 @@
+package sqlite
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/communityidp/idp/idp/store"
+	"github.com/communityidp/idp/idp/store/internal/codec"
+)
+
+const auditColumns = `id, at, kind, actor_id, user_id, client_id, method, result, code, device, ip, user_agent,
+	details`
+
+// pruneBatch is how many audit events one PruneAudit transaction deletes,
+// so a first prune of a long log does not hold the writer for long.
+const pruneBatch = 1000
+
+func scanAuditEvent(sc scanner) (*store.AuditEvent, error) {
+	var e store.AuditEvent
+	err := sc.Scan(&e.ID, codec.TimeCol(&e.At), &e.Kind, &e.ActorID, &e.UserID, &e.ClientID, &e.Method,
+		&e.Result, &e.Code, &e.Device, &e.IP, &e.UserAgent, codec.MapCol(&e.Details))
+	if err != nil {
+		return nil, err
+	}
+	return &e, nil
+}
+
+// AppendAudit inserts e and sets e.ID, which AUTOINCREMENT never reuses.
+func (s *Store) AppendAudit(ctx context.Context, e *store.AuditEvent) error {
+	if e.Kind == "" || e.At.IsZero() {
+		return errors.New("append audit event: kind and time are required")
+	}
+	err := s.w.QueryRowContext(ctx, `INSERT INTO audit_events (at, kind, actor_id, user_id, client_id, method,
+		result, code, device, ip, user_agent, details) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+		e.At.Unix(), e.Kind, e.ActorID, e.UserID, e.ClientID, e.Method, e.Result, e.Code, e.Device, e.IP,
+		e.UserAgent, codec.Map(e.Details)).Scan(&e.ID)
+	if err != nil {
+		return fmt.Errorf("append %s audit event: %w", e.Kind, mapErr(err))
+	}
+	return nil
+}
+
+// ListAudit returns the events f selects, newest first.
+func (s *Store) ListAudit(ctx context.Context, f store.AuditFilter) ([]store.AuditEvent, error) {
+	var where []string
+	var args []any
+	if len(f.Kinds) > 0 {
+		where = append(where, `kind IN (`+placeholders(len(f.Kinds))+`)`)
+		for _, k := range f.Kinds {
+			args = append(args, k)
+		}
+	}
+	if f.UserID != "" {
+		where = append(where, `(user_id = ? OR actor_id = ?)`)
+		args = append(args, f.UserID, f.UserID)
+	}
+	if !f.Since.IsZero() {
+		where = append(where, `at >= ?`)
+		args = append(args, f.Since.Unix())
+	}
+	if !f.Until.IsZero() {
+		where = append(where, `at < ?`)
+		args = append(args, f.Until.Unix())
+	}
+	if f.Before > 0 {
+		where = append(where, `id < ?`)
+		args = append(args, f.Before)
+	}
+	limit := f.Limit
+	if limit <= 0 {
+		limit = store.DefaultAuditLimit
+	}
+	args = append(args, min(limit, store.MaxAuditLimit))
+
+	query := `SELECT ` + auditColumns + ` FROM audit_events`
+	if len(where) > 0 {
+		query += ` WHERE ` + strings.Join(where, ` AND `)
+	}
+	rows, err := s.r.QueryContext(ctx, query+` ORDER BY id DESC LIMIT ?`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("list audit events: %w", err)
+	}
+	defer rows.Close()
+	var out []store.AuditEvent
+	for rows.Next() {
+		e, err := scanAuditEvent(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list audit events: %w", err)
+		}
+		out = append(out, *e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list audit events: %w", err)
+	}
+	return out, nil
+}
+
+// CountAudit counts events at or after since of the given kinds, grouped
+// and ordered by kind, method, result, code and device.
+func (s *Store) CountAudit(ctx context.Context, since time.Time, kinds []string) ([]store.AuditCount, error) {
+	var where []string
+	var args []any
+	if !since.IsZero() {
+		where = append(where, `at >= ?`)
+		args = append(args, since.Unix())
+	}
+	if len(kinds) > 0 {
+		where = append(where, `kind IN (`+placeholders(len(kinds))+`)`)
+		for _, k := range kinds {
+			args = append(args, k)
+		}
+	}
+	query := `SELECT kind, method, result, code, device, COUNT(*) FROM audit_events`
+	if len(where) > 0 {
+		query += ` WHERE ` + strings.Join(where, ` AND `)
+	}
+	query += ` GROUP BY kind, method, result, code, device ORDER BY kind, method, result, code, device`
+	rows, err := s.r.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("count audit events: %w", err)
+	}
+	defer rows.Close()
+	var out []store.AuditCount
+	for rows.Next() {
+		var c store.AuditCount
+		if err := rows.Scan(&c.Kind, &c.Method, &c.Result, &c.Code, &c.Device, &c.N); err != nil {
+			return nil, fmt.Errorf("count audit events: %w", err)
+		}
+		out = append(out, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("count audit events: %w", err)
+	}
+	return out, nil
+}
+
+// PruneAudit deletes events before the time, pruneBatch per transaction,
+// and returns how many it deleted. On an error, the batches before it
+// stay deleted and are counted.
+func (s *Store) PruneAudit(ctx context.Context, before time.Time) (int64, error) {
+	var total int64
+	for {
+		res, err := s.w.ExecContext(ctx, `DELETE FROM audit_events WHERE id IN
+			(SELECT id FROM audit_events WHERE at < ? ORDER BY id LIMIT ?)`, before.Unix(), pruneBatch)
+		if err != nil {
+			return total, fmt.Errorf("prune audit events: %w", err)
+		}
+		n, err := affected(res)
+		if err != nil {
+			return total, fmt.Errorf("prune audit events: %w", err)
+		}
+		total += n
+		if n < pruneBatch {
+			return total, nil
+		}
+	}
+}
+
+// placeholders is n comma-separated "?".
+func placeholders(n int) string {
+	return strings.TrimSuffix(strings.Repeat("?, ", n), ", ")
+}
