@@ -183,3 +183,22 @@ func failed(findings []doctor.Finding, check string) bool {
 	}
 	return false
 }
+
+// The admin console runs the synthetic check and shows its last result.
+func TestAdminHealthCheck(t *testing.T) {
+	p := startProvider(t, func(c *config.Config) {
+		c.Passkeys.Rollout = config.RolloutEveryone
+		c.Doctor = config.Doctor{Username: aliceLogin, Password: alicePassword, ClientID: appID, RedirectURI: "http://127.0.0.1:1/callback"}
+	})
+	addAdmin(t, p)
+	adm := newBrowser(t, p)
+	signInPage(t, adm, p, adminLogin, adminPassword)
+	r := adm.Get(p.URL + "/admin/health")
+	r = adm.Submit(r.page, "Run the check now", nil)
+	if !strings.Contains(r.Text(), "Last result: passed") || !strings.Contains(r.Text(), "sign in with the passkey") {
+		t.Fatalf("health page: %s", r.Text())
+	}
+	if r := adm.Get(p.URL + "/admin"); !strings.Contains(r.Text(), "Last health check: passed") {
+		t.Fatalf("overview: %s", r.Text())
+	}
+}

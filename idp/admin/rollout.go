@@ -186,7 +186,7 @@ func (h *Handler) rollout(c *gin.Context) {
 }
 
 type overviewPage struct {
-	*rolloutPage
+	Rollout   *rolloutPage
 	LastCheck *store.AuditEvent
 }
 
@@ -201,5 +201,5 @@ func (h *Handler) overview(c *gin.Context) {
 		h.serverError(c, "last health check", err)
 		return
 	}
-	h.page(c, http.StatusOK, "admin_overview", overviewPage{rolloutPage: p, LastCheck: last})
+	h.page(c, http.StatusOK, "admin_overview", overviewPage{Rollout: p, LastCheck: last})
 }
