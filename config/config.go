@@ -18,20 +18,25 @@ type Config struct {
 	// tokens and discovery.
 	Issuer string `yaml:"issuer"`
 	// Listen is the address the HTTP server binds.
-	Listen   string   `yaml:"listen"`
-	Database Database `yaml:"database"`
-	Clients  []Client `yaml:"clients"`
-	Tokens   Tokens   `yaml:"tokens"`
-	Keys     Keys     `yaml:"keys"`
-	Sessions Sessions `yaml:"sessions"`
-	Password Password `yaml:"password"`
-	Passkeys Passkeys `yaml:"passkeys"`
-	Branding Branding `yaml:"branding"`
-	Admin    Admin    `yaml:"admin"`
-	Audit    Audit    `yaml:"audit"`
-	Metrics  Metrics  `yaml:"metrics"`
-	Doctor   Doctor   `yaml:"doctor"`
-	Log      Log      `yaml:"log"`
+	Listen string `yaml:"listen"`
+	// TrustedProxies are the reverse proxies (IP addresses or CIDR ranges)
+	// whose X-Forwarded-For header is believed. Empty: the peer address is
+	// the client, and the header is ignored.
+	TrustedProxies []string `yaml:"trusted_proxies"`
+	Database       Database `yaml:"database"`
+	Clients        []Client `yaml:"clients"`
+	Tokens         Tokens   `yaml:"tokens"`
+	Keys           Keys     `yaml:"keys"`
+	Sessions       Sessions `yaml:"sessions"`
+	Password       Password `yaml:"password"`
+	Throttle       Throttle `yaml:"throttle"`
+	Passkeys       Passkeys `yaml:"passkeys"`
+	Branding       Branding `yaml:"branding"`
+	Admin          Admin    `yaml:"admin"`
+	Audit          Audit    `yaml:"audit"`
+	Metrics        Metrics  `yaml:"metrics"`
+	Doctor         Doctor   `yaml:"doctor"`
+	Log            Log      `yaml:"log"`
 }
 
 // Admin configures the admin console.
@@ -142,6 +147,12 @@ type Tokens struct {
 	CodeLifetime                 Duration `yaml:"code_lifetime"`
 	// AuthRequestLifetime is how long a member has to finish signing in.
 	AuthRequestLifetime Duration `yaml:"auth_request_lifetime"`
+	// RefreshTokenReuseInterval is how long after its use a refresh token
+	// may be used once more, as long as the token it was exchanged for was
+	// never used: the client lost the response (a crash, a dropped
+	// connection). Outside it, or when the newer token was used, a reuse is
+	// a replay and the whole grant is revoked. 0 turns the grace off.
+	RefreshTokenReuseInterval Duration `yaml:"refresh_token_reuse_interval"`
 }
 
 // Keys configures token signing keys.
@@ -218,6 +229,29 @@ type Password struct {
 	MinLength int `yaml:"min_length"`
 }
 
+// Throttle limits guessing. Failed password sign-ins are counted per account
+// and per client address, failed client authentications at the token
+// endpoint per client and address, and failed recovery links per address.
+// Counters live in the database, so every replica sees the same ones.
+// Passkey sign-in is never throttled: an attacker guessing a member's
+// password cannot lock the member out of their passkey.
+type Throttle struct {
+	// Window is the period failures are counted over.
+	Window Duration `yaml:"window"`
+	// AccountFailures is how many failures an account (or a client at the
+	// token endpoint) takes within Window before each further attempt must
+	// wait, 1 s doubling with each failure up to Window.
+	AccountFailures int `yaml:"account_failures"`
+	// AccountHourlyLimit stops attempts for an hour once an account has
+	// failed this many times within an hour.
+	AccountHourlyLimit int `yaml:"account_hourly_limit"`
+	// AddressFailures and AddressHourlyLimit are the same per client
+	// address (an IPv6 /64), across accounts: higher, since many members
+	// can share one address.
+	AddressFailures    int `yaml:"address_failures"`
+	AddressHourlyLimit int `yaml:"address_hourly_limit"`
+}
+
 // Branding is how the pages present the community.
 type Branding struct {
 	SiteName string `yaml:"site_name"`
@@ -245,6 +279,7 @@ func Default() Config {
 			RefreshTokenAbsoluteLifetime: Duration(90 * 24 * time.Hour),
 			CodeLifetime:                 Duration(time.Minute),
 			AuthRequestLifetime:          Duration(30 * time.Minute),
+			RefreshTokenReuseInterval:    Duration(30 * time.Second),
 		},
 		Keys: Keys{
 			RotationPeriod:    Duration(30 * 24 * time.Hour),
@@ -256,6 +291,13 @@ func Default() Config {
 			ReauthAfter:      Duration(10 * time.Minute),
 		},
 		Password: Password{MinLength: 8},
+		Throttle: Throttle{
+			Window:             Duration(15 * time.Minute),
+			AccountFailures:    10,
+			AccountHourlyLimit: 100,
+			AddressFailures:    50,
+			AddressHourlyLimit: 500,
+		},
 		Passkeys: Passkeys{
 			Rollout:          RolloutAdmins,
 			UserVerification: "required",

@@ -179,6 +179,8 @@ func (c *Config) envBindings() []envBinding {
 		{"IDP_TOKENS_REFRESH_TOKEN_ABSOLUTE_LIFETIME", setDuration(&c.Tokens.RefreshTokenAbsoluteLifetime)},
 		{"IDP_TOKENS_CODE_LIFETIME", setDuration(&c.Tokens.CodeLifetime)},
 		{"IDP_TOKENS_AUTH_REQUEST_LIFETIME", setDuration(&c.Tokens.AuthRequestLifetime)},
+		{"IDP_TOKENS_REFRESH_TOKEN_REUSE_INTERVAL", setDuration(&c.Tokens.RefreshTokenReuseInterval)},
+		{"IDP_TRUSTED_PROXIES", setList(&c.TrustedProxies)},
 		{"IDP_KEYS_ROTATION_PERIOD", setDuration(&c.Keys.RotationPeriod)},
 		{"IDP_KEYS_ID_TOKEN_SIGNING_ALG", setString(&c.Keys.IDTokenSigningAlg)},
 		{"IDP_SESSIONS_IDLE_TIMEOUT", setDuration(&c.Sessions.IdleTimeout)},
@@ -264,6 +266,19 @@ func setInt(p *int) func(string) error {
 			return fmt.Errorf("%q is not a whole number", v)
 		}
 		*p = n
+		return nil
+	}
+}
+
+// setList reads a comma-separated list; blanks around items are dropped.
+func setList(p *[]string) func(string) error {
+	return func(v string) error {
+		*p = nil
+		for _, item := range strings.Split(v, ",") {
+			if item = strings.TrimSpace(item); item != "" {
+				*p = append(*p, item)
+			}
+		}
 		return nil
 	}
 }

@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"net"
+	"net/netip"
 	"net/url"
 	"strings"
 	"time"
@@ -96,6 +97,15 @@ func (c *Config) Validate() error {
 	if !validAlg(c.Keys.IDTokenSigningAlg) {
 		p.add("keys.id_token_signing_alg", fmt.Sprintf("%q is not supported (use RS256 or ES256)", c.Keys.IDTokenSigningAlg))
 	}
+	if c.Tokens.RefreshTokenReuseInterval < 0 || c.Tokens.RefreshTokenReuseInterval.D() > 5*time.Minute {
+		p.add("tokens.refresh_token_reuse_interval", "must be between 0 (off) and 5m: a longer grace weakens replay detection")
+	}
+	for i, proxy := range c.TrustedProxies {
+		if reason := proxyProblem(proxy); reason != "" {
+			p.add(fmt.Sprintf("trusted_proxies[%d]", i), reason)
+		}
+	}
+	c.validateThrottle(&p)
 	if c.Password.MinLength < 8 || c.Password.MinLength > 64 {
 		p.add("password.min_length", "must be between 8 and 64")
 	}
@@ -323,4 +333,37 @@ func (c *Config) validateDoctor(p *Problems) {
 		return
 	}
 	p.add("doctor.client_id", fmt.Sprintf("%q is not one of the clients", d.ClientID))
+}
+
+// proxyProblem says what is wrong with a trusted_proxies entry, or "".
+func proxyProblem(s string) string {
+	if strings.Contains(s, "/") {
+		if _, err := netip.ParsePrefix(s); err != nil {
+			return fmt.Sprintf("%q is not a CIDR range (e.g. 10.0.0.0/8)", s)
+		}
+		return ""
+	}
+	if _, err := netip.ParseAddr(s); err != nil {
+		return fmt.Sprintf("%q is not an IP address or CIDR range (e.g. 192.0.2.10 or 10.0.0.0/8)", s)
+	}
+	return ""
+}
+
+func (c *Config) validateThrottle(p *Problems) {
+	t := c.Throttle
+	if t.Window.D() < time.Minute || t.Window.D() > time.Hour {
+		p.add("throttle.window", "must be between 1m and 1h")
+	}
+	if t.AccountFailures < 1 {
+		p.add("throttle.account_failures", "must be at least 1")
+	}
+	if t.AccountHourlyLimit < t.AccountFailures {
+		p.add("throttle.account_hourly_limit", "must not be below throttle.account_failures")
+	}
+	if t.AddressFailures < 1 {
+		p.add("throttle.address_failures", "must be at least 1")
+	}
+	if t.AddressHourlyLimit < t.AddressFailures {
+		p.add("throttle.address_hourly_limit", "must not be below throttle.address_failures")
+	}
 }

@@ -172,6 +172,7 @@ func TestRefreshRotationAndReuse(t *testing.T) {
 	st, body, _ = tokenCall(t, p.URL+"/oauth/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt2}, "client_id": {appID}, "scope": {"openid email"}}, "", "")
 	wantOAuthError(t, "refresh asking for an ungranted scope", st, body, 400, "invalid_scope")
 
+	p.clock.Advance(31 * time.Second)    // past the reuse grace
 	st, body = refresh(tok.RefreshToken) // replay
 	wantOAuthError(t, "replayed refresh token", st, body, 400, "invalid_grant")
 	st, body = refresh(rt2) // the family is gone
@@ -179,6 +180,46 @@ func TestRefreshRotationAndReuse(t *testing.T) {
 	if st, _, _ := userinfo(t, p, newAccess); st != 401 {
 		t.Fatalf("access token of a revoked family: userinfo %d", st)
 	}
+}
+
+// A client that lost the response to a refresh (a crash, a dropped
+// connection) may retry with the same token within the reuse grace: it gets
+// a fresh token and the one it never saw is revoked. Once the newer token
+// was used, the old one is a replay again and ends the grant.
+func TestRefreshRetryWithinGrace(t *testing.T) {
+	p := startProvider(t, nil)
+	app := newRP(t, p, appID, "", appRedirect, oauth2.AuthStyleInParams, oidc.ScopeOpenID, oidc.ScopeOfflineAccess)
+	verifier := oauth2.GenerateVerifier()
+	back := newBrowser(t, p).signIn(app.oauth.AuthCodeURL("s", oauth2.S256ChallengeOption(verifier)), aliceLogin, alicePassword)
+	tok, _ := app.exchange(mustNoError(t, back), oauth2.VerifierOption(verifier))
+	refresh := func(rt string) (int, string, map[string]any) {
+		st, body, _ := tokenCall(t, p.URL+"/oauth/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}, "client_id": {appID}}, "", "")
+		next, _ := body["refresh_token"].(string)
+		return st, next, body
+	}
+
+	st, lost, body := refresh(tok.RefreshToken) // the client never sees this answer
+	if st != 200 {
+		t.Fatalf("refresh: %d %v", st, body)
+	}
+	p.clock.Advance(10 * time.Second)
+	st, kept, body := refresh(tok.RefreshToken) // the retry
+	if st != 200 || kept == lost {
+		t.Fatalf("retry within the grace: %d %v", st, body)
+	}
+	st, _, body = refresh(lost)
+	wantOAuthError(t, "the token whose response was lost", st, body, 400, "invalid_grant")
+	st, next, body := refresh(kept)
+	if st != 200 {
+		t.Fatalf("the retried grant stopped working: %d %v", st, body)
+	}
+
+	// kept is now used: retrying tok again is a replay, even within the
+	// grace, and ends the grant.
+	st, _, body = refresh(tok.RefreshToken)
+	wantOAuthError(t, "a retry after the newer token was used", st, body, 400, "invalid_grant")
+	st, _, body = refresh(next)
+	wantOAuthError(t, "the grant after a replay", st, body, 400, "invalid_grant")
 }
 
 // SSO: a second client (and prompt=none) is answered from the session;

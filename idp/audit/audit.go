@@ -13,9 +13,9 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/communityidp/idp/idp/clientip"
 	"github.com/communityidp/idp/idp/metrics"
 	"github.com/communityidp/idp/idp/passkey"
-	"github.com/communityidp/idp/idp/session"
 	"github.com/communityidp/idp/idp/store"
 )
 
@@ -67,7 +67,7 @@ func (rec *Recorder) Record(ctx context.Context, r *http.Request, e store.AuditE
 		e.At = rec.Now()
 	}
 	if r != nil {
-		e.IP = session.ClientIP(r)
+		e.IP = clientip.From(r)
 		e.UserAgent = truncate(r.UserAgent(), 512)
 		if e.Device == "" {
 			e.Device = passkey.Device(r.UserAgent())

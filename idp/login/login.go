@@ -21,10 +21,12 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/communityidp/idp/idp/audit"
+	"github.com/communityidp/idp/idp/clientip"
 	"github.com/communityidp/idp/idp/passkey"
 	"github.com/communityidp/idp/idp/password"
 	"github.com/communityidp/idp/idp/session"
 	"github.com/communityidp/idp/idp/store"
+	"github.com/communityidp/idp/idp/throttle"
 	"github.com/communityidp/idp/idp/users"
 	"github.com/communityidp/idp/idp/web"
 )
@@ -45,7 +47,9 @@ type Handler struct {
 	// RedirectError ends an authorization request with an error for the client.
 	RedirectError     func(w http.ResponseWriter, r *http.Request, authRequestID, kind, description string)
 	PasswordMinLength int
-	Now               func() time.Time
+	// Throttle slows down password guessing and recovery-link scanning.
+	Throttle *throttle.Throttle
+	Now      func() time.Time
 }
 
 // Register mounts the pages.
@@ -270,36 +274,68 @@ func (h *Handler) password(c *gin.Context) {
 	}
 	login := strings.TrimSpace(c.PostForm("login"))
 	pw := c.PostForm("password")
-	fail := func(userID string) {
-		h.Audit.SignIn(ctx, c.Request, userID, clientID, audit.MethodPassword, "LOGIN-WRONG")
-		h.Render.Render(c.Writer, c.Request, http.StatusUnauthorized, "login_password", nil,
-			passwordPage{Flow: f, Login: login, Restart: f.restartURL(), Error: errWrongCredentials})
-	}
+	page := passwordPage{Flow: f, Login: login, Restart: f.restartURL()}
 	if login == "" || pw == "" || len(pw) > 4*password.MaxLength {
 		password.VerifyDummy(pw)
-		fail("")
+		h.Audit.SignIn(ctx, c.Request, "", clientID, audit.MethodPassword, "LOGIN-WRONG")
+		page.Error = errWrongCredentials
+		h.Render.Render(c.Writer, c.Request, http.StatusUnauthorized, "login_password", nil, page)
 		return
 	}
 	u, err := h.Store.UserByLogin(ctx, login)
-	if errors.Is(err, store.ErrNotFound) || (err == nil && u.PasswordHash == "") {
-		// Same cost as a real check: unknown accounts must not answer faster.
-		password.VerifyDummy(pw)
-		fail("")
-		return
-	}
-	if err != nil {
+	known := err == nil && u.PasswordHash != ""
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		h.serverError(c, "load user", err)
 		return
 	}
-	ok, rehash, err := password.Verify(u.PasswordHash, pw)
+	// Guesses are counted per account (an unknown name like an account,
+	// so the answers tell nothing about who is a member) and per address.
+	acct := h.Throttle.UnknownLogin(login)
+	userID := ""
+	if known {
+		acct, userID = h.Throttle.Account(u.ID), u.ID
+	}
+	addr := h.Throttle.Address(clientip.From(c.Request))
+	wait, err := h.Throttle.Wait(ctx, acct, addr)
 	if err != nil {
-		h.serverError(c, "verify password", err)
+		h.serverError(c, "check sign-in throttle", err)
 		return
 	}
-	if !ok {
-		slog.InfoContext(ctx, "sign-in failed", "method", "pwd", "user", u.ID)
-		fail(u.ID)
+	if wait > 0 {
+		h.Audit.SignIn(ctx, c.Request, userID, clientID, audit.MethodPassword, "LOGIN-THROTTLED")
+		slog.WarnContext(ctx, "sign-in throttled", "user", userID, "wait", wait.Round(time.Second))
+		page.Error = "Too many failed attempts. Wait " + throttle.Describe(wait) + " before you try your password again."
+		if h.Passkeys != nil {
+			page.Error += " Signing in with a passkey still works."
+		}
+		c.Header("Retry-After", throttle.RetryAfter(wait))
+		h.Render.Render(c.Writer, c.Request, http.StatusTooManyRequests, "login_password", nil, page)
 		return
+	}
+	ok, rehash := false, false
+	if known {
+		if ok, rehash, err = password.Verify(u.PasswordHash, pw); err != nil {
+			h.serverError(c, "verify password", err)
+			return
+		}
+	} else {
+		// Same cost as a real check: unknown accounts must not answer faster.
+		password.VerifyDummy(pw)
+	}
+	if !ok {
+		if err := h.Throttle.Fail(ctx, acct, addr); err != nil {
+			slog.ErrorContext(ctx, "count failed sign-in", "error", err)
+		}
+		if known {
+			slog.InfoContext(ctx, "sign-in failed", "method", "pwd", "user", u.ID)
+		}
+		h.Audit.SignIn(ctx, c.Request, userID, clientID, audit.MethodPassword, "LOGIN-WRONG")
+		page.Error = errWrongCredentials
+		h.Render.Render(c.Writer, c.Request, http.StatusUnauthorized, "login_password", nil, page)
+		return
+	}
+	if err := h.Throttle.Clear(ctx, acct); err != nil {
+		slog.ErrorContext(ctx, "clear failed sign-ins", "error", err)
 	}
 	if u.Disabled {
 		h.Audit.SignIn(ctx, c.Request, u.ID, clientID, audit.MethodPassword, failDisabled.Code)

@@ -3,13 +3,16 @@ package login
 import (
 	"crypto/sha256"
 	"errors"
+	"log/slog"
 	"net/http"
 
 	"github.com/gin-gonic/gin"
 
 	"github.com/communityidp/idp/idp/audit"
+	"github.com/communityidp/idp/idp/clientip"
 	"github.com/communityidp/idp/idp/password"
 	"github.com/communityidp/idp/idp/store"
+	"github.com/communityidp/idp/idp/throttle"
 	"github.com/communityidp/idp/idp/web"
 )
 
@@ -27,13 +30,45 @@ func recoveryHash(token string) []byte {
 	return sum[:]
 }
 
+// recoveryLink looks up a live recovery link. Unknown links are counted
+// per address: scanning for links is slowed down like password guessing.
+// It answers the request itself (and returns nil, nil) when the link does
+// not work or the address must wait.
+func (h *Handler) recoveryLink(c *gin.Context, token string) (*store.RecoveryLink, error) {
+	ctx := c.Request.Context()
+	key := h.Throttle.Recovery(clientip.From(c.Request))
+	wait, err := h.Throttle.Wait(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	if wait > 0 {
+		c.Header("Retry-After", throttle.RetryAfter(wait))
+		h.Render.Error(c.Writer, c.Request, web.Failure{Status: http.StatusTooManyRequests, Code: "RECOVERY-THROTTLED",
+			Title:   "Too many recovery links that do not work",
+			Message: "Wait " + throttle.Describe(wait) + ", then open the link again.",
+			Hint:    "Copy the whole link from the message the admin sent; if it still fails, ask for a new one."})
+		return nil, nil
+	}
+	link, err := h.Store.RecoveryLinkByHash(ctx, recoveryHash(token), h.Now())
+	if errors.Is(err, store.ErrNotFound) || (err == nil && token == "") {
+		if err := h.Throttle.Fail(ctx, key); err != nil {
+			slog.ErrorContext(ctx, "count failed recovery link", "error", err)
+		}
+		h.Render.Error(c.Writer, c.Request, failRecoveryLink)
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return link, nil
+}
+
 // recoverForm is GET /recover?token=...: a member who lost access sets a
 // new password with the one-time link an admin created.
 func (h *Handler) recoverForm(c *gin.Context) {
 	token := c.Query("token")
-	link, err := h.Store.RecoveryLinkByHash(c.Request.Context(), recoveryHash(token), h.Now())
-	if errors.Is(err, store.ErrNotFound) || token == "" {
-		h.Render.Error(c.Writer, c.Request, failRecoveryLink)
+	link, err := h.recoveryLink(c, token)
+	if link == nil && err == nil {
 		return
 	}
 	if err != nil {
@@ -57,9 +92,8 @@ func (h *Handler) recoverAccount(c *gin.Context) {
 	}
 	ctx := c.Request.Context()
 	token, pw := c.PostForm("token"), c.PostForm("password")
-	link, err := h.Store.RecoveryLinkByHash(ctx, recoveryHash(token), h.Now())
-	if errors.Is(err, store.ErrNotFound) {
-		h.Render.Error(c.Writer, c.Request, failRecoveryLink)
+	link, err := h.recoveryLink(c, token)
+	if link == nil && err == nil {
 		return
 	}
 	if err != nil {

@@ -7,15 +7,19 @@ import (
 	"encoding/json"
 	"fmt"
 	"html/template"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 	"github.com/zitadel/oidc/v3/pkg/op"
 
+	"github.com/communityidp/idp/idp/clientip"
 	"github.com/communityidp/idp/idp/session"
+	"github.com/communityidp/idp/idp/throttle"
 )
 
 // requestInfo is what the authorization endpoint learns from the raw
@@ -289,6 +293,9 @@ func (p *Provider) Backchannel(w http.ResponseWriter, r *http.Request) {
 			op.RequestError(w, r, err, nil)
 			return
 		}
+		if p.clientThrottled(w, r) {
+			return
+		}
 	}
 	hw := &hookWriter{ResponseWriter: w}
 	hw.before = func() {
@@ -338,6 +345,38 @@ func (p *Provider) precheck(r *http.Request) *oidc.Error {
 		return oidc.ErrInvalidClient().WithDescription("a public client has no secret: send client_id and the PKCE code_verifier only")
 	}
 	return nil
+}
+
+// clientThrottled turns away, with a 429, a client that failed to
+// authenticate too often from this address (see Storage.
+// AuthorizeClientIDSecret). A client secret is long and random, so this is
+// not about guessing it: it stops a stranger from making the endpoint check
+// secrets at full speed, and it never affects the real client's address.
+func (p *Provider) clientThrottled(w http.ResponseWriter, r *http.Request) bool {
+	t := p.storage.throttle
+	if t == nil {
+		return false
+	}
+	id, secret, basic := r.BasicAuth()
+	if !basic {
+		id, secret = r.PostForm.Get("client_id"), r.PostForm.Get("client_secret")
+	}
+	if secret == "" {
+		return false // a public client: nothing to guess
+	}
+	wait, err := t.Wait(r.Context(), t.Client(id, clientip.From(r)))
+	if err != nil {
+		slog.ErrorContext(r.Context(), "check client throttle", "error", err)
+		return false // op's own check follows; the database error surfaces there
+	}
+	if wait <= 0 {
+		return false
+	}
+	slog.WarnContext(r.Context(), "client authentication throttled", "client_id", id, "wait", wait.Round(time.Second))
+	w.Header().Set("Retry-After", throttle.RetryAfter(wait))
+	writeJSON(w, http.StatusTooManyRequests, "invalid_client",
+		"too many failed client authentications from this address; retry in "+throttle.Describe(wait))
+	return true
 }
 
 // validVerifier checks RFC 7636 section 4.1.

@@ -24,6 +24,7 @@ import (
 	"github.com/communityidp/idp/idp/metrics"
 	"github.com/communityidp/idp/idp/session"
 	"github.com/communityidp/idp/idp/store"
+	"github.com/communityidp/idp/idp/throttle"
 )
 
 // Options are what the provider is assembled from.
@@ -46,7 +47,9 @@ type Options struct {
 	// BrowserBinding returns a value only this browser holds, setting it
 	// (a cookie) if it has none: authorization requests are bound to it.
 	BrowserBinding func(http.ResponseWriter, *http.Request) []byte
-	Now            func() time.Time
+	// Throttle slows down client secret guessing (nil: no throttling).
+	Throttle *throttle.Throttle
+	Now      func() time.Time
 }
 
 // Provider is the OpenID provider: op's protocol engine with this
@@ -84,6 +87,7 @@ func New(o Options) (*Provider, error) {
 	st := &Storage{
 		store: o.Store, keys: o.Keys, clients: clients, tokens: cfg.Tokens,
 		alg: jose.SignatureAlgorithm(cfg.Keys.IDTokenSigningAlg), now: o.Now, logoutURL: o.LogoutURL, metrics: o.Metrics,
+		throttle: o.Throttle,
 	}
 	corsOpts := corsOptions(cfg.Clients)
 	opCfg := &op.Config{

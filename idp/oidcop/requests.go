@@ -53,6 +53,9 @@ func (a authRequest) LogValue() slog.Value {
 type refreshRequest struct {
 	token  *store.RefreshToken
 	scopes []string
+	// reuse: the token was used moments ago and is being retried within
+	// the reuse grace.
+	reuse bool
 }
 
 var _ op.RefreshTokenRequest = (*refreshRequest)(nil)

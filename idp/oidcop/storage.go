@@ -16,10 +16,12 @@ import (
 	"github.com/zitadel/oidc/v3/pkg/op"
 
 	"github.com/communityidp/idp/config"
+	"github.com/communityidp/idp/idp/clientip"
 	"github.com/communityidp/idp/idp/keys"
 	"github.com/communityidp/idp/idp/metrics"
 	"github.com/communityidp/idp/idp/session"
 	"github.com/communityidp/idp/idp/store"
+	"github.com/communityidp/idp/idp/throttle"
 )
 
 // Storage implements op.Storage over the provider's store. Clients come
@@ -35,6 +37,7 @@ type Storage struct {
 	// logoutURL signs a redirect target for the logout confirmation page.
 	logoutURL func(target string) string
 	metrics   *metrics.Metrics
+	throttle  *throttle.Throttle
 }
 
 var (
@@ -81,10 +84,17 @@ func (s *Storage) GetClientByClientID(ctx context.Context, clientID string) (op.
 	return c, nil
 }
 
-// AuthorizeClientIDSecret authenticates a confidential client.
+// AuthorizeClientIDSecret authenticates a confidential client. A failure
+// is counted against the client at this address (Backchannel turns
+// clients that fail too often away before op gets here).
 func (s *Storage) AuthorizeClientIDSecret(ctx context.Context, clientID, secret string) error {
 	c, ok := s.clients[clientID]
 	if !ok || c.secret == nil || !c.secret.Verify(secret) {
+		if s.throttle != nil {
+			if err := s.throttle.Fail(ctx, s.throttle.Client(clientID, clientip.FromContext(ctx))); err != nil {
+				slog.ErrorContext(ctx, "count failed client authentication", "error", err)
+			}
+		}
 		return errors.New("invalid client credentials")
 	}
 	return nil
@@ -300,6 +310,9 @@ func (s *Storage) CreateAccessAndRefreshTokens(ctx context.Context, request op.T
 		rt.ID, rt.TokenHash, rt.ParentID, rt.CreatedAt = randomID(16), hashToken(value), old.ID, now
 		rt.UsedAt, rt.RevokedAt = nil, nil
 		is.RotateFrom = old.ID
+		if r.reuse {
+			is.ReuseSince = now.Add(-s.tokens.RefreshTokenReuseInterval.D())
+		}
 		// The new refresh token keeps the grant's scopes (RFC 6749 section 6);
 		// only this access token is narrowed to the requested ones.
 		is.Access = s.newAccessToken(old.ClientID, old.Subject, r.scopes, old.Audience, old.AuthTime, old.AMR, old.FamilyID)
@@ -332,6 +345,11 @@ func (s *Storage) issue(ctx context.Context, is store.Issue) error {
 			}
 			return errGrant("code already used")
 		}
+		if !is.ReuseSince.IsZero() {
+			// A retry within the grace lost to a use of the newer token:
+			// the old token is in two hands.
+			s.revokeReplayed(ctx, is.Refresh)
+		}
 		return errGrant("refresh token already used")
 	}
 	if err != nil {
@@ -340,8 +358,19 @@ func (s *Storage) issue(ctx context.Context, is store.Issue) error {
 	return nil
 }
 
+// revokeReplayed revokes the family of a replayed refresh token.
+func (s *Storage) revokeReplayed(ctx context.Context, rt *store.RefreshToken) {
+	if err := s.store.RevokeRefreshFamily(ctx, rt.FamilyID, s.now()); err != nil {
+		slog.ErrorContext(ctx, "revoke replayed refresh family", "family", rt.FamilyID, "error", err)
+		return
+	}
+	slog.WarnContext(ctx, "refresh token replayed; its family is revoked", "client_id", rt.ClientID, "family", rt.FamilyID)
+}
+
 // TokenRequestByRefreshToken loads a refresh token for the refresh grant.
-// A token that was already used is a replay: its whole family is revoked.
+// A token that was already used is a replay and its whole family is
+// revoked, unless it is retried within the reuse grace (the client lost the
+// response to its first use) and the newer token was never used.
 func (s *Storage) TokenRequestByRefreshToken(ctx context.Context, token string) (op.RefreshTokenRequest, error) {
 	rt, err := s.store.RefreshTokenByHash(ctx, hashToken(token))
 	if errors.Is(err, store.ErrNotFound) {
@@ -351,22 +380,28 @@ func (s *Storage) TokenRequestByRefreshToken(ctx context.Context, token string) 
 		return nil, fmt.Errorf("load refresh token: %w", err)
 	}
 	now := s.now()
+	grace := s.tokens.RefreshTokenReuseInterval.D()
+	reuse := false
 	switch {
 	case rt.RevokedAt != nil:
 		return nil, errors.New("refresh token revoked")
+	case rt.UsedAt != nil && now.Sub(*rt.UsedAt) < grace:
+		// IssueTokens checks, atomically, that the newer token is unused.
+		reuse = true
 	case rt.UsedAt != nil:
 		if err := s.store.RevokeRefreshFamily(ctx, rt.FamilyID, now); err != nil {
 			return nil, fmt.Errorf("revoke replayed refresh family: %w", err)
 		}
 		slog.WarnContext(ctx, "refresh token replayed; its family is revoked", "client_id", rt.ClientID, "family", rt.FamilyID)
 		return nil, errors.New("refresh token already used")
-	case !now.Before(rt.ExpiresAt) || !now.Before(rt.FamilyExpiresAt):
+	}
+	if !now.Before(rt.ExpiresAt) || !now.Before(rt.FamilyExpiresAt) {
 		return nil, errors.New("refresh token expired")
 	}
 	if _, err := s.activeUser(ctx, rt.Subject); err != nil {
 		return nil, err
 	}
-	return &refreshRequest{token: rt, scopes: rt.Scopes}, nil
+	return &refreshRequest{token: rt, scopes: rt.Scopes, reuse: reuse}, nil
 }
 
 // GetRefreshTokenInfo identifies a refresh token for revocation.

@@ -17,6 +17,7 @@ import (
 
 	"github.com/communityidp/idp/idp/account"
 	"github.com/communityidp/idp/idp/admin"
+	"github.com/communityidp/idp/idp/clientip"
 	"github.com/communityidp/idp/idp/login"
 	"github.com/communityidp/idp/idp/metrics"
 	"github.com/communityidp/idp/idp/oidcop"
@@ -34,9 +35,11 @@ func (s *Server) routes(sessions *session.Manager, render *web.Renderer, p *oidc
 	g := gin.New()
 	g.HandleMethodNotAllowed = true
 	g.ContextWithFallback = true
-	// Forwarded headers are not believed: no proxy is trusted by default.
+	// gin's own forwarded-header handling stays off: clientIP decides,
+	// from the configured trusted proxies, and every part reads its answer.
 	_ = g.SetTrustedProxies(nil)
-	g.Use(requestID, accessLog(s.metrics), recovery(render), securityHeaders(strings.HasPrefix(s.cfg.Issuer, "https://")), limitBody)
+	g.Use(clientIP(s.proxies), requestID, accessLog(s.metrics), recovery(render),
+		securityHeaders(strings.HasPrefix(s.cfg.Issuer, "https://")), limitBody)
 
 	// Probes.
 	g.GET("/healthz", func(c *gin.Context) { c.String(http.StatusOK, "ok\n") })
@@ -119,6 +122,15 @@ func randomString(n int) string {
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
+// clientIP records the client address for the session, audit, log and
+// throttle code downstream.
+func clientIP(r *clientip.Resolver) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		c.Request = c.Request.WithContext(clientip.WithIP(c.Request.Context(), r.Of(c.Request)))
+		c.Next()
+	}
+}
+
 // requestID tags the request, its logs and its response with an id.
 func requestID(c *gin.Context) {
 	id := randomString(9)
@@ -141,7 +153,7 @@ func accessLog(m *metrics.Metrics) gin.HandlerFunc {
 		}
 		slog.Log(c.Request.Context(), level, "request",
 			"method", c.Request.Method, "path", path, "status", c.Writer.Status(),
-			"duration_ms", float64(d.Microseconds())/1000, "ip", c.ClientIP())
+			"duration_ms", float64(d.Microseconds())/1000, "ip", clientip.From(c.Request))
 		route := c.FullPath() // the route pattern: bounded label values
 		if route == "" {
 			route = "unmatched"

@@ -25,6 +25,7 @@ import (
 	"github.com/communityidp/idp/idp/account"
 	"github.com/communityidp/idp/idp/admin"
 	"github.com/communityidp/idp/idp/audit"
+	"github.com/communityidp/idp/idp/clientip"
 	"github.com/communityidp/idp/idp/doctor"
 	"github.com/communityidp/idp/idp/keys"
 	"github.com/communityidp/idp/idp/login"
@@ -35,6 +36,7 @@ import (
 	"github.com/communityidp/idp/idp/store"
 	"github.com/communityidp/idp/idp/store/postgres"
 	"github.com/communityidp/idp/idp/store/sqlite"
+	"github.com/communityidp/idp/idp/throttle"
 	"github.com/communityidp/idp/idp/web"
 )
 
@@ -74,6 +76,7 @@ type Server struct {
 	handler  http.Handler
 	avail    *availability
 	metrics  *metrics.Metrics
+	proxies  *clientip.Resolver
 	now      func() time.Time
 }
 
@@ -131,8 +134,9 @@ func New(ctx context.Context, cfg config.Config, st store.Store, o Options) (*Se
 	var key [32]byte
 	copy(key[:], cryptoKey)
 	avail := newAvailability(st.Ping)
+	limiter := throttle.New(st, cfg.Throttle, o.Now)
 	provider, err := oidcop.New(oidcop.Options{
-		Config: cfg, Store: st, Keys: km, CryptoKey: key, Now: o.Now, Metrics: m,
+		Config: cfg, Store: st, Keys: km, CryptoKey: key, Now: o.Now, Metrics: m, Throttle: limiter,
 		LogoutURL: func(target string) string {
 			return "/logout?" + url.Values{"target": {target}, "sig": {csrf.SignTarget(target)}}.Encode()
 		},
@@ -162,12 +166,16 @@ func New(ctx context.Context, cfg config.Config, st store.Store, o Options) (*Se
 	for _, c := range cfg.Clients {
 		names[c.ID] = c.Name
 	}
-	s := &Server{cfg: cfg, store: st, keys: km, provider: provider, avail: avail, metrics: m, now: o.Now}
+	proxies, err := clientip.New(cfg.TrustedProxies)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{cfg: cfg, store: st, keys: km, provider: provider, avail: avail, metrics: m, now: o.Now, proxies: proxies}
 	s.handler = s.routes(sessions, render, provider, wellKnown,
 		&login.Handler{
 			Store: st, Sessions: sessions, CSRF: csrf, Render: render, Passkeys: passkeys, Audit: rec, ClientNames: names,
 			CallbackURL: provider.CallbackURL, RedirectError: provider.RedirectError,
-			PasswordMinLength: cfg.Password.MinLength, Now: o.Now,
+			PasswordMinLength: cfg.Password.MinLength, Throttle: limiter, Now: o.Now,
 		},
 		&account.Handler{Store: st, CSRF: csrf, Render: render, Passkeys: passkeys, Audit: rec, PasswordMinLength: cfg.Password.MinLength,
 			ReauthAfter: cfg.Sessions.ReauthAfter.D(), Now: o.Now},

@@ -6,7 +6,6 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/url"
 )
@@ -113,15 +112,6 @@ func (c *CSRF) sign(value string) string {
 	m.Write([]byte("csrf\x00"))
 	m.Write([]byte(value))
 	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
-}
-
-// ClientIP is the peer address. Forwarded headers are not trusted here.
-func ClientIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
 }
 
 // SignTarget signs a redirect target that travels through the browser

@@ -20,6 +20,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/communityidp/idp/idp/clientip"
 	"github.com/communityidp/idp/idp/store"
 )
 
@@ -134,7 +135,7 @@ func (m *Manager) Start(ctx context.Context, w http.ResponseWriter, r *http.Requ
 		ExpiresAt:     now.Add(m.opts.AbsoluteLifetime),
 		IdleExpiresAt: minTime(now.Add(m.opts.IdleTimeout), now.Add(m.opts.AbsoluteLifetime)),
 		UserAgent:     truncate(r.UserAgent(), 512),
-		IP:            ClientIP(r),
+		IP:            clientip.From(r),
 	}
 	if err := m.sessions.CreateSession(ctx, s); err != nil {
 		return nil, fmt.Errorf("create session: %w", err)

@@ -48,6 +48,7 @@ type Store interface {
 	SuggestionStore
 	AuditStore
 	RecoveryStore
+	ThrottleStore
 	Porter
 
 	// GC deletes rows that expired before now, and recovery links that
@@ -62,13 +63,13 @@ type Store interface {
 // GCStats counts what a GC pass deleted, for logs.
 type GCStats struct {
 	AuthRequests, AccessTokens, RefreshTokens, Sessions, SetupTokens, SigningKeys int64
-	Ceremonies, Snoozes, RecoveryLinks                                            int64
+	Ceremonies, Snoozes, RecoveryLinks, Failures                                  int64
 }
 
 // Total is the number of rows deleted.
 func (s GCStats) Total() int64 {
 	return s.AuthRequests + s.AccessTokens + s.RefreshTokens + s.Sessions + s.SetupTokens + s.SigningKeys +
-		s.Ceremonies + s.Snoozes + s.RecoveryLinks
+		s.Ceremonies + s.Snoozes + s.RecoveryLinks + s.Failures
 }
 
 // Role is a member's role.
@@ -271,6 +272,12 @@ type Issue struct {
 	// RotateFrom, when set, is the ID of the refresh token being used. It
 	// fails with ErrConflict if that token is already used or revoked.
 	RotateFrom string
+	// ReuseSince, when set with RotateFrom, lets RotateFrom be used again
+	// if its first use was at or after ReuseSince and none of its children
+	// was used or revoked since: the client never got the response that
+	// carried the child. Those unused children are revoked; the token keeps
+	// its first UsedAt, so the grace never extends itself.
+	ReuseSince time.Time
 	Access     *AccessToken
 	// Refresh is optional.
 	Refresh *RefreshToken
@@ -638,4 +645,21 @@ type RecoveryStore interface {
 	// several concurrent callers exactly one succeeds (a conditional
 	// UPDATE); an unknown, used or expired link gives ErrNotFound.
 	ConsumeRecoveryLink(ctx context.Context, tokenHash []byte, now time.Time) (*RecoveryLink, error)
+}
+
+// ThrottleHorizon is how long failures are kept: the longest window any
+// throttle looks back over.
+const ThrottleHorizon = time.Hour
+
+// ThrottleStore counts failed attempts (wrong passwords, bad client
+// secrets, bad recovery links) under keys, so every replica sharing the
+// database throttles alike.
+type ThrottleStore interface {
+	// RecordFailure notes one failure at time at under each key.
+	RecordFailure(ctx context.Context, keys []string, at time.Time) error
+	// Failures counts key's failures at or after since and returns the
+	// time of the latest (zero when there is none).
+	Failures(ctx context.Context, key string, since time.Time) (int, time.Time, error)
+	// ClearFailures forgets key's failures: the account signed in.
+	ClearFailures(ctx context.Context, key string) error
 }

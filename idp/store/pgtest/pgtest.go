@@ -25,6 +25,10 @@ const EnvVar = "IDP_TEST_POSTGRES"
 // timeout bounds each statement on the maintenance database.
 const timeout = 30 * time.Second
 
+// Enabled reports whether IDP_TEST_POSTGRES is set: tests that run on
+// either backend pick PostgreSQL then.
+func Enabled() bool { return os.Getenv(EnvVar) != "" }
+
 // AdminDSN returns the maintenance database DSN, or skips t when
 // IDP_TEST_POSTGRES is unset. A test that runs many subtests calls it
 // first, so a skip says so once rather than once per subtest.

@@ -48,5 +48,11 @@ func (s *Store) GC(ctx context.Context, now time.Time) (store.GCStats, error) {
 		}
 		*step.n = tag.RowsAffected()
 	}
+	// Failures count only within the last hour; older ones are noise.
+	tag, err := s.pool.Exec(ctx, `DELETE FROM throttle_failures WHERE at < $1`, now.Add(-store.ThrottleHorizon).UnixMilli())
+	if err != nil {
+		return st, fmt.Errorf("gc throttle failures: %w", err)
+	}
+	st.Failures = tag.RowsAffected()
 	return st, nil
 }

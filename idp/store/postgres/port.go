@@ -71,7 +71,7 @@ var durableTables = []string{"users", "signing_keys", "secrets", "browser_sessio
 // that refer to others first. The audit log is history and stays.
 var wipeOrder = []string{"passkeys", "suggestion_snoozes", "browser_sessions", "recovery_links", "users",
 	"access_tokens", "refresh_tokens", "auth_requests", "webauthn_ceremonies", "setup_tokens", "signing_keys",
-	"secrets"}
+	"secrets", "throttle_failures"}
 
 // Export calls emit for every durable row, from one REPEATABLE READ
 // snapshot: a dump taken while the provider runs is consistent.

@@ -70,8 +70,13 @@ func (s *Store) IssueTokens(ctx context.Context, is store.Issue, now time.Time) 
 				return err
 			}
 		}
-		if is.RotateFrom != "" {
+		if is.RotateFrom != "" && is.ReuseSince.IsZero() {
 			if err := markUsed(ctx, tx, is.RotateFrom, now); err != nil {
+				return err
+			}
+		}
+		if is.RotateFrom != "" && !is.ReuseSince.IsZero() {
+			if err := reuseRefresh(ctx, tx, is.RotateFrom, is.ReuseSince, now); err != nil {
 				return err
 			}
 		}
@@ -111,6 +116,26 @@ func markUsed(ctx context.Context, tx pgx.Tx, id string, now time.Time) error {
 		return fmt.Errorf("rotate refresh token %q: %w", id, store.ErrNotFound)
 	}
 	return fmt.Errorf("rotate refresh token %q: already used or revoked: %w", id, store.ErrConflict)
+}
+
+// reuseRefresh accepts a second use of a refresh token within the grace
+// (see store.Issue.ReuseSince) and revokes the children nobody used.
+func reuseRefresh(ctx context.Context, tx pgx.Tx, id string, since, now time.Time) error {
+	tag, err := tx.Exec(ctx, `UPDATE refresh_tokens SET used_at = COALESCE(used_at, $1)
+		WHERE id = $2 AND revoked_at IS NULL AND (used_at IS NULL OR used_at >= $3)
+		  AND NOT EXISTS (SELECT 1 FROM refresh_tokens c WHERE c.parent_id = $2 AND c.used_at IS NOT NULL)`,
+		now.Unix(), id, since.Unix())
+	if err != nil {
+		return fmt.Errorf("reuse refresh token %q: %w", id, err)
+	}
+	if tag.RowsAffected() != 1 {
+		return fmt.Errorf("reuse refresh token %q: outside the grace or a newer token was used: %w", id, store.ErrConflict)
+	}
+	if _, err := tx.Exec(ctx, `UPDATE refresh_tokens SET revoked_at = $1
+		WHERE parent_id = $2 AND used_at IS NULL AND revoked_at IS NULL`, now.Unix(), id); err != nil {
+		return fmt.Errorf("revoke unused children of %q: %w", id, err)
+	}
+	return nil
 }
 
 // AccessTokenByID returns the token, also when expired: callers check

@@ -49,5 +49,13 @@ func (s *Store) GC(ctx context.Context, now time.Time) (store.GCStats, error) {
 			return st, fmt.Errorf("gc %s: %w", step.what, err)
 		}
 	}
+	// Failures count only within the last hour; older ones are noise.
+	res, err := s.w.ExecContext(ctx, `DELETE FROM throttle_failures WHERE at < ?`, now.Add(-store.ThrottleHorizon).UnixMilli())
+	if err != nil {
+		return st, fmt.Errorf("gc throttle failures: %w", err)
+	}
+	if st.Failures, err = affected(res); err != nil {
+		return st, fmt.Errorf("gc throttle failures: %w", err)
+	}
 	return st, nil
 }

@@ -85,7 +85,7 @@ var durableTables = []string{"users", "signing_keys", "secrets", "browser_sessio
 // to others first. The audit log is history and stays.
 var wipeOrder = []string{"passkeys", "suggestion_snoozes", "browser_sessions", "recovery_links", "users",
 	"access_tokens", "refresh_tokens", "auth_requests", "webauthn_ceremonies", "setup_tokens", "signing_keys",
-	"secrets"}
+	"secrets", "throttle_failures"}
 
 // Export calls emit for every durable row, from one read transaction: WAL
 // gives it a snapshot, so a dump taken while the provider runs is

@@ -100,6 +100,9 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"ConcurrentRecoveryConsume", testConcurrentRecoveryConsume},
 		{"RecoveryLinksCascade", testRecoveryLinksCascade},
 		{"GCRecoveryLinks", testGCRecoveryLinks},
+		{"ThrottleFailures", testThrottleFailures},
+		{"GCThrottleFailures", testGCThrottleFailures},
+		{"RefreshReuseGrace", testRefreshReuseGrace},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newStore(t)) })

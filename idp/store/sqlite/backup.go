@@ -1,0 +1,555 @@
+package sqlite
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/communityidp/idp/migrations"
+)
+
+// Errors of Backup and Restore that callers turn into advice.
+var (
+	// ErrExists: the backup file is already there and Overwrite was not set.
+	ErrExists = errors.New("file already exists")
+	// ErrInUse: another connection (a running provider, an idp command)
+	// has the database open, so it cannot be replaced.
+	ErrInUse = errors.New("database is in use by another process")
+	// ErrHasData: the database to restore over exists and Replace was not
+	// set.
+	ErrHasData = errors.New("database already exists")
+	// ErrInvalidBackup: the file to restore is not a sound idp database
+	// this binary can run.
+	ErrInvalidBackup = errors.New("not a usable backup")
+)
+
+// Summary describes a database file, as backup and restore report it.
+type Summary struct {
+	Path string
+	Size int64
+	// SchemaVersion is the highest migration the file has; Latest the
+	// highest this binary knows (serve applies the difference).
+	SchemaVersion, Latest int
+	Users, Passkeys       int
+}
+
+// sqliteMagic starts every SQLite database file.
+var sqliteMagic = []byte("SQLite format 3\x00")
+
+// Backup writes a consistent copy of the live database at dbPath to to,
+// while other processes keep reading and writing it.
+//
+// It runs VACUUM INTO on a read-only connection: one read transaction, so
+// the copy is a snapshot of committed data and, in WAL mode, never blocks
+// the provider's writer. The copy goes to a temporary file next to to, is
+// fsynced and checked (PRAGMA integrity_check, known migrations) and only
+// then renamed into place, so to is either absent or a complete, checked
+// copy, even if the machine stops half way. The copy is a plain
+// rollback-journal file with no -wal or -shm companion: it can be moved
+// around as one file. An existing to is refused unless overwrite is set.
+func Backup(ctx context.Context, dbPath, to string, overwrite bool) (Summary, error) {
+	src, err := existingDB(dbPath)
+	if err != nil {
+		return Summary{}, err
+	}
+	dst, err := filepath.Abs(to)
+	if err != nil {
+		return Summary{}, fmt.Errorf("backup to %q: %w", to, err)
+	}
+	if err := checkTarget(dst, src, overwrite); err != nil {
+		return Summary{}, err
+	}
+
+	tmp, err := tempFile(filepath.Dir(dst), ".idp-backup-*")
+	if err != nil {
+		return Summary{}, fmt.Errorf("backup: %w", err)
+	}
+	placed := false
+	defer func() {
+		if !placed {
+			os.Remove(tmp)
+		}
+	}()
+	if err := vacuumInto(ctx, src, tmp); err != nil {
+		return Summary{}, fmt.Errorf("backup %s: %w", src, err)
+	}
+	if err := syncFile(tmp); err != nil {
+		return Summary{}, fmt.Errorf("backup: %w", err)
+	}
+	sum, err := Inspect(ctx, tmp)
+	if err != nil {
+		// The live database itself is damaged, or the copy went wrong:
+		// either way nothing is written where the admin expects a backup.
+		return Summary{}, fmt.Errorf("backup of %s failed its check, nothing was written: %w", src, err)
+	}
+	if err := place(tmp, dst, overwrite); err != nil {
+		return Summary{}, err
+	}
+	placed = true
+	sum.Path = dst
+	return sum, nil
+}
+
+// checkTarget refuses a backup destination that cannot or must not be
+// written: a missing directory, a directory, the live database itself, an
+// existing file without overwrite.
+func checkTarget(dst, src string, overwrite bool) error {
+	dir := filepath.Dir(dst)
+	if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
+		return fmt.Errorf("backup to %s: directory %s does not exist", dst, dir)
+	}
+	fi, err := os.Stat(dst)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil
+	case err != nil:
+		return fmt.Errorf("backup to %s: %w", dst, err)
+	case fi.IsDir():
+		return fmt.Errorf("backup to %s: it is a directory; name the backup file", dst)
+	}
+	if sfi, err := os.Stat(src); err == nil && os.SameFile(fi, sfi) {
+		return fmt.Errorf("backup to %s: that is the live database itself", dst)
+	}
+	if !overwrite {
+		return fmt.Errorf("backup to %s: %w", dst, ErrExists)
+	}
+	return nil
+}
+
+// place moves the finished temporary file to dst. Without overwrite it
+// uses a hard link, which fails if dst appeared in the meantime instead of
+// replacing it; file systems without hard links fall back to a rename.
+func place(tmp, dst string, overwrite bool) error {
+	if !overwrite {
+		err := os.Link(tmp, dst)
+		if errors.Is(err, fs.ErrExist) {
+			return fmt.Errorf("backup to %s: %w", dst, ErrExists)
+		}
+		if err == nil {
+			os.Remove(tmp)
+			return syncDir(filepath.Dir(dst))
+		}
+	}
+	if err := os.Rename(tmp, dst); err != nil {
+		return fmt.Errorf("backup: move the copy into place: %w", err)
+	}
+	return syncDir(filepath.Dir(dst))
+}
+
+// Inspect checks that the database file at path is sound and that this
+// binary knows every migration applied to it, and counts its members and
+// passkeys. It opens the file read-only. Problems with the file itself
+// wrap ErrInvalidBackup.
+func Inspect(ctx context.Context, path string) (Summary, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return Summary{}, fmt.Errorf("inspect %q: %w", path, err)
+	}
+	fi, err := os.Stat(abs)
+	if err != nil {
+		return Summary{}, fmt.Errorf("%w: %w", ErrInvalidBackup, err)
+	}
+	if !fi.Mode().IsRegular() {
+		return Summary{}, fmt.Errorf("%w: %s is not a regular file", ErrInvalidBackup, abs)
+	}
+	if err := checkMagic(abs); err != nil {
+		return Summary{}, err
+	}
+	db, err := sql.Open("sqlite", dsn(abs, url.Values{"mode": {"ro"}, "_pragma": {"busy_timeout(10000)"}}))
+	if err != nil {
+		return Summary{}, fmt.Errorf("open %s: %w", abs, err)
+	}
+	defer db.Close()
+	db.SetMaxOpenConns(1)
+	sum := Summary{Path: abs, Size: fi.Size()}
+
+	problems, err := integrityCheck(ctx, db)
+	if err != nil {
+		return Summary{}, fmt.Errorf("%w: %s cannot be read as a database: %w", ErrInvalidBackup, abs, err)
+	}
+	if len(problems) > 0 {
+		return Summary{}, fmt.Errorf("%w: %s fails PRAGMA integrity_check: %s", ErrInvalidBackup, abs, strings.Join(problems, "; "))
+	}
+	if sum.SchemaVersion, sum.Latest, err = checkMigrations(ctx, db, abs); err != nil {
+		return Summary{}, err
+	}
+	if sum.Users, err = countRows(ctx, db, "users"); err != nil {
+		return Summary{}, fmt.Errorf("inspect %s: %w", abs, err)
+	}
+	if sum.Passkeys, err = countRows(ctx, db, "passkeys"); err != nil {
+		return Summary{}, fmt.Errorf("inspect %s: %w", abs, err)
+	}
+	return sum, nil
+}
+
+func checkMagic(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalidBackup, err)
+	}
+	defer f.Close()
+	head := make([]byte, len(sqliteMagic))
+	if _, err := io.ReadFull(f, head); err != nil || !bytes.Equal(head, sqliteMagic) {
+		return fmt.Errorf("%w: %s is not a SQLite database", ErrInvalidBackup, path)
+	}
+	return nil
+}
+
+// integrityCheck returns what PRAGMA integrity_check found wrong (at most
+// a few lines), nil when it says "ok".
+func integrityCheck(ctx context.Context, db *sql.DB) ([]string, error) {
+	rows, err := db.QueryContext(ctx, "PRAGMA integrity_check(5)")
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var line string
+		if err := rows.Scan(&line); err != nil {
+			return nil, err
+		}
+		if line != "ok" {
+			out = append(out, line)
+		}
+	}
+	return out, rows.Err()
+}
+
+// checkMigrations compares the file's schema_migrations with the
+// migrations this binary has: every applied one must be known, by version
+// and name. An older file is fine (serve upgrades it); a newer one is not,
+// since this binary would run it on a schema it does not understand.
+func checkMigrations(ctx context.Context, db *sql.DB, path string) (version, latest int, err error) {
+	ms, err := migrations.For("sqlite")
+	if err != nil {
+		return 0, 0, err
+	}
+	known := map[int]string{}
+	for _, m := range ms {
+		known[m.Version] = m.Name
+		latest = max(latest, m.Version)
+	}
+	if ok, err := tableExists(ctx, db, "schema_migrations"); err != nil {
+		return 0, 0, fmt.Errorf("inspect %s: %w", path, err)
+	} else if !ok {
+		return 0, 0, fmt.Errorf("%w: %s is a SQLite database but not an idp one (it has no schema_migrations table)", ErrInvalidBackup, path)
+	}
+	rows, err := db.QueryContext(ctx, "SELECT version, name FROM schema_migrations ORDER BY version")
+	if err != nil {
+		return 0, 0, fmt.Errorf("inspect %s: read schema_migrations: %w", path, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var v int
+		var name string
+		if err := rows.Scan(&v, &name); err != nil {
+			return 0, 0, fmt.Errorf("inspect %s: read schema_migrations: %w", path, err)
+		}
+		if want, ok := known[v]; !ok || want != name {
+			return 0, 0, fmt.Errorf("%w: %s has migration %04d_%s, which this idp does not know (it knows up to %04d): it was made by another version of idp; restore it with that version",
+				ErrInvalidBackup, path, v, name, latest)
+		}
+		version = max(version, v)
+	}
+	if err := rows.Err(); err != nil {
+		return 0, 0, fmt.Errorf("inspect %s: read schema_migrations: %w", path, err)
+	}
+	return version, latest, nil
+}
+
+func tableExists(ctx context.Context, db *sql.DB, name string) (bool, error) {
+	var n int
+	err := db.QueryRowContext(ctx, "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = ?", name).Scan(&n)
+	return n > 0, err
+}
+
+// countRows counts a table's rows, 0 when an old schema lacks the table.
+func countRows(ctx context.Context, db *sql.DB, table string) (int, error) {
+	if ok, err := tableExists(ctx, db, table); err != nil || !ok {
+		return 0, err
+	}
+	var n int
+	if err := db.QueryRowContext(ctx, "SELECT COUNT(*) FROM "+table).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count %s: %w", table, err)
+	}
+	return n, nil
+}
+
+// RestoreResult is what Restore did.
+type RestoreResult struct {
+	// Summary describes the restored database, at its configured path.
+	Summary
+	// Kept is where the database that was replaced now is, "" when there
+	// was none.
+	Kept string
+}
+
+// Restore puts the backup at from in place of the database at dbPath. The
+// provider must be stopped.
+//
+// The backup is checked first (Inspect), then copied with VACUUM INTO to
+// a temporary file next to dbPath and fsynced. If dbPath exists, Restore
+// takes an exclusive lock on it: a running provider (or any idp command)
+// keeps the database open, so the lock is refused and Restore returns
+// ErrInUse without changing anything. Holding the lock, it checkpoints the
+// old database's write-ahead log into it, keeps a copy of it as
+// dbPath.before-restore-<UTC time>, removes its -wal, -shm and -journal
+// files (left next to the new database, SQLite would replay them into it),
+// and renames the new file over dbPath. An existing database is only
+// replaced with replace set (ErrHasData otherwise).
+func Restore(ctx context.Context, from, dbPath string, replace bool, now time.Time) (RestoreResult, error) {
+	target, err := filepath.Abs(dbPath)
+	if err != nil {
+		return RestoreResult{}, fmt.Errorf("restore to %q: %w", dbPath, err)
+	}
+	dir := filepath.Dir(target)
+	if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
+		return RestoreResult{}, fmt.Errorf("restore to %s: directory %s does not exist", target, dir)
+	}
+	src, err := filepath.Abs(from)
+	if err != nil {
+		return RestoreResult{}, fmt.Errorf("restore from %q: %w", from, err)
+	}
+	if sfi, err := os.Stat(src); err == nil {
+		if tfi, err := os.Stat(target); err == nil && os.SameFile(sfi, tfi) {
+			return RestoreResult{}, fmt.Errorf("%w: %s is the configured database itself", ErrInvalidBackup, src)
+		}
+	}
+	sum, err := Inspect(ctx, src)
+	if err != nil {
+		return RestoreResult{}, err
+	}
+
+	tmp, err := tempFile(dir, ".idp-restore-*")
+	if err != nil {
+		return RestoreResult{}, fmt.Errorf("restore: %w", err)
+	}
+	placed := false
+	defer func() {
+		if !placed {
+			os.Remove(tmp)
+		}
+	}()
+	// VACUUM INTO rather than a byte copy: it reads through any -wal file
+	// next to the backup and writes one self-contained file.
+	if err := vacuumInto(ctx, src, tmp); err != nil {
+		return RestoreResult{}, fmt.Errorf("restore: copy %s: %w", src, err)
+	}
+	if err := syncFile(tmp); err != nil {
+		return RestoreResult{}, fmt.Errorf("restore: %w", err)
+	}
+
+	res := RestoreResult{Summary: sum}
+	res.Path = target
+	if fi, err := os.Stat(target); err == nil && fi.Size() > 0 {
+		lock, err := lockExclusive(ctx, target)
+		if err != nil {
+			return RestoreResult{}, err
+		}
+		defer lock.Close()
+		if !replace {
+			return RestoreResult{}, fmt.Errorf("restore to %s: %w", target, ErrHasData)
+		}
+		if res.Kept, err = keepCopy(target, now); err != nil {
+			return RestoreResult{}, err
+		}
+	} else if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return RestoreResult{}, fmt.Errorf("restore to %s: %w", target, err)
+	}
+	for _, suffix := range []string{"-wal", "-shm", "-journal"} {
+		if err := os.Remove(target + suffix); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return RestoreResult{}, fmt.Errorf("restore: remove the old database's %s file: %w", suffix, err)
+		}
+	}
+	if err := os.Rename(tmp, target); err != nil {
+		return RestoreResult{}, fmt.Errorf("restore: move the new database into place: %w", err)
+	}
+	placed = true
+	if err := syncDir(dir); err != nil {
+		return RestoreResult{}, err
+	}
+	if fi, err := os.Stat(target); err == nil {
+		res.Size = fi.Size()
+	}
+	return res, nil
+}
+
+// lockConn is a connection holding an exclusive lock on a database file
+// until closed.
+type lockConn struct{ db *sql.DB }
+
+func (l lockConn) Close() error { return l.db.Close() }
+
+// lockExclusive takes an exclusive lock on the database at path and
+// checkpoints its write-ahead log, so the main file holds every committed
+// transaction.
+//
+// In WAL mode BEGIN EXCLUSIVE does not keep readers out, and an idle
+// provider holds no transaction at all; but every open WAL connection
+// keeps a shared lock on the database file. A connection in
+// locking_mode=EXCLUSIVE asks for an exclusive lock on the file at its
+// first read, which is refused (SQLITE_BUSY after the short busy timeout)
+// while anyone else has the database open, and, once granted, keeps others
+// out until it closes.
+func lockExclusive(ctx context.Context, path string) (lockConn, error) {
+	db, err := sql.Open("sqlite", dsn(path, url.Values{"_pragma": {"busy_timeout(2000)", "locking_mode(EXCLUSIVE)"}}))
+	if err != nil {
+		return lockConn{}, fmt.Errorf("restore: open %s: %w", path, err)
+	}
+	db.SetMaxOpenConns(1)
+	db.SetMaxIdleConns(1)
+	db.SetConnMaxLifetime(0)
+	db.SetConnMaxIdleTime(0)
+	var n int
+	err = db.QueryRowContext(ctx, "SELECT COUNT(*) FROM sqlite_master").Scan(&n)
+	if err == nil {
+		_, err = db.ExecContext(ctx, "PRAGMA wal_checkpoint(TRUNCATE)")
+	}
+	if err != nil {
+		db.Close()
+		if isBusy(err) {
+			return lockConn{}, fmt.Errorf("restore to %s: %w", path, ErrInUse)
+		}
+		return lockConn{}, fmt.Errorf("restore: lock the current database %s: %w (if it is damaged, stop the provider, move it and its -wal and -shm files away, and restore again)", path, err)
+	}
+	return lockConn{db: db}, nil
+}
+
+func isBusy(err error) bool {
+	var se *sqlite.Error
+	if errors.As(err, &se) {
+		code := se.Code() & 0xff // the primary code, without the extended bits
+		return code == sqlite3.SQLITE_BUSY || code == sqlite3.SQLITE_LOCKED
+	}
+	return false
+}
+
+// keepCopy copies the (checkpointed, locked) database at path to
+// path.before-restore-<time> and returns that name.
+func keepCopy(path string, now time.Time) (string, error) {
+	in, err := os.Open(path)
+	if err != nil {
+		return "", fmt.Errorf("restore: keep a copy of the current database: %w", err)
+	}
+	defer in.Close()
+	base := path + ".before-restore-" + now.UTC().Format("20060102T150405Z")
+	var out *os.File
+	name := base
+	for i := 1; ; i++ {
+		out, err = os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		if !errors.Is(err, fs.ErrExist) || i > 100 {
+			break
+		}
+		name = fmt.Sprintf("%s-%d", base, i)
+	}
+	if err != nil {
+		return "", fmt.Errorf("restore: keep a copy of the current database: %w", err)
+	}
+	_, err = io.Copy(out, in)
+	if err == nil {
+		err = out.Sync()
+	}
+	if cerr := out.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(name)
+		return "", fmt.Errorf("restore: keep a copy of the current database as %s: %w", name, err)
+	}
+	return name, nil
+}
+
+// existingDB resolves the configured database path and refuses one that
+// does not exist: opening it would create an empty database.
+func existingDB(path string) (string, error) {
+	if path == "" {
+		return "", errors.New("backup: the database path (database.dsn) is empty")
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return "", fmt.Errorf("backup %q: %w", path, err)
+	}
+	fi, err := os.Stat(abs)
+	if errors.Is(err, fs.ErrNotExist) {
+		return "", fmt.Errorf("backup: the database %s (database.dsn) does not exist; nothing to back up", abs)
+	}
+	if err != nil {
+		return "", fmt.Errorf("backup %s: %w", abs, err)
+	}
+	if !fi.Mode().IsRegular() {
+		return "", fmt.Errorf("backup: the database %s (database.dsn) is not a regular file", abs)
+	}
+	return abs, nil
+}
+
+// vacuumInto writes a snapshot of the database at src into the empty file
+// dst through a read-only connection (mode=ro: a backup never writes to
+// the live database).
+func vacuumInto(ctx context.Context, src, dst string) error {
+	db, err := sql.Open("sqlite", dsn(src, url.Values{"mode": {"ro"}, "_pragma": {"busy_timeout(10000)"}}))
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if _, err := db.ExecContext(ctx, "VACUUM INTO ?", dst); err != nil {
+		return fmt.Errorf("VACUUM INTO: %w", err)
+	}
+	return db.Close()
+}
+
+// tempFile creates an empty file (mode 0600: databases hold password
+// hashes and keys) in dir and returns its name. VACUUM INTO accepts an
+// empty existing file.
+func tempFile(dir, pattern string) (string, error) {
+	f, err := os.CreateTemp(dir, pattern)
+	if err != nil {
+		return "", fmt.Errorf("create a temporary file in %s: %w", dir, err)
+	}
+	name := f.Name()
+	if err := f.Close(); err != nil {
+		os.Remove(name)
+		return "", err
+	}
+	return name, nil
+}
+
+func syncFile(path string) error {
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		return fmt.Errorf("sync %s: %w", path, err)
+	}
+	err = f.Sync()
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("sync %s: %w", path, err)
+	}
+	return nil
+}
+
+// syncDir makes a rename in dir durable.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("sync directory %s: %w", dir, err)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("sync directory %s: %w", dir, err)
+	}
+	return nil
+}

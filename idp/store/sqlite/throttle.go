@@ -1,0 +1,48 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"time"
+)
+
+// RecordFailure inserts one row per key in one short transaction.
+func (s *Store) RecordFailure(ctx context.Context, keys []string, at time.Time) error {
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		for _, k := range keys {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO throttle_failures (key, at) VALUES (?, ?)`, k, at.UnixMilli()); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("record failure: %w", err)
+	}
+	return nil
+}
+
+// Failures reads from the pool of readers: counting never waits on the
+// writer.
+func (s *Store) Failures(ctx context.Context, key string, since time.Time) (int, time.Time, error) {
+	var n int
+	var last sql.NullInt64
+	err := s.r.QueryRowContext(ctx, `SELECT COUNT(*), MAX(at) FROM throttle_failures WHERE key = ? AND at >= ?`,
+		key, since.UnixMilli()).Scan(&n, &last)
+	if err != nil {
+		return 0, time.Time{}, fmt.Errorf("count failures of %q: %w", key, mapErr(err))
+	}
+	if !last.Valid {
+		return n, time.Time{}, nil
+	}
+	return n, time.UnixMilli(last.Int64), nil
+}
+
+// ClearFailures deletes key's rows.
+func (s *Store) ClearFailures(ctx context.Context, key string) error {
+	if _, err := s.w.ExecContext(ctx, `DELETE FROM throttle_failures WHERE key = ?`, key); err != nil {
+		return fmt.Errorf("clear failures of %q: %w", key, mapErr(err))
+	}
+	return nil
+}
