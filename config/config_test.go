@@ -109,6 +109,12 @@ func TestRefused(t *testing.T) {
 		{"bad alg", good + "keys: {id_token_signing_alg: HS256}\n", "keys.id_token_signing_alg", "RS256"},
 		{"unknown driver", strings.Replace(good, "driver: sqlite", "driver: mysql", 1), "database.driver", "not supported"},
 		{"postgres without a URL", strings.Replace(good, "driver: sqlite, dsn: /tmp/x.db", "driver: postgres, dsn: /tmp/x.db", 1), "database.dsn", "PostgreSQL URL"},
+		{"trusted proxy not an address", good + "trusted_proxies: [10.0.0.0/8, proxy.internal]\n", "trusted_proxies[1]", "not an IP address"},
+		{"trusted proxy bad range", good + "trusted_proxies: [10.0.0.0/33]\n", "trusted_proxies[0]", "not a CIDR range"},
+		{"throttle window too long", good + "throttle: {window: 2h}\n", "throttle.window", "between 1m and 1h"},
+		{"throttle without free failures", good + "throttle: {account_failures: 0}\n", "throttle.account_failures", "at least 1"},
+		{"hourly limit below the free failures", good + "throttle: {address_failures: 50, address_hourly_limit: 10}\n", "throttle.address_hourly_limit", "not be below"},
+		{"refresh reuse grace too long", good + "tokens: {refresh_token_reuse_interval: 1h}\n", "tokens.refresh_token_reuse_interval", "between 0"},
 		{"client_credentials for public", strings.Replace(good, "    type: public\n", "    type: public\n    grant_types: [client_credentials]\n", 1), "clients[1].grant_types[0]", "confidential"},
 	}
 	for _, c := range cases {
@@ -157,6 +163,14 @@ func TestEnvOverridesAndFiles(t *testing.T) {
 	}
 	if cfg.Clients[0].Secret != "from-a-file-0123456789abcdef" {
 		t.Fatalf("secret from file = %q", cfg.Clients[0].Secret)
+	}
+
+	cfg, err = Load(write(t, good), mapEnv(map[string]string{"IDP_TRUSTED_PROXIES": " 10.0.0.0/8, 192.0.2.7 ,"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(cfg.TrustedProxies, "|") != "10.0.0.0/8|192.0.2.7" {
+		t.Fatalf("IDP_TRUSTED_PROXIES gave %q", cfg.TrustedProxies)
 	}
 
 	_, err = Load(write(t, good), mapEnv(map[string]string{"IDP_PASSWORD_MIN_LENGTH": "eight"}))

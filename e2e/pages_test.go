@@ -229,6 +229,15 @@ func TestSettings(t *testing.T) {
 	if r.Status != 400 || !strings.Contains(r.Text(), "at least 8") {
 		t.Fatalf("short new password: %d %s", r.Status, r.Text())
 	}
+	for pw, want := range map[string]string{
+		"Password123":       "most common",
+		"alice@example.org": "cannot be your username, your email",
+	} {
+		r = laptop.Submit(r.page, "Change password", map[string]string{"Current password": alicePassword, "New password": pw})
+		if r.Status != 400 || !strings.Contains(r.Text(), want) {
+			t.Fatalf("new password %q: %d %s", pw, r.Status, r.Text())
+		}
+	}
 	r = laptop.Submit(r.page, "Change password", map[string]string{"Current password": alicePassword, "New password": "a brand new passphrase"})
 	if !strings.Contains(r.Text(), "Your password was changed.") {
 		t.Fatalf("change password: %d %s", r.Status, r.Text())

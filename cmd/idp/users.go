@@ -41,13 +41,14 @@ func usersCmd(ctx context.Context, c *cli, args []string) error {
 }
 
 // readPassword reads the password piped on standard input.
-func (c *cli) readPassword(minLength int) (string, error) {
+// avoid are words the password must not be (username, email, site name).
+func (c *cli) readPassword(minLength int, avoid ...string) (string, error) {
 	raw, err := io.ReadAll(io.LimitReader(c.stdin, 4*password.MaxLength+2))
 	if err != nil {
 		return "", fmt.Errorf("read password from standard input: %w", err)
 	}
 	pw := trimNewline(string(raw))
-	if err := password.CheckPolicy(pw, minLength); err != nil {
+	if err := password.CheckPolicy(pw, minLength, avoid...); err != nil {
 		return "", fmt.Errorf("password (standard input): %w", err)
 	}
 	return password.Hash(pw)
@@ -77,7 +78,7 @@ func usersAdd(ctx context.Context, c *cli, args []string) error {
 	if err != nil {
 		return err
 	}
-	hash, err := c.readPassword(cfg.Password.MinLength)
+	hash, err := c.readPassword(cfg.Password.MinLength, *username, *email, cfg.Branding.SiteName)
 	if err != nil {
 		return err
 	}
@@ -209,7 +210,7 @@ func usersSetPassword(ctx context.Context, c *cli, args []string) error {
 	if err != nil {
 		return err
 	}
-	hash, err := c.readPassword(cfg.Password.MinLength)
+	hash, err := c.readPassword(cfg.Password.MinLength, u.Username, u.Email, cfg.Branding.SiteName)
 	if err != nil {
 		return err
 	}

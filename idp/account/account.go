@@ -24,9 +24,10 @@ import (
 
 // Handler serves /settings.
 type Handler struct {
-	Store  store.Store
-	CSRF   *session.CSRF
-	Render *web.Renderer
+	Store    store.Store
+	Sessions *session.Manager
+	CSRF     *session.CSRF
+	Render   *web.Renderer
 	// Passkeys is nil when passkeys are off.
 	Passkeys          *passkey.Service
 	Audit             *audit.Recorder
@@ -41,6 +42,7 @@ func (h *Handler) Register(r gin.IRouter) {
 	r.GET("/settings", h.settings)
 	r.POST("/settings/profile", h.profile)
 	r.POST("/settings/password", h.password)
+	r.POST("/settings/signout-everywhere", h.signOutEverywhere)
 	r.GET("/settings/passkeys", h.passkeys)
 	r.POST("/settings/passkeys/:id/rename", h.rename)
 	r.POST("/settings/passkeys/:id/delete", h.remove)
@@ -169,7 +171,7 @@ func (h *Handler) password(c *gin.Context) {
 		h.show(c, http.StatusBadRequest, cur, p)
 		return
 	}
-	if err := password.CheckPolicy(next, h.PasswordMinLength); err != nil {
+	if err := password.CheckPolicy(next, h.PasswordMinLength, cur.User.Username, cur.User.Email, h.Render.Site()); err != nil {
 		p.PasswordError = err.Error()
 		h.show(c, http.StatusBadRequest, cur, p)
 		return
@@ -195,6 +197,30 @@ func (h *Handler) password(c *gin.Context) {
 	slog.InfoContext(ctx, "password changed", "user", cur.User.ID)
 	h.Audit.Record(ctx, c.Request, store.AuditEvent{Kind: audit.PasswordChanged, ActorID: cur.User.ID, UserID: cur.User.ID})
 	c.Redirect(http.StatusSeeOther, "/settings?done=password")
+}
+
+// signOutEverywhere is POST /settings/signout-everywhere, for a member who
+// lost a device or signed in somewhere they should not have: every browser
+// session ends, this one too, and every app's refresh token is revoked, so
+// each app asks for a sign-in again.
+func (h *Handler) signOutEverywhere(c *gin.Context) {
+	cur := h.guard(c)
+	if cur == nil {
+		return
+	}
+	ctx := c.Request.Context()
+	err := h.Store.DeleteUserSessions(ctx, cur.User.ID, "")
+	if err == nil {
+		err = h.Store.RevokeUserTokens(ctx, cur.User.ID, h.Now())
+	}
+	if err != nil {
+		h.serverError(c, "sign out everywhere", err)
+		return
+	}
+	h.Sessions.ClearCookie(c.Writer)
+	slog.InfoContext(ctx, "signed out everywhere", "user", cur.User.ID)
+	h.Audit.Record(ctx, c.Request, store.AuditEvent{Kind: audit.SignedOutAll, ActorID: cur.User.ID, UserID: cur.User.ID})
+	c.Redirect(http.StatusSeeOther, "/logout/done")
 }
 
 // serverError logs an unexpected failure and shows the page for it.

@@ -14,7 +14,7 @@ import (
 
 // Kinds lists the audit event kinds, for the filter.
 var Kinds = []string{
-	audit.SignInOK, audit.SignInFailed, audit.SignedOut, audit.PasskeyAdded, audit.PasskeyRenamed, audit.PasskeyDeleted,
+	audit.SignInOK, audit.SignInFailed, audit.SignedOut, audit.SignedOutAll, audit.PasskeyAdded, audit.PasskeyRenamed, audit.PasskeyDeleted,
 	audit.PasskeyFailed, audit.PasswordChanged, audit.UserCreated, audit.RecoveryCreated, audit.RecoveryUsed,
 	audit.UserDisabled, audit.UserEnabled, audit.SessionsRevoked, audit.SuggestionShown, audit.SuggestionAccepted,
 	audit.SuggestionSnoozed, audit.SyntheticCheck,

@@ -24,6 +24,7 @@ const (
 	SignInOK           = "signin.success"
 	SignInFailed       = "signin.failure"
 	SignedOut          = "session.ended"
+	SignedOutAll       = "session.ended.everywhere"
 	PasskeyAdded       = "passkey.added"
 	PasskeyRenamed     = "passkey.renamed"
 	PasskeyDeleted     = "passkey.deleted"

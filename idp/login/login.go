@@ -498,7 +498,7 @@ func (h *Handler) setup(c *gin.Context) {
 		page.Error = msg
 		h.Render.Render(c.Writer, c.Request, http.StatusBadRequest, "setup", nil, page)
 	}
-	if err := password.CheckPolicy(pw, h.PasswordMinLength); err != nil {
+	if err := password.CheckPolicy(pw, h.PasswordMinLength, page.Username, page.Email, h.Render.Site()); err != nil {
 		again("Password: " + err.Error())
 		return
 	}

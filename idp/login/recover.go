@@ -105,7 +105,7 @@ func (h *Handler) recoverAccount(c *gin.Context) {
 		h.serverError(c, "load user", err)
 		return
 	}
-	if err := password.CheckPolicy(pw, h.PasswordMinLength); err != nil {
+	if err := password.CheckPolicy(pw, h.PasswordMinLength, u.Username, u.Email, h.Render.Site()); err != nil {
 		h.Render.Render(c.Writer, c.Request, http.StatusBadRequest, "recover", nil,
 			recoverPage{Token: token, Username: u.Username, Error: err.Error(), MinLength: h.PasswordMinLength})
 		return

@@ -136,8 +136,10 @@ type PolicyError struct{ Reason string }
 func (e *PolicyError) Error() string { return e.Reason }
 
 // CheckPolicy validates a new password: at least minLength characters, at
-// most MaxLength, valid text. There are no composition rules (NIST 800-63B).
-func CheckPolicy(password string, minLength int) error {
+// most MaxLength, valid text, not one of the most common passwords and not
+// one of avoid (the member's username or email, the site name). There are
+// no composition rules (NIST SP 800-63B).
+func CheckPolicy(password string, minLength int, avoid ...string) error {
 	if !utf8.ValidString(password) {
 		return &PolicyError{"The password contains characters that are not valid text."}
 	}
@@ -150,6 +152,14 @@ func CheckPolicy(password string, minLength int) error {
 	}
 	if strings.TrimSpace(password) == "" {
 		return &PolicyError{"The password cannot be only spaces."}
+	}
+	if IsCommon(password) {
+		return &PolicyError{"This password is one of the most common ones, which attackers try first. Choose another: a few unrelated words make a strong one."}
+	}
+	for _, a := range avoid {
+		if a = strings.TrimSpace(a); a != "" && strings.EqualFold(strings.TrimSpace(password), a) {
+			return &PolicyError{"The password cannot be your username, your email or the site's name."}
+		}
 	}
 	return nil
 }

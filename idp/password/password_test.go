@@ -65,11 +65,31 @@ func TestCheckPolicy(t *testing.T) {
 		{strings.Repeat("x", MaxLength+1), false},
 		{"bad\xffutf8-", false},
 		{"only lowercase letters", true}, // no composition rules
+		{"password", false},
+		{"PassWord1", false}, // the list is matched ignoring case
+		{"12345678", false},
+		{"iloveyou", false},
+		{"qwertyuiop", false},
+		{"alice@example.org", false}, // the member's email
+		{" Alice-Example ", false},   // the username, whatever the case
+		{"Community Hub", false},     // the site name
+		{"alice@example.org and more", true},
 	}
 	for _, c := range cases {
-		err := CheckPolicy(c.pw, 8)
+		err := CheckPolicy(c.pw, 8, "alice-example", "alice@example.org", "Community Hub")
 		if (err == nil) != c.ok {
 			t.Errorf("CheckPolicy(%.20q) = %v, want ok=%v", c.pw, err, c.ok)
+		}
+	}
+}
+
+func TestCommonListLoaded(t *testing.T) {
+	if n := len(common()); n < 10000 {
+		t.Fatalf("common password list has %d entries", n)
+	}
+	for pw := range common() {
+		if len([]rune(pw)) < 8 || pw != strings.ToLower(pw) {
+			t.Fatalf("list entry %q is short or not lower-case", pw)
 		}
 	}
 }

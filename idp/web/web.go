@@ -41,6 +41,9 @@ type View struct {
 	Data      any
 }
 
+// Site is the community's name as the pages show it.
+func (r *Renderer) Site() string { return r.site }
+
 // NewRenderer parses every page with the layout.
 func NewRenderer(site string, csrf *session.CSRF) (*Renderer, error) {
 	r := &Renderer{pages: map[string]*template.Template{}, site: site, csrf: csrf, assets: map[string]string{}}
