@@ -8,6 +8,9 @@ import (
 
 	"github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
+
+	"github.com/communityidp/idp/idp/password"
+	"github.com/communityidp/idp/idp/store"
 )
 
 // Settings > Sign out everywhere ends every browser session of the member,
@@ -50,4 +53,32 @@ func TestMemberSignsOutEverywhere(t *testing.T) {
 	if r := laptop.Get(p.URL + "/settings"); r.URL.Path != "/settings" {
 		t.Fatalf("the refused request signed the laptop out: %s", r.URL)
 	}
+}
+
+// A password hash made with weaker argon2id parameters is upgraded when the
+// member next signs in with it.
+func TestPasswordRehashedOnSignIn(t *testing.T) {
+	p := startProvider(t, nil)
+	ctx := t.Context()
+	weak, err := password.HashWith(alicePassword, password.Params{Memory: 4096, Time: 1, Threads: 1, KeyLen: 32, SaltLen: 16})
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, err := p.store.UserByLogin(ctx, aliceLogin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.store.UpdateUser(ctx, u.ID, func(u *store.User) error { u.PasswordHash = weak; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	signInPage(t, newBrowser(t, p), p, aliceLogin, alicePassword)
+	u, err = p.store.UserByID(ctx, u.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	params, _, _, err := password.Parse(u.PasswordHash)
+	if err != nil || params != password.DefaultParams {
+		t.Fatalf("hash after sign-in has %+v (%v), want %+v", params, err, password.DefaultParams)
+	}
+	signInPage(t, newBrowser(t, p), p, aliceLogin, alicePassword) // and it still works
 }
