@@ -1,0 +1,229 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// result is one scenario's measurements.
+type result struct {
+	name             string
+	workers          int
+	ops, errors      int
+	elapsed          time.Duration
+	latencies        []time.Duration // sorted
+	samples          []string        // the first distinct errors
+	rssIdle, rssPeak int64           // KiB; 0 without -pid
+}
+
+func header() string {
+	return fmt.Sprintf("%-18s %7s %8s %10s %9s %9s %9s %9s %7s %s",
+		"scenario", "workers", "ops", "ops/s", "p50", "p90", "p99", "max", "errors", "rss idle/peak")
+}
+
+func (r result) row() string {
+	rss := "-"
+	if r.rssPeak > 0 {
+		rss = fmt.Sprintf("%.1f/%.1f MB", float64(r.rssIdle)/1024, float64(r.rssPeak)/1024)
+	}
+	return fmt.Sprintf("%-18s %7d %8d %10.1f %9s %9s %9s %9s %7d %s",
+		r.name, r.workers, r.ops, float64(r.ops)/r.elapsed.Seconds(),
+		short(r.quantile(0.50)), short(r.quantile(0.90)), short(r.quantile(0.99)), short(r.quantile(1)), r.errors, rss)
+}
+
+// quantile is the q-quantile of the latencies (nearest rank).
+func (r result) quantile(q float64) time.Duration {
+	if len(r.latencies) == 0 {
+		return 0
+	}
+	i := int(q*float64(len(r.latencies))+0.5) - 1
+	return r.latencies[min(max(i, 0), len(r.latencies)-1)]
+}
+
+func short(d time.Duration) string {
+	switch {
+	case d >= time.Second:
+		return fmt.Sprintf("%.2fs", d.Seconds())
+	case d >= time.Millisecond:
+		return fmt.Sprintf("%.2fms", float64(d)/float64(time.Millisecond))
+	default:
+		return fmt.Sprintf("%dus", d.Microseconds())
+	}
+}
+
+// runScenario prepares each worker's operation, then runs them all for
+// the duration.
+func runScenario(ctx context.Context, t *target, o options, name string) (result, error) {
+	ops := make([]func(context.Context) error, o.workers)
+	accountFor := func(w int) *account { return &o.accounts[w%len(o.accounts)] }
+	switch name {
+	case "discovery":
+		u := strings.TrimSuffix(o.issuer, "/") + "/.well-known/openid-configuration"
+		for w := range ops {
+			ops[w] = func(ctx context.Context) error { return t.fetch(ctx, u) }
+		}
+	case "jwks":
+		for w := range ops {
+			ops[w] = func(ctx context.Context) error { return t.fetch(ctx, t.endpoints.jwks) }
+		}
+	case "authcode-password", "authcode-passkey":
+		passkey := name == "authcode-passkey"
+		if passkey {
+			n := min(o.workers, len(o.accounts))
+			for i := range n {
+				if err := t.registerPasskey(ctx, &o.accounts[i]); err != nil {
+					return result{}, err
+				}
+			}
+			defer func() {
+				for i := range n {
+					if err := t.removePasskey(&o.accounts[i]); err != nil {
+						fmt.Fprintln(os.Stderr, "load: warning:", err)
+					}
+					o.accounts[i].key, o.accounts[i].settings = nil, nil
+				}
+			}()
+		}
+		for w := range ops {
+			a := accountFor(w)
+			ops[w] = func(ctx context.Context) error {
+				_, err := t.authCode(ctx, a, passkey)
+				return err
+			}
+		}
+	case "refresh", "userinfo", "introspect":
+		// Each worker signs in once (a password flow) and then uses its
+		// own tokens: refresh rotates its own family.
+		for w := range ops {
+			tok, err := t.authCode(ctx, accountFor(w), false)
+			if err != nil {
+				return result{}, fmt.Errorf("sign in for the tokens: %w", err)
+			}
+			switch name {
+			case "refresh":
+				rt := tok.RefreshToken
+				if rt == "" {
+					return result{}, fmt.Errorf("no refresh token: does client %s have the refresh_token grant?", o.clientID)
+				}
+				ops[w] = func(ctx context.Context) error {
+					next, err := t.refresh(ctx, rt)
+					if err == nil {
+						rt = next
+					}
+					return err
+				}
+			case "userinfo":
+				ops[w] = func(ctx context.Context) error { return t.userinfo(ctx, tok.AccessToken) }
+			case "introspect":
+				ops[w] = func(ctx context.Context) error { return t.introspect(ctx, tok.AccessToken) }
+			}
+		}
+	default:
+		return result{}, fmt.Errorf("unknown scenario")
+	}
+	return measure(ctx, name, ops, o.duration, o.pid), nil
+}
+
+// measure runs each operation in its own goroutine, back to back, until
+// the duration is over, and gathers latencies and errors.
+func measure(ctx context.Context, name string, ops []func(context.Context) error, d time.Duration, pid int) result {
+	r := result{name: name, workers: len(ops)}
+	rss := newRSSSampler(pid)
+	r.rssIdle = rss.read()
+	ctx, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	stopSampling := rss.start()
+	var mu sync.Mutex
+	seen := map[string]bool{}
+	var wg sync.WaitGroup
+	start := time.Now()
+	for _, op := range ops {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			lat := make([]time.Duration, 0, 1024)
+			errs := 0
+			for ctx.Err() == nil {
+				t0 := time.Now()
+				err := op(ctx)
+				if ctx.Err() != nil {
+					break // cut short by the end of the run: not counted
+				}
+				lat = append(lat, time.Since(t0))
+				if err != nil {
+					errs++
+					mu.Lock()
+					if msg := err.Error(); !seen[msg] && len(r.samples) < 5 {
+						seen[msg] = true
+						r.samples = append(r.samples, msg)
+					}
+					mu.Unlock()
+				}
+			}
+			mu.Lock()
+			r.latencies = append(r.latencies, lat...)
+			r.errors += errs
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	r.elapsed = time.Since(start)
+	r.rssPeak = stopSampling()
+	r.ops = len(r.latencies)
+	slices.Sort(r.latencies)
+	return r
+}
+
+// rssSampler watches a process's resident memory (Linux /proc).
+type rssSampler struct{ pid int }
+
+func newRSSSampler(pid int) rssSampler { return rssSampler{pid} }
+
+// read returns VmRSS in KiB, or 0.
+func (s rssSampler) read() int64 {
+	if s.pid == 0 {
+		return 0
+	}
+	data, err := os.ReadFile("/proc/" + strconv.Itoa(s.pid) + "/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			n, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
+			return n
+		}
+	}
+	return 0
+}
+
+// start samples every 50 ms until the returned function is called, which
+// returns the peak.
+func (s rssSampler) start() func() int64 {
+	if s.pid == 0 {
+		return func() int64 { return 0 }
+	}
+	done := make(chan struct{})
+	peak := make(chan int64)
+	go func() {
+		var p int64
+		tick := time.NewTicker(50 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			p = max(p, s.read())
+			select {
+			case <-done:
+				peak <- max(p, s.read())
+				return
+			case <-tick.C:
+			}
+		}
+	}()
+	return func() int64 { close(done); return <-peak }
+}
