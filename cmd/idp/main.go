@@ -44,6 +44,8 @@ func commands() []command {
 		{"keys", "list or rotate the token signing keys", keysCmd},
 		{"export", "write every account, passkey, key, session and token as JSON lines", export},
 		{"import", "read an export into an empty database (--wipe replaces one)", importCmd},
+		{"backup", "--to FILE: copy the SQLite database while the provider runs", backupCmd},
+		{"restore", "--from FILE: replace the SQLite database with a backup (provider stopped)", restoreCmd},
 		{"audit", "export: write the audit log as JSON lines", auditCmd},
 		{"doctor", "check a deployment from the outside (--synthetic: sign a test account in)", doctorCmd},
 		{"healthcheck", "exit 0 if the provider on this machine answers (for Docker)", healthcheck},

@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -130,7 +131,8 @@ type membersPage struct {
 func (h *Handler) members(c *gin.Context) {
 	q := c.Query("q")
 	if len(q) > 100 {
-		q = q[:100]
+		// Cut at a character boundary: the query is shown back on the page.
+		q = strings.ToValidUTF8(q[:100], "")
 	}
 	list, err := h.Store.SearchUsers(c.Request.Context(), q, 50)
 	if err != nil {

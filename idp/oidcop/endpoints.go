@@ -47,6 +47,11 @@ func (p *Provider) Authorize(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "The authorization request could not be read.", http.StatusBadRequest)
 		return
 	}
+	if r.Form.Get("client_id") == "" || r.Form.Get("redirect_uri") == "" {
+		// op answers the same 400 but logs it as a server error: it is the client's.
+		http.Error(w, "The authorization request needs a client_id and a redirect_uri.", http.StatusBadRequest)
+		return
+	}
 	ctx, _ := withState(op.ContextWithIssuer(r.Context(), p.issuer))
 	sum := sha256.Sum256(p.binding(w, r))
 	ctx = context.WithValue(ctx, requestInfoKey{}, requestInfo{
@@ -114,7 +119,7 @@ func (p *Provider) formPost(w http.ResponseWriter, action string, params map[str
 	}
 	h := w.Header()
 	h.Set("Content-Security-Policy", fmt.Sprintf(
-		"default-src 'none'; script-src 'nonce-%s'; form-action %s; frame-ancestors 'none'; base-uri 'none'", nonce, origin))
+		"default-src 'none'; script-src 'nonce-%s'; form-action %s; frame-ancestors 'none'; base-uri 'none'; object-src 'none'", nonce, origin))
 	h.Set("Cache-Control", "no-store")
 	h.Set("Content-Type", "text/html; charset=utf-8")
 	h.Del("Location")
@@ -192,6 +197,9 @@ func (p *Provider) Userinfo(w http.ResponseWriter, r *http.Request) {
 // bad id_token_hint, an unregistered post_logout_redirect_uri) leads to
 // the logout confirmation page, with no redirect anywhere.
 func (p *Provider) EndSession(w http.ResponseWriter, r *http.Request) {
+	// A browser page, not an API for other origins: op's router would add
+	// CORS headers for a client's origin.
+	r.Header.Del("Origin")
 	if err := r.ParseForm(); err != nil || !p.postLogoutRegistered(r.Form) {
 		http.Redirect(w, r, "/logout", http.StatusSeeOther)
 		return
@@ -285,6 +293,11 @@ var grants = []string{string(oidc.GrantTypeCode), string(oidc.GrantTypeRefreshTo
 // challenge to a 401 (RFC 6749 section 5.2) and makes every error JSON.
 func (p *Provider) Backchannel(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
+	if r.URL.Path == PathIntrospect {
+		// Introspection is for resource servers, never browsers: no CORS
+		// (op's router adds it to every endpoint for a client's origin).
+		r.Header.Del("Origin")
+	}
 	if r.Method == http.MethodPost {
 		if err := p.precheck(r); err != nil {
 			if err.ErrorType == oidc.InvalidClient {
@@ -324,6 +337,13 @@ func (p *Provider) precheck(r *http.Request) *oidc.Error {
 		return oidc.ErrInvalidRequest().WithDescription("the request body could not be read")
 	}
 	f := r.PostForm
+	// RFC 6749 section 3.2: no parameter twice. op would quietly pick one,
+	// and a proxy in front may have picked the other.
+	for _, k := range backchannelParams {
+		if len(f[k]) > 1 {
+			return oidc.ErrInvalidRequest().WithDescription("parameter given more than once: %s", k)
+		}
+	}
 	if f.Get("client_assertion") != "" || f.Get("client_assertion_type") != "" {
 		return oidc.ErrInvalidClient().WithDescription("JWT client authentication is not supported: use client_secret_basic or client_secret_post")
 	}
@@ -378,6 +398,11 @@ func (p *Provider) clientThrottled(w http.ResponseWriter, r *http.Request) bool 
 		"too many failed client authentications from this address; retry in "+throttle.Describe(wait))
 	return true
 }
+
+// backchannelParams are the token, introspection and revocation
+// parameters this provider reads.
+var backchannelParams = []string{"grant_type", "code", "redirect_uri", "code_verifier", "refresh_token", "scope",
+	"client_id", "client_secret", "token", "token_type_hint"}
 
 // validVerifier checks RFC 7636 section 4.1.
 func validVerifier(v string) bool {

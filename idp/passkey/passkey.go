@@ -24,7 +24,9 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/go-webauthn/webauthn/protocol"
 	"github.com/go-webauthn/webauthn/webauthn"
@@ -444,9 +446,16 @@ func (s *Service) FinishLogin(ctx context.Context, ceremonyID string, binding, b
 	return &Result{User: owner, Passkey: pk, Verified: uv}, nil
 }
 
+// truncate cuts s to at most n bytes of valid UTF-8: user agents are
+// stored as text, and PostgreSQL refuses invalid UTF-8 (a header may
+// hold any byte, and a cut may split a character).
 func truncate(s string, n int) string {
+	s = strings.ToValidUTF8(s, "\uFFFD")
 	if len(s) <= n {
 		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
 	}
 	return s[:n]
 }

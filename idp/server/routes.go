@@ -39,7 +39,7 @@ func (s *Server) routes(sessions *session.Manager, render *web.Renderer, p *oidc
 	// from the configured trusted proxies, and every part reads its answer.
 	_ = g.SetTrustedProxies(nil)
 	g.Use(clientIP(s.proxies), requestID, accessLog(s.metrics), recovery(render),
-		securityHeaders(strings.HasPrefix(s.cfg.Issuer, "https://")), limitBody)
+		securityHeaders(strings.HasPrefix(s.cfg.Issuer, "https://")), limitBody, checkInput(render))
 
 	// Probes.
 	g.GET("/healthz", func(c *gin.Context) { c.String(http.StatusOK, "ok\n") })

@@ -18,7 +18,9 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/communityidp/idp/idp/clientip"
 	"github.com/communityidp/idp/idp/store"
@@ -195,9 +197,16 @@ func minTime(a, b time.Time) time.Time {
 	return b
 }
 
+// truncate cuts s to at most n bytes of valid UTF-8: user agents are
+// stored as text, and PostgreSQL refuses invalid UTF-8 (a header may
+// hold any byte, and a cut may split a character).
 func truncate(s string, n int) string {
+	s = strings.ToValidUTF8(s, "\uFFFD")
 	if len(s) <= n {
 		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
 	}
 	return s[:n]
 }

@@ -1,12 +1,14 @@
 package web
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"mime"
 	"net/http"
+	"unicode/utf8"
 )
 
 // maxJSON bounds a JSON request body; WebAuthn answers are a few KiB.
@@ -22,8 +24,16 @@ func ReadJSON(r *http.Request, v any) error {
 	if err != nil || mt != "application/json" {
 		return ErrBadJSON
 	}
-	dec := json.NewDecoder(io.LimitReader(r.Body, maxJSON))
-	if err := dec.Decode(v); err != nil {
+	raw, err := io.ReadAll(io.LimitReader(r.Body, maxJSON+1))
+	if err != nil || len(raw) > maxJSON {
+		return fmt.Errorf("%w: unreadable or too large", ErrBadJSON)
+	}
+	// JSON is UTF-8 (RFC 8259); Go would turn bad bytes into U+FFFD
+	// quietly, and a \u0000 into a NUL byte that PostgreSQL refuses.
+	if !utf8.Valid(raw) || bytes.Contains(raw, []byte(`\u0000`)) {
+		return fmt.Errorf("%w: not UTF-8 text, or a NUL character", ErrBadJSON)
+	}
+	if err := json.Unmarshal(raw, v); err != nil {
 		return fmt.Errorf("%w: %v", ErrBadJSON, err)
 	}
 	return nil

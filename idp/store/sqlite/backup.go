@@ -22,18 +22,38 @@ import (
 
 // Errors of Backup and Restore that callers turn into advice.
 var (
-	// ErrExists: the backup file is already there and Overwrite was not set.
-	ErrExists = errors.New("file already exists")
+	// ErrNoDatabase: the database to back up does not exist.
+	ErrNoDatabase = errors.New("the database does not exist")
+	// ErrExists: the backup file is already there and overwrite was not
+	// set.
+	ErrExists = errors.New("the file already exists")
 	// ErrInUse: another connection (a running provider, an idp command)
 	// has the database open, so it cannot be replaced.
-	ErrInUse = errors.New("database is in use by another process")
-	// ErrHasData: the database to restore over exists and Replace was not
+	ErrInUse = errors.New("the database is in use by another process")
+	// ErrHasData: the database to restore over exists and replace was not
 	// set.
-	ErrHasData = errors.New("database already exists")
-	// ErrInvalidBackup: the file to restore is not a sound idp database
-	// this binary can run.
-	ErrInvalidBackup = errors.New("not a usable backup")
+	ErrHasData = errors.New("the database already exists")
 )
+
+// FileError is a problem with the file the caller named: the backup file
+// to write (Backup) or the backup to restore (Restore, Inspect).
+type FileError struct {
+	Path    string
+	Problem string // "is not a SQLite database", "fails PRAGMA integrity_check: ..."
+	Err     error  // the cause, if any
+}
+
+func (e *FileError) Error() string {
+	switch {
+	case e.Problem == "" && e.Err != nil:
+		return e.Err.Error()
+	case e.Err != nil:
+		return e.Path + " " + e.Problem + ": " + e.Err.Error()
+	}
+	return e.Path + " " + e.Problem
+}
+
+func (e *FileError) Unwrap() error { return e.Err }
 
 // Summary describes a database file, as backup and restore report it.
 type Summary struct {
@@ -54,11 +74,11 @@ var sqliteMagic = []byte("SQLite format 3\x00")
 // It runs VACUUM INTO on a read-only connection: one read transaction, so
 // the copy is a snapshot of committed data and, in WAL mode, never blocks
 // the provider's writer. The copy goes to a temporary file next to to, is
-// fsynced and checked (PRAGMA integrity_check, known migrations) and only
-// then renamed into place, so to is either absent or a complete, checked
-// copy, even if the machine stops half way. The copy is a plain
-// rollback-journal file with no -wal or -shm companion: it can be moved
-// around as one file. An existing to is refused unless overwrite is set.
+// fsynced and checked (Inspect) and only then renamed into place, so to is
+// either untouched or a complete, checked copy, even if the machine stops
+// half way. The copy is a plain rollback-journal file without -wal or -shm
+// companions: it can be moved around as one file. An existing to is
+// refused (ErrExists) unless overwrite is set.
 func Backup(ctx context.Context, dbPath, to string, overwrite bool) (Summary, error) {
 	src, err := existingDB(dbPath)
 	if err != nil {
@@ -66,7 +86,7 @@ func Backup(ctx context.Context, dbPath, to string, overwrite bool) (Summary, er
 	}
 	dst, err := filepath.Abs(to)
 	if err != nil {
-		return Summary{}, fmt.Errorf("backup to %q: %w", to, err)
+		return Summary{}, &FileError{Path: to, Err: err}
 	}
 	if err := checkTarget(dst, src, overwrite); err != nil {
 		return Summary{}, err
@@ -74,7 +94,7 @@ func Backup(ctx context.Context, dbPath, to string, overwrite bool) (Summary, er
 
 	tmp, err := tempFile(filepath.Dir(dst), ".idp-backup-*")
 	if err != nil {
-		return Summary{}, fmt.Errorf("backup: %w", err)
+		return Summary{}, err
 	}
 	placed := false
 	defer func() {
@@ -83,16 +103,16 @@ func Backup(ctx context.Context, dbPath, to string, overwrite bool) (Summary, er
 		}
 	}()
 	if err := vacuumInto(ctx, src, tmp); err != nil {
-		return Summary{}, fmt.Errorf("backup %s: %w", src, err)
+		return Summary{}, fmt.Errorf("copy %s: %w", src, err)
 	}
 	if err := syncFile(tmp); err != nil {
-		return Summary{}, fmt.Errorf("backup: %w", err)
+		return Summary{}, err
 	}
 	sum, err := Inspect(ctx, tmp)
 	if err != nil {
 		// The live database itself is damaged, or the copy went wrong:
 		// either way nothing is written where the admin expects a backup.
-		return Summary{}, fmt.Errorf("backup of %s failed its check, nothing was written: %w", src, err)
+		return Summary{}, fmt.Errorf("the copy of %s failed its check, nothing was written (is the database damaged?): %v", src, err)
 	}
 	if err := place(tmp, dst, overwrite); err != nil {
 		return Summary{}, err
@@ -102,28 +122,51 @@ func Backup(ctx context.Context, dbPath, to string, overwrite bool) (Summary, er
 	return sum, nil
 }
 
+// existingDB resolves the database path and refuses one that does not
+// exist: opening it would create an empty database and back that up.
+func existingDB(path string) (string, error) {
+	if path == "" {
+		return "", fmt.Errorf("%w: empty path", ErrNoDatabase)
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return "", fmt.Errorf("database path %q: %w", path, err)
+	}
+	fi, err := os.Stat(abs)
+	if errors.Is(err, fs.ErrNotExist) {
+		return "", fmt.Errorf("%s: %w", abs, ErrNoDatabase)
+	}
+	if err != nil {
+		return "", fmt.Errorf("database %s: %w", abs, err)
+	}
+	if !fi.Mode().IsRegular() {
+		return "", fmt.Errorf("database %s is not a regular file", abs)
+	}
+	return abs, nil
+}
+
 // checkTarget refuses a backup destination that cannot or must not be
-// written: a missing directory, a directory, the live database itself, an
-// existing file without overwrite.
+// written: in a missing directory, a directory, the live database itself,
+// an existing file without overwrite.
 func checkTarget(dst, src string, overwrite bool) error {
 	dir := filepath.Dir(dst)
 	if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
-		return fmt.Errorf("backup to %s: directory %s does not exist", dst, dir)
+		return &FileError{Path: dst, Problem: "cannot be written: directory " + dir + " does not exist"}
 	}
 	fi, err := os.Stat(dst)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		return nil
 	case err != nil:
-		return fmt.Errorf("backup to %s: %w", dst, err)
+		return &FileError{Path: dst, Err: err}
 	case fi.IsDir():
-		return fmt.Errorf("backup to %s: it is a directory; name the backup file", dst)
+		return &FileError{Path: dst, Problem: "is a directory; name the backup file"}
 	}
 	if sfi, err := os.Stat(src); err == nil && os.SameFile(fi, sfi) {
-		return fmt.Errorf("backup to %s: that is the live database itself", dst)
+		return &FileError{Path: dst, Problem: "is the live database itself"}
 	}
 	if !overwrite {
-		return fmt.Errorf("backup to %s: %w", dst, ErrExists)
+		return &FileError{Path: dst, Problem: "already exists", Err: ErrExists}
 	}
 	return nil
 }
@@ -135,7 +178,7 @@ func place(tmp, dst string, overwrite bool) error {
 	if !overwrite {
 		err := os.Link(tmp, dst)
 		if errors.Is(err, fs.ErrExist) {
-			return fmt.Errorf("backup to %s: %w", dst, ErrExists)
+			return &FileError{Path: dst, Problem: "already exists", Err: ErrExists}
 		}
 		if err == nil {
 			os.Remove(tmp)
@@ -143,26 +186,29 @@ func place(tmp, dst string, overwrite bool) error {
 		}
 	}
 	if err := os.Rename(tmp, dst); err != nil {
-		return fmt.Errorf("backup: move the copy into place: %w", err)
+		return fmt.Errorf("move the copy into place: %w", err)
 	}
 	return syncDir(filepath.Dir(dst))
 }
 
-// Inspect checks that the database file at path is sound and that this
-// binary knows every migration applied to it, and counts its members and
-// passkeys. It opens the file read-only. Problems with the file itself
-// wrap ErrInvalidBackup.
+// Inspect checks that the database file at path is sound (PRAGMA
+// integrity_check) and that this binary knows every migration applied to
+// it, and counts its members and passkeys. It opens the file read-only.
+// Problems with the file itself are *FileError.
 func Inspect(ctx context.Context, path string) (Summary, error) {
 	abs, err := filepath.Abs(path)
 	if err != nil {
-		return Summary{}, fmt.Errorf("inspect %q: %w", path, err)
+		return Summary{}, &FileError{Path: path, Err: err}
 	}
 	fi, err := os.Stat(abs)
+	if errors.Is(err, fs.ErrNotExist) {
+		return Summary{}, &FileError{Path: abs, Problem: "does not exist"}
+	}
 	if err != nil {
-		return Summary{}, fmt.Errorf("%w: %w", ErrInvalidBackup, err)
+		return Summary{}, &FileError{Path: abs, Err: err}
 	}
 	if !fi.Mode().IsRegular() {
-		return Summary{}, fmt.Errorf("%w: %s is not a regular file", ErrInvalidBackup, abs)
+		return Summary{}, &FileError{Path: abs, Problem: "is not a regular file"}
 	}
 	if err := checkMagic(abs); err != nil {
 		return Summary{}, err
@@ -177,10 +223,10 @@ func Inspect(ctx context.Context, path string) (Summary, error) {
 
 	problems, err := integrityCheck(ctx, db)
 	if err != nil {
-		return Summary{}, fmt.Errorf("%w: %s cannot be read as a database: %w", ErrInvalidBackup, abs, err)
+		return Summary{}, &FileError{Path: abs, Problem: "cannot be read as a database", Err: err}
 	}
 	if len(problems) > 0 {
-		return Summary{}, fmt.Errorf("%w: %s fails PRAGMA integrity_check: %s", ErrInvalidBackup, abs, strings.Join(problems, "; "))
+		return Summary{}, &FileError{Path: abs, Problem: "fails PRAGMA integrity_check: " + strings.Join(problems, "; ")}
 	}
 	if sum.SchemaVersion, sum.Latest, err = checkMigrations(ctx, db, abs); err != nil {
 		return Summary{}, err
@@ -197,12 +243,12 @@ func Inspect(ctx context.Context, path string) (Summary, error) {
 func checkMagic(path string) error {
 	f, err := os.Open(path)
 	if err != nil {
-		return fmt.Errorf("%w: %w", ErrInvalidBackup, err)
+		return &FileError{Path: path, Err: err}
 	}
 	defer f.Close()
 	head := make([]byte, len(sqliteMagic))
 	if _, err := io.ReadFull(f, head); err != nil || !bytes.Equal(head, sqliteMagic) {
-		return fmt.Errorf("%w: %s is not a SQLite database", ErrInvalidBackup, path)
+		return &FileError{Path: path, Problem: "is not a SQLite database"}
 	}
 	return nil
 }
@@ -231,7 +277,7 @@ func integrityCheck(ctx context.Context, db *sql.DB) ([]string, error) {
 // checkMigrations compares the file's schema_migrations with the
 // migrations this binary has: every applied one must be known, by version
 // and name. An older file is fine (serve upgrades it); a newer one is not,
-// since this binary would run it on a schema it does not understand.
+// since this binary would run on a schema it does not understand.
 func checkMigrations(ctx context.Context, db *sql.DB, path string) (version, latest int, err error) {
 	ms, err := migrations.For("sqlite")
 	if err != nil {
@@ -242,10 +288,12 @@ func checkMigrations(ctx context.Context, db *sql.DB, path string) (version, lat
 		known[m.Version] = m.Name
 		latest = max(latest, m.Version)
 	}
-	if ok, err := tableExists(ctx, db, "schema_migrations"); err != nil {
+	ok, err := tableExists(ctx, db, "schema_migrations")
+	if err != nil {
 		return 0, 0, fmt.Errorf("inspect %s: %w", path, err)
-	} else if !ok {
-		return 0, 0, fmt.Errorf("%w: %s is a SQLite database but not an idp one (it has no schema_migrations table)", ErrInvalidBackup, path)
+	}
+	if !ok {
+		return 0, 0, &FileError{Path: path, Problem: "is a SQLite database but not an idp one (it has no schema_migrations table)"}
 	}
 	rows, err := db.QueryContext(ctx, "SELECT version, name FROM schema_migrations ORDER BY version")
 	if err != nil {
@@ -259,8 +307,9 @@ func checkMigrations(ctx context.Context, db *sql.DB, path string) (version, lat
 			return 0, 0, fmt.Errorf("inspect %s: read schema_migrations: %w", path, err)
 		}
 		if want, ok := known[v]; !ok || want != name {
-			return 0, 0, fmt.Errorf("%w: %s has migration %04d_%s, which this idp does not know (it knows up to %04d): it was made by another version of idp; restore it with that version",
-				ErrInvalidBackup, path, v, name, latest)
+			return 0, 0, &FileError{Path: path, Problem: fmt.Sprintf(
+				"has migration %04d_%s, which this idp does not know (it knows up to %04d): it was made by another version of idp; restore it with that one",
+				v, name, latest)}
 		}
 		version = max(version, v)
 	}
@@ -300,32 +349,33 @@ type RestoreResult struct {
 // Restore puts the backup at from in place of the database at dbPath. The
 // provider must be stopped.
 //
-// The backup is checked first (Inspect), then copied with VACUUM INTO to
-// a temporary file next to dbPath and fsynced. If dbPath exists, Restore
-// takes an exclusive lock on it: a running provider (or any idp command)
-// keeps the database open, so the lock is refused and Restore returns
-// ErrInUse without changing anything. Holding the lock, it checkpoints the
-// old database's write-ahead log into it, keeps a copy of it as
-// dbPath.before-restore-<UTC time>, removes its -wal, -shm and -journal
-// files (left next to the new database, SQLite would replay them into it),
-// and renames the new file over dbPath. An existing database is only
-// replaced with replace set (ErrHasData otherwise).
+// The backup is checked first (Inspect: problems are *FileError), then
+// copied with VACUUM INTO to a temporary file next to dbPath and fsynced.
+// If dbPath exists, Restore takes an exclusive lock on it (lockExclusive):
+// while a running provider or an idp command has the database open the
+// lock is refused and Restore returns ErrInUse, having changed nothing.
+// An existing database is only replaced with replace set (ErrHasData
+// otherwise). Holding the lock, Restore checkpoints the old database's
+// write-ahead log into it, copies it to dbPath.before-restore-<UTC time>,
+// removes its -wal, -shm and -journal files (left next to the new
+// database, SQLite would replay them into it) and renames the new file
+// over dbPath, then fsyncs the directory.
 func Restore(ctx context.Context, from, dbPath string, replace bool, now time.Time) (RestoreResult, error) {
 	target, err := filepath.Abs(dbPath)
 	if err != nil {
-		return RestoreResult{}, fmt.Errorf("restore to %q: %w", dbPath, err)
+		return RestoreResult{}, fmt.Errorf("database path %q: %w", dbPath, err)
 	}
 	dir := filepath.Dir(target)
 	if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
-		return RestoreResult{}, fmt.Errorf("restore to %s: directory %s does not exist", target, dir)
+		return RestoreResult{}, fmt.Errorf("the database's directory %s does not exist", dir)
 	}
 	src, err := filepath.Abs(from)
 	if err != nil {
-		return RestoreResult{}, fmt.Errorf("restore from %q: %w", from, err)
+		return RestoreResult{}, &FileError{Path: from, Err: err}
 	}
 	if sfi, err := os.Stat(src); err == nil {
 		if tfi, err := os.Stat(target); err == nil && os.SameFile(sfi, tfi) {
-			return RestoreResult{}, fmt.Errorf("%w: %s is the configured database itself", ErrInvalidBackup, src)
+			return RestoreResult{}, &FileError{Path: src, Problem: "is the configured database itself"}
 		}
 	}
 	sum, err := Inspect(ctx, src)
@@ -335,7 +385,7 @@ func Restore(ctx context.Context, from, dbPath string, replace bool, now time.Ti
 
 	tmp, err := tempFile(dir, ".idp-restore-*")
 	if err != nil {
-		return RestoreResult{}, fmt.Errorf("restore: %w", err)
+		return RestoreResult{}, err
 	}
 	placed := false
 	defer func() {
@@ -343,39 +393,43 @@ func Restore(ctx context.Context, from, dbPath string, replace bool, now time.Ti
 			os.Remove(tmp)
 		}
 	}()
-	// VACUUM INTO rather than a byte copy: it reads through any -wal file
-	// next to the backup and writes one self-contained file.
+	// VACUUM INTO rather than a byte copy: it reads through a -wal file
+	// next to the backup, if any, and writes one self-contained file.
 	if err := vacuumInto(ctx, src, tmp); err != nil {
-		return RestoreResult{}, fmt.Errorf("restore: copy %s: %w", src, err)
+		return RestoreResult{}, fmt.Errorf("copy %s next to the database: %w", src, err)
 	}
 	if err := syncFile(tmp); err != nil {
-		return RestoreResult{}, fmt.Errorf("restore: %w", err)
+		return RestoreResult{}, err
 	}
 
 	res := RestoreResult{Summary: sum}
 	res.Path = target
-	if fi, err := os.Stat(target); err == nil && fi.Size() > 0 {
+	fi, err := os.Stat(target)
+	switch {
+	case err == nil && fi.Size() > 0:
 		lock, err := lockExclusive(ctx, target)
 		if err != nil {
 			return RestoreResult{}, err
 		}
+		// Held until the new file is in place: nothing opens the old
+		// database in between. Closing it touches only the old file.
 		defer lock.Close()
 		if !replace {
-			return RestoreResult{}, fmt.Errorf("restore to %s: %w", target, ErrHasData)
+			return RestoreResult{}, fmt.Errorf("%s: %w", target, ErrHasData)
 		}
 		if res.Kept, err = keepCopy(target, now); err != nil {
 			return RestoreResult{}, err
 		}
-	} else if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return RestoreResult{}, fmt.Errorf("restore to %s: %w", target, err)
+	case err != nil && !errors.Is(err, fs.ErrNotExist):
+		return RestoreResult{}, fmt.Errorf("the database: %w", err)
 	}
 	for _, suffix := range []string{"-wal", "-shm", "-journal"} {
 		if err := os.Remove(target + suffix); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return RestoreResult{}, fmt.Errorf("restore: remove the old database's %s file: %w", suffix, err)
+			return RestoreResult{}, fmt.Errorf("remove the old database's %s file: %w", suffix, err)
 		}
 	}
 	if err := os.Rename(tmp, target); err != nil {
-		return RestoreResult{}, fmt.Errorf("restore: move the new database into place: %w", err)
+		return RestoreResult{}, fmt.Errorf("move the restored database into place: %w", err)
 	}
 	placed = true
 	if err := syncDir(dir); err != nil {
@@ -395,19 +449,19 @@ func (l lockConn) Close() error { return l.db.Close() }
 
 // lockExclusive takes an exclusive lock on the database at path and
 // checkpoints its write-ahead log, so the main file holds every committed
-// transaction.
+// transaction and the log is empty.
 //
 // In WAL mode BEGIN EXCLUSIVE does not keep readers out, and an idle
 // provider holds no transaction at all; but every open WAL connection
 // keeps a shared lock on the database file. A connection in
 // locking_mode=EXCLUSIVE asks for an exclusive lock on the file at its
 // first read, which is refused (SQLITE_BUSY after the short busy timeout)
-// while anyone else has the database open, and, once granted, keeps others
+// while anyone else has the database open and, once granted, keeps others
 // out until it closes.
 func lockExclusive(ctx context.Context, path string) (lockConn, error) {
 	db, err := sql.Open("sqlite", dsn(path, url.Values{"_pragma": {"busy_timeout(2000)", "locking_mode(EXCLUSIVE)"}}))
 	if err != nil {
-		return lockConn{}, fmt.Errorf("restore: open %s: %w", path, err)
+		return lockConn{}, fmt.Errorf("open %s: %w", path, err)
 	}
 	db.SetMaxOpenConns(1)
 	db.SetMaxIdleConns(1)
@@ -421,9 +475,9 @@ func lockExclusive(ctx context.Context, path string) (lockConn, error) {
 	if err != nil {
 		db.Close()
 		if isBusy(err) {
-			return lockConn{}, fmt.Errorf("restore to %s: %w", path, ErrInUse)
+			return lockConn{}, fmt.Errorf("%s: %w", path, ErrInUse)
 		}
-		return lockConn{}, fmt.Errorf("restore: lock the current database %s: %w (if it is damaged, stop the provider, move it and its -wal and -shm files away, and restore again)", path, err)
+		return lockConn{}, fmt.Errorf("lock the current database %s: %w (if it is damaged, stop the provider, move it and its -wal and -shm files away, and restore again)", path, err)
 	}
 	return lockConn{db: db}, nil
 }
@@ -442,12 +496,12 @@ func isBusy(err error) bool {
 func keepCopy(path string, now time.Time) (string, error) {
 	in, err := os.Open(path)
 	if err != nil {
-		return "", fmt.Errorf("restore: keep a copy of the current database: %w", err)
+		return "", fmt.Errorf("keep a copy of the current database: %w", err)
 	}
 	defer in.Close()
 	base := path + ".before-restore-" + now.UTC().Format("20060102T150405Z")
-	var out *os.File
 	name := base
+	var out *os.File
 	for i := 1; ; i++ {
 		out, err = os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 		if !errors.Is(err, fs.ErrExist) || i > 100 {
@@ -456,7 +510,7 @@ func keepCopy(path string, now time.Time) (string, error) {
 		name = fmt.Sprintf("%s-%d", base, i)
 	}
 	if err != nil {
-		return "", fmt.Errorf("restore: keep a copy of the current database: %w", err)
+		return "", fmt.Errorf("keep a copy of the current database: %w", err)
 	}
 	_, err = io.Copy(out, in)
 	if err == nil {
@@ -467,37 +521,14 @@ func keepCopy(path string, now time.Time) (string, error) {
 	}
 	if err != nil {
 		os.Remove(name)
-		return "", fmt.Errorf("restore: keep a copy of the current database as %s: %w", name, err)
+		return "", fmt.Errorf("keep a copy of the current database as %s: %w", name, err)
 	}
 	return name, nil
 }
 
-// existingDB resolves the configured database path and refuses one that
-// does not exist: opening it would create an empty database.
-func existingDB(path string) (string, error) {
-	if path == "" {
-		return "", errors.New("backup: the database path (database.dsn) is empty")
-	}
-	abs, err := filepath.Abs(path)
-	if err != nil {
-		return "", fmt.Errorf("backup %q: %w", path, err)
-	}
-	fi, err := os.Stat(abs)
-	if errors.Is(err, fs.ErrNotExist) {
-		return "", fmt.Errorf("backup: the database %s (database.dsn) does not exist; nothing to back up", abs)
-	}
-	if err != nil {
-		return "", fmt.Errorf("backup %s: %w", abs, err)
-	}
-	if !fi.Mode().IsRegular() {
-		return "", fmt.Errorf("backup: the database %s (database.dsn) is not a regular file", abs)
-	}
-	return abs, nil
-}
-
 // vacuumInto writes a snapshot of the database at src into the empty file
-// dst through a read-only connection (mode=ro: a backup never writes to
-// the live database).
+// dst through a read-only connection (mode=ro: this never writes to the
+// live database).
 func vacuumInto(ctx context.Context, src, dst string) error {
 	db, err := sql.Open("sqlite", dsn(src, url.Values{"mode": {"ro"}, "_pragma": {"busy_timeout(10000)"}}))
 	if err != nil {
@@ -521,7 +552,7 @@ func tempFile(dir, pattern string) (string, error) {
 	name := f.Name()
 	if err := f.Close(); err != nil {
 		os.Remove(name)
-		return "", err
+		return "", fmt.Errorf("create a temporary file in %s: %w", dir, err)
 	}
 	return name, nil
 }
