@@ -25,7 +25,7 @@ const (
 )
 
 // startProvider runs a provider in-process, on SQLite, with two members.
-func startProvider(t *testing.T) string {
+func startProvider(t testing.TB) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -78,7 +78,7 @@ func startProvider(t *testing.T) string {
 	return cfg.Issuer
 }
 
-func writeUsers(t *testing.T, lines string) string {
+func writeUsers(t testing.TB, lines string) string {
 	p := filepath.Join(t.TempDir(), "users.txt")
 	if err := os.WriteFile(p, []byte(lines), 0o600); err != nil {
 		t.Fatal(err)

@@ -78,7 +78,7 @@ func (s *Store) AuthRequestByCodeHash(ctx context.Context, codeHash []byte) (*st
 
 // CompleteAuthRequest records who signed in; see store.AuthRequestStore.
 func (s *Store) CompleteAuthRequest(ctx context.Context, id, subject string, authTime time.Time, amr []string, sessionID string, now time.Time) error {
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.inTx(ctx, func(tx *txn) error {
 		var done bool
 		var expiresAt int64
 		err := tx.QueryRowContext(ctx, `SELECT done, expires_at FROM auth_requests WHERE id = ?`, id).
@@ -107,7 +107,7 @@ func (s *Store) SaveAuthCode(ctx context.Context, id string, codeHash []byte, ex
 	if len(codeHash) == 0 {
 		return fmt.Errorf("save auth code %q: empty code hash", id)
 	}
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.inTx(ctx, func(tx *txn) error {
 		var done, hasCode bool
 		err := tx.QueryRowContext(ctx, `SELECT done, code_hash IS NOT NULL FROM auth_requests WHERE id = ?`, id).
 			Scan(&done, &hasCode)
@@ -142,7 +142,7 @@ func (s *Store) DeleteAuthRequest(ctx context.Context, id string) error {
 
 // consumeCode marks the code of auth request id redeemed, recording what
 // was issued. Exactly one of several concurrent redemptions succeeds.
-func consumeCode(ctx context.Context, tx *sql.Tx, id string, is store.Issue, now time.Time) error {
+func consumeCode(ctx context.Context, tx *txn, id string, is store.Issue, now time.Time) error {
 	family := ""
 	if is.Refresh != nil {
 		family = is.Refresh.FamilyID

@@ -39,7 +39,7 @@ func (s *Store) SigningKeys(ctx context.Context) ([]store.SigningKey, error) {
 // is expectActive ("" for none), retiring the previous one at retireAt.
 // k.RetireAt is ignored: the new key is active.
 func (s *Store) RotateSigningKey(ctx context.Context, k *store.SigningKey, expectActive string, retireAt time.Time) error {
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.inTx(ctx, func(tx *txn) error {
 		var active string
 		err := tx.QueryRowContext(ctx, `SELECT id FROM signing_keys WHERE algorithm = ? AND retire_at IS NULL`,
 			k.Algorithm).Scan(&active)
@@ -86,7 +86,7 @@ func (s *Store) Secret(ctx context.Context, name string, generate func() ([]byte
 	if len(nv) == 0 {
 		return nil, fmt.Errorf("secret %q: generate returned no bytes", name)
 	}
-	err = s.inTx(ctx, func(tx *sql.Tx) error {
+	err = s.inTx(ctx, func(tx *txn) error {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO secrets (name, value) VALUES (?, ?)
 			ON CONFLICT (name) DO NOTHING`, name, nv); err != nil {
 			return err

@@ -108,7 +108,7 @@ func (s *Store) Export(ctx context.Context, emit func(store.Record) error) error
 	return nil
 }
 
-func exportKind(ctx context.Context, tx *sql.Tx, query string, record func(scanner) (store.Record, error), emit func(store.Record) error) error {
+func exportKind(ctx context.Context, tx *txn, query string, record func(scanner) (store.Record, error), emit func(store.Record) error) error {
 	rows, err := tx.QueryContext(ctx, query)
 	if err != nil {
 		return err
@@ -131,7 +131,7 @@ func exportKind(ctx context.Context, tx *sql.Tx, query string, record func(scann
 // only writer connection, so the call would wait for it forever.
 func (s *Store) Import(ctx context.Context, next func() (store.Record, error), wipe bool) (store.ImportStats, error) {
 	stats := store.ImportStats{}
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.inTx(ctx, func(tx *txn) error {
 		if wipe {
 			for _, table := range wipeOrder {
 				if _, err := tx.ExecContext(ctx, `DELETE FROM `+table); err != nil {
@@ -171,7 +171,7 @@ func (s *Store) Import(ctx context.Context, next func() (store.Record, error), w
 
 // importRecord inserts r's row exactly as given (users are case-folded,
 // which a dump of a store already is).
-func importRecord(ctx context.Context, tx *sql.Tx, r store.Record) error {
+func importRecord(ctx context.Context, tx *txn, r store.Record) error {
 	switch r.Kind {
 	case store.KindSecret:
 		if v := r.Secret; v != nil {

@@ -45,8 +45,8 @@ func init() {
 
 // Store is a store.Store on one SQLite file.
 type Store struct {
-	w *sql.DB // one connection; every write and every read-then-write
-	r *sql.DB // query_only pool for plain reads
+	w *db // one connection; every write and every read-then-write
+	r *db // query_only pool for plain reads
 }
 
 var _ store.Store = (*Store)(nil)
@@ -113,7 +113,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		r.Close()
 		return nil, fmt.Errorf("open sqlite database %q: %w", path, err)
 	}
-	return &Store{w: w, r: r}, nil
+	return &Store{w: newDB(w), r: newDB(r)}, nil
 }
 
 // dsn builds a file: URI so that paths containing '?', '#' or '%' survive.
@@ -166,7 +166,7 @@ func (s *Store) Migrate(ctx context.Context) error {
 		return fmt.Errorf("migrate: database schema version %d is newer than this binary knows (%d); run a newer binary", cur, latest)
 	}
 	for _, m := range ms {
-		err := s.inTx(ctx, func(tx *sql.Tx) error {
+		err := s.inTx(ctx, func(tx *txn) error {
 			var n int
 			if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM schema_migrations WHERE version = ?`, m.Version).Scan(&n); err != nil {
 				return err
@@ -209,7 +209,7 @@ func (s *Store) SchemaVersion(ctx context.Context) (int, error) {
 // inTx runs fn in a writer transaction (BEGIN IMMEDIATE) and commits it,
 // or rolls back when fn fails. fn must not call the Store: the writer has
 // one connection and fn holds it.
-func (s *Store) inTx(ctx context.Context, fn func(*sql.Tx) error) error {
+func (s *Store) inTx(ctx context.Context, fn func(*txn) error) error {
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)

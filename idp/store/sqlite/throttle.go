@@ -9,7 +9,7 @@ import (
 
 // RecordFailure inserts one row per key in one short transaction.
 func (s *Store) RecordFailure(ctx context.Context, keys []string, at time.Time) error {
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.inTx(ctx, func(tx *txn) error {
 		for _, k := range keys {
 			if _, err := tx.ExecContext(ctx, `INSERT INTO throttle_failures (key, at) VALUES (?, ?)`, k, at.UnixMilli()); err != nil {
 				return err

@@ -46,7 +46,7 @@ func (s *Store) IssueTokens(ctx context.Context, is store.Issue, now time.Time) 
 	if is.Access == nil {
 		return errors.New("issue tokens: no access token")
 	}
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.inTx(ctx, func(tx *txn) error {
 		if is.ConsumeCode != "" {
 			if err := consumeCode(ctx, tx, is.ConsumeCode, is, now); err != nil {
 				return err
@@ -91,7 +91,7 @@ func (s *Store) IssueTokens(ctx context.Context, is store.Issue, now time.Time) 
 
 // markUsed marks refresh token id used. Exactly one of several concurrent
 // rotations of the same token succeeds.
-func markUsed(ctx context.Context, tx *sql.Tx, id string, now time.Time) error {
+func markUsed(ctx context.Context, tx *txn, id string, now time.Time) error {
 	res, err := tx.ExecContext(ctx, `UPDATE refresh_tokens SET used_at = ?
 		WHERE id = ? AND used_at IS NULL AND revoked_at IS NULL`, now.Unix(), id)
 	if err != nil {
@@ -117,7 +117,7 @@ func markUsed(ctx context.Context, tx *sql.Tx, id string, now time.Time) error {
 
 // reuseRefresh accepts a second use of a refresh token within the grace
 // (see store.Issue.ReuseSince) and revokes the children nobody used.
-func reuseRefresh(ctx context.Context, tx *sql.Tx, id string, since, now time.Time) error {
+func reuseRefresh(ctx context.Context, tx *txn, id string, since, now time.Time) error {
 	res, err := tx.ExecContext(ctx, `UPDATE refresh_tokens SET used_at = COALESCE(used_at, ?1)
 		WHERE id = ?2 AND revoked_at IS NULL AND (used_at IS NULL OR used_at >= ?3)
 		  AND NOT EXISTS (SELECT 1 FROM refresh_tokens c WHERE c.parent_id = ?2 AND c.used_at IS NOT NULL)`,
@@ -182,7 +182,7 @@ func (s *Store) DeleteAccessToken(ctx context.Context, id string) error {
 // RevokeRefreshFamily revokes every token of the family (keeping the first
 // revocation time) and deletes the access tokens issued with it.
 func (s *Store) RevokeRefreshFamily(ctx context.Context, familyID string, now time.Time) error {
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.inTx(ctx, func(tx *txn) error {
 		_, err := tx.ExecContext(ctx, `UPDATE refresh_tokens SET revoked_at = ?
 			WHERE family_id = ? AND revoked_at IS NULL`, now.Unix(), familyID)
 		if err != nil {
@@ -200,7 +200,7 @@ func (s *Store) RevokeRefreshFamily(ctx context.Context, familyID string, now ti
 // RevokeUserTokens revokes every refresh token and deletes every access
 // token whose subject is userID.
 func (s *Store) RevokeUserTokens(ctx context.Context, userID string, now time.Time) error {
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.inTx(ctx, func(tx *txn) error {
 		_, err := tx.ExecContext(ctx, `UPDATE refresh_tokens SET revoked_at = ?
 			WHERE subject = ? AND revoked_at IS NULL`, now.Unix(), userID)
 		if err != nil {

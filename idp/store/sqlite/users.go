@@ -2,7 +2,6 @@ package sqlite
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"strings"
 	"time"
@@ -32,7 +31,7 @@ func fold(u *store.User) {
 	u.Email = strings.ToLower(u.Email)
 }
 
-func insertUser(ctx context.Context, tx *sql.Tx, u *store.User) error {
+func insertUser(ctx context.Context, tx *txn, u *store.User) error {
 	_, err := tx.ExecContext(ctx, `INSERT INTO users (`+userColumns+`)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		u.ID, u.Username, codec.NullString(u.Email), u.EmailVerified, u.Name, string(u.Role), u.PasswordHash,
@@ -44,7 +43,7 @@ func insertUser(ctx context.Context, tx *sql.Tx, u *store.User) error {
 // caller sees what was stored.
 func (s *Store) CreateUser(ctx context.Context, u *store.User) error {
 	fold(u)
-	err := s.inTx(ctx, func(tx *sql.Tx) error { return insertUser(ctx, tx, u) })
+	err := s.inTx(ctx, func(tx *txn) error { return insertUser(ctx, tx, u) })
 	if err != nil {
 		return fmt.Errorf("create user %q: %w", u.Username, err)
 	}
@@ -125,7 +124,7 @@ func (s *Store) CountUsers(ctx context.Context) (int, error) {
 // held). Changes to ID and CreatedAt are ignored.
 func (s *Store) UpdateUser(ctx context.Context, id string, fn func(*store.User) error) (*store.User, error) {
 	var out *store.User
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.inTx(ctx, func(tx *txn) error {
 		u, err := scanUser(tx.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE id = ?`, id))
 		if err != nil {
 			return mapErr(err)
@@ -158,7 +157,7 @@ func (s *Store) UpdateUser(ctx context.Context, id string, fn func(*store.User) 
 // passkey suggestion snooze and recovery links go with it (ON DELETE
 // CASCADE); audit events stay. An unknown ID gives store.ErrNotFound.
 func (s *Store) DeleteUser(ctx context.Context, id string) error {
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.inTx(ctx, func(tx *txn) error {
 		res, err := tx.ExecContext(ctx, `DELETE FROM users WHERE id = ?`, id)
 		if err != nil {
 			return err
@@ -269,7 +268,7 @@ func (s *Store) SetupTokenValid(ctx context.Context, tokenHash []byte, now time.
 // transaction; see store.SetupStore.
 func (s *Store) CreateFirstAdmin(ctx context.Context, tokenHash []byte, u *store.User, now time.Time) error {
 	fold(u)
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.inTx(ctx, func(tx *txn) error {
 		var n int
 		err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM setup_tokens WHERE token_hash = ? AND expires_at > ?`,
 			tokenHash, now.Unix()).Scan(&n)

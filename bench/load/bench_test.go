@@ -1,0 +1,155 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"testing"
+
+	"golang.org/x/oauth2"
+)
+
+// The in-process benchmarks run the load tool's own flows against a
+// provider in this process (SQLite, loopback HTTP), so a profile shows
+// provider and client together:
+//
+//	go test ./bench/load -run '^$' -bench . -benchmem
+//	go test ./bench/load -run '^$' -bench FlowPasskey -cpuprofile cpu.out
+
+// benchTarget starts a provider and points the tool at it.
+func benchTarget(b *testing.B) (*target, []account) {
+	b.Helper()
+	issuer := startProvider(b)
+	usersFile := writeUsers(b, "bench1:bench password bench1\nbench2:bench password bench2\n")
+	o, err := parseFlags([]string{"-issuer", issuer, "-client-id", benchClient, "-client-secret", benchSecret,
+		"-redirect-uri", benchRedirect, "-users", usersFile})
+	if err != nil {
+		b.Fatal(err)
+	}
+	t, err := newTarget(context.Background(), o)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return t, o.accounts
+}
+
+// parallel runs op from 8 goroutines on 2 cores, like the load tool's
+// default 8 workers.
+func parallel(b *testing.B, op func() error) {
+	b.SetParallelism(4)
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if err := op(); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}
+
+// A whole authorization-code flow with a passkey: authorize, "Email or
+// username", the WebAuthn ceremony, the code, the token request and the ID
+// token check. No password hashing anywhere.
+func BenchmarkFlowPasskey(b *testing.B) {
+	t, accts := benchTarget(b)
+	a := &accts[0]
+	if err := t.registerPasskey(context.Background(), a); err != nil {
+		b.Fatal(err)
+	}
+	parallel(b, func() error { _, err := t.authCode(context.Background(), a, true); return err })
+}
+
+// The same flow with the password: argon2id dominates.
+func BenchmarkFlowPassword(b *testing.B) {
+	t, accts := benchTarget(b)
+	parallel(b, func() error { _, err := t.authCode(context.Background(), &accts[1], false); return err })
+}
+
+// The token request alone: a code exchange with PKCE and the ID token
+// check, the sign-in before it untimed.
+func BenchmarkCodeExchange(b *testing.B) {
+	t, accts := benchTarget(b)
+	a := &accts[0]
+	if err := t.registerPasskey(context.Background(), a); err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	for b.Loop() {
+		b.StopTimer()
+		code, verifier, err := t.authorizeOnly(ctx, a)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+		tok, err := t.oauth.Exchange(t.ctx(ctx), code, oauth2.VerifierOption(verifier))
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := t.checkIDToken(ctx, tok); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// Refresh rotation: each goroutine rotates its own token family.
+func BenchmarkRefresh(b *testing.B) {
+	t, accts := benchTarget(b)
+	b.SetParallelism(4)
+	ctx := context.Background()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		tok, err := t.authCode(ctx, &accts[1], false)
+		if err != nil {
+			b.Error(err)
+			return
+		}
+		rt := tok.RefreshToken
+		for pb.Next() {
+			if rt, err = t.refresh(ctx, rt); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}
+
+func BenchmarkDiscovery(b *testing.B) {
+	t, _ := benchTarget(b)
+	u := t.issuer.JoinPath("/.well-known/openid-configuration").String()
+	parallel(b, func() error { return t.fetch(context.Background(), u) })
+}
+
+func BenchmarkJWKS(b *testing.B) {
+	t, _ := benchTarget(b)
+	parallel(b, func() error { return t.fetch(context.Background(), t.endpoints.jwks) })
+}
+
+func BenchmarkUserinfo(b *testing.B) {
+	t, accts := benchTarget(b)
+	tok, err := t.authCode(context.Background(), &accts[1], false)
+	if err != nil {
+		b.Fatal(err)
+	}
+	parallel(b, func() error { return t.userinfo(context.Background(), tok.AccessToken) })
+}
+
+// authorizeOnly runs a passkey sign-in up to the authorization response
+// and returns the code and the PKCE verifier.
+func (t *target) authorizeOnly(ctx context.Context, a *account) (code, verifier string, err error) {
+	verifier, state := oauth2.GenerateVerifier(), random()
+	br := newBrowser(t.issuer, t.client.Transport)
+	p, err := br.get(t.oauth.AuthCodeURL(state, oauth2.S256ChallengeOption(verifier)))
+	if err == nil {
+		p, err = br.submit(p, "/login", map[string]string{"login": a.login})
+	}
+	if err == nil {
+		p, err = t.passkeySignIn(br, p, a)
+	}
+	if err != nil {
+		return "", "", err
+	}
+	if p.away == nil || p.away.Query().Get("code") == "" {
+		return "", "", fmt.Errorf("no code: ended on %s", p.url)
+	}
+	return p.away.Query().Get("code"), verifier, nil
+}

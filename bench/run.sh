@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# Reproduces the numbers in BENCHMARKS.md: builds the static binary, starts
+# a provider on a fresh SQLite database on 127.0.0.1, measures start-up and
+# idle memory, then drives it with the load tool (bench/load), scenario by
+# scenario, at the worker counts the targets name.
+#
+#   bash bench/run.sh            # ~3 minutes
+#   DURATION=5s bash bench/run.sh
+#
+# Everything stays on loopback; the provider and its files live in a
+# temporary directory that is removed at the end.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+DURATION=${DURATION:-10s}
+PORT=${PORT:-19400}
+ALG=${ALG:-RS256}
+work=$(mktemp -d)
+trap 'kill "${pid:-0}" 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$work"' EXIT
+
+echo "== build"
+CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$work/idp" ./cmd/idp
+go build -o "$work/load" ./bench/load
+printf 'binary: %s MB (static, stripped)\n' "$(du -m "$work/idp" | cut -f1)"
+
+secret=$(head -c 32 /dev/urandom | base64 | tr -d '/+=')
+cat >"$work/idp.yaml" <<EOF
+issuer: http://localhost:$PORT
+listen: 127.0.0.1:$PORT
+database: {driver: sqlite, dsn: $work/idp.db}
+log: {level: error}
+keys: {id_token_signing_alg: $ALG}
+passkeys: {rollout: everyone}
+clients:
+  - id: bench-site
+    name: Bench Site
+    type: confidential
+    secret: $secret
+    redirect_uris: [http://127.0.0.1/callback]
+EOF
+export IDP_CONFIG="$work/idp.yaml"
+
+echo "== accounts"
+: >"$work/users.txt"
+for i in $(seq 1 32); do
+  pw="bench password number $i"
+  printf %s "$pw" | "$work/idp" users add --username "bench$i" --email "bench$i@example.org" --password-stdin >/dev/null
+  echo "bench$i:$pw" >>"$work/users.txt"
+done
+
+# Start-up on an existing database: exec until /ready answers 200.
+start_provider() {
+  local t0 t1
+  t0=$(date +%s%N)
+  "$work/idp" serve >"$work/serve.log" 2>&1 &
+  pid=$!
+  until curl -fs -o /dev/null "http://127.0.0.1:$PORT/ready"; do
+    kill -0 "$pid" 2>/dev/null || { cat "$work/serve.log"; exit 1; }
+    sleep 0.002
+  done
+  t1=$(date +%s%N)
+  echo "start-up to ready: $(((t1 - t0) / 1000000)) ms (includes the polling curl)"
+}
+"$work/idp" migrate >/dev/null # the first start creates keys; measure the second
+start_provider
+kill "$pid"; wait "$pid" || true
+start_provider
+sleep 2
+printf 'idle RSS: %s\n' "$(grep VmRSS /proc/$pid/status | awk '{printf "%.1f MB", $2/1024}')"
+
+load() {
+  "$work/load" -issuer "http://localhost:$PORT" -client-id bench-site -client-secret "$secret" \
+    -redirect-uri http://127.0.0.1/callback -users "$work/users.txt" -pid "$pid" -duration "$DURATION" "$@"
+}
+
+echo "== load (each scenario $DURATION)"
+load -scenarios discovery,jwks -workers 32
+load -scenarios authcode-password -workers 8
+load -scenarios authcode-password -workers 32
+load -scenarios authcode-passkey -workers 8
+load -scenarios refresh,userinfo,introspect -workers 8
+printf 'RSS after the runs: %s\n' "$(grep VmRSS /proc/$pid/status | awk '{printf "%.1f MB", $2/1024}')"
