@@ -34,7 +34,7 @@ func (c *clock) add(d time.Duration) {
 }
 
 type fixture struct {
-	t      *testing.T
+	t      testing.TB
 	svc    *passkey.Service
 	store  store.Store
 	clock  *clock
@@ -44,7 +44,7 @@ type fixture struct {
 	browse []byte // the browser binding (its CSRF cookie)
 }
 
-func setup(t *testing.T, edit func(*config.Config)) *fixture {
+func setup(t testing.TB, edit func(*config.Config)) *fixture {
 	t.Helper()
 	ctx := context.Background()
 	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "pk.db"))
@@ -87,7 +87,7 @@ func (f *fixture) user(name string) *store.User {
 	return u
 }
 
-func publicKey(t *testing.T, b *passkey.Begin) json.RawMessage {
+func publicKey(t testing.TB, b *passkey.Begin) json.RawMessage {
 	t.Helper()
 	raw, err := json.Marshal(b.PublicKey)
 	if err != nil {

@@ -10,6 +10,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"runtime"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -32,6 +33,19 @@ var DefaultParams = Params{Memory: 19456, Time: 2, Threads: 1, KeyLen: 32, SaltL
 
 var b64 = base64.RawStdEncoding
 
+// slots bounds how many hashes run at once to the number of cores. Each
+// one holds 19 MiB and a core for 50 ms: a burst of 32 sign-ins would
+// otherwise take 600 MiB and finish no sooner, since the cores are the
+// limit either way. Waiting sign-ins queue here instead.
+var slots = make(chan struct{}, max(1, runtime.GOMAXPROCS(0)))
+
+// idKey is argon2.IDKey inside a slot.
+func idKey(password, salt []byte, p Params, keyLen uint32) []byte {
+	slots <- struct{}{}
+	defer func() { <-slots }()
+	return argon2.IDKey(password, salt, p.Time, p.Memory, p.Threads, keyLen)
+}
+
 // ErrMalformedHash is returned for a string that is not an argon2id PHC hash.
 var ErrMalformedHash = errors.New("not an argon2id hash")
 
@@ -44,9 +58,13 @@ func HashWith(password string, p Params) (string, error) {
 	if _, err := rand.Read(salt); err != nil {
 		return "", fmt.Errorf("generate salt: %w", err)
 	}
-	key := argon2.IDKey([]byte(password), salt, p.Time, p.Memory, p.Threads, p.KeyLen)
+	return phc(p, salt, idKey([]byte(password), salt, p, p.KeyLen)), nil
+}
+
+// phc formats a hash as a PHC string.
+func phc(p Params, salt, key []byte) string {
 	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s",
-		argon2.Version, p.Memory, p.Time, p.Threads, b64.EncodeToString(salt), b64.EncodeToString(key)), nil
+		argon2.Version, p.Memory, p.Time, p.Threads, b64.EncodeToString(salt), b64.EncodeToString(key))
 }
 
 // Verify reports whether password matches the PHC hash, and whether the
@@ -57,20 +75,21 @@ func Verify(hash, password string) (ok, needsRehash bool, err error) {
 	if err != nil {
 		return false, false, err
 	}
-	got := argon2.IDKey([]byte(password), salt, p.Time, p.Memory, p.Threads, uint32(len(key)))
+	got := idKey([]byte(password), salt, p, uint32(len(key)))
 	ok = subtle.ConstantTimeCompare(got, key) == 1
 	needsRehash = p.Memory < DefaultParams.Memory || p.Time < DefaultParams.Time || p.Threads < DefaultParams.Threads
 	return ok, needsRehash, nil
 }
 
 // dummyHash is verified for unknown accounts so that "no such user" costs
-// the same time as "wrong password".
+// the same time as "wrong password". It has the current parameters and a
+// random salt and key: no password matches it, and building it costs no
+// hashing (a hash at start-up would add 50 ms and 19 MiB to every start).
 var dummyHash = func() string {
-	h, err := Hash("dummy password for timing equalisation")
-	if err != nil {
-		panic(err)
-	}
-	return h
+	salt, key := make([]byte, DefaultParams.SaltLen), make([]byte, DefaultParams.KeyLen)
+	rand.Read(salt)
+	rand.Read(key)
+	return phc(DefaultParams, salt, key)
 }()
 
 // VerifyDummy spends the time of one verification and always fails.

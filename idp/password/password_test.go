@@ -93,3 +93,19 @@ func TestCommonListLoaded(t *testing.T) {
 		}
 	}
 }
+
+// The dummy hash costs what a member's hash costs, and nothing matches it.
+func TestDummyHash(t *testing.T) {
+	p, _, _, err := Parse(dummyHash)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Memory != DefaultParams.Memory || p.Time != DefaultParams.Time || p.Threads != DefaultParams.Threads {
+		t.Errorf("dummy hash parameters %+v, want %+v", p, DefaultParams)
+	}
+	for _, pw := range []string{"", "dummy", "dummy password for timing equalisation"} {
+		if ok, _, err := Verify(dummyHash, pw); ok || err != nil {
+			t.Errorf("Verify(dummy, %q) = %v, %v", pw, ok, err)
+		}
+	}
+}

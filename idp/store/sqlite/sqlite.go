@@ -20,7 +20,7 @@ import (
 
 // readers is the size of the read pool. Reads are short; a few connections
 // cover a small provider on a small machine.
-const readers = 4
+const readers = 8
 
 // foldFunc is the SQL function that lower-cases text the way Go does
 // (strings.ToLower, all of Unicode); SQLite's lower() folds ASCII only.

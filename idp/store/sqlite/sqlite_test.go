@@ -1,6 +1,7 @@
 package sqlite
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -260,4 +261,18 @@ func TestOneActiveKeyIndex(t *testing.T) {
 	if !errors.As(err, &ce) || ce.Field != "algorithm" {
 		t.Errorf("second active key: err = %v, want a conflict on algorithm", err)
 	}
+}
+
+func BenchmarkStore(b *testing.B) {
+	storetest.Bench(b, func(b *testing.B) store.Store {
+		s, err := Open(context.Background(), filepath.Join(b.TempDir(), "idp.db"))
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { s.Close() })
+		if err := s.Migrate(context.Background()); err != nil {
+			b.Fatal(err)
+		}
+		return s
+	})
 }
