@@ -12,6 +12,8 @@ import (
 
 	"github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
+
+	"github.com/communityidp/idp/config"
 )
 
 // The community website signs a member in with the code flow, with each
@@ -299,5 +301,32 @@ func TestLogoutWithoutHintAsks(t *testing.T) {
 	}
 	if after := b.Get(site.oauth.AuthCodeURL("b", oauth2.SetAuthURLParam("prompt", "none"))); after.Away == nil || oauthError(after.Away) != "login_required" {
 		t.Fatal("still signed in after confirmed logout")
+	}
+}
+
+// The community site may use PKCE too (RFC 9700 recommends it): the right
+// verifier redeems the code, a wrong one is invalid_grant. With
+// require_pkce, a request without a challenge goes back to the site as
+// invalid_request.
+func TestCommunitySitePKCE(t *testing.T) {
+	p := startProvider(t, func(c *config.Config) { c.Clients[0].RequirePKCE = true })
+	site := newRP(t, p, siteID, siteSecret, siteRedirect, oauth2.AuthStyleInHeader)
+	b := newBrowser(t, p)
+
+	verifier := oauth2.GenerateVerifier()
+	back := b.signIn(site.oauth.AuthCodeURL("s1", oauth2.S256ChallengeOption(verifier)), aliceLogin, alicePassword)
+	_, idt := site.exchange(mustNoError(t, back), oauth2.VerifierOption(verifier))
+	if idt.Subject == "" {
+		t.Fatal("no subject")
+	}
+
+	back = b.signIn(site.oauth.AuthCodeURL("s2", oauth2.S256ChallengeOption(verifier)), aliceLogin, alicePassword)
+	st, body, _ := tokenCall(t, p.URL+"/oauth/token", url.Values{"grant_type": {"authorization_code"},
+		"code": {mustNoError(t, back)}, "redirect_uri": {siteRedirect}, "code_verifier": {oauth2.GenerateVerifier()}}, siteID, siteSecret)
+	wantOAuthError(t, "wrong code_verifier", st, body, 400, "invalid_grant")
+
+	back = b.Get(site.oauth.AuthCodeURL("s3")).Away
+	if back == nil || oauthError(back) != "invalid_request" || back.Query().Get("state") != "s3" {
+		t.Fatalf("no challenge with require_pkce: redirected to %s", back)
 	}
 }
