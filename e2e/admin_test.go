@@ -271,3 +271,112 @@ func TestAuditEvents(t *testing.T) {
 		}
 	}
 }
+
+// Passkeys that could not be added are not failed sign-ins: the rollout's
+// failure rate, failures by kind and by browser count only sign-ins
+// (stage login); registration failures are counted apart.
+func TestRolloutCountsOnlySignInFailures(t *testing.T) {
+	p := startProvider(t, func(c *config.Config) { c.Passkeys.Rollout = config.RolloutEveryone })
+	addAdmin(t, p)
+	b := newBrowser(t, p)
+	signInPage(t, b, p, aliceLogin, alicePassword)
+	csrf := csrfOf(b.Get(p.URL + "/settings/passkeys").page)
+	// Two prompts cancelled while adding a passkey (reported by the page),
+	// and one refused by the server (an origin error while adding).
+	for range 2 {
+		if st, body := b.postJSON("/webauthn/failure", csrf, map[string]any{"stage": "register", "code": "PK-CANCELLED"}); st != 204 {
+			t.Fatalf("report: %d %s", st, body)
+		}
+	}
+	if st, body := b.addPasskeyHTTP(softauthn.New("http://evil.example")); st != 400 || jsonString(body["error"]) != "PK-ORIGIN" {
+		t.Fatalf("registration from another origin: %d %s", st, body)
+	}
+	// One passkey sign-in prompt cancelled.
+	if st, body := b.postJSON("/webauthn/failure", csrf, map[string]any{"stage": "login", "code": "PK-CANCELLED"}); st != 204 {
+		t.Fatalf("report: %d %s", st, body)
+	}
+	if n := len(events(t, p, "passkey.failure")); n != 1 {
+		t.Errorf("%d sign-in failure events, want 1", n)
+	}
+	if ev := events(t, p, "passkey.register.failure"); len(ev) != 3 || ev[0].Details["stage"] != "register" {
+		t.Errorf("registration failure events: %+v", ev)
+	}
+
+	adm := newBrowser(t, p)
+	signInPage(t, adm, p, adminLogin, adminPassword)
+	text := adm.Get(p.URL + "/admin/rollout").Text()
+	// Last 24 hours: no passkey sign-in, 2 password (alice, the admin),
+	// none after a failed passkey, 1 passkey failure: 100%.
+	for _, want := range []string{
+		"Last 24 hours 0 2 0 1 100%",
+		"Kind Failures Cancelled or timed out 1 Passkey failures by browser",
+		"Unknown browser 1 ",
+		"Passkeys that could not be added (not counted as sign-in failures above), last 30 days: 3",
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("rollout page lacks %q:\n%s", want, text)
+		}
+	}
+	if strings.Contains(text, "Origin or RP ID mismatch") || strings.Contains(text, "origin errors in the last 7 days") {
+		t.Errorf("a registration origin error counts as a sign-in failure:\n%s", text)
+	}
+}
+
+// Disabling an account in the console ends everything it holds at once:
+// its browser session, its refresh and access tokens, and password and
+// passkey sign-in. Enabling it again lets the member sign in anew; what
+// was ended stays ended.
+func TestAdminDisableEndsAccess(t *testing.T) {
+	p := startProvider(t, func(c *config.Config) { c.Passkeys.Rollout = config.RolloutEveryone })
+	addAdmin(t, p)
+	alice := userID(t, p, aliceLogin)
+	phone := newBrowser(t, p)
+	signInPage(t, phone, p, aliceLogin, alicePassword)
+	key := softauthn.New(p.URL)
+	if st, body := phone.addPasskeyHTTP(key); st != 200 {
+		t.Fatalf("add passkey: %d %s", st, body)
+	}
+	site := newRP(t, p, siteID, siteSecret, siteRedirect, oauth2.AuthStyleInHeader, "openid", "offline_access")
+	tok, _ := site.exchange(mustNoError(t, phone.signIn(site.oauth.AuthCodeURL("s"), aliceLogin, alicePassword)))
+
+	adm := newBrowser(t, p)
+	signInPage(t, adm, p, adminLogin, adminPassword)
+	r := adm.Submit(adm.Get(p.URL+"/admin/members/"+alice).page, "Disable account", nil)
+	if !strings.Contains(r.Text(), "The account is disabled") {
+		t.Fatalf("disable: %s", r.Text())
+	}
+
+	if r := phone.Get(p.URL + "/settings"); !strings.Contains(r.Text(), "Email or username") {
+		t.Fatal("the disabled member's session survived")
+	}
+	st, body, _ := tokenCall(t, p.URL+"/oauth/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tok.RefreshToken}}, siteID, siteSecret)
+	wantOAuthError(t, "refresh of a disabled account", st, body, 400, "invalid_grant")
+	if st, _, _ := userinfo(t, p, tok.AccessToken); st != http.StatusUnauthorized {
+		t.Fatalf("userinfo with a disabled account's token: %d", st)
+	}
+	b := newBrowser(t, p)
+	r = b.Submit(b.Get(p.URL+"/login").page, "Continue", map[string]string{"Email or username": aliceLogin})
+	if form, _ := r.page.formWithButton("Use Password"); form != nil {
+		r = b.Submit(r.page, "Use Password", nil)
+	}
+	r = b.Submit(r.page, "Sign in", map[string]string{"Password": alicePassword})
+	if r.Status != http.StatusForbidden || !strings.Contains(r.Text(), "ACCOUNT-DISABLED") {
+		t.Fatalf("password sign-in of a disabled account: %d %s", r.Status, r.Text())
+	}
+	page := b.Get(p.URL + "/login")
+	csrf := csrfOf(page.page)
+	_, begin := b.postJSON("/webauthn/login/begin", csrf, map[string]any{"conditional": false})
+	answer, _ := key.Get(begin["publicKey"])
+	st, done := b.postJSON("/webauthn/login/finish", csrf, map[string]any{"ceremony": jsonString(begin["ceremony"]), "credential": json.RawMessage(answer)})
+	if st < 400 || jsonString(done["error"]) != "ACCOUNT-DISABLED" {
+		t.Fatalf("passkey sign-in of a disabled account: %d %s", st, done)
+	}
+
+	r = adm.Submit(adm.Get(p.URL+"/admin/members/"+alice).page, "Enable account", nil)
+	if !strings.Contains(r.Text(), "The account is enabled again.") {
+		t.Fatalf("enable: %s", r.Text())
+	}
+	signInPage(t, newBrowser(t, p), p, aliceLogin, alicePassword)
+	st, body, _ = tokenCall(t, p.URL+"/oauth/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tok.RefreshToken}}, siteID, siteSecret)
+	wantOAuthError(t, "refresh token from before the disable", st, body, 400, "invalid_grant")
+}
