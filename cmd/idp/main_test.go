@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -20,6 +21,8 @@ import (
 	"time"
 
 	"github.com/communityidp/idp/idp/password"
+	"github.com/communityidp/idp/idp/store"
+	"github.com/communityidp/idp/idp/store/sqlite"
 )
 
 // runCLI runs one command in-process with the given standard input.
@@ -285,4 +288,57 @@ func TestServeWithoutConfig(t *testing.T) {
 	if err != nil || !regexp.MustCompile(`admin\s+admin@example.org\s+Site Admin\s+admin`).Match(out) {
 		t.Fatalf("users list after setup: %v\n%s", err, out)
 	}
+}
+
+// idp audit export writes the selected events as JSON lines; a bad date
+// names the flag.
+func TestAuditExport(t *testing.T) {
+	cfg := writeConfig(t, "")
+	if code, _, errs := runCLI(t, nil, "", "migrate", "--config", cfg); code != 0 {
+		t.Fatalf("migrate: %s", errs)
+	}
+	dsn := strings.TrimSuffix(strings.SplitN(mustRead(t, cfg), "dsn: ", 2)[1], "}\n")
+	st, err := sqlite.Open(context.Background(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range []store.AuditEvent{
+		{At: time.Date(2026, 10, 30, 12, 0, 0, 0, time.UTC), Kind: "signin.success", Method: "password", Result: "ok"},
+		{At: time.Date(2026, 11, 2, 12, 0, 0, 0, time.UTC), Kind: "signin.failure", Method: "passkey", Result: "failure", Code: "PK-CANCELLED"},
+		{At: time.Date(2026, 11, 3, 12, 0, 0, 0, time.UTC), Kind: "signin.success", Method: "passkey", Result: "ok"},
+	} {
+		if err := st.AppendAudit(context.Background(), &e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st.Close()
+
+	code, out, errs := runCLI(t, nil, "", "audit", "export", "--config", cfg, "--since", "2026-11-01")
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if code != 0 || len(lines) != 2 || !strings.Contains(out, `"PK-CANCELLED"`) || strings.Contains(out, "2026-10-30") {
+		t.Fatalf("export --since: %d %q %s", code, out, errs)
+	}
+	for _, l := range lines {
+		var e map[string]any
+		if err := json.Unmarshal([]byte(l), &e); err != nil {
+			t.Fatalf("not a JSON line: %q", l)
+		}
+	}
+	code, out, _ = runCLI(t, nil, "", "audit", "export", "--config", cfg, "--kind", "signin.failure")
+	if code != 0 || strings.Count(out, "\n") != 1 || !strings.Contains(out, "PK-CANCELLED") {
+		t.Fatalf("export --kind: %d %q", code, out)
+	}
+	code, _, errs = runCLI(t, nil, "", "audit", "export", "--config", cfg, "--since", "yesterday")
+	if code == 0 || !strings.Contains(errs, "--since") {
+		t.Fatalf("bad --since: %d %s", code, errs)
+	}
+}
+
+func mustRead(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }
