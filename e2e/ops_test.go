@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"net/http"
 	"os"
@@ -16,13 +17,17 @@ import (
 
 	"github.com/communityidp/idp/config"
 	"github.com/communityidp/idp/idp/doctor"
+	"github.com/communityidp/idp/idp/passkey/softauthn"
 	"github.com/communityidp/idp/idp/server"
 )
 
 // /metrics, on its own address, counts what a scripted run did.
 func TestMetrics(t *testing.T) {
 	metricsAddr := freeAddr(t)
-	p := startProvider(t, func(c *config.Config) { c.Metrics.Listen = metricsAddr })
+	p := startProvider(t, func(c *config.Config) {
+		c.Metrics.Listen = metricsAddr
+		c.Passkeys.Rollout = config.RolloutEveryone
+	})
 	site := newRP(t, p, siteID, siteSecret, siteRedirect, oauth2.AuthStyleInHeader, "openid", "offline_access")
 	b := newBrowser(t, p)
 	tok, _ := site.exchange(mustNoError(t, b.signIn(site.oauth.AuthCodeURL("s"), aliceLogin, alicePassword)))
@@ -34,6 +39,22 @@ func TestMetrics(t *testing.T) {
 	r := x.Get(p.URL + "/login")
 	r = x.Submit(r.page, "Continue", map[string]string{"Email or username": aliceLogin})
 	x.Submit(r.page, "Sign in", map[string]string{"Password": "wrong"})
+	// A passkey added, one sign-in with it and one cancelled prompt.
+	key := softauthn.New(p.URL)
+	if st, body := b.addPasskeyHTTP(key); st != 200 {
+		t.Fatalf("add passkey: %d %s", st, body)
+	}
+	pk := newBrowser(t, p)
+	csrf := csrfOf(pk.Get(p.URL + "/login").page)
+	_, begin := pk.postJSON("/webauthn/login/begin", csrf, map[string]any{"conditional": false})
+	answer, _ := key.Get(begin["publicKey"])
+	if st, done := pk.postJSON("/webauthn/login/finish", csrf, map[string]any{"ceremony": jsonString(begin["ceremony"]),
+		"credential": json.RawMessage(answer)}); st != 200 {
+		t.Fatalf("passkey sign-in: %d %s", st, done)
+	}
+	if st, _ := pk.postJSON("/webauthn/failure", csrf, map[string]any{"stage": "login", "code": "PK-CANCELLED"}); st >= 300 {
+		t.Fatalf("report a cancelled prompt: %d", st)
+	}
 
 	var body string
 	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
@@ -49,6 +70,9 @@ func TestMetrics(t *testing.T) {
 		`idp_signins_total{method="pwd",result="ok"} 1`,
 		`idp_signins_total{method="pwd",result="fail"} 1`,
 		`idp_tokens_issued_total{grant="authorization_code"} 1`,
+		`idp_passkey_ceremonies_total{kind="register",result="ok"} 1`,
+		`idp_passkey_ceremonies_total{kind="login",result="ok"} 1`,
+		`idp_passkey_ceremonies_total{kind="login",result="PK-CANCELLED"} 1`,
 		`idp_tokens_issued_total{grant="refresh_token"} 1`,
 		`idp_http_requests_total{method="POST",route="/oauth/token",status="200"} 2`,
 		`idp_http_request_duration_seconds_count{route="/login/password"} 2`,
