@@ -307,3 +307,33 @@ func TestAuthRequestExpires(t *testing.T) {
 		t.Fatalf("expired sign-in: %v %s", r.Away, r.Text())
 	}
 }
+
+// A failed password step shows its error code, linked to its explanation
+// on /help/errors, like every other failure page.
+func TestPasswordFailureShowsCode(t *testing.T) {
+	p := startProvider(t, nil)
+	b := newBrowser(t, p)
+	r := b.Get(p.URL + "/login")
+	r = b.Submit(r.page, "Continue", map[string]string{"Email or username": aliceLogin})
+	form := r.page
+	r = b.Submit(form, "Sign in", map[string]string{"Password": "not her password"})
+	if r.Status != http.StatusUnauthorized || !strings.Contains(r.Text(), "Error code LOGIN-WRONG") ||
+		!strings.Contains(r.Body, `href="/help/errors#LOGIN-WRONG"`) {
+		t.Fatalf("wrong password: %d %s", r.Status, r.Text())
+	}
+	for tries := 1; r.Status != http.StatusTooManyRequests; tries++ {
+		if r.Status != http.StatusUnauthorized || tries > 30 {
+			t.Fatalf("wrong password: %d %s", r.Status, r.Text())
+		}
+		r = b.Submit(form, "Sign in", map[string]string{"Password": "not her password"})
+	}
+	if !strings.Contains(r.Text(), "Error code LOGIN-THROTTLED") || !strings.Contains(r.Body, `href="/help/errors#LOGIN-THROTTLED"`) {
+		t.Fatalf("throttled: %s", r.Text())
+	}
+	help := b.Get(p.URL + "/help/errors")
+	for _, code := range []string{"LOGIN-WRONG", "LOGIN-THROTTLED", "PK-ROLLOUT", "SIGNED-OUT", "NOT-FOUND"} {
+		if !strings.Contains(help.Body, `<dt id="`+code+`">`) {
+			t.Errorf("/help/errors has no entry for %s", code)
+		}
+	}
+}

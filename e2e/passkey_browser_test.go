@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/communityidp/idp/config"
+	"github.com/communityidp/idp/idp/audit"
 	"github.com/communityidp/idp/idp/store"
 	"github.com/communityidp/idp/idp/users"
 )
@@ -138,7 +139,9 @@ func TestAdminPasskeyWalkthrough(t *testing.T) {
 	c.waitFor("You are signed out")
 	c.presence(false)
 	c.signInWithPassword(app, adminLogin, adminPassword)
-	// No suggestion: the member has a passkey.
+	// No suggestion (the admin has a passkey, and also said "Not now"
+	// above; TestNoSuggestionForMemberWithPasskey shows the passkey alone
+	// is enough).
 	c.waitFor("Signed in as admin")
 	c.waitFor("amr: pwd")
 
@@ -315,4 +318,74 @@ func TestEmbeddedWebView(t *testing.T) {
 	c.fill("Password", adminPassword)
 	c.click("Sign in")
 	c.waitFor("Signed in as admin")
+}
+
+// The suggestion after a password sign-in is only for members without a
+// passkey. A member who never answered it ("Not now" is never pressed, so
+// no snooze hides it) adds a passkey in Settings, then signs in with the
+// password: straight to the app, no suggestion. A similar member without
+// a passkey sees it.
+func TestNoSuggestionForMemberWithPasskey(t *testing.T) {
+	p, app := startPasskeyProvider(t, func(c *config.Config) { c.Passkeys.Rollout = config.RolloutEveryone })
+	const bobPassword, carolPassword = "bob passphrase 2026", "carol passphrase 2026"
+	bob := newMember(t, p, "bob", bobPassword)
+	carol := newMember(t, p, "carol", carolPassword)
+	ctx := context.Background()
+	snoozed := func(u *store.User) bool {
+		t.Helper()
+		until, err := p.store.SuggestionSnoozedUntil(ctx, u.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return !until.IsZero()
+	}
+	shown := func(u *store.User) int {
+		t.Helper()
+		n := 0
+		for _, e := range events(t, p, audit.SuggestionShown) {
+			if e.UserID == u.ID {
+				n++
+			}
+		}
+		return n
+	}
+
+	c := newChrome(t)
+	c.presence(false)
+	// bob signs in with his password: he has no passkey, so the suggestion
+	// shows. He does not answer it and goes to Settings > Passkeys.
+	c.signInWithPassword(app, "bob", bobPassword)
+	c.waitFor("Sign in faster with a passkey")
+	c.presence(true)
+	c.addPasskey(p, "Bob Laptop")
+	c.signOut(p)
+	if snoozed(bob) {
+		t.Fatal("bob's suggestion is snoozed: the test would prove nothing")
+	}
+	if n := shown(bob); n != 1 {
+		t.Fatalf("the suggestion was shown to bob %d times, want 1", n)
+	}
+
+	// bob signs in with the password again: no suggestion.
+	c.presence(false) // the autofill must not sign him in with the passkey
+	c.signInWithPassword(app, "bob", bobPassword)
+	c.waitFor("Signed in as bob")
+	c.waitFor("amr: pwd")
+	c.absent("Sign in faster with a passkey")
+	if n := shown(bob); n != 1 {
+		t.Fatalf("the suggestion was shown to bob, who has a passkey (%d times)", n)
+	}
+	if snoozed(bob) {
+		t.Fatal("bob's suggestion is snoozed")
+	}
+	c.signOut(p)
+
+	// carol, alike but without a passkey, sees it.
+	c.signInWithPassword(app, "carol", carolPassword)
+	c.waitFor("Sign in faster with a passkey")
+	if n := shown(carol); n != 1 || snoozed(carol) {
+		t.Fatalf("carol: shown %d times, snoozed %v", n, snoozed(carol))
+	}
+	c.click("Not now")
+	c.waitFor("Signed in as carol")
 }

@@ -3,10 +3,12 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"io"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -231,5 +233,154 @@ func TestWellKnownServed(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != 404 {
 		t.Errorf("/.well-known/webauthn without extra origins: %d", resp.StatusCode)
+	}
+}
+
+// pageSignals reads what Settings > Passkeys asks the page script to tell
+// the password manager (the WebAuthn Signal API).
+func pageSignals(t *testing.T, p *page) (signals struct {
+	RPID     string   `json:"rpId"`
+	Accepted []string `json:"allAcceptedCredentialIds"`
+	Unknown  string   `json:"unknownCredentialId"`
+}) {
+	t.Helper()
+	el := findByID(p.doc, "passkey-signals")
+	if el == nil {
+		t.Fatalf("no passkey-signals on %s: %s", p.URL, p.Text())
+	}
+	if err := json.Unmarshal([]byte(textOf(el)), &signals); err != nil {
+		t.Fatalf("passkey-signals %q: %v", textOf(el), err)
+	}
+	return signals
+}
+
+// A link to Settings > Passkeys cannot make the member's password manager
+// forget a passkey that still works: ?unknown= is only signalled after
+// this member deleted that passkey in this browser, shortly before, and
+// never while the passkey is still registered.
+func TestUnknownSignalOnlyAfterRealDelete(t *testing.T) {
+	p := startProvider(t, func(c *config.Config) { c.Passkeys.Rollout = config.RolloutEveryone })
+	b := newBrowser(t, p)
+	signInPage(t, b, p, aliceLogin, alicePassword)
+	key := softauthn.New(p.URL)
+	if st, body := b.addPasskeyHTTP(key); st != 200 {
+		t.Fatalf("add passkey: %d %s", st, body)
+	}
+	pks, err := p.store.PasskeysByUser(context.Background(), userID(t, p, aliceLogin))
+	if err != nil || len(pks) != 1 {
+		t.Fatalf("passkeys: %v %v", pks, err)
+	}
+	live := base64.RawURLEncoding.EncodeToString(pks[0].CredentialID)
+
+	// Forged: the id of a live passkey (anyone gets it from
+	// /webauthn/login/begin), with no signature or a made-up one.
+	for _, q := range []string{
+		"?unknown=" + live,
+		"?done=deleted&unknown=" + live,
+		"?done=deleted&unknown=" + live + "&usig=" + strconv.FormatInt(time.Now().Add(time.Minute).Unix(), 10) + ".AAAA",
+	} {
+		r := b.Get(p.URL + "/settings/passkeys" + q)
+		s := pageSignals(t, r.page)
+		if s.Unknown != "" || strings.Contains(r.Body, `"unknownCredentialId"`) {
+			t.Errorf("%s: the page signals %q as unknown", q, s.Unknown)
+		}
+		if len(s.Accepted) != 1 || s.Accepted[0] != live {
+			t.Errorf("%s: accepted %v", q, s.Accepted)
+		}
+	}
+
+	// A real delete: the page after it signals the deleted passkey.
+	r := b.Submit(b.Get(p.URL+"/settings/passkeys").page, "Delete passkey", nil)
+	if !strings.Contains(r.Text(), "Your passkey was deleted.") {
+		t.Fatalf("after delete: %s", r.Text())
+	}
+	if s := pageSignals(t, r.page); s.Unknown != live || len(s.Accepted) != 0 {
+		t.Fatalf("after a real delete: unknown %q accepted %v, want %q and none", s.Unknown, s.Accepted, live)
+	}
+	afterDelete := r.URL.String()
+
+	// That link is for this browser only: another of alice's browsers gets
+	// no signal from it.
+	other := newBrowser(t, p)
+	signInPage(t, other, p, aliceLogin, alicePassword)
+	if s := pageSignals(t, other.Get(afterDelete).page); s.Unknown != "" {
+		t.Errorf("the link after a delete signals in another browser: %q", s.Unknown)
+	}
+
+	// If the same credential is registered again, the old link no longer
+	// signals it: a passkey in the list is never reported unknown.
+	key.FixedCredentialID = pks[0].CredentialID
+	if st, body := b.addPasskeyHTTP(key); st != 200 {
+		t.Fatalf("add the passkey again: %d %s", st, body)
+	}
+	if s := pageSignals(t, b.Get(afterDelete).page); s.Unknown != "" || len(s.Accepted) != 1 {
+		t.Errorf("the old link signals a registered passkey: unknown %q accepted %v", s.Unknown, s.Accepted)
+	}
+
+	// And the link expires within minutes.
+	if err := p.store.DeletePasskey(context.Background(), pks[0].UserID, mustOnlyPasskey(t, p).ID); err != nil {
+		t.Fatal(err)
+	}
+	if s := pageSignals(t, b.Get(afterDelete).page); s.Unknown != live {
+		t.Fatalf("before expiry: unknown %q", s.Unknown)
+	}
+	p.clock.Advance(5 * time.Minute)
+	if s := pageSignals(t, b.Get(afterDelete).page); s.Unknown != "" {
+		t.Errorf("an expired link still signals: %q", s.Unknown)
+	}
+}
+
+func mustOnlyPasskey(t *testing.T, p *provider) store.Passkey {
+	t.Helper()
+	pks, err := p.store.PasskeysByUser(context.Background(), userID(t, p, aliceLogin))
+	if err != nil || len(pks) != 1 {
+		t.Fatalf("passkeys: %v %v", pks, err)
+	}
+	return pks[0]
+}
+
+// A sign-in with a passkey the site no longer knows answers with the
+// credential and the configured RP ID, which the page script passes to
+// signalUnknownCredential (passkeys.rp_id may be a parent domain of the
+// page's host, so the page must not guess it from its own address).
+func TestUnknownPasskeyAnswerNamesRPID(t *testing.T) {
+	p := startProvider(t, func(c *config.Config) { c.Passkeys.Rollout = config.RolloutEveryone })
+	b := newBrowser(t, p)
+	signInPage(t, b, p, aliceLogin, alicePassword)
+	key := softauthn.New(p.URL)
+	if st, body := b.addPasskeyHTTP(key); st != 200 {
+		t.Fatalf("add passkey: %d %s", st, body)
+	}
+	pk := mustOnlyPasskey(t, p)
+	if err := p.store.DeletePasskey(context.Background(), pk.UserID, pk.ID); err != nil {
+		t.Fatal(err)
+	}
+	anon := newBrowser(t, p)
+	csrf := csrfOf(anon.Get(p.URL + "/login").page)
+	st, begin := anon.postJSON("/webauthn/login/begin", csrf, map[string]any{"conditional": true})
+	if st != 200 {
+		t.Fatalf("begin: %d %s", st, begin)
+	}
+	answer, err := key.Get(begin["publicKey"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, done := anon.postJSON("/webauthn/login/finish", csrf, map[string]any{"ceremony": jsonString(begin["ceremony"]), "credential": json.RawMessage(answer)})
+	if st != 400 || jsonString(done["error"]) != "PK-UNKNOWN" ||
+		jsonString(done["credentialId"]) != base64.RawURLEncoding.EncodeToString(pk.CredentialID) {
+		t.Fatalf("unknown passkey: %d %s", st, done)
+	}
+	if got := jsonString(done["rpId"]); got == "" || got != p.cfg.Passkeys.RPID {
+		t.Fatalf("rpId %q in the answer, want the configured %q", got, p.cfg.Passkeys.RPID)
+	}
+	// The page script uses it, not the page's own host name.
+	resp, err := http.Get(p.URL + "/static/passkey.js")
+	if err != nil {
+		t.Fatal(err)
+	}
+	js, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || strings.Contains(string(js), "location.hostname") || !strings.Contains(string(js), "rpId: d.rpId") {
+		t.Fatalf("passkey.js (%d) does not take the RP ID from the server", resp.StatusCode)
 	}
 }

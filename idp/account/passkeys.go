@@ -6,7 +6,11 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
@@ -72,10 +76,13 @@ func (h *Handler) passkeys(c *gin.Context) {
 	// After a change, and on every visit, tell the password manager which
 	// passkeys still exist here (the WebAuthn Signal API).
 	p.Signals = login.SignalsFor(h.Passkeys.RPID(), cur.User, pks)
-	if gone := c.Query("unknown"); gone != "" {
-		if _, err := base64.RawURLEncoding.DecodeString(gone); err == nil {
-			p.Signals.Unknown = gone
-		}
+	// And right after a delete, that the deleted one is gone. Only a
+	// deletion this member just made in this browser counts (the redirect
+	// carries a signed, short-lived value): a crafted link must not make
+	// the password manager drop a passkey that still works.
+	if gone := c.Query("unknown"); gone != "" && h.deletedJustNow(c, cur.User.ID, gone, c.Query("usig")) &&
+		!slices.Contains(p.Signals.Accepted, gone) {
+		p.Signals.Unknown = gone
 	}
 	h.Render.Render(c.Writer, c.Request, http.StatusOK, "passkeys", cur.User, p)
 }
@@ -245,7 +252,49 @@ func (h *Handler) remove(c *gin.Context) {
 	h.Audit.Record(ctx, c.Request, store.AuditEvent{Kind: audit.PasskeyDeleted, ActorID: cur.User.ID, UserID: cur.User.ID,
 		Details: map[string]string{"passkey": c.Param("id")}})
 	// The page tells the password manager the credential is gone.
-	c.Redirect(http.StatusSeeOther, "/settings/passkeys?done=deleted&unknown="+base64.RawURLEncoding.EncodeToString(credential))
+	q := url.Values{"done": {"deleted"}}
+	if len(credential) > 0 {
+		gone := base64.RawURLEncoding.EncodeToString(credential)
+		q.Set("unknown", gone)
+		q.Set("usig", h.signDeleted(c, cur.User.ID, gone, h.Now().Add(deletedSignalTTL)))
+	}
+	c.Redirect(http.StatusSeeOther, "/settings/passkeys?"+q.Encode())
+}
+
+// deletedSignalTTL is how long the page after a delete may still tell the
+// password manager about the deleted passkey: long enough for the redirect.
+const deletedSignalTTL = 2 * time.Minute
+
+const deletedSignalPurpose = "signal-unknown-credential"
+
+// deletedSignalValue is what the signature after a delete covers: the
+// member, this browser, the credential and the expiry.
+func (h *Handler) deletedSignalValue(c *gin.Context, userID, credential string, exp int64) string {
+	return strings.Join([]string{userID, string(h.CSRF.Binding(c.Request)), credential, strconv.FormatInt(exp, 10)}, "\x00")
+}
+
+// signDeleted signs the credential id of a passkey the member just deleted,
+// for the page the delete redirects to: "expiry.signature".
+func (h *Handler) signDeleted(c *gin.Context, userID, credential string, until time.Time) string {
+	exp := until.Unix()
+	return strconv.FormatInt(exp, 10) + "." + h.CSRF.SignValue(deletedSignalPurpose, h.deletedSignalValue(c, userID, credential, exp))
+}
+
+// deletedJustNow checks a signature made by signDeleted for this member
+// and browser, and that it has not expired.
+func (h *Handler) deletedJustNow(c *gin.Context, userID, credential, sig string) bool {
+	if _, err := base64.RawURLEncoding.DecodeString(credential); err != nil {
+		return false
+	}
+	expText, mac, ok := strings.Cut(sig, ".")
+	if !ok {
+		return false
+	}
+	exp, err := strconv.ParseInt(expText, 10, 64)
+	if err != nil || !h.Now().Before(time.Unix(exp, 0)) {
+		return false
+	}
+	return h.CSRF.VerifyValue(deletedSignalPurpose, h.deletedSignalValue(c, userID, credential, exp), mac)
 }
 
 // stored renders the page for a failed change of a member's passkey and

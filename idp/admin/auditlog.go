@@ -15,7 +15,7 @@ import (
 // Kinds lists the audit event kinds, for the filter.
 var Kinds = []string{
 	audit.SignInOK, audit.SignInFailed, audit.SignedOut, audit.SignedOutAll, audit.PasskeyAdded, audit.PasskeyRenamed, audit.PasskeyDeleted,
-	audit.PasskeyFailed, audit.PasswordChanged, audit.UserCreated, audit.RecoveryCreated, audit.RecoveryUsed,
+	audit.PasskeyFailed, audit.PasskeyRegisterFailed, audit.PasswordChanged, audit.UserCreated, audit.RecoveryCreated, audit.RecoveryUsed,
 	audit.UserDisabled, audit.UserEnabled, audit.SessionsRevoked, audit.SuggestionShown, audit.SuggestionAccepted,
 	audit.SuggestionSnoozed, audit.SyntheticCheck,
 }

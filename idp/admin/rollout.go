@@ -63,6 +63,10 @@ type rolloutPage struct {
 	Accepted    int
 	Snoozed     int
 	Warnings    []string
+
+	// RegisterFailures counts passkeys that could not be added (last 30
+	// days): not sign-in failures, so they stay out of the figures above.
+	RegisterFailures int
 }
 
 // rolloutFigures computes what an admin needs to decide the next stage,
@@ -78,6 +82,8 @@ func (h *Handler) rolloutFigures(c *gin.Context) (*rolloutPage, error) {
 	p.MemberShare = share(p.Coverage.MembersWithPasskey, p.Coverage.Members)
 	p.AdminShare = share(p.Coverage.AdminsWithPasskey, p.Coverage.Admins)
 
+	// Sign-in figures: a passkey that could not be added is not a failed
+	// sign-in (it is recorded as PasskeyRegisterFailed, counted apart).
 	kinds := []string{audit.SignInOK, audit.PasskeyFailed}
 	for _, w := range []struct {
 		label string
@@ -105,7 +111,7 @@ func (h *Handler) rolloutFigures(c *gin.Context) (*rolloutPage, error) {
 	}
 
 	rows, err := h.Store.CountAudit(ctx, now.Add(-30*24*time.Hour),
-		[]string{audit.PasskeyFailed, audit.SuggestionShown, audit.SuggestionAccepted, audit.SuggestionSnoozed})
+		[]string{audit.PasskeyFailed, audit.PasskeyRegisterFailed, audit.SuggestionShown, audit.SuggestionAccepted, audit.SuggestionSnoozed})
 	if err != nil {
 		return nil, err
 	}
@@ -119,6 +125,8 @@ func (h *Handler) rolloutFigures(c *gin.Context) (*rolloutPage, error) {
 				device = "Unknown browser"
 			}
 			byDevice[device] += r.N
+		case audit.PasskeyRegisterFailed:
+			p.RegisterFailures += r.N
 		case audit.SuggestionShown:
 			p.Shown += r.N
 		case audit.SuggestionAccepted:

@@ -44,6 +44,11 @@ const (
 	SyntheticCheck     = "doctor.synthetic"
 )
 
+// PasskeyRegisterFailed is a passkey that could not be added. It is kept
+// apart from PasskeyFailed (a failed passkey sign-in), which the rollout's
+// sign-in failure figures count.
+const PasskeyRegisterFailed = "passkey.register.failure"
+
 // Sign-in methods.
 const (
 	MethodPassword            = "pwd"
@@ -91,7 +96,7 @@ func (rec *Recorder) count(e store.AuditEvent) {
 		rec.Metrics.SignIn(e.Method, ResultFailed)
 	case PasskeyAdded:
 		rec.Metrics.Ceremony(StageRegister, "ok")
-	case PasskeyFailed:
+	case PasskeyFailed, PasskeyRegisterFailed:
 		rec.Metrics.Ceremony(e.Details["stage"], e.Code)
 	}
 	if e.Kind == SignInOK && e.Method == MethodPasskey {
@@ -109,10 +114,16 @@ func (rec *Recorder) SignIn(ctx context.Context, r *http.Request, userID, client
 }
 
 // PasskeyFailure records a failed passkey ceremony, with the code the
-// member saw. binding ties it to the browser, so that a password sign-in
-// right after can be told apart ("password after a failed passkey").
+// member saw: a sign-in (StageLogin) as PasskeyFailed, adding a passkey
+// (StageRegister) as PasskeyRegisterFailed. binding ties it to the
+// browser, so that a password sign-in right after can be told apart
+// ("password after a failed passkey").
 func (rec *Recorder) PasskeyFailure(ctx context.Context, r *http.Request, userID, stage, code, binding string) {
-	rec.Record(ctx, r, store.AuditEvent{Kind: PasskeyFailed, UserID: userID, Result: ResultFailed, Code: code,
+	kind := PasskeyFailed
+	if stage == StageRegister {
+		kind = PasskeyRegisterFailed
+	}
+	rec.Record(ctx, r, store.AuditEvent{Kind: kind, UserID: userID, Result: ResultFailed, Code: code,
 		Details: map[string]string{"stage": stage, "browser": binding}})
 }
 

@@ -225,6 +225,8 @@ type passwordPage struct {
 	Login   string
 	Restart string
 	Error   string
+	// Code is the error code for support, shown with Error.
+	Code string
 }
 
 // identifier is POST /login: the member said who they are.
@@ -278,7 +280,7 @@ func (h *Handler) password(c *gin.Context) {
 	if login == "" || pw == "" || len(pw) > 4*password.MaxLength {
 		password.VerifyDummy(pw)
 		h.Audit.SignIn(ctx, c.Request, "", clientID, audit.MethodPassword, "LOGIN-WRONG")
-		page.Error = errWrongCredentials
+		page.Error, page.Code = errWrongCredentials, "LOGIN-WRONG"
 		h.Render.Render(c.Writer, c.Request, http.StatusUnauthorized, "login_password", nil, page)
 		return
 	}
@@ -304,6 +306,7 @@ func (h *Handler) password(c *gin.Context) {
 	if wait > 0 {
 		h.Audit.SignIn(ctx, c.Request, userID, clientID, audit.MethodPassword, "LOGIN-THROTTLED")
 		slog.WarnContext(ctx, "sign-in throttled", "user", userID, "wait", wait.Round(time.Second))
+		page.Code = "LOGIN-THROTTLED"
 		page.Error = "Too many failed attempts. Wait " + throttle.Describe(wait) + " before you try your password again."
 		if h.Passkeys != nil {
 			page.Error += " Signing in with a passkey still works."
@@ -330,7 +333,7 @@ func (h *Handler) password(c *gin.Context) {
 			slog.InfoContext(ctx, "sign-in failed", "method", "pwd", "user", u.ID)
 		}
 		h.Audit.SignIn(ctx, c.Request, userID, clientID, audit.MethodPassword, "LOGIN-WRONG")
-		page.Error = errWrongCredentials
+		page.Error, page.Code = errWrongCredentials, "LOGIN-WRONG"
 		h.Render.Render(c.Writer, c.Request, http.StatusUnauthorized, "login_password", nil, page)
 		return
 	}

@@ -162,6 +162,7 @@ func (h *Handler) passkeyFinish(c *gin.Context) {
 		body := web.JSONError{Error: pe.Code, Message: pe.Message()}
 		if pe.CredentialID != nil {
 			body.CredentialID = base64.RawURLEncoding.EncodeToString(pe.CredentialID)
+			body.RPID = h.Passkeys.RPID()
 		}
 		web.JSON(c.Writer, pe.Status(), body)
 		return

@@ -134,4 +134,10 @@ func TestCSRF(t *testing.T) {
 	if !c.VerifyTarget("https://site.example/", c.SignTarget("https://site.example/")) || c.VerifyTarget("https://evil.example/", c.SignTarget("https://site.example/")) {
 		t.Fatal("target signature")
 	}
+	// A signed value is bound to its purpose and value, and is no target.
+	sig := c.SignValue("purpose", "value")
+	if !c.VerifyValue("purpose", "value", sig) || c.VerifyValue("other", "value", sig) || c.VerifyValue("purpose", "value2", sig) ||
+		c.VerifyValue("purpose", "value", "") || c.VerifyTarget("value", sig) {
+		t.Fatal("value signature")
+	}
 }

@@ -56,6 +56,9 @@ type JSONError struct {
 	// CredentialID names an unknown passkey (base64url), so the page can
 	// tell the password manager to forget it.
 	CredentialID string `json:"credentialId,omitempty"`
+	// RPID goes with CredentialID: the relying party ID the passkey belongs
+	// to (passkeys.rp_id, which may be a parent domain of the page's host).
+	RPID string `json:"rpId,omitempty"`
 	// Reauth is where to sign in again, when that is what is needed.
 	Reauth string `json:"reauth,omitempty"`
 }

@@ -162,11 +162,13 @@
 
   const loginError = async (err) => {
     report('login', err);
-    // A passkey the site no longer knows: tell the password manager.
-    if (err && err.data && err.data.credentialId && PKC && PKC.signalUnknownCredential) {
+    // A passkey the site no longer knows: tell the password manager. The
+    // server names the RP ID (passkeys.rp_id), which may be a parent
+    // domain of this page's host.
+    const d = err && err.data;
+    if (d && d.credentialId && d.rpId && PKC && PKC.signalUnknownCredential) {
       try {
-        const rpId = window.location.hostname;
-        await PKC.signalUnknownCredential({ rpId, credentialId: err.data.credentialId });
+        await PKC.signalUnknownCredential({ rpId: d.rpId, credentialId: d.credentialId });
       } catch (e) { /* best effort */ }
     }
     showError(err);
