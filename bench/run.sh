@@ -14,7 +14,6 @@ cd "$(dirname "$0")/.."
 
 DURATION=${DURATION:-10s}
 PORT=${PORT:-19400}
-ALG=${ALG:-RS256}
 work=$(mktemp -d)
 trap 'kill "${pid:-0}" 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$work"' EXIT
 
@@ -29,7 +28,6 @@ issuer: http://localhost:$PORT
 listen: 127.0.0.1:$PORT
 database: {driver: sqlite, dsn: $work/idp.db}
 log: {level: error}
-keys: {id_token_signing_alg: $ALG}
 passkeys: {rollout: everyone}
 clients:
   - id: bench-site
@@ -37,6 +35,12 @@ clients:
     type: confidential
     secret: $secret
     redirect_uris: [http://127.0.0.1/callback]
+  - id: bench-site-es256
+    name: Bench Site (ES256)
+    type: confidential
+    secret: $secret
+    redirect_uris: [http://127.0.0.1/callback]
+    id_token_signing_alg: ES256
 EOF
 export IDP_CONFIG="$work/idp.yaml"
 
@@ -69,7 +73,7 @@ sleep 2
 printf 'idle RSS: %s\n' "$(grep VmRSS /proc/$pid/status | awk '{printf "%.1f MB", $2/1024}')"
 
 load() {
-  "$work/load" -issuer "http://localhost:$PORT" -client-id bench-site -client-secret "$secret" \
+  "$work/load" -issuer "http://localhost:$PORT" -client-id "${CLIENT:-bench-site}" -client-secret "$secret" \
     -redirect-uri http://127.0.0.1/callback -users "$work/users.txt" -pid "$pid" -duration "$DURATION" "$@"
 }
 
@@ -79,4 +83,6 @@ load -scenarios authcode-password -workers 8
 load -scenarios authcode-password -workers 32
 load -scenarios authcode-passkey -workers 8
 load -scenarios refresh,userinfo,introspect -workers 8
+echo "== the same with ES256 ID tokens"
+CLIENT=bench-site-es256 load -scenarios authcode-passkey,refresh -workers 8
 printf 'RSS after the runs: %s\n' "$(grep VmRSS /proc/$pid/status | awk '{printf "%.1f MB", $2/1024}')"
