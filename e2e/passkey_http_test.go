@@ -214,8 +214,10 @@ func TestWellKnownServed(t *testing.T) {
 			SHA256CertFingerprints: []string{"14:6D:E9:83:C5:73:06:50:D8:EE:B9:95:2F:34:FC:64:16:A0:83:42:E6:1D:BE:A8:8A:04:96:B2:3F:CF:44:E5"}}}
 		c.Passkeys.IOS = []config.IOSApp{{AppID: "ABCDE12345.com.example.app"}}
 	})
+	// Byte for byte what the configuration says.
 	for path, want := range map[string]string{
-		"/.well-known/assetlinks.json":            `"package_name":"com.example.app"`,
+		"/.well-known/assetlinks.json": `[{"relation":["delegate_permission/common.get_login_creds"],"target":{"namespace":"android_app",` +
+			`"package_name":"com.example.app","sha256_cert_fingerprints":["14:6D:E9:83:C5:73:06:50:D8:EE:B9:95:2F:34:FC:64:16:A0:83:42:E6:1D:BE:A8:8A:04:96:B2:3F:CF:44:E5"]}}]`,
 		"/.well-known/apple-app-site-association": `{"webcredentials":{"apps":["ABCDE12345.com.example.app"]}}`,
 	} {
 		resp, err := http.Get(p.URL + path)
@@ -224,8 +226,8 @@ func TestWellKnownServed(t *testing.T) {
 		}
 		body, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
-		if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "application/json" || !strings.Contains(string(body), want) {
-			t.Errorf("%s: %d %s %s", path, resp.StatusCode, resp.Header.Get("Content-Type"), body)
+		if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "application/json" || string(body) != want {
+			t.Errorf("%s: %d %s\n%s\nwant\n%s", path, resp.StatusCode, resp.Header.Get("Content-Type"), body, want)
 		}
 	}
 	// No extra origins configured: no related origins file.
@@ -233,6 +235,18 @@ func TestWellKnownServed(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != 404 {
 		t.Errorf("/.well-known/webauthn without extra origins: %d", resp.StatusCode)
+	}
+
+	// Extra web origins are published as related origins.
+	q := startProvider(t, func(c *config.Config) { c.Passkeys.Origins = []string{"https://community.example"} })
+	resp, err := http.Get(q.URL + "/.well-known/webauthn")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if want := `{"origins":["` + q.URL + `","https://community.example"]}`; resp.StatusCode != 200 || string(body) != want {
+		t.Errorf("/.well-known/webauthn: %d\n%s\nwant\n%s", resp.StatusCode, body, want)
 	}
 }
 
