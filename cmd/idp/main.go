@@ -49,6 +49,7 @@ func commands() []command {
 		{"audit", "export: write the audit log as JSON lines", auditCmd},
 		{"doctor", "check a deployment from the outside (--synthetic: sign a test account in)", doctorCmd},
 		{"healthcheck", "exit 0 if the provider on this machine answers (for Docker)", healthcheck},
+		{"version", "print the version, the Go version and the source revision", versionCmd},
 	}
 }
 
