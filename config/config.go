@@ -3,8 +3,8 @@
 // *_file paths. Validation names the bad field and says why; unknown keys
 // are errors, so a typo never silently falls back to a default.
 //
-// This package imports only the standard library and yaml; everything else
-// receives a Config value from here.
+// This package imports only the standard library, yaml and ui (for the list
+// of shipped languages); everything else receives a Config value from here.
 package config
 
 import (
@@ -32,6 +32,7 @@ type Config struct {
 	Throttle       Throttle `yaml:"throttle"`
 	Passkeys       Passkeys `yaml:"passkeys"`
 	Branding       Branding `yaml:"branding"`
+	UI             UI       `yaml:"ui"`
 	Admin          Admin    `yaml:"admin"`
 	Audit          Audit    `yaml:"audit"`
 	Metrics        Metrics  `yaml:"metrics"`
@@ -257,6 +258,15 @@ type Branding struct {
 	SiteName string `yaml:"site_name"`
 }
 
+// UI configures the pages' language.
+type UI struct {
+	// DefaultLanguage is the language of the pages for a browser that asks
+	// for none of the shipped ones (ui/locales): the pages follow the
+	// authorization request's ui_locales, then the browser's
+	// Accept-Language, then this.
+	DefaultLanguage string `yaml:"default_language"`
+}
+
 // Log configures logging.
 type Log struct {
 	// Level is debug, info, warn or error.
@@ -304,6 +314,7 @@ func Default() Config {
 			SuggestionSnooze: Duration(30 * 24 * time.Hour),
 		},
 		Branding: Branding{SiteName: "Community"},
+		UI:       UI{DefaultLanguage: "en"},
 		Admin:    Admin{RecoveryLinkLifetime: Duration(30 * time.Minute), PasskeyFailureAlert: 0.25, OriginErrorAlert: 3},
 		Audit:    Audit{Retention: Duration(365 * 24 * time.Hour)},
 		Log:      Log{Level: "info", Format: "text"},

@@ -115,6 +115,8 @@ func TestRefused(t *testing.T) {
 		{"throttle without free failures", good + "throttle: {account_failures: 0}\n", "throttle.account_failures", "at least 1"},
 		{"hourly limit below the free failures", good + "throttle: {address_failures: 50, address_hourly_limit: 10}\n", "throttle.address_hourly_limit", "not be below"},
 		{"refresh reuse grace too long", good + "tokens: {refresh_token_reuse_interval: 1h}\n", "tokens.refresh_token_reuse_interval", "between 0"},
+		{"default language not shipped", good + "ui: {default_language: xx}\n", "ui.default_language", "not a shipped language"},
+		{"typo in the ui section", good + "ui: {default_languge: en}\n", "ui.default_languge", `did you mean "default_language"`},
 		{"client_credentials for public", strings.Replace(good, "    type: public\n", "    type: public\n    grant_types: [client_credentials]\n", 1), "clients[1].grant_types[0]", "confidential"},
 	}
 	for _, c := range cases {

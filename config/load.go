@@ -188,6 +188,7 @@ func (c *Config) envBindings() []envBinding {
 		{"IDP_SESSIONS_REAUTH_AFTER", setDuration(&c.Sessions.ReauthAfter)},
 		{"IDP_PASSWORD_MIN_LENGTH", setInt(&c.Password.MinLength)},
 		{"IDP_BRANDING_SITE_NAME", setString(&c.Branding.SiteName)},
+		{"IDP_UI_DEFAULT_LANGUAGE", setString(&c.UI.DefaultLanguage)},
 		{"IDP_PASSKEYS_ROLLOUT", setString(&c.Passkeys.Rollout)},
 		{"IDP_PASSKEYS_RP_ID", setString(&c.Passkeys.RPID)},
 		{"IDP_PASSKEYS_RP_NAME", setString(&c.Passkeys.RPName)},
@@ -333,6 +334,9 @@ func (c *Config) FillDefaults() {
 	}
 	if c.Passkeys.RPName == "" {
 		c.Passkeys.RPName = c.Branding.SiteName
+	}
+	if c.UI.DefaultLanguage == "" {
+		c.UI.DefaultLanguage = "en"
 	}
 	for i := range c.Clients {
 		cl := &c.Clients[i]

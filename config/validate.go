@@ -5,8 +5,11 @@ import (
 	"net"
 	"net/netip"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
+
+	"github.com/communityidp/idp/ui"
 )
 
 // Problem is one invalid setting: the field's path and why.
@@ -129,6 +132,10 @@ func (c *Config) Validate() error {
 	c.validateDoctor(&p)
 	if strings.TrimSpace(c.Branding.SiteName) == "" {
 		p.add("branding.site_name", "must not be empty")
+	}
+	if !slices.Contains(ui.Languages(), c.UI.DefaultLanguage) {
+		p.add("ui.default_language", fmt.Sprintf("%q is not a shipped language (one of %s)", c.UI.DefaultLanguage,
+			strings.Join(ui.Languages(), ", ")))
 	}
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":

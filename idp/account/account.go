@@ -96,11 +96,11 @@ func (h *Handler) settings(c *gin.Context) {
 	p.History = history
 	switch c.Query("done") {
 	case "profile":
-		p.Notice = "Your profile was saved."
+		p.Notice = h.Render.T(c.Request, "settings.notice.profile")
 	case "password":
-		p.Notice = "Your password was changed. You were signed out on your other devices."
+		p.Notice = h.Render.T(c.Request, "settings.notice.password")
 	case "recovered":
-		p.Notice = "Your new password is set and you are signed in."
+		p.Notice = h.Render.T(c.Request, "settings.notice.recovered")
 	}
 	h.show(c, http.StatusOK, cur, p)
 }
@@ -121,9 +121,7 @@ func (h *Handler) profile(c *gin.Context) {
 	p := h.page(cur)
 	p.Name, p.Email = strings.TrimSpace(c.PostForm("name")), users.NormalizeEmail(c.PostForm("email"))
 	if err := errors.Join(users.ValidateName(p.Name), users.ValidateEmail(p.Email)); err != nil {
-		var fe *users.FieldError
-		errors.As(err, &fe)
-		p.ProfileError = fe.Reason
+		p.ProfileError = h.Render.ErrorText(c.Request, err)
 		h.show(c, http.StatusBadRequest, cur, p)
 		return
 	}
@@ -136,7 +134,7 @@ func (h *Handler) profile(c *gin.Context) {
 	})
 	var ce *store.ConflictError
 	if errors.As(err, &ce) {
-		p.ProfileError = "Another account already uses this email address."
+		p.ProfileError = h.Render.T(c.Request, "settings.error.email_taken")
 		h.show(c, http.StatusConflict, cur, p)
 		return
 	}
@@ -167,12 +165,12 @@ func (h *Handler) password(c *gin.Context) {
 		}
 	}
 	if !ok {
-		p.PasswordError = "The current password is not right."
+		p.PasswordError = h.Render.T(c.Request, "settings.error.current_password")
 		h.show(c, http.StatusBadRequest, cur, p)
 		return
 	}
 	if err := password.CheckPolicy(next, h.PasswordMinLength, cur.User.Username, cur.User.Email, h.Render.Site()); err != nil {
-		p.PasswordError = err.Error()
+		p.PasswordError = h.Render.ErrorText(c.Request, err)
 		h.show(c, http.StatusBadRequest, cur, p)
 		return
 	}

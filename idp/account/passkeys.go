@@ -33,7 +33,6 @@ type passkeysPage struct {
 	PasskeysOn, Offered bool
 	Passkeys            []passkeyView
 	Signals             *login.Signals
-	Messages            map[string]string
 }
 
 // passkeysPage is GET /settings/passkeys: Settings > Passkeys.
@@ -52,26 +51,26 @@ func (h *Handler) passkeys(c *gin.Context) {
 		h.serverError(c, "list passkeys", err)
 		return
 	}
-	p := passkeysPage{Tab: "passkeys", PasskeysOn: true, Offered: h.Passkeys.Offered(cur.User), Messages: passkey.Messages}
+	p := passkeysPage{Tab: "passkeys", PasskeysOn: true, Offered: h.Passkeys.Offered(cur.User)}
 	for _, pk := range pks {
 		v := passkeyView{Passkey: pk, Provider: passkey.Provider(pk.AAGUID)}
 		if v.Provider == "" {
-			v.Provider = "Unknown"
-			if d := passkey.Device(pk.CreatedUA); d != "" {
-				v.Provider = "Created in " + d
+			v.Provider = h.Render.T(c.Request, "common.unknown")
+			if d := h.Render.Device(c.Request, pk.CreatedUA); d != "" {
+				v.Provider = h.Render.T(c.Request, "passkeys.created_in", d)
 			}
 		}
 		p.Passkeys = append(p.Passkeys, v)
 	}
 	switch c.Query("done") {
 	case "added":
-		p.Notice = "Your passkey is ready. Next time, choose it when you sign in."
+		p.Notice = h.Render.T(c.Request, "passkeys.notice.added")
 	case "renamed":
-		p.Notice = "Your passkey was renamed."
+		p.Notice = h.Render.T(c.Request, "passkeys.notice.renamed")
 	case "recovered":
-		p.Notice = "Your new password is set and you are signed in. If you lost a device, delete its passkey below."
+		p.Notice = h.Render.T(c.Request, "passkeys.notice.recovered")
 	case "deleted":
-		p.Notice = "Your passkey was deleted. Your password and other passkeys still work."
+		p.Notice = h.Render.T(c.Request, "passkeys.notice.deleted")
 	}
 	// After a change, and on every visit, tell the password manager which
 	// passkeys still exist here (the WebAuthn Signal API).
@@ -90,16 +89,16 @@ func (h *Handler) passkeys(c *gin.Context) {
 // jsonMember checks a JSON call: passkeys on, CSRF, signed in.
 func (h *Handler) jsonMember(c *gin.Context) *session.Current {
 	if h.Passkeys == nil {
-		web.JSON(c.Writer, http.StatusNotFound, web.JSONError{Error: "PK-OFF", Message: "Passkeys are not enabled on this site."})
+		h.Render.JSONFail(c.Writer, c.Request, http.StatusNotFound, "PK-OFF", "json.PK-OFF")
 		return nil
 	}
 	if !h.CSRF.Check(c.Request) {
-		web.JSON(c.Writer, http.StatusForbidden, web.JSONError{Error: "CSRF", Message: "This page expired. Reload it and try again."})
+		h.Render.JSONFail(c.Writer, c.Request, http.StatusForbidden, "CSRF", "json.CSRF")
 		return nil
 	}
 	cur := session.FromContext(c.Request.Context())
 	if cur == nil {
-		web.JSON(c.Writer, http.StatusUnauthorized, web.JSONError{Error: "SIGNED-OUT", Message: "You are signed out. Sign in and try again.",
+		web.JSON(c.Writer, http.StatusUnauthorized, web.JSONError{Error: "SIGNED-OUT", Message: h.Render.T(c.Request, "json.SIGNED-OUT"),
 			Reauth: "/login?next=%2Fsettings%2Fpasskeys"})
 		return nil
 	}
@@ -120,22 +119,22 @@ func (h *Handler) registerBegin(c *gin.Context) {
 	}
 	var req registerBeginRequest
 	if err := web.ReadJSON(c.Request, &req); err != nil {
-		web.JSON(c.Writer, http.StatusBadRequest, web.JSONError{Error: passkey.CodeInvalid, Message: passkey.Messages[passkey.CodeInvalid]})
+		h.Render.JSONFail(c.Writer, c.Request, http.StatusBadRequest, passkey.CodeInvalid, passkey.Messages[passkey.CodeInvalid])
 		return
 	}
 	if !h.Passkeys.Offered(cur.User) {
-		web.JSON(c.Writer, http.StatusForbidden, web.JSONError{Error: "PK-ROLLOUT", Message: "Adding passkeys is not available for your account yet."})
+		h.Render.JSONFail(c.Writer, c.Request, http.StatusForbidden, "PK-ROLLOUT", "passkeys.not_offered")
 		return
 	}
 	if !cur.Recent(h.Now(), h.ReauthAfter) {
-		web.JSON(c.Writer, http.StatusUnauthorized, web.JSONError{Error: passkey.CodeReauth, Message: passkey.Messages[passkey.CodeReauth],
+		web.JSON(c.Writer, http.StatusUnauthorized, web.JSONError{Error: passkey.CodeReauth, Message: h.Render.T(c.Request, passkey.Messages[passkey.CodeReauth]),
 			Reauth: "/login?reauth=1&next=%2Fsettings%2Fpasskeys"})
 		return
 	}
 	b, err := h.Passkeys.BeginRegistration(c.Request.Context(), cur.User, h.CSRF.Binding(c.Request), req.Conditional)
 	if err != nil {
 		slog.ErrorContext(c.Request.Context(), "begin passkey registration", "error", err)
-		web.JSONFailure(c.Writer, err)
+		h.Render.JSONFailure(c.Writer, c.Request, err)
 		return
 	}
 	web.JSON(c.Writer, http.StatusOK, b)
@@ -164,7 +163,7 @@ func (h *Handler) registerFinish(c *gin.Context) {
 	ctx := c.Request.Context()
 	var req registerFinishRequest
 	if err := web.ReadJSON(c.Request, &req); err != nil || req.Ceremony == "" || len(req.Credential) == 0 {
-		web.JSON(c.Writer, http.StatusBadRequest, web.JSONError{Error: passkey.CodeInvalid, Message: passkey.Messages[passkey.CodeInvalid]})
+		h.Render.JSONFail(c.Writer, c.Request, http.StatusBadRequest, passkey.CodeInvalid, passkey.Messages[passkey.CodeInvalid])
 		return
 	}
 	pk, err := h.Passkeys.FinishRegistration(ctx, cur.User, req.Ceremony, h.CSRF.Binding(c.Request), req.Credential, c.Request.UserAgent())
@@ -172,12 +171,12 @@ func (h *Handler) registerFinish(c *gin.Context) {
 	if errors.As(err, &pe) {
 		slog.InfoContext(ctx, "passkey registration failed", "user", cur.User.ID, "code", pe.Code, "reason", err)
 		h.Audit.PasskeyFailure(ctx, c.Request, cur.User.ID, audit.StageRegister, pe.Code, "")
-		web.JSON(c.Writer, pe.Status(), web.JSONError{Error: pe.Code, Message: pe.Message()})
+		h.Render.JSONFail(c.Writer, c.Request, pe.Status(), pe.Code, pe.MessageKey())
 		return
 	}
 	if err != nil {
 		slog.ErrorContext(ctx, "finish passkey registration", "error", err)
-		web.JSONFailure(c.Writer, err)
+		h.Render.JSONFailure(c.Writer, c.Request, err)
 		return
 	}
 	h.Audit.Record(ctx, c.Request, store.AuditEvent{Kind: audit.PasskeyAdded, ActorID: cur.User.ID, UserID: cur.User.ID,
@@ -206,7 +205,7 @@ func (h *Handler) rename(c *gin.Context) {
 	ctx := c.Request.Context()
 	name, ok := validPasskeyName(c.PostForm("name"))
 	if !ok {
-		h.passkeysError(c, "Use a name of 1 to 64 characters on one line.")
+		h.passkeysError(c, "passkeys.error.name")
 		return
 	}
 	if !h.stored(c, "rename passkey", h.Store.RenamePasskey(ctx, cur.User.ID, c.Param("id"), name)) {
@@ -311,8 +310,9 @@ func (h *Handler) stored(c *gin.Context, what string, err error) bool {
 	return true
 }
 
-func (h *Handler) passkeysError(c *gin.Context, msg string) {
-	f := web.Failure{Status: http.StatusBadRequest, Code: "PK-NAME", Title: "Please try again", Message: msg,
-		Back: "/settings/passkeys", BackLabel: "Back to Passkeys"}
+// passkeysError shows a refused change with the message of key.
+func (h *Handler) passkeysError(c *gin.Context, key string) {
+	f := web.Failure{Status: http.StatusBadRequest, Code: "PK-NAME", Title: "error.please_try_again", Message: key,
+		Back: "/settings/passkeys", BackLabel: "passkeys.back"}
 	h.Render.Error(c.Writer, c.Request, f)
 }

@@ -60,8 +60,8 @@ func (h *Handler) Register(r gin.IRouter) {
 	g.POST("/health", h.change(h.runHealth))
 }
 
-var failAdminOnly = web.Failure{Status: http.StatusForbidden, Code: "ADMIN-ONLY", Title: "Admins only",
-	Message: "This part of the site is for the community's admins.", Back: "/settings", BackLabel: "Go to your account"}
+var failAdminOnly = web.Failure{Status: http.StatusForbidden, Code: "ADMIN-ONLY", Title: "error.ADMIN-ONLY.title",
+	Message: "error.ADMIN-ONLY.message", Back: "/settings", BackLabel: "error.to_account"}
 
 func admin(c *gin.Context) *session.Current {
 	cur, _ := c.Get("admin")
@@ -179,7 +179,7 @@ func (h *Handler) memberData(c *gin.Context, u *store.User) (*memberPage, error)
 		return nil, err
 	}
 	for _, pk := range pks {
-		p.Passkeys = append(p.Passkeys, passkeyRow{Passkey: pk, Provider: providerOf(pk)})
+		p.Passkeys = append(p.Passkeys, passkeyRow{Passkey: pk, Provider: h.providerOf(c, pk)})
 	}
 	if p.Sessions, err = h.Store.ListUserSessions(ctx, u.ID); err != nil {
 		return nil, err
@@ -196,14 +196,16 @@ func (h *Handler) memberData(c *gin.Context, u *store.User) (*memberPage, error)
 	return p, err
 }
 
-func providerOf(pk store.Passkey) string {
+// providerOf names who keeps a passkey: the provider (a password
+// manager), else the browser and system that created it.
+func (h *Handler) providerOf(c *gin.Context, pk store.Passkey) string {
 	if p := passkey.Provider(pk.AAGUID); p != "" {
 		return p
 	}
-	if d := passkey.Device(pk.CreatedUA); d != "" {
-		return "Created in " + d
+	if d := h.Render.Device(c.Request, pk.CreatedUA); d != "" {
+		return h.Render.T(c.Request, "passkeys.created_in", d)
 	}
-	return "Unknown"
+	return h.Render.T(c.Request, "common.unknown")
 }
 
 func (h *Handler) member(c *gin.Context) {
@@ -218,13 +220,13 @@ func (h *Handler) member(c *gin.Context) {
 	}
 	switch c.Query("done") {
 	case "passkey":
-		p.Notice = "The passkey was deleted. It can no longer sign in."
+		p.Notice = h.Render.T(c.Request, "admin.member.notice.passkey")
 	case "signout":
-		p.Notice = "The member was signed out everywhere: every session and app token ended."
+		p.Notice = h.Render.T(c.Request, "admin.member.notice.signout")
 	case "disabled":
-		p.Notice = "The account is disabled and signed out everywhere."
+		p.Notice = h.Render.T(c.Request, "admin.member.notice.disabled")
 	case "enabled":
-		p.Notice = "The account is enabled again."
+		p.Notice = h.Render.T(c.Request, "admin.member.notice.enabled")
 	}
 	h.page(c, http.StatusOK, "admin_member", p)
 }
@@ -276,7 +278,7 @@ func (h *Handler) setDisabled(disable bool) gin.HandlerFunc {
 		}
 		if disable && u.ID == admin(c).User.ID {
 			h.Render.Error(c.Writer, c.Request, web.Failure{Status: http.StatusBadRequest, Code: "ADMIN-SELF",
-				Title: "Not your own account", Message: "You cannot disable the account you are signed in with.",
+				Title: "error.ADMIN-SELF.title", Message: "error.ADMIN-SELF.message",
 				Back: "/admin/members/" + url.PathEscape(u.ID)})
 			return
 		}

@@ -18,6 +18,15 @@ type healthPage struct {
 	Steps      []doctor.Step
 }
 
+// stepNames are the message keys of the synthetic check's steps.
+var stepNames = map[string]string{
+	"configuration":             "admin.health.step.configuration",
+	"discovery":                 "admin.health.step.discovery",
+	"sign in with the password": "admin.health.step.password",
+	"passkey registration":      "admin.health.step.registration",
+	"sign in with the passkey":  "admin.health.step.passkey",
+}
+
 // lastCheck is the last synthetic check's audit event, or nil.
 func (h *Handler) lastCheck(c *gin.Context) (*store.AuditEvent, error) {
 	events, err := h.Store.ListAudit(c.Request.Context(), store.AuditFilter{Kinds: []string{audit.SyntheticCheck}, Limit: 1})
@@ -37,6 +46,13 @@ func (h *Handler) health(c *gin.Context) {
 	p := healthPage{Configured: h.Synthetic != nil, Last: last}
 	if last != nil {
 		_ = json.Unmarshal([]byte(last.Details["steps"]), &p.Steps)
+	}
+	// The steps are stored under their English names; the page says the
+	// known ones in the admin's language.
+	for i, s := range p.Steps {
+		if key, ok := stepNames[s.Name]; ok {
+			p.Steps[i].Name = h.Render.T(c.Request, key)
+		}
 	}
 	h.page(c, http.StatusOK, "admin_health", p)
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -13,13 +14,14 @@ import (
 	"github.com/communityidp/idp/idp/store"
 )
 
-// Failure kinds the rollout page groups passkey failures into.
+// Failure kinds the rollout page groups passkey failures into (their
+// message keys).
 const (
-	kindCancelled = "Cancelled or timed out"
-	kindOrigin    = "Origin or RP ID mismatch"
-	kindUnknown   = "Unknown credential"
-	kindUV        = "User verification missing"
-	kindOther     = "Other"
+	kindCancelled = "rollout.kind.cancelled"
+	kindOrigin    = "rollout.kind.origin"
+	kindUnknown   = "rollout.kind.unknown"
+	kindUV        = "rollout.kind.uv"
+	kindOther     = "rollout.kind.other"
 )
 
 // failureKind maps an error code to its group.
@@ -69,6 +71,9 @@ type rolloutPage struct {
 	RegisterFailures int
 }
 
+// GroupList is the rollout group as one line: "alice, role:admin".
+func (p *rolloutPage) GroupList() string { return strings.Join(p.Group, ", ") }
+
 // rolloutFigures computes what an admin needs to decide the next stage,
 // from the audit log.
 func (h *Handler) rolloutFigures(c *gin.Context) (*rolloutPage, error) {
@@ -88,12 +93,12 @@ func (h *Handler) rolloutFigures(c *gin.Context) (*rolloutPage, error) {
 	for _, w := range []struct {
 		label string
 		d     time.Duration
-	}{{"Last 24 hours", 24 * time.Hour}, {"Last 7 days", 7 * 24 * time.Hour}, {"Last 30 days", 30 * 24 * time.Hour}} {
+	}{{"rollout.window.day", 24 * time.Hour}, {"rollout.window.week", 7 * 24 * time.Hour}, {"rollout.window.month", 30 * 24 * time.Hour}} {
 		rows, err := h.Store.CountAudit(ctx, now.Add(-w.d), kinds)
 		if err != nil {
 			return nil, err
 		}
-		win := window{Label: w.label}
+		win := window{Label: h.Render.T(c.Request, w.label)}
 		for _, r := range rows {
 			switch {
 			case r.Kind == audit.SignInOK && r.Method == audit.MethodPasskey:
@@ -122,7 +127,7 @@ func (h *Handler) rolloutFigures(c *gin.Context) (*rolloutPage, error) {
 			byKind[failureKind(r.Code)] += r.N
 			device := r.Device
 			if device == "" {
-				device = "Unknown browser"
+				device = h.Render.T(c.Request, "rollout.unknown_browser")
 			}
 			byDevice[device] += r.N
 		case audit.PasskeyRegisterFailed:
@@ -135,15 +140,18 @@ func (h *Handler) rolloutFigures(c *gin.Context) (*rolloutPage, error) {
 			p.Snoozed += r.N
 		}
 	}
-	p.ByKind, p.ByDevice = sorted(byKind), sorted(byDevice)
+	kindNames := map[string]int{}
+	for k, n := range byKind {
+		kindNames[h.Render.T(c.Request, k)] += n
+	}
+	p.ByKind, p.ByDevice = sorted(kindNames), sorted(byDevice)
 
 	// Warnings, over the last 7 days (the brief: "passkeys fail for many
 	// users", "repeated security or origin errors").
 	week := p.Windows[1]
 	attempts := week.Passkey + week.PasskeyFailures
 	if attempts >= 10 && float64(week.PasskeyFailures) > h.Config.Admin.PasskeyFailureAlert*float64(attempts) {
-		p.Warnings = append(p.Warnings, fmt.Sprintf("%d of %d passkey sign-ins failed in the last 7 days (%s), above the %.0f%% alert level. "+
-			"Check the failures below, and contact technical support if many members are affected.",
+		p.Warnings = append(p.Warnings, h.Render.T(c.Request, "rollout.warning.failures",
 			week.PasskeyFailures, attempts, week.FailureRate, h.Config.Admin.PasskeyFailureAlert*100))
 	}
 	weekRows, err := h.Store.CountAudit(ctx, now.Add(-7*24*time.Hour), []string{audit.PasskeyFailed})
@@ -157,8 +165,7 @@ func (h *Handler) rolloutFigures(c *gin.Context) (*rolloutPage, error) {
 		}
 	}
 	if origin >= h.Config.Admin.OriginErrorAlert {
-		p.Warnings = append(p.Warnings, fmt.Sprintf("%d security or origin errors in the last 7 days: the site address, the RP ID "+
-			"(passkeys.rp_id) or the allowed origins may not match what browsers and apps use. Run idp doctor.", origin))
+		p.Warnings = append(p.Warnings, h.Render.T(c.Request, "rollout.warning.origin", origin))
 	}
 	return p, nil
 }

@@ -8,65 +8,80 @@ import (
 	"github.com/communityidp/idp/idp/passkey"
 )
 
-// helpCode explains one error code for members and for support.
+// helpCode explains one error code for members and for support: message
+// keys (ui/locales) of what happened, one sentence or more, and of what
+// to do about it.
 type helpCode struct {
-	Code, Meaning, WhatToDo string
+	Code     string
+	Meaning  []string
+	WhatToDo string
 }
 
 // helpCodes lists every code a member can see, in the brief's words:
-// what happened, and what to do about it.
+// what happened, and what to do about it. The sentence a page shows for a
+// code comes first, so the help says what the member read.
 var helpCodes = []helpCode{
-	{passkey.CodeCancelled, passkey.Messages[passkey.CodeCancelled] + " The device prompt was closed, waited too long, or the device locked.",
-		"Try again. If it keeps happening, choose Use Password."},
-	{passkey.CodeNoUV, passkey.Messages[passkey.CodeNoUV], "Unlock your device with your fingerprint, face, PIN or passcode when asked, then try again."},
-	{passkey.CodeUnknown, passkey.Messages[passkey.CodeUnknown],
-		"Sign in with your password, then add a new passkey in Settings > Passkeys. Remove passkeys you no longer use."},
-	{passkey.CodeExists, passkey.Messages[passkey.CodeExists], "You can already sign in with this device. Nothing to do."},
-	{passkey.CodeExpired, passkey.Messages[passkey.CodeExpired], "Reload the page and try again."},
-	{passkey.CodeOrigin, passkey.Messages[passkey.CodeOrigin],
-		"Make sure you are on the site's real address. If it keeps happening, tell support: it can mean the site is misconfigured."},
-	{passkey.CodeSecurity, passkey.Messages[passkey.CodeSecurity],
-		"Make sure you are on the site's real address and not inside another site. Tell support if it keeps happening."},
-	{passkey.CodeUnsupported, passkey.Messages[passkey.CodeUnsupported], "Update your browser or system, or use your password."},
-	{passkey.CodeWebView, passkey.Messages[passkey.CodeWebView], "Open the page in Safari, Chrome or your usual browser, or use your password."},
-	{passkey.CodeReauth, passkey.Messages[passkey.CodeReauth], "Sign in again, then add the passkey."},
-	{passkey.CodeInvalid, passkey.Messages[passkey.CodeInvalid], "Try again. If it keeps happening, update your browser and tell support."},
-	{"PK-FAILED", "The passkey did not work for a reason the browser did not say.", "Try again, or use your password."},
-	{"PK-OFF", "Passkeys are not enabled on this site, so the passkey step could not start.", "Use your password."},
-	{"PK-ROLLOUT", "Adding passkeys is not available for your account yet: the site offers them to some members first.",
-		"Keep signing in with your password. You will be offered passkeys when they are available for you."},
-	{"PK-NAME", "The passkey name was not accepted.", "Use a name of 1 to 64 characters on one line, for example Office Laptop."},
-	{"SIGNED-OUT", "You were signed out (or your sign-in ended) while the page was open.", "Sign in again, then try again."},
-	{"LOGIN-WRONG", errWrongCredentials, "Check them and try again. Forgot your password? Ask an admin for a recovery link."},
-	{"LOGIN-THROTTLED", "There were too many wrong passwords for this account or from your network, so password sign-in is paused for a while.",
-		"Wait the time the page says, then try again. Signing in with a passkey still works. Forgot your password? Ask an admin for a recovery link."},
-	{"LOGIN-EXPIRED", failExpired.Message, failExpired.Hint},
-	{"LOGIN-BROWSER", failBrowser.Message, failBrowser.Hint},
-	{"LOGIN-OTHER-ACCOUNT", failOtherAccount.Message, failOtherAccount.Hint},
-	{"ACCOUNT-DISABLED", failDisabled.Message, failDisabled.Hint},
-	{"RECOVERY-LINK", failRecoveryLink.Message, failRecoveryLink.Hint},
-	{"RECOVERY-THROTTLED", "Too many recovery links that do not work were opened from your network, so recovery links are paused for a while.",
-		"Wait the time the page says, then open the whole link again. If it still fails, ask the admin for a new one."},
-	{"SETUP-LINK", failSetupLink.Message, failSetupLink.Hint},
-	{"CSRF", "The form expired or was sent from another site, so it was not accepted.", "Go back, reload the page and send the form again."},
-	{"NOT-FOUND", "There is nothing at this address, or the item (for example a passkey) no longer exists.", "Go back to your account and start again."},
-	{"BAD-REQUEST", "The address or form holds something this site cannot accept, for example a broken link.",
-		"Go back and try again. If you followed a link from an app or website, tell support which one."},
-	{"METHOD", "This address does not accept this kind of request.", "Go back and use the site's own buttons and links."},
-	{"INVALID-REQUEST", "The app or website that sent you here asked for a sign-in this site cannot accept.",
-		"Go back to the app or website and try again. If it keeps happening, tell support: the app may be misconfigured."},
-	{"SERVER-ERROR", "The sign-in service could not finish the request from the app or website.",
-		"Go back to the app or website and try again. If it keeps happening, tell support the code and reference."},
-	{"ADMIN-ONLY", "This part of the site is for the community's admins.", "Go to your account instead. If you are an admin, sign in with your admin account."},
-	{"ADMIN-SELF", "An admin cannot disable the account they are signed in with.", "Ask another admin to do it."},
-	{"UNAVAILABLE", "The sign-in service cannot reach its database right now.", "Try again in a minute."},
-	{"SERVER", "The sign-in service could not finish your request.", "Try again. If it keeps happening, tell support the code and reference."},
+	{passkey.CodeCancelled, []string{passkey.Messages[passkey.CodeCancelled], "help.PK-CANCELLED.meaning"}, "help.PK-CANCELLED.todo"},
+	{passkey.CodeNoUV, []string{passkey.Messages[passkey.CodeNoUV]}, "help.PK-UV.todo"},
+	{passkey.CodeUnknown, []string{passkey.Messages[passkey.CodeUnknown]}, "help.PK-UNKNOWN.todo"},
+	{passkey.CodeExists, []string{passkey.Messages[passkey.CodeExists]}, "help.PK-EXISTS.todo"},
+	{passkey.CodeExpired, []string{passkey.Messages[passkey.CodeExpired]}, "help.PK-EXPIRED.todo"},
+	{passkey.CodeOrigin, []string{passkey.Messages[passkey.CodeOrigin]}, "help.PK-ORIGIN.todo"},
+	{passkey.CodeSecurity, []string{passkey.Messages[passkey.CodeSecurity]}, "help.PK-SECURITY.todo"},
+	{passkey.CodeUnsupported, []string{passkey.Messages[passkey.CodeUnsupported]}, "help.PK-UNSUPPORTED.todo"},
+	{passkey.CodeWebView, []string{passkey.Messages[passkey.CodeWebView]}, "help.PK-WEBVIEW.todo"},
+	{passkey.CodeReauth, []string{passkey.Messages[passkey.CodeReauth]}, "help.PK-REAUTH.todo"},
+	{passkey.CodeInvalid, []string{passkey.Messages[passkey.CodeInvalid]}, "help.PK-INVALID.todo"},
+	{"PK-FAILED", []string{"help.PK-FAILED.meaning"}, "help.PK-FAILED.todo"},
+	{"PK-OFF", []string{"help.PK-OFF.meaning"}, "help.PK-OFF.todo"},
+	{"PK-ROLLOUT", []string{"help.PK-ROLLOUT.meaning"}, "help.PK-ROLLOUT.todo"},
+	{"PK-NAME", []string{"help.PK-NAME.meaning"}, "help.PK-NAME.todo"},
+	{"SIGNED-OUT", []string{"help.SIGNED-OUT.meaning"}, "help.SIGNED-OUT.todo"},
+	{"LOGIN-WRONG", []string{errWrongCredentials}, "help.LOGIN-WRONG.todo"},
+	{"LOGIN-THROTTLED", []string{"help.LOGIN-THROTTLED.meaning"}, "help.LOGIN-THROTTLED.todo"},
+	{"LOGIN-EXPIRED", []string{failExpired.Message}, failExpired.Hint},
+	{"LOGIN-BROWSER", []string{failBrowser.Message}, failBrowser.Hint},
+	{"LOGIN-OTHER-ACCOUNT", []string{failOtherAccount.Message}, failOtherAccount.Hint},
+	{"ACCOUNT-DISABLED", []string{failDisabled.Message}, failDisabled.Hint},
+	{"RECOVERY-LINK", []string{failRecoveryLink.Message}, failRecoveryLink.Hint},
+	{"RECOVERY-THROTTLED", []string{"help.RECOVERY-THROTTLED.meaning"}, "help.RECOVERY-THROTTLED.todo"},
+	{"SETUP-LINK", []string{failSetupLink.Message}, failSetupLink.Hint},
+	{"CSRF", []string{"help.CSRF.meaning"}, "error.CSRF.hint"},
+	{"NOT-FOUND", []string{"help.NOT-FOUND.meaning"}, "help.NOT-FOUND.todo"},
+	{"BAD-REQUEST", []string{"help.BAD-REQUEST.meaning"}, "help.BAD-REQUEST.todo"},
+	{"METHOD", []string{"error.METHOD.message"}, "help.METHOD.todo"},
+	{"INVALID-REQUEST", []string{"help.INVALID-REQUEST.meaning"}, "help.INVALID-REQUEST.todo"},
+	{"SERVER-ERROR", []string{"help.SERVER-ERROR.meaning"}, "help.SERVER-ERROR.todo"},
+	{"ADMIN-ONLY", []string{"error.ADMIN-ONLY.message"}, "help.ADMIN-ONLY.todo"},
+	{"ADMIN-SELF", []string{"help.ADMIN-SELF.meaning"}, "help.ADMIN-SELF.todo"},
+	{"UNAVAILABLE", []string{"error.UNAVAILABLE.message"}, "help.UNAVAILABLE.todo"},
+	{"SERVER", []string{"error.SERVER.message"}, "help.SERVER.todo"},
 }
 
-type helpPage struct{ Codes []helpCode }
+// helpRow is a helpCode in the member's language.
+type helpRow struct{ Code, Meaning, WhatToDo string }
+
+type helpPage struct{ Codes []helpRow }
 
 // helpErrors is GET /help/errors: every error code, in plain words.
 func (h *Handler) helpErrors(c *gin.Context) {
+	t := func(key string, args ...any) string { return h.Render.T(c.Request, key, args...) }
+	// Some advice names the page's own words: the button, the menu.
+	args := map[string][]any{
+		"help.PK-CANCELLED.todo": {t("login.passkey.use_password")},
+		"help.PK-UNKNOWN.todo":   {t("help.menu_path", t("settings.title"), t("passkeys.title"))},
+	}
+	rows := make([]helpRow, 0, len(helpCodes))
+	for _, hc := range helpCodes {
+		row := helpRow{Code: hc.Code, WhatToDo: t(hc.WhatToDo, args[hc.WhatToDo]...)}
+		for i, key := range hc.Meaning {
+			if i > 0 {
+				row.Meaning += " "
+			}
+			row.Meaning += t(key)
+		}
+		rows = append(rows, row)
+	}
 	c.Header("Cache-Control", "public, max-age=3600")
-	h.Render.Render(c.Writer, c.Request, http.StatusOK, "help_errors", nil, helpPage{Codes: helpCodes})
+	h.Render.Render(c.Writer, c.Request, http.StatusOK, "help_errors", nil, helpPage{Codes: rows})
 }

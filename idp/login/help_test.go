@@ -16,6 +16,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/communityidp/idp/idp/i18n"
 	"github.com/communityidp/idp/idp/passkey"
 	"github.com/communityidp/idp/idp/session"
 	"github.com/communityidp/idp/idp/web"
@@ -26,9 +27,9 @@ var codeShape = regexp.MustCompile(`^[A-Z][A-Z0-9]*(-[A-Z0-9]+)*$`)
 
 // shownCodes finds every error code the pages can show a member: the
 // Code of a web.Failure, the Error of a web.JSONError (the page script
-// shows it), the codes of jsonFail and of sign-in failures (the password
-// page shows them), passkey.Messages, and the codes the page script and
-// templates set themselves.
+// shows it), the codes of jsonFail, JSONFail and of sign-in failures (the
+// password page shows them), passkey.Messages, and the codes the page
+// script and templates set themselves.
 func shownCodes(t *testing.T) map[string]string {
 	t.Helper()
 	found := map[string]string{}
@@ -81,6 +82,8 @@ func shownCodes(t *testing.T) map[string]string {
 					switch fn {
 					case "jsonFail":
 						arg = 2
+					case "JSONFail":
+						arg = 3
 					case "SignIn":
 						arg = 5
 					case "PasskeyFailure":
@@ -143,13 +146,19 @@ func TestHelpListsEveryShownCode(t *testing.T) {
 			t.Errorf("%s is listed twice", h.Code)
 		}
 		listed[h.Code] = true
-		if strings.TrimSpace(h.Meaning) == "" || strings.TrimSpace(h.WhatToDo) == "" {
+		if len(h.Meaning) == 0 || strings.TrimSpace(h.WhatToDo) == "" {
 			t.Errorf("%s has no explanation", h.Code)
+		}
+		for _, key := range append(h.Meaning, h.WhatToDo) {
+			if !i18n.Default().Has(key) {
+				t.Errorf("%s: %q is not in en.json", h.Code, key)
+			}
 		}
 	}
 
 	gin.SetMode(gin.TestMode)
-	render, err := web.NewRenderer("Test Community", session.NewCSRF([]byte("0123456789abcdef0123456789abcdef"), "http://localhost"))
+	render, err := web.NewRenderer(web.Options{Site: "Test Community",
+		CSRF: session.NewCSRF([]byte("0123456789abcdef0123456789abcdef"), "http://localhost")})
 	if err != nil {
 		t.Fatal(err)
 	}

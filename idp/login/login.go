@@ -110,18 +110,14 @@ func (f flow) restartURL() string {
 }
 
 var (
-	failExpired = web.Failure{Status: http.StatusBadRequest, Code: "LOGIN-EXPIRED", Title: "This sign-in has expired",
-		Message: "The sign-in took too long or was already finished.",
-		Hint:    "Go back to the app or website and sign in again."}
-	failDisabled = web.Failure{Status: http.StatusForbidden, Code: "ACCOUNT-DISABLED", Title: "Account disabled",
-		Message: "This account is disabled, so it cannot sign in.",
-		Hint:    "If you think this is a mistake, contact the site's support."}
-	failBrowser = web.Failure{Status: http.StatusBadRequest, Code: "LOGIN-BROWSER", Title: "Sign in from the same browser",
-		Message: "This sign-in was started in another browser or app, so it cannot be finished here.",
-		Hint:    "Go back to the app or website and sign in again from this browser."}
-	failOtherAccount = web.Failure{Status: http.StatusForbidden, Code: "LOGIN-OTHER-ACCOUNT", Title: "A different account",
-		Message: "The app asked for a different account than the one you signed in with.",
-		Hint:    "Go back to the app and sign in again, choosing the account it expects."}
+	failExpired = web.Failure{Status: http.StatusBadRequest, Code: "LOGIN-EXPIRED", Title: "error.LOGIN-EXPIRED.title",
+		Message: "error.LOGIN-EXPIRED.message", Hint: "error.LOGIN-EXPIRED.hint"}
+	failDisabled = web.Failure{Status: http.StatusForbidden, Code: "ACCOUNT-DISABLED", Title: "error.ACCOUNT-DISABLED.title",
+		Message: "passkey.error.ACCOUNT-DISABLED", Hint: "error.ACCOUNT-DISABLED.hint"}
+	failBrowser = web.Failure{Status: http.StatusBadRequest, Code: "LOGIN-BROWSER", Title: "error.LOGIN-BROWSER.title",
+		Message: "error.LOGIN-BROWSER.message", Hint: "error.LOGIN-BROWSER.hint"}
+	failOtherAccount = web.Failure{Status: http.StatusForbidden, Code: "LOGIN-OTHER-ACCOUNT", Title: "error.LOGIN-OTHER-ACCOUNT.title",
+		Message: "error.LOGIN-OTHER-ACCOUNT.message", Hint: "error.LOGIN-OTHER-ACCOUNT.hint"}
 )
 
 // browserTag identifies this browser in the audit log without exposing
@@ -150,6 +146,10 @@ func (h *Handler) sameBrowser(c *gin.Context, ar *store.AuthRequest) bool {
 // signed in to. It renders the error page and returns nil otherwise.
 func (h *Handler) authRequest(c *gin.Context, f flow) *store.AuthRequest {
 	ar, err := h.Store.AuthRequestByID(c.Request.Context(), f.AuthRequestID)
+	if err == nil {
+		// The pages of a sign-in speak the language the app asked for.
+		c.Request = h.Render.UseLocales(c.Writer, c.Request, ar.UILocales)
+	}
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 	case err != nil:
@@ -173,11 +173,10 @@ type identifierPage struct {
 	Error  string
 	// Autofill offers passkeys in the field's autofill (conditional UI).
 	Autofill bool
-	Messages map[string]string
 }
 
 func (h *Handler) identifierPage(c *gin.Context, f flow, login, errMsg string) identifierPage {
-	return identifierPage{Flow: f, Login: login, Error: errMsg, Messages: passkey.Messages,
+	return identifierPage{Flow: f, Login: login, Error: errMsg,
 		Autofill: h.Passkeys != nil && !passkey.IsEmbeddedWebView(c.Request.UserAgent())}
 }
 
@@ -241,7 +240,7 @@ func (h *Handler) identifier(c *gin.Context) {
 	login := strings.TrimSpace(c.PostForm("login"))
 	if login == "" || len(login) > 254 {
 		h.Render.Render(c.Writer, c.Request, http.StatusBadRequest, "login_identifier", nil,
-			h.identifierPage(c, f, login, "Enter your email or username."))
+			h.identifierPage(c, f, login, h.Render.T(c.Request, "login.enter_identifier")))
 		return
 	}
 	// Accounts with a passkey are offered it first ("Use Password" stays
@@ -255,9 +254,9 @@ func (h *Handler) identifier(c *gin.Context) {
 		passwordPage{Flow: f, Login: login, Restart: f.restartURL()})
 }
 
-// errWrongCredentials is the one message for an unknown account and a
-// wrong password, so the page does not reveal which accounts exist.
-const errWrongCredentials = "The email, username or password is not right."
+// errWrongCredentials is the one message (key) for an unknown account and
+// a wrong password, so the page does not reveal which accounts exist.
+const errWrongCredentials = "login.wrong"
 
 // password is POST /login/password.
 func (h *Handler) password(c *gin.Context) {
@@ -280,7 +279,7 @@ func (h *Handler) password(c *gin.Context) {
 	if login == "" || pw == "" || len(pw) > 4*password.MaxLength {
 		password.VerifyDummy(pw)
 		h.Audit.SignIn(ctx, c.Request, "", clientID, audit.MethodPassword, "LOGIN-WRONG")
-		page.Error, page.Code = errWrongCredentials, "LOGIN-WRONG"
+		page.Error, page.Code = h.Render.T(c.Request, errWrongCredentials), "LOGIN-WRONG"
 		h.Render.Render(c.Writer, c.Request, http.StatusUnauthorized, "login_password", nil, page)
 		return
 	}
@@ -307,9 +306,9 @@ func (h *Handler) password(c *gin.Context) {
 		h.Audit.SignIn(ctx, c.Request, userID, clientID, audit.MethodPassword, "LOGIN-THROTTLED")
 		slog.WarnContext(ctx, "sign-in throttled", "user", userID, "wait", wait.Round(time.Second))
 		page.Code = "LOGIN-THROTTLED"
-		page.Error = "Too many failed attempts. Wait " + throttle.Describe(wait) + " before you try your password again."
+		page.Error = h.Render.T(c.Request, "login.throttled", h.Render.Wait(c.Request, wait))
 		if h.Passkeys != nil {
-			page.Error += " Signing in with a passkey still works."
+			page.Error += " " + h.Render.T(c.Request, "login.throttled_passkey")
 		}
 		c.Header("Retry-After", throttle.RetryAfter(wait))
 		h.Render.Render(c.Writer, c.Request, http.StatusTooManyRequests, "login_password", nil, page)
@@ -333,7 +332,7 @@ func (h *Handler) password(c *gin.Context) {
 			slog.InfoContext(ctx, "sign-in failed", "method", "pwd", "user", u.ID)
 		}
 		h.Audit.SignIn(ctx, c.Request, userID, clientID, audit.MethodPassword, "LOGIN-WRONG")
-		page.Error, page.Code = errWrongCredentials, "LOGIN-WRONG"
+		page.Error, page.Code = h.Render.T(c.Request, errWrongCredentials), "LOGIN-WRONG"
 		h.Render.Render(c.Writer, c.Request, http.StatusUnauthorized, "login_password", nil, page)
 		return
 	}
@@ -463,10 +462,8 @@ type setupPage struct {
 	MinLength                           int
 }
 
-var failSetupLink = web.Failure{Status: http.StatusNotFound, Code: "SETUP-LINK", Title: "This setup link does not work",
-	Message: "The link is unknown, expired, or was already used to create the first account.",
-	Hint:    "Restart the provider to print a new link, or create an admin with `idp users add --admin`.",
-	Back:    "/login", BackLabel: "Go to sign in"}
+var failSetupLink = web.Failure{Status: http.StatusNotFound, Code: "SETUP-LINK", Title: "error.SETUP-LINK.title",
+	Message: "error.SETUP-LINK.message", Hint: "error.SETUP-LINK.hint", Back: "/login", BackLabel: "error.to_sign_in"}
 
 func tokenHash(token string) []byte {
 	sum := sha256.Sum256([]byte(token))
@@ -502,7 +499,7 @@ func (h *Handler) setup(c *gin.Context) {
 		h.Render.Render(c.Writer, c.Request, http.StatusBadRequest, "setup", nil, page)
 	}
 	if err := password.CheckPolicy(pw, h.PasswordMinLength, page.Username, page.Email, h.Render.Site()); err != nil {
-		again("Password: " + err.Error())
+		again(h.Render.T(c.Request, "setup.error", h.Render.T(c.Request, "common.password"), h.Render.ErrorText(c.Request, err)))
 		return
 	}
 	hash, err := password.Hash(pw)
@@ -513,7 +510,7 @@ func (h *Handler) setup(c *gin.Context) {
 	u, err := users.New(users.Input{Username: page.Username, Email: page.Email, Name: page.Name, Role: store.RoleAdmin, PasswordHash: hash}, h.Now())
 	var fe *users.FieldError
 	if errors.As(err, &fe) {
-		again(fieldLabel(fe.Field) + ": " + fe.Reason)
+		again(h.Render.T(c.Request, "setup.error", h.fieldLabel(c, fe.Field), h.Render.ErrorText(c.Request, fe)))
 		return
 	}
 	if err != nil {
@@ -539,14 +536,15 @@ func (h *Handler) setup(c *gin.Context) {
 	c.Redirect(http.StatusSeeOther, "/settings")
 }
 
-func fieldLabel(f string) string {
+// fieldLabel is an account field's label in the request's language.
+func (h *Handler) fieldLabel(c *gin.Context, f string) string {
 	switch f {
 	case "username":
-		return "Username"
+		return h.Render.T(c.Request, "common.username")
 	case "email":
-		return "Email"
+		return h.Render.T(c.Request, "common.email")
 	case "name":
-		return "Name"
+		return h.Render.T(c.Request, "common.name")
 	}
 	return f
 }

@@ -37,28 +37,28 @@ type passkeyPage struct {
 	Restart string
 	// WebView is set in an app's built-in browser, where the passkey
 	// prompt fails: the page says so instead of offering it.
-	WebView  bool
-	Messages map[string]string
+	WebView bool
 }
 
 func (h *Handler) passkeyPage(c *gin.Context, f flow, login string) passkeyPage {
 	return passkeyPage{Flow: f, Login: login, Restart: f.restartURL(),
-		WebView: passkey.IsEmbeddedWebView(c.Request.UserAgent()), Messages: passkey.Messages}
+		WebView: passkey.IsEmbeddedWebView(c.Request.UserAgent())}
 }
 
-// jsonFail answers a JSON call with a code and a sentence.
-func jsonFail(c *gin.Context, status int, code, message string) {
-	web.JSON(c.Writer, status, web.JSONError{Error: code, Message: message})
+// jsonFail answers a JSON call with a code and the sentence of a message
+// key, in the request's language.
+func (h *Handler) jsonFail(c *gin.Context, status int, code, key string, args ...any) {
+	h.Render.JSONFail(c.Writer, c.Request, status, code, key, args...)
 }
 
 // jsonGuard checks a JSON call's CSRF token and origin.
 func (h *Handler) jsonGuard(c *gin.Context) bool {
 	if h.Passkeys == nil {
-		jsonFail(c, http.StatusNotFound, "PK-OFF", "Passkeys are not enabled on this site.")
+		h.jsonFail(c, http.StatusNotFound, "PK-OFF", "json.PK-OFF")
 		return false
 	}
 	if !h.CSRF.Check(c.Request) {
-		jsonFail(c, http.StatusForbidden, "CSRF", "This page expired. Reload it and try again.")
+		h.jsonFail(c, http.StatusForbidden, "CSRF", "json.CSRF")
 		return false
 	}
 	return true
@@ -77,7 +77,7 @@ func (h *Handler) passkeyBegin(c *gin.Context) {
 	}
 	var req beginRequest
 	if err := web.ReadJSON(c.Request, &req); err != nil || len(req.Login) > 254 {
-		jsonFail(c, http.StatusBadRequest, passkey.CodeInvalid, "The request could not be read.")
+		h.jsonFail(c, http.StatusBadRequest, passkey.CodeInvalid, "json.unreadable_request")
 		return
 	}
 	ctx, binding := c.Request.Context(), h.CSRF.Binding(c.Request)
@@ -92,7 +92,7 @@ func (h *Handler) passkeyBegin(c *gin.Context) {
 	}
 	if err != nil {
 		slog.ErrorContext(ctx, "begin passkey sign-in", "error", err)
-		web.JSONFailure(c.Writer, err)
+		h.Render.JSONFailure(c.Writer, c.Request, err)
 		return
 	}
 	web.JSON(c.Writer, http.StatusOK, b)
@@ -143,7 +143,7 @@ func (h *Handler) passkeyFinish(c *gin.Context) {
 	ctx := c.Request.Context()
 	var req finishRequest
 	if err := web.ReadJSON(c.Request, &req); err != nil || req.Ceremony == "" || len(req.Credential) == 0 {
-		jsonFail(c, http.StatusBadRequest, passkey.CodeInvalid, passkey.Messages[passkey.CodeInvalid])
+		h.jsonFail(c, http.StatusBadRequest, passkey.CodeInvalid, passkey.Messages[passkey.CodeInvalid])
 		return
 	}
 	f := flow{AuthRequestID: req.AuthRequestID, Next: web.LocalPath(req.Next, "")}
@@ -151,6 +151,7 @@ func (h *Handler) passkeyFinish(c *gin.Context) {
 	if f.AuthRequestID != "" {
 		if ar, err := h.Store.AuthRequestByID(ctx, f.AuthRequestID); err == nil {
 			clientID = ar.ClientID
+			c.Request = h.Render.UseLocales(c.Writer, c.Request, ar.UILocales)
 		}
 	}
 	res, err := h.Passkeys.FinishLogin(ctx, req.Ceremony, h.CSRF.Binding(c.Request), req.Credential, c.Request.UserAgent())
@@ -159,7 +160,7 @@ func (h *Handler) passkeyFinish(c *gin.Context) {
 		slog.InfoContext(ctx, "sign-in failed", "method", "passkey", "code", pe.Code, "reason", err)
 		h.Audit.SignIn(ctx, c.Request, "", clientID, audit.MethodPasskey, pe.Code)
 		h.Audit.PasskeyFailure(ctx, c.Request, "", audit.StageLogin, pe.Code, h.browserTag(c))
-		body := web.JSONError{Error: pe.Code, Message: pe.Message()}
+		body := web.JSONError{Error: pe.Code, Message: h.Render.T(c.Request, pe.MessageKey())}
 		if pe.CredentialID != nil {
 			body.CredentialID = base64.RawURLEncoding.EncodeToString(pe.CredentialID)
 			body.RPID = h.Passkeys.RPID()
@@ -169,20 +170,20 @@ func (h *Handler) passkeyFinish(c *gin.Context) {
 	}
 	if err != nil {
 		slog.ErrorContext(ctx, "finish passkey sign-in", "error", err)
-		web.JSONFailure(c.Writer, err)
+		h.Render.JSONFailure(c.Writer, c.Request, err)
 		return
 	}
 	sess, err := h.Sessions.Start(ctx, c.Writer, c.Request, res.User, res.AMR())
 	if err != nil {
 		slog.ErrorContext(ctx, "start session", "error", err)
-		web.JSONFailure(c.Writer, err)
+		h.Render.JSONFailure(c.Writer, c.Request, err)
 		return
 	}
 	slog.InfoContext(ctx, "sign-in", "method", "passkey", "user", res.User.ID, "passkey", res.Passkey.ID, "uv", res.Verified)
 	h.Audit.SignIn(ctx, c.Request, res.User.ID, clientID, audit.MethodPasskey, "")
 	next, fail := h.finish(c, f, res.User, sess)
 	if fail != nil {
-		jsonFail(c, fail.Status, fail.Code, fail.Message+" "+fail.Hint)
+		web.JSON(c.Writer, fail.Status, web.JSONError{Error: fail.Code, Message: h.Render.Text(c.Request, *fail)})
 		return
 	}
 	pks, _ := h.Store.PasskeysByUser(ctx, res.User.ID)
@@ -204,7 +205,7 @@ func (h *Handler) passkeyFailure(c *gin.Context) {
 	var req failureReport
 	if err := web.ReadJSON(c.Request, &req); err != nil || (req.Stage != audit.StageLogin && req.Stage != audit.StageRegister) ||
 		!knownBrowserCode(req.Code) {
-		jsonFail(c, http.StatusBadRequest, passkey.CodeInvalid, "The report could not be read.")
+		h.jsonFail(c, http.StatusBadRequest, passkey.CodeInvalid, "json.unreadable_report")
 		return
 	}
 	userID := ""
@@ -244,7 +245,6 @@ type suggestPage struct {
 	// created by their password manager (auto_upgrade).
 	Snoozed     bool
 	AutoUpgrade bool
-	Messages    map[string]string
 }
 
 // continueTarget reads the signed place to continue to.
@@ -285,7 +285,7 @@ func (h *Handler) suggestion(c *gin.Context) {
 	}
 	h.Audit.Record(c.Request.Context(), c.Request, store.AuditEvent{Kind: audit.SuggestionShown, ActorID: cur.User.ID, UserID: cur.User.ID})
 	h.Render.Render(c.Writer, c.Request, http.StatusOK, "suggest", cur.User, suggestPage{
-		Continue: target, Sig: c.Query("sig"), Snoozed: snoozed, AutoUpgrade: h.Passkeys.AutoUpgrade(), Messages: passkey.Messages,
+		Continue: target, Sig: c.Query("sig"), Snoozed: snoozed, AutoUpgrade: h.Passkeys.AutoUpgrade(),
 	})
 }
 

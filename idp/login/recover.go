@@ -16,9 +16,8 @@ import (
 	"github.com/communityidp/idp/idp/web"
 )
 
-var failRecoveryLink = web.Failure{Status: http.StatusNotFound, Code: "RECOVERY-LINK", Title: "This recovery link does not work",
-	Message: "The link is unknown, has expired, or was already used.",
-	Hint:    "Ask an admin for a new recovery link.", Back: "/login", BackLabel: "Go to sign in"}
+var failRecoveryLink = web.Failure{Status: http.StatusNotFound, Code: "RECOVERY-LINK", Title: "error.RECOVERY-LINK.title",
+	Message: "error.RECOVERY-LINK.message", Hint: "error.RECOVERY-LINK.hint", Back: "/login", BackLabel: "error.to_sign_in"}
 
 type recoverPage struct {
 	Token, Username, Error string
@@ -44,9 +43,8 @@ func (h *Handler) recoveryLink(c *gin.Context, token string) (*store.RecoveryLin
 	if wait > 0 {
 		c.Header("Retry-After", throttle.RetryAfter(wait))
 		h.Render.Error(c.Writer, c.Request, web.Failure{Status: http.StatusTooManyRequests, Code: "RECOVERY-THROTTLED",
-			Title:   "Too many recovery links that do not work",
-			Message: "Wait " + throttle.Describe(wait) + ", then open the link again.",
-			Hint:    "Copy the whole link from the message the admin sent; if it still fails, ask for a new one."})
+			Title: "error.RECOVERY-THROTTLED.title", Message: "error.RECOVERY-THROTTLED.message",
+			Args: []any{h.Render.Wait(c.Request, wait)}, Hint: "error.RECOVERY-THROTTLED.hint"})
 		return nil, nil
 	}
 	link, err := h.Store.RecoveryLinkByHash(ctx, recoveryHash(token), h.Now())
@@ -107,7 +105,7 @@ func (h *Handler) recoverAccount(c *gin.Context) {
 	}
 	if err := password.CheckPolicy(pw, h.PasswordMinLength, u.Username, u.Email, h.Render.Site()); err != nil {
 		h.Render.Render(c.Writer, c.Request, http.StatusBadRequest, "recover", nil,
-			recoverPage{Token: token, Username: u.Username, Error: err.Error(), MinLength: h.PasswordMinLength})
+			recoverPage{Token: token, Username: u.Username, Error: h.Render.ErrorText(c.Request, err), MinLength: h.PasswordMinLength})
 		return
 	}
 	hash, err := password.Hash(pw)

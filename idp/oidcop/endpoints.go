@@ -18,6 +18,7 @@ import (
 	"github.com/zitadel/oidc/v3/pkg/op"
 
 	"github.com/communityidp/idp/idp/clientip"
+	"github.com/communityidp/idp/idp/i18n"
 	"github.com/communityidp/idp/idp/session"
 	"github.com/communityidp/idp/idp/throttle"
 )
@@ -44,12 +45,12 @@ func requestInfoFrom(ctx context.Context) requestInfo {
 func (p *Provider) Authorize(w http.ResponseWriter, r *http.Request) {
 	if err := r.ParseForm(); err != nil {
 		// Nothing in it can be trusted, the redirect URI included.
-		http.Error(w, "The authorization request could not be read.", http.StatusBadRequest)
+		http.Error(w, descUnreadable, http.StatusBadRequest)
 		return
 	}
 	if r.Form.Get("client_id") == "" || r.Form.Get("redirect_uri") == "" {
 		// op answers the same 400 but logs it as a server error: it is the client's.
-		http.Error(w, "The authorization request needs a client_id and a redirect_uri.", http.StatusBadRequest)
+		http.Error(w, descIncomplete, http.StatusBadRequest)
 		return
 	}
 	ctx, _ := withState(op.ContextWithIssuer(r.Context(), p.issuer))
@@ -59,7 +60,7 @@ func (p *Provider) Authorize(w http.ResponseWriter, r *http.Request) {
 	})
 	var out http.ResponseWriter = w
 	if r.Form.Get("response_mode") == string(oidc.ResponseModeFormPost) {
-		out = &formPostErrors{ResponseWriter: w, p: p, action: r.Form.Get("redirect_uri")}
+		out = &formPostErrors{ResponseWriter: w, r: r, p: p, action: r.Form.Get("redirect_uri")}
 	}
 	op.Authorize(out, r.WithContext(ctx), p.authz)
 }
@@ -78,14 +79,14 @@ func (p *Provider) Callback(w http.ResponseWriter, r *http.Request) {
 	}
 	stored := ar.(authRequest)
 	if cur := session.FromContext(ctx); stored.Done() && (cur == nil || cur.Session.ID != stored.SessionID) {
-		http.Error(w, "This sign-in was finished in another browser. Go back to the app and sign in again here.", http.StatusBadRequest)
+		http.Error(w, descOtherBrowser, http.StatusBadRequest)
 		return
 	}
 	if ar.GetResponseMode() != oidc.ResponseModeFormPost {
 		op.AuthorizeCallback(w, r, p.authz)
 		return
 	}
-	out := &formPostErrors{ResponseWriter: w, p: p, action: ar.GetRedirectURI()}
+	out := &formPostErrors{ResponseWriter: w, r: r, p: p, action: ar.GetRedirectURI()}
 	if !ar.Done() {
 		op.AuthorizeCallback(out, r, p.authz)
 		return
@@ -95,21 +96,22 @@ func (p *Provider) Callback(w http.ResponseWriter, r *http.Request) {
 		op.AuthRequestError(out, r, ar, err, p.authz)
 		return
 	}
-	p.formPost(w, ar.GetRedirectURI(), map[string]string{"code": resp.Code, "state": resp.State, "iss": p.issuer})
+	p.formPost(w, r, ar.GetRedirectURI(), map[string]string{"code": resp.Code, "state": resp.State, "iss": p.issuer})
 }
 
 var formPostPage = template.Must(template.New("form_post").Parse(`<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Continuing…</title>
+<html lang="{{.Lang}}"><head><meta charset="utf-8"><title>{{.T.T "form_post.title"}}</title>
 <meta name="viewport" content="width=device-width, initial-scale=1"></head>
 <body><form method="post" action="{{.Action}}">
 {{range $k, $v := .Params}}{{if $v}}<input type="hidden" name="{{$k}}" value="{{$v}}">{{end}}{{end}}
-<noscript><p>JavaScript is off: press Continue to return to the app.</p></noscript>
-<button type="submit">Continue</button></form>
+<noscript><p>{{.T.T "form_post.noscript" (.T.T "form_post.continue")}}</p></noscript>
+<button type="submit">{{.T.T "form_post.continue"}}</button></form>
 <script nonce="{{.Nonce}}">document.forms[0].submit();</script></body></html>`))
 
 // formPost answers with a page that posts params to action, a redirect
-// URI op has validated (so a private-use scheme is trusted as a URL).
-func (p *Provider) formPost(w http.ResponseWriter, action string, params map[string]string) {
+// URI op has validated (so a private-use scheme is trusted as a URL). It
+// speaks the request's language (chosen by the server's middleware).
+func (p *Provider) formPost(w http.ResponseWriter, r *http.Request, action string, params map[string]string) {
 	nonce := randomID(16)
 	origin := action
 	if u, err := url.Parse(action); err == nil && u.Host != "" {
@@ -123,14 +125,18 @@ func (p *Provider) formPost(w http.ResponseWriter, action string, params map[str
 	h.Set("Cache-Control", "no-store")
 	h.Set("Content-Type", "text/html; charset=utf-8")
 	h.Del("Location")
+	t := i18n.FromContext(r.Context())
+	h.Set("Content-Language", t.Tag().String())
 	w.WriteHeader(http.StatusOK)
-	_ = formPostPage.Execute(w, map[string]any{"Action": template.URL(action), "Params": params, "Nonce": nonce})
+	_ = formPostPage.Execute(w, map[string]any{"Action": template.URL(action), "Params": params, "Nonce": nonce,
+		"Lang": t.Tag().String(), "T": t})
 }
 
 // formPostErrors turns op's error redirects into form posts for a request
 // that asked for response_mode=form_post (op always uses the query).
 type formPostErrors struct {
 	http.ResponseWriter
+	r       *http.Request
 	p       *Provider
 	action  string
 	written bool
@@ -150,7 +156,7 @@ func (f *formPostErrors) WriteHeader(code int) {
 				}
 			}
 			f.written = true
-			f.p.formPost(f.ResponseWriter, f.action, params)
+			f.p.formPost(f.ResponseWriter, f.r, f.action, params)
 			return
 		}
 	}

@@ -17,9 +17,9 @@ import (
 	httphelper "github.com/zitadel/oidc/v3/pkg/http"
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 	"github.com/zitadel/oidc/v3/pkg/op"
-	"golang.org/x/text/language"
 
 	"github.com/communityidp/idp/config"
+	"github.com/communityidp/idp/idp/i18n"
 	"github.com/communityidp/idp/idp/keys"
 	"github.com/communityidp/idp/idp/metrics"
 	"github.com/communityidp/idp/idp/session"
@@ -96,7 +96,7 @@ func New(o Options) (*Provider, error) {
 		CodeMethodS256:           true,
 		AuthMethodPost:           true,
 		GrantTypeRefreshToken:    true,
-		SupportedUILocales:       []language.Tag{language.English},
+		SupportedUILocales:       i18n.Default().Tags(),
 		SupportedScopes:          []string{oidc.ScopeOpenID, oidc.ScopeProfile, oidc.ScopeEmail, oidc.ScopeOfflineAccess},
 		SupportedClaims:          supportedClaims,
 	}

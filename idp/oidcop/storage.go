@@ -24,6 +24,31 @@ import (
 	"github.com/communityidp/idp/idp/throttle"
 )
 
+// Descriptions of the errors this package gives for a sign-in request:
+// the browser endpoints show them on the error page (the server's
+// errorPage), so each has a message key (ui/locales) for the member's
+// language.
+const (
+	descUnavailable  = "the sign-in service is temporarily unavailable"
+	descUnknown      = "unknown sign-in request"
+	descExpired      = "this sign-in request has expired; start again from the app"
+	descCompleted    = "this sign-in was already completed; start again from the app"
+	descUnreadable   = "The authorization request could not be read."
+	descIncomplete   = "The authorization request needs a client_id and a redirect_uri."
+	descOtherBrowser = "This sign-in was finished in another browser. Go back to the app and sign in again here."
+)
+
+// DescriptionKeys maps those descriptions to their message keys.
+var DescriptionKeys = map[string]string{
+	descUnavailable:  "error.request.unavailable",
+	descUnknown:      "error.request.unknown",
+	descExpired:      "error.request.expired",
+	descCompleted:    "error.request.completed",
+	descUnreadable:   "error.request.unreadable",
+	descIncomplete:   "error.request.incomplete",
+	descOtherBrowser: "error.request.other_browser",
+}
+
 // Storage implements op.Storage over the provider's store. Clients come
 // from the configuration; everything else is read from and written to the
 // store, so any replica can serve any step of a flow.
@@ -155,7 +180,7 @@ func (s *Storage) CreateAuthRequest(ctx context.Context, req *oidc.AuthRequest, 
 	if err := s.store.CreateAuthRequest(ctx, ar); err != nil {
 		if errors.Is(err, store.ErrUnavailable) {
 			// RFC 6749 section 4.1.2.1: the client may retry.
-			return nil, &oidc.Error{ErrorType: "temporarily_unavailable", Description: "the sign-in service is temporarily unavailable"}
+			return nil, &oidc.Error{ErrorType: "temporarily_unavailable", Description: descUnavailable}
 		}
 		return nil, fmt.Errorf("save auth request: %w", err)
 	}
@@ -166,13 +191,13 @@ func (s *Storage) CreateAuthRequest(ctx context.Context, req *oidc.AuthRequest, 
 func (s *Storage) AuthRequestByID(ctx context.Context, id string) (op.AuthRequest, error) {
 	ar, err := s.store.AuthRequestByID(ctx, id)
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, oidc.ErrInvalidRequestRedirectURI().WithDescription("unknown sign-in request")
+		return nil, oidc.ErrInvalidRequestRedirectURI().WithDescription(descUnknown)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("load auth request: %w", err)
 	}
 	if !s.now().Before(ar.ExpiresAt) {
-		return nil, oidc.ErrInvalidRequestRedirectURI().WithDescription("this sign-in request has expired; start again from the app")
+		return nil, oidc.ErrInvalidRequestRedirectURI().WithDescription(descExpired)
 	}
 	return authRequest{ar}, nil
 }
@@ -217,7 +242,7 @@ func (s *Storage) revokeCodeGrant(ctx context.Context, ar *store.AuthRequest) {
 func (s *Storage) SaveAuthCode(ctx context.Context, id, code string) error {
 	err := s.store.SaveAuthCode(ctx, id, hashToken(code), s.now().Add(s.tokens.CodeLifetime.D()))
 	if errors.Is(err, store.ErrConflict) || errors.Is(err, store.ErrNotFound) {
-		return oidc.ErrInvalidRequest().WithDescription("this sign-in was already completed; start again from the app")
+		return oidc.ErrInvalidRequest().WithDescription(descCompleted)
 	}
 	if err != nil {
 		return fmt.Errorf("save code: %w", err)

@@ -26,20 +26,21 @@ const (
 	CodeInvalid     = "PK-INVALID"
 )
 
-// Messages says each code in plain words.
+// Messages is the message key (ui/locales) of the sentence that says each
+// code in plain words.
 var Messages = map[string]string{
-	CodeCancelled:   "The passkey prompt was cancelled or timed out.",
-	CodeSecurity:    "Your browser refused to use a passkey on this page (a security or origin error).",
-	CodeUnsupported: "This browser cannot use passkeys.",
-	CodeWebView:     "Passkeys do not work inside this app's built-in browser. Open this page in your browser, or use your password.",
-	CodeExpired:     "The passkey request expired or was already used.",
-	CodeOrigin:      "The passkey answered for a different site address (an origin error).",
-	CodeUnknown:     "This passkey is not registered for your account here. It may have been deleted.",
-	CodeNoUV:        "Your device did not confirm it was you (fingerprint, face, PIN or screen lock).",
-	CodeExists:      "This device already has a passkey for your account.",
-	CodeReauth:      "For your security, sign in again before adding a passkey.",
-	CodeDisabled:    "This account is disabled, so it cannot sign in.",
-	CodeInvalid:     "The passkey answer could not be read.",
+	CodeCancelled:   "passkey.error.PK-CANCELLED",
+	CodeSecurity:    "passkey.error.PK-SECURITY",
+	CodeUnsupported: "passkey.error.PK-UNSUPPORTED",
+	CodeWebView:     "passkey.error.PK-WEBVIEW",
+	CodeExpired:     "passkey.error.PK-EXPIRED",
+	CodeOrigin:      "passkey.error.PK-ORIGIN",
+	CodeUnknown:     "passkey.error.PK-UNKNOWN",
+	CodeNoUV:        "passkey.error.PK-UV",
+	CodeExists:      "passkey.error.PK-EXISTS",
+	CodeReauth:      "passkey.error.PK-REAUTH",
+	CodeDisabled:    "passkey.error.ACCOUNT-DISABLED",
+	CodeInvalid:     "passkey.error.PK-INVALID",
 }
 
 // Error is a ceremony failure with the code shown to the member.
@@ -60,8 +61,8 @@ func (e *Error) Error() string {
 
 func (e *Error) Unwrap() error { return e.Err }
 
-// Message is the member-facing sentence.
-func (e *Error) Message() string { return Messages[e.Code] }
+// MessageKey is the message key of the member-facing sentence.
+func (e *Error) MessageKey() string { return Messages[e.Code] }
 
 // Status is the HTTP status to answer with.
 func (e *Error) Status() int {

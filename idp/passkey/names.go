@@ -3,6 +3,8 @@ package passkey
 import (
 	"fmt"
 	"strings"
+
+	"github.com/communityidp/idp/idp/i18n"
 )
 
 // providers names common passkey providers by AAGUID (from the
@@ -51,29 +53,43 @@ func formatAAGUID(b []byte) string {
 // not in the table (or the authenticator reports none).
 func Provider(aaguid []byte) string { return providers[formatAAGUID(aaguid)] }
 
-// DefaultName is the name a new passkey gets before the member picks one:
-// the provider's name, else the browser and system that created it.
+// DefaultName is the name a new passkey gets before the member picks one,
+// in English: the provider's name, else the browser and system that
+// created it.
 func DefaultName(aaguid []byte, userAgent string) string {
-	if p := Provider(aaguid); p != "" {
-		return p
-	}
-	if d := Device(userAgent); d != "" {
-		return d
-	}
-	return "Passkey"
+	return DefaultNameIn(i18n.English(), aaguid, userAgent)
 }
 
-// Device describes a user agent as "Browser on System", or "".
-func Device(ua string) string {
-	browser, system := browserOf(ua), systemOf(ua)
+// DefaultNameIn is DefaultName in p's language ("Chrome en Android").
+func DefaultNameIn(p *i18n.Printer, aaguid []byte, userAgent string) string {
+	if name := Provider(aaguid); name != "" {
+		return name
+	}
+	if d := DeviceIn(p, userAgent); d != "" {
+		return d
+	}
+	return p.T("passkey.default_name")
+}
+
+// Device describes a user agent as "Browser on System", or "", in English
+// (the audit log's words).
+func Device(ua string) string { return DeviceIn(i18n.English(), ua) }
+
+// DeviceIn is Device in p's language.
+func DeviceIn(p *i18n.Printer, ua string) string {
+	browser, system := DeviceParts(ua)
 	switch {
 	case browser != "" && system != "":
-		return browser + " on " + system
+		return p.T("device.browser_on_system", browser, system)
 	case browser != "":
 		return browser
 	}
 	return system
 }
+
+// DeviceParts is the browser and the system of a User-Agent, each "" when
+// unknown, for pages that say "Chrome on Android" in the member's language.
+func DeviceParts(ua string) (browser, system string) { return browserOf(ua), systemOf(ua) }
 
 func browserOf(ua string) string {
 	switch {

@@ -32,6 +32,7 @@ import (
 	"github.com/go-webauthn/webauthn/webauthn"
 
 	"github.com/communityidp/idp/config"
+	"github.com/communityidp/idp/idp/i18n"
 	"github.com/communityidp/idp/idp/store"
 )
 
@@ -271,7 +272,7 @@ func (s *Service) FinishRegistration(ctx context.Context, u *store.User, ceremon
 	now := s.now()
 	p := &store.Passkey{
 		ID: randomID(), UserID: u.ID, CredentialID: cred.ID, RPID: s.cfg.RPID,
-		Name:      DefaultName(cred.Authenticator.AAGUID, userAgent),
+		Name:      DefaultNameIn(i18n.FromContext(ctx), cred.Authenticator.AAGUID, userAgent),
 		PublicKey: cred.PublicKey, AttestationType: cred.AttestationType, AttestationFormat: cred.AttestationFormat,
 		AAGUID: cred.Authenticator.AAGUID, SignCount: cred.Authenticator.SignCount,
 		Attachment:  string(cred.Authenticator.Attachment),

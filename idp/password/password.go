@@ -16,6 +16,8 @@ import (
 	"unicode/utf8"
 
 	"golang.org/x/crypto/argon2"
+
+	"github.com/communityidp/idp/idp/i18n"
 )
 
 // Params are argon2id cost parameters.
@@ -149,10 +151,23 @@ func Parse(hash string) (Params, []byte, []byte, error) {
 // hash; passwords are never truncated.
 const MaxLength = 1024
 
-// PolicyError explains why a new password is refused, in words for members.
-type PolicyError struct{ Reason string }
+// PolicyError explains why a new password is refused, in words for
+// members: Key is the message (ui/locales) and Args its arguments; Reason
+// is the English text.
+type PolicyError struct {
+	Reason string
+	Key    string
+	Args   []any
+}
 
 func (e *PolicyError) Error() string { return e.Reason }
+
+// MessageKey is the message that says the error in a member's language.
+func (e *PolicyError) MessageKey() (string, []any) { return e.Key, e.Args }
+
+func policyError(key string, args ...any) *PolicyError {
+	return &PolicyError{Reason: i18n.English().T(key, args...), Key: key, Args: args}
+}
 
 // CheckPolicy validates a new password: at least minLength characters, at
 // most MaxLength, valid text, not one of the most common passwords and not
@@ -160,24 +175,24 @@ func (e *PolicyError) Error() string { return e.Reason }
 // no composition rules (NIST SP 800-63B).
 func CheckPolicy(password string, minLength int, avoid ...string) error {
 	if !utf8.ValidString(password) {
-		return &PolicyError{"The password contains characters that are not valid text."}
+		return policyError("password.policy.invalid_text")
 	}
 	n := utf8.RuneCountInString(password)
 	if n < minLength {
-		return &PolicyError{fmt.Sprintf("Use at least %d characters.", minLength)}
+		return policyError("password.policy.too_short", minLength)
 	}
 	if n > MaxLength {
-		return &PolicyError{fmt.Sprintf("Use at most %d characters.", MaxLength)}
+		return policyError("password.policy.too_long", MaxLength)
 	}
 	if strings.TrimSpace(password) == "" {
-		return &PolicyError{"The password cannot be only spaces."}
+		return policyError("password.policy.spaces")
 	}
 	if IsCommon(password) {
-		return &PolicyError{"This password is one of the most common ones, which attackers try first. Choose another: a few unrelated words make a strong one."}
+		return policyError("password.policy.common")
 	}
 	for _, a := range avoid {
 		if a = strings.TrimSpace(a); a != "" && strings.EqualFold(strings.TrimSpace(password), a) {
-			return &PolicyError{"The password cannot be your username, your email or the site's name."}
+			return policyError("password.policy.personal")
 		}
 	}
 	return nil

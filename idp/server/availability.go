@@ -10,6 +10,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/communityidp/idp/idp/store"
 	"github.com/communityidp/idp/idp/web"
 )
 
@@ -73,11 +74,15 @@ func (a *availability) gate(render *web.Renderer) gin.HandlerFunc {
 			return
 		}
 		c.Header("Retry-After", "5")
-		if isBackchannel(c.Request.URL.Path) {
+		switch path := c.Request.URL.Path; {
+		case strings.HasPrefix(path, "/webauthn/"):
+			// The page script shows the message, in the member's language.
+			render.JSONFailure(c.Writer, c.Request, store.ErrUnavailable)
+		case isBackchannel(path):
 			c.Header("Cache-Control", "no-store")
 			c.JSON(http.StatusServiceUnavailable, gin.H{"error": "temporarily_unavailable",
 				"error_description": "the database is unavailable; retry in a few seconds"})
-		} else {
+		default:
 			render.Error(c.Writer, c.Request, web.FailUnavailable)
 		}
 		c.Abort()

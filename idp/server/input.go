@@ -2,16 +2,17 @@ package server
 
 import (
 	"errors"
-	"fmt"
 	"log/slog"
 	"mime"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/communityidp/idp/idp/i18n"
 	"github.com/communityidp/idp/idp/oidcop"
 	"github.com/communityidp/idp/idp/passkey"
 	"github.com/communityidp/idp/idp/web"
@@ -36,78 +37,87 @@ const (
 func checkInput(render *web.Renderer) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		status, problem := inputProblem(c.Request)
-		if problem == "" {
+		if problem.key == "" {
 			c.Next()
 			return
 		}
-		slog.InfoContext(c.Request.Context(), "request refused", "reason", problem)
+		slog.InfoContext(c.Request.Context(), "request refused", "reason", problem.english())
 		refuseInput(c, render, status, problem)
 		c.Abort()
 	}
 }
 
+// problem is what is wrong with a request: a message key (ui/locales)
+// and its arguments.
+type problem struct {
+	key  string
+	args []any
+}
+
+func (p problem) english() string { return i18n.English().T(p.key, p.args...) }
+
 // inputProblem says what is wrong with the request's parameters, and the
-// status to answer with; "" when nothing is.
-func inputProblem(r *http.Request) (int, string) {
+// status to answer with; a zero problem when nothing is.
+func inputProblem(r *http.Request) (int, problem) {
 	if !cleanText(r.URL.Path) {
-		return http.StatusBadRequest, "the address is not valid UTF-8 text"
+		return http.StatusBadRequest, problem{key: "input.path"}
 	}
 	query, err := url.ParseQuery(r.URL.RawQuery)
 	if err != nil {
-		return http.StatusBadRequest, "the query string cannot be decoded"
+		return http.StatusBadRequest, problem{key: "input.query"}
 	}
-	if p := valuesProblem(query); p != "" {
+	if p := valuesProblem(query); p.key != "" {
 		return http.StatusBadRequest, p
 	}
 	if r.Method != http.MethodPost && r.Method != http.MethodPut && r.Method != http.MethodPatch {
-		return 0, ""
+		return 0, problem{}
 	}
 	mt, _, mtErr := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	switch r.URL.Path {
 	case oidcop.PathToken, oidcop.PathIntrospect, oidcop.PathRevoke:
 		if mtErr != nil || mt != "application/x-www-form-urlencoded" {
-			return http.StatusBadRequest, "the body must be application/x-www-form-urlencoded"
+			return http.StatusBadRequest, problem{key: "input.form_required"}
 		}
 	}
 	switch {
 	case mtErr != nil:
-		return 0, "" // not a form: the handler reads the body its way
+		return 0, problem{} // not a form: the handler reads the body its way
 	case mt == "application/x-www-form-urlencoded":
 		err = r.ParseForm()
 	case mt == "multipart/form-data":
 		err = r.ParseMultipartForm(maxBody) // adds the values to PostForm
 	default:
-		return 0, ""
+		return 0, problem{}
 	}
 	var tooBig *http.MaxBytesError
 	switch {
 	case errors.As(err, &tooBig):
-		return http.StatusRequestEntityTooLarge, fmt.Sprintf("the body is larger than %d bytes", tooBig.Limit)
+		return http.StatusRequestEntityTooLarge, problem{"input.body_too_large", []any{strconv.FormatInt(tooBig.Limit, 10)}}
 	case err != nil:
-		return http.StatusBadRequest, "the form cannot be decoded"
+		return http.StatusBadRequest, problem{key: "input.form"}
 	}
-	if p := valuesProblem(r.PostForm); p != "" {
+	if p := valuesProblem(r.PostForm); p.key != "" {
 		return http.StatusBadRequest, p
 	}
-	return 0, ""
+	return 0, problem{}
 }
 
 // valuesProblem checks every name and value of a query or form.
-func valuesProblem(v url.Values) string {
+func valuesProblem(v url.Values) problem {
 	for name, values := range v {
 		if len(name) > maxName || !cleanText(name) {
-			return "a parameter name is too long or not valid UTF-8 text"
+			return problem{key: "input.name"}
 		}
 		for _, s := range values {
 			if len(s) > maxValue {
-				return fmt.Sprintf("the value of %s is longer than %d bytes", name, maxValue)
+				return problem{"input.value_too_long", []any{name, strconv.Itoa(maxValue)}}
 			}
 			if !cleanText(s) {
-				return fmt.Sprintf("the value of %s is not valid UTF-8 text", name)
+				return problem{"input.value_text", []any{name}}
 			}
 		}
 	}
-	return ""
+	return problem{}
 }
 
 // cleanText reports whether s is UTF-8 without NUL bytes, which is what a
@@ -119,20 +129,20 @@ func cleanText(s string) bool {
 // refuseInput answers in the caller's language: the WebAuthn JSON error
 // for the page scripts, an OAuth error for the back-channel endpoints, the
 // error page for browsers. At end_session, like everything op refuses
-// there (oidcop.EndSession), it is the sign-out confirmation page.
-func refuseInput(c *gin.Context, render *web.Renderer, status int, problem string) {
+// there (oidcop.EndSession), it is the sign-out confirmation page. Pages
+// and the page scripts get the member's language; OAuth clients English.
+func refuseInput(c *gin.Context, render *web.Renderer, status int, p problem) {
 	path := c.Request.URL.Path
 	switch {
 	case path == oidcop.PathEndSession:
 		c.Redirect(http.StatusSeeOther, "/logout")
 	case strings.HasPrefix(path, "/webauthn/"):
-		web.JSON(c.Writer, status, web.JSONError{Error: passkey.CodeInvalid, Message: "The request could not be read: " + problem + "."})
+		render.JSONFail(c.Writer, c.Request, status, passkey.CodeInvalid, "json.unreadable_because", render.T(c.Request, p.key, p.args...))
 	case isBackchannel(path):
 		c.Header("Cache-Control", "no-store")
-		c.JSON(status, gin.H{"error": "invalid_request", "error_description": problem})
+		c.JSON(status, gin.H{"error": "invalid_request", "error_description": p.english()})
 	default:
-		render.Error(c.Writer, c.Request, web.Failure{Status: status, Code: "BAD-REQUEST", Title: "This request cannot be read",
-			Message: "The address or form holds something this site cannot accept: " + problem + ".",
-			Hint:    "Go back and try again. If you followed a link from an app or website, the link may be broken."})
+		render.Error(c.Writer, c.Request, web.Failure{Status: status, Code: "BAD-REQUEST", Title: "error.BAD-REQUEST.title",
+			Message: "error.BAD-REQUEST.message", Args: []any{render.T(c.Request, p.key, p.args...)}, Hint: "error.BAD-REQUEST.hint"})
 	}
 }

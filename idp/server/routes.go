@@ -39,7 +39,7 @@ func (s *Server) routes(sessions *session.Manager, render *web.Renderer, p *oidc
 	// from the configured trusted proxies, and every part reads its answer.
 	_ = g.SetTrustedProxies(nil)
 	g.Use(clientIP(s.proxies), requestID, accessLog(s.metrics), recovery(render),
-		securityHeaders(strings.HasPrefix(s.cfg.Issuer, "https://")), limitBody, checkInput(render))
+		securityHeaders(strings.HasPrefix(s.cfg.Issuer, "https://")), limitBody, checkInput(render), chooseLanguage(render))
 
 	// Probes.
 	g.GET("/healthz", func(c *gin.Context) { c.String(http.StatusOK, "ok\n") })
@@ -102,9 +102,20 @@ func (s *Server) routes(sessions *session.Manager, render *web.Renderer, p *oidc
 	g.NoRoute(func(c *gin.Context) { render.Error(c.Writer, c.Request, web.FailNotFound) })
 	g.NoMethod(func(c *gin.Context) {
 		render.Error(c.Writer, c.Request, web.Failure{Status: http.StatusMethodNotAllowed, Code: "METHOD",
-			Title: "Not allowed", Message: "This address does not accept this kind of request."})
+			Title: "error.METHOD.title", Message: "error.METHOD.message"})
 	})
 	return g
+}
+
+// chooseLanguage picks each request's language (web.Renderer.Language):
+// what the request names (ui_locales, lang), the idp_lang cookie, the
+// browser's Accept-Language, the configured default. An authorization
+// request starts a new sign-in: its own ui_locales, or none, decide.
+func chooseLanguage(render *web.Renderer) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		c.Request = render.Language(c.Writer, c.Request, c.Request.URL.Path == oidcop.PathAuthorize)
+		c.Next()
+	}
 }
 
 // ready is the readiness probe: the database must answer.
@@ -244,8 +255,13 @@ func errorPage(render *web.Renderer, h http.HandlerFunc) gin.HandlerFunc {
 		}
 		kind, desc := parseOAuthError(ew.body.Bytes())
 		f := web.Failure{Status: ew.status, Code: strings.ToUpper(strings.ReplaceAll(kind, "_", "-")),
-			Title: "This sign-in request cannot continue", Message: desc,
-			Hint: "Go back to the app or website and try again. If it keeps happening, the app may be misconfigured."}
+			Title: "error.request.title", Raw: desc, Hint: "error.request.hint"}
+		switch key, ours := oidcop.DescriptionKeys[desc]; {
+		case ours:
+			f.Message = key
+		case desc == "":
+			f.Message = "error.request.invalid"
+		}
 		if ew.status >= 500 {
 			f.Title, f.Hint = web.FailServer.Title, web.FailServer.Hint
 		}
@@ -285,7 +301,8 @@ func (e *errorCapture) Write(b []byte) (int, error) {
 }
 
 // parseOAuthError reads op's error body: JSON {"error", "error_description"}
-// or a plain text message.
+// or a plain text message. The description is the protocol library's
+// English, shown as it is; "" when there is none a member should read.
 func parseOAuthError(body []byte) (kind, description string) {
 	var e struct {
 		Error       string `json:"error"`
@@ -300,7 +317,7 @@ func parseOAuthError(body []byte) (kind, description string) {
 	msg := strings.TrimSpace(string(body))
 	// op sometimes answers with a Go error's text; members get a sentence.
 	if msg == "" || strings.Contains(msg, "ErrorType=") || strings.Contains(msg, "Parent=") || strings.Contains(msg, "schema:") {
-		msg = "The request is not valid."
+		msg = ""
 	}
 	return "invalid_request", msg
 }

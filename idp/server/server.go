@@ -127,7 +127,8 @@ func New(ctx context.Context, cfg config.Config, st store.Store, o Options) (*Se
 		ReauthAfter: cfg.Sessions.ReauthAfter.D(), Now: o.Now,
 	})
 	csrf := session.NewCSRF(csrfKey, cfg.Issuer)
-	render, err := web.NewRenderer(cfg.Branding.SiteName, csrf)
+	render, err := web.NewRenderer(web.Options{Site: cfg.Branding.SiteName, CSRF: csrf,
+		DefaultLanguage: cfg.UI.DefaultLanguage, Secure: secure})
 	if err != nil {
 		return nil, err
 	}

@@ -20,6 +20,7 @@ import (
 
 	"github.com/communityidp/idp/config"
 	"github.com/communityidp/idp/idp/clientip"
+	"github.com/communityidp/idp/idp/i18n"
 	"github.com/communityidp/idp/idp/store"
 )
 
@@ -160,20 +161,10 @@ func (t *Throttle) Clear(ctx context.Context, k Key) error {
 	return nil
 }
 
-// Describe says a wait the way a member reads it: "30 seconds",
-// "2 minutes", rounded up.
-func Describe(d time.Duration) string {
-	switch s := int((d + time.Second - 1) / time.Second); {
-	case s <= 1:
-		return "1 second"
-	case s < 60:
-		return fmt.Sprintf("%d seconds", s)
-	case s <= 60:
-		return "1 minute"
-	default:
-		return fmt.Sprintf("%d minutes", (s+59)/60)
-	}
-}
+// Describe says a wait in English, rounded up: "30 seconds", "2
+// minutes" (for OAuth error descriptions; pages say it in the member's
+// language with i18n's Printer.Wait).
+func Describe(d time.Duration) string { return i18n.English().Wait(d) }
 
 // RetryAfter is d in whole seconds, rounded up, for a Retry-After header.
 func RetryAfter(d time.Duration) string {

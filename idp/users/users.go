@@ -12,16 +12,28 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/communityidp/idp/idp/i18n"
 	"github.com/communityidp/idp/idp/store"
 )
 
-// FieldError says which field is wrong and why, in words for members.
+// FieldError says which field is wrong and why, in words for members:
+// Key is the message (ui/locales) and Args its arguments; Reason is the
+// English text.
 type FieldError struct {
 	Field  string
 	Reason string
+	Key    string
+	Args   []any
 }
 
 func (e *FieldError) Error() string { return e.Field + ": " + e.Reason }
+
+// MessageKey is the message that says why, in a member's language.
+func (e *FieldError) MessageKey() (string, []any) { return e.Key, e.Args }
+
+func fieldError(field, key string) *FieldError {
+	return &FieldError{Field: field, Reason: i18n.English().T(key), Key: key}
+}
 
 // NormalizeUsername lower-cases and trims a username.
 func NormalizeUsername(s string) string { return strings.ToLower(strings.TrimSpace(s)) }
@@ -34,11 +46,11 @@ func NormalizeEmail(s string) string { return strings.ToLower(strings.TrimSpace(
 // is never ambiguous between a username and an email.
 func ValidateUsername(u string) error {
 	if len(u) < 2 || len(u) > 64 {
-		return &FieldError{"username", "Use 2 to 64 characters."}
+		return fieldError("username", "users.username.length")
 	}
 	for _, r := range u {
 		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '.' || r == '_' || r == '-') {
-			return &FieldError{"username", "Use only letters, digits, '.', '_' and '-'."}
+			return fieldError("username", "users.username.characters")
 		}
 	}
 	return nil
@@ -47,11 +59,11 @@ func ValidateUsername(u string) error {
 // ValidateEmail checks a normalized email address.
 func ValidateEmail(e string) error {
 	if len(e) > 254 {
-		return &FieldError{"email", "This email address is too long."}
+		return fieldError("email", "users.email.too_long")
 	}
 	a, err := mail.ParseAddress(e)
 	if err != nil || a.Address != e || !strings.Contains(e[strings.LastIndex(e, "@")+1:], ".") {
-		return &FieldError{"email", "Enter an email address like name@example.org."}
+		return fieldError("email", "users.email.invalid")
 	}
 	return nil
 }
@@ -59,7 +71,7 @@ func ValidateEmail(e string) error {
 // ValidateName checks a display name.
 func ValidateName(n string) error {
 	if !utf8.ValidString(n) || utf8.RuneCountInString(n) > 128 || strings.ContainsAny(n, "\x00\r\n") {
-		return &FieldError{"name", "Use at most 128 characters on one line."}
+		return fieldError("name", "users.name.invalid")
 	}
 	return nil
 }
@@ -91,7 +103,7 @@ func New(in Input, now time.Time) (*store.User, error) {
 		role = store.RoleMember
 	}
 	if !role.Valid() {
-		return nil, &FieldError{"role", fmt.Sprintf("%q is not member or admin", role)}
+		return nil, &FieldError{Field: "role", Reason: fmt.Sprintf("%q is not member or admin", role)}
 	}
 	id := make([]byte, 16)
 	handle := make([]byte, 64)

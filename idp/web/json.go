@@ -64,12 +64,15 @@ type JSONError struct {
 }
 
 // JSONFailure answers a JSON call that failed unexpectedly: 503 with
-// UNAVAILABLE when the database is down, else 500 with SERVER.
-func JSONFailure(w http.ResponseWriter, err error) {
+// UNAVAILABLE when the database is down, else 500 with SERVER, the
+// message in the request's language.
+func (r *Renderer) JSONFailure(w http.ResponseWriter, req *http.Request, err error) {
 	f := FailureFor(err)
-	code := "SERVER"
-	if f.Status == http.StatusServiceUnavailable {
-		code = "UNAVAILABLE"
-	}
-	JSON(w, f.Status, JSONError{Error: code, Message: f.Message + " " + f.Hint})
+	JSON(w, f.Status, JSONError{Error: f.Code, Message: r.Text(req, f)})
+}
+
+// JSONFail answers a JSON call with a code and the message of key in the
+// request's language.
+func (r *Renderer) JSONFail(w http.ResponseWriter, req *http.Request, status int, code, key string, args ...any) {
+	JSON(w, status, JSONError{Error: code, Message: r.T(req, key, args...)})
 }

@@ -1,7 +1,8 @@
 // Package web renders the provider's pages from ui's templates and holds
 // what every page handler shares: the per-response CSP nonce, the request
-// id, CSRF tokens in forms, the error page with a code members can quote
-// to support, and safe local redirect targets.
+// id, CSRF tokens in forms, each request's language (every text comes
+// from the message catalog, idp/i18n), the error page with a code members
+// can quote to support, and safe local redirect targets.
 package web
 
 import (
@@ -17,7 +18,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/communityidp/idp/idp/passkey"
+	"github.com/communityidp/idp/idp/i18n"
 	"github.com/communityidp/idp/idp/session"
 	"github.com/communityidp/idp/idp/store"
 	"github.com/communityidp/idp/ui"
@@ -29,24 +30,54 @@ type Renderer struct {
 	site   string
 	csrf   *session.CSRF
 	assets map[string]string // name -> "/static/name?v=hash"
+	lang   languages
 }
 
-// View is what every page template receives.
+// Options configure a Renderer.
+type Options struct {
+	// Site is the community's name as the pages show it.
+	Site string
+	CSRF *session.CSRF
+	// DefaultLanguage is a shipped language (ui/locales), for browsers
+	// that ask for none of them; "" is English.
+	DefaultLanguage string
+	// Secure marks the language cookie Secure (an https issuer).
+	Secure bool
+	// Catalog holds the messages; nil is the shipped one (ui/locales).
+	Catalog *i18n.Catalog
+}
+
+// View is what every page template receives. Templates write every text
+// through it: {{$.T "key"}}, {{$.T "key" .Arg}}, and {{$.H "key" ($.Code
+// .Arg)}} for a sentence with markup around an argument.
 type View struct {
 	Site      string
 	CSRF      string
 	Nonce     string
 	RequestID string
-	User      *store.User
-	Data      any
+	// Lang is the page's language, a BCP 47 tag for <html lang>.
+	Lang string
+	User *store.User
+	Data any
+
+	p *i18n.Printer
 }
 
 // Site is the community's name as the pages show it.
 func (r *Renderer) Site() string { return r.site }
 
 // NewRenderer parses every page with the layout.
-func NewRenderer(site string, csrf *session.CSRF) (*Renderer, error) {
-	r := &Renderer{pages: map[string]*template.Template{}, site: site, csrf: csrf, assets: map[string]string{}}
+func NewRenderer(o Options) (*Renderer, error) {
+	r := &Renderer{pages: map[string]*template.Template{}, site: o.Site, csrf: o.CSRF, assets: map[string]string{}}
+	cat := o.Catalog
+	if cat == nil {
+		cat = i18n.Default()
+	}
+	lang, err := newLanguages(cat, o.DefaultLanguage, o.Secure)
+	if err != nil {
+		return nil, err
+	}
+	r.lang = lang
 	if err := fs.WalkDir(ui.Static, "static", func(path string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return err
@@ -64,23 +95,6 @@ func NewRenderer(site string, csrf *session.CSRF) (*Renderer, error) {
 	}
 	funcs := template.FuncMap{
 		"date": formatDate,
-		"method": func(m string) string {
-			switch m {
-			case "passkey":
-				return "Passkey"
-			case "pwd":
-				return "Password"
-			case "pwd-after-passkey":
-				return "Password (after a passkey attempt)"
-			}
-			return m
-		},
-		"device": func(ua string) string {
-			if d := passkey.Device(ua); d != "" {
-				return d
-			}
-			return "Unknown"
-		},
 		"asset": func(name string) (string, error) {
 			if u, ok := r.assets[name]; ok {
 				return u, nil
@@ -114,13 +128,16 @@ func (r *Renderer) Render(w http.ResponseWriter, req *http.Request, status int, 
 		http.Error(w, "internal error", http.StatusInternalServerError)
 		return
 	}
+	p := r.Printer(req)
 	v := View{
 		Site:      r.site,
 		CSRF:      r.csrf.Token(w, req),
 		Nonce:     Nonce(req.Context()),
 		RequestID: RequestID(req.Context()),
+		Lang:      p.Tag().String(),
 		User:      user,
 		Data:      data,
+		p:         p,
 	}
 	var buf strings.Builder
 	if err := t.ExecuteTemplate(&buf, "layout", v); err != nil {
@@ -130,6 +147,8 @@ func (r *Renderer) Render(w http.ResponseWriter, req *http.Request, status int, 
 	}
 	h := w.Header()
 	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Content-Language", v.Lang)
+	h.Add("Vary", "Accept-Language, Cookie")
 	h.Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
 	_, _ = w.Write([]byte(buf.String()))
@@ -137,14 +156,39 @@ func (r *Renderer) Render(w http.ResponseWriter, req *http.Request, status int, 
 
 // Failure is an error shown to a member. Code is short and stable, for
 // support ("the exact error message" the brief asks members to report).
+// Title, Message, Hint and BackLabel are message keys (ui/locales).
 type Failure struct {
-	Status    int
-	Code      string
-	Title     string
-	Message   string
+	Status  int
+	Code    string
+	Title   string
+	Message string
+	// Args fill the placeholders of Message.
+	Args []any
+	// Raw is shown as it is where Message is empty: text the provider
+	// does not write itself (an OAuth error description).
+	Raw       string
 	Hint      string
 	Back      string
 	BackLabel string
+}
+
+// failurePage is a Failure in the member's language.
+type failurePage struct {
+	Code, Title, Message, Hint, Back, BackLabel string
+}
+
+// Text is the failure's message and hint in the request's language, for
+// a JSON answer.
+func (r *Renderer) Text(req *http.Request, f Failure) string {
+	p := r.Printer(req)
+	text := f.Raw
+	if f.Message != "" {
+		text = p.T(f.Message, f.Args...)
+	}
+	if f.Hint != "" {
+		text += " " + p.T(f.Hint)
+	}
+	return text
 }
 
 // Error renders the error page.
@@ -153,25 +197,35 @@ func (r *Renderer) Error(w http.ResponseWriter, req *http.Request, f Failure) {
 		f.Status = http.StatusBadRequest
 	}
 	if f.Title == "" {
-		f.Title = "Something went wrong"
+		f.Title = "error.title"
 	}
 	if f.Back != "" && f.BackLabel == "" {
-		f.BackLabel = "Go back"
+		f.BackLabel = "error.back"
 	}
-	r.Render(w, req, f.Status, "error", nil, f)
+	p := r.Printer(req)
+	page := failurePage{Code: f.Code, Title: p.T(f.Title), Message: f.Raw, Back: f.Back}
+	if f.Message != "" {
+		page.Message = p.T(f.Message, f.Args...)
+	}
+	if f.Hint != "" {
+		page.Hint = p.T(f.Hint)
+	}
+	if f.BackLabel != "" {
+		page.BackLabel = p.T(f.BackLabel)
+	}
+	r.Render(w, req, f.Status, "error", nil, page)
 }
 
 // Common failures.
 var (
-	FailCSRF = Failure{Status: http.StatusForbidden, Code: "CSRF", Title: "Please try again",
-		Message: "This form expired or was sent from another site, so it was not accepted.",
-		Hint:    "Go back, reload the page and send the form again.", Back: "/settings", BackLabel: "Start again"}
-	FailServer = Failure{Status: http.StatusInternalServerError, Code: "SERVER", Title: "Something went wrong",
-		Message: "The sign-in service could not finish your request.", Hint: "Please try again in a moment."}
-	FailUnavailable = Failure{Status: http.StatusServiceUnavailable, Code: "UNAVAILABLE", Title: "Temporarily unavailable",
-		Message: "The sign-in service cannot reach its database right now.", Hint: "Please try again in a moment."}
-	FailNotFound = Failure{Status: http.StatusNotFound, Code: "NOT-FOUND", Title: "Page not found",
-		Message: "There is nothing at this address.", Back: "/settings", BackLabel: "Go to your account"}
+	FailCSRF = Failure{Status: http.StatusForbidden, Code: "CSRF", Title: "error.please_try_again",
+		Message: "error.CSRF.message", Hint: "error.CSRF.hint", Back: "/settings", BackLabel: "error.CSRF.back"}
+	FailServer = Failure{Status: http.StatusInternalServerError, Code: "SERVER", Title: "error.title",
+		Message: "error.SERVER.message", Hint: "error.try_again_soon"}
+	FailUnavailable = Failure{Status: http.StatusServiceUnavailable, Code: "UNAVAILABLE", Title: "error.UNAVAILABLE.title",
+		Message: "error.UNAVAILABLE.message", Hint: "error.try_again_soon"}
+	FailNotFound = Failure{Status: http.StatusNotFound, Code: "NOT-FOUND", Title: "error.NOT-FOUND.title",
+		Message: "error.NOT-FOUND.message", Back: "/settings", BackLabel: "error.to_account"}
 )
 
 // FailureFor is the page for an unexpected error: 503 when the database

@@ -1,7 +1,9 @@
 // Passkey ceremonies for the sign-in, suggestion and Settings > Passkeys
 // pages. Plain JavaScript, no dependencies. The server does every check;
 // this script carries options and answers between it and the browser,
-// and turns failures into plain words with a code for support.
+// and turns failures into plain words with a code for support. It holds
+// no words itself: the page gives them, in the member's language, in the
+// #passkey-messages data island.
 (() => {
   'use strict';
 
@@ -71,7 +73,7 @@
     let data = {};
     try { data = await res.json(); } catch (e) { /* not JSON */ }
     if (!res.ok) {
-      const err = new Error(data.message || 'The request failed.');
+      const err = new Error(data.message || data.error || String(res.status));
       err.code = data.error || 'PK-FAILED';
       err.data = data;
       throw err;
@@ -81,10 +83,13 @@
 
   // --- failures in plain words
 
+  // {codes: {code: sentence}, text: {generic, cancelledHint, signInAgain}}
   const messages = (() => {
     const el = document.getElementById('passkey-messages');
     try { return el ? JSON.parse(el.textContent) : {}; } catch (e) { return {}; }
   })();
+  const codeText = messages.codes || {};
+  const text = messages.text || {};
 
   const codeOf = (err) => {
     if (err && err.code) return err.code;
@@ -114,15 +119,15 @@
     const box = statusBox();
     if (!box) return;
     const code = codeOf(err);
-    let text = messages[code] || (err && err.data && err.data.message) || 'Something went wrong with the passkey.';
-    if (code === 'PK-CANCELLED') text += ' You can try again, or use your password.';
-    box.querySelector('[data-msg]').textContent = extra ? text + ' ' + extra : text;
+    let msg = codeText[code] || (err && err.data && err.data.message) || text.generic || code;
+    if (code === 'PK-CANCELLED' && text.cancelledHint) msg += ' ' + text.cancelledHint;
+    box.querySelector('[data-msg]').textContent = extra ? msg + ' ' + extra : msg;
     box.querySelector('[data-code]').textContent = code;
     const link = err && err.data && err.data.reauth;
     if (link) {
       const a = document.createElement('a');
       a.href = link;
-      a.textContent = 'Sign in again';
+      a.textContent = text.signInAgain || link;
       box.querySelector('[data-msg]').append(' ', a);
     }
     box.hidden = false;

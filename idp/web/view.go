@@ -1,0 +1,111 @@
+package web
+
+import (
+	"fmt"
+	"html/template"
+	"strings"
+
+	"github.com/communityidp/idp/idp/i18n"
+	"github.com/communityidp/idp/idp/passkey"
+)
+
+// T is the text of key in the page's language, formatted with args; the
+// template escapes it.
+func (v View) T(key string, args ...any) string { return v.printer().T(key, args...) }
+
+// H is T for a sentence with markup around some arguments: the text and
+// the string arguments are escaped, arguments made by Code, Strong or
+// CodeSlot are kept as markup. Translators see only "%s".
+func (v View) H(key string, args ...any) template.HTML {
+	marks := make([]any, len(args))
+	keep := map[string]string{}
+	for i, a := range args {
+		var html string
+		switch x := a.(type) {
+		case template.HTML:
+			html = string(x)
+		case string:
+			html = template.HTMLEscapeString(x)
+		default:
+			marks[i] = a // numbers: formatted for the language
+			continue
+		}
+		mark := fmt.Sprintf("\uE000%d\uE001", i)
+		marks[i], keep[mark] = mark, html
+	}
+	out := template.HTMLEscapeString(v.printer().T(key, marks...))
+	for mark, html := range keep {
+		out = strings.ReplaceAll(out, mark, html)
+	}
+	return template.HTML(out)
+}
+
+// Code is s as code, for H.
+func (v View) Code(s string) template.HTML {
+	return template.HTML("<code>" + template.HTMLEscapeString(s) + "</code>")
+}
+
+// Strong is s in bold, for H.
+func (v View) Strong(s string) template.HTML {
+	return template.HTML("<strong>" + template.HTMLEscapeString(s) + "</strong>")
+}
+
+// CodeSlot is the empty code element the page script fills with an error
+// code, for H.
+func (v View) CodeSlot() template.HTML { return `<code data-code></code>` }
+
+// With is the view with other data, for a shared template that shows a
+// part of the page: {{template "audit-table" ($.With .Data.Events)}}.
+func (v View) With(data any) View {
+	v.Data = data
+	return v
+}
+
+// Method names a sign-in method of the audit log.
+func (v View) Method(m string) string {
+	switch m {
+	case "passkey":
+		return v.T("method.passkey")
+	case "pwd":
+		return v.T("method.password")
+	case "pwd-after-passkey":
+		return v.T("method.password_after_passkey")
+	}
+	return m
+}
+
+// Device names a User-Agent's browser and system, "Unknown" when neither
+// is known.
+func (v View) Device(ua string) string {
+	if d := deviceName(v.printer(), ua); d != "" {
+		return d
+	}
+	return v.T("common.unknown")
+}
+
+// PasskeyMessages are the page script's texts (passkey.js), in the page's
+// language: a sentence for each error code, and its own few words.
+func (v View) PasskeyMessages() map[string]any {
+	codes := map[string]string{}
+	for code, key := range passkey.Messages {
+		codes[code] = v.T(key)
+	}
+	return map[string]any{
+		"codes": codes,
+		"text": map[string]string{
+			"generic":       v.T("passkey.script.generic"),
+			"cancelledHint": v.T("passkey.script.cancelled_hint"),
+			"signInAgain":   v.T("passkey.script.sign_in_again"),
+		},
+	}
+}
+
+func (v View) printer() *i18n.Printer {
+	if v.p == nil {
+		return i18n.English()
+	}
+	return v.p
+}
+
+// deviceName is "Chrome on Android" in p's language, "" when unknown.
+func deviceName(p *i18n.Printer, ua string) string { return passkey.DeviceIn(p, ua) }
