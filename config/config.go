@@ -256,6 +256,23 @@ type Throttle struct {
 // Branding is how the pages present the community.
 type Branding struct {
 	SiteName string `yaml:"site_name"`
+	// LogoFile is an image (PNG, JPEG, GIF, WebP or SVG, at most 256 KiB)
+	// the provider serves itself at /branding/logo: the better choice, as
+	// the sign-in pages then load nothing from another site.
+	LogoFile string `yaml:"logo_file"`
+	// LogoURL is an https address of the logo instead, added to the
+	// pages' Content-Security-Policy.
+	LogoURL string `yaml:"logo_url"`
+	// PrimaryColor is the buttons' and links' color, #rrggbb. White
+	// button text on it must be readable (contrast at least 4.5:1). It
+	// applies to the light theme; the dark theme keeps its own.
+	PrimaryColor string `yaml:"primary_color"`
+	// SupportURL, SupportEmail and HelpURL are where members find help;
+	// every page links them, and failure pages show the support details
+	// to send.
+	SupportURL   string `yaml:"support_url"`
+	SupportEmail string `yaml:"support_email"`
+	HelpURL      string `yaml:"help_url"`
 }
 
 // UI configures the pages' language.

@@ -266,3 +266,50 @@ func TestPasskeyOrigins(t *testing.T) {
 		t.Fatalf("Android origin %s", got)
 	}
 }
+
+func TestBranding(t *testing.T) {
+	dir := t.TempDir()
+	logo := filepath.Join(dir, "logo.png")
+	if err := os.WriteFile(logo, []byte("\x89PNG\r\n\x1a\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	big := filepath.Join(dir, "big.svg")
+	if err := os.WriteFile(big, make([]byte, MaxLogoSize+1), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ok := Default()
+	ok.Branding = Branding{SiteName: "Example Community", LogoFile: logo, PrimaryColor: "#1f5fbf",
+		SupportURL: "https://help.example.org/contact", SupportEmail: "support@example.org", HelpURL: "https://help.example.org"}
+	ok.FillDefaults()
+	if err := ok.Validate(); err != nil {
+		t.Fatalf("good branding refused: %v", err)
+	}
+	if ok.Branding.LogoType() != "image/png" {
+		t.Errorf("logo type %q", ok.Branding.LogoType())
+	}
+	for _, tc := range []struct {
+		edit  func(*Branding)
+		field string
+	}{
+		{func(b *Branding) { b.LogoURL = "https://cdn.example.org/logo.png" }, "branding.logo_url"},      // both
+		{func(b *Branding) { b.LogoFile, b.LogoURL = "", "http://cdn.example.org/l.png" }, "branding.logo_url"},
+		{func(b *Branding) { b.LogoFile = filepath.Join(dir, "missing.png") }, "branding.logo_file"},
+		{func(b *Branding) { b.LogoFile = big }, "branding.logo_file"},
+		{func(b *Branding) { b.LogoFile = filepath.Join(dir, "logo.bmp") }, "branding.logo_file"},
+		{func(b *Branding) { b.PrimaryColor = "blue" }, "branding.primary_color"},
+		{func(b *Branding) { b.PrimaryColor = "#ffd700" }, "branding.primary_color"}, // gold: white text unreadable
+		{func(b *Branding) { b.SupportURL = "javascript:alert(1)" }, "branding.support_url"},
+		{func(b *Branding) { b.HelpURL = "help.example.org" }, "branding.help_url"},
+		{func(b *Branding) { b.SupportEmail = "Support <support@example.org>" }, "branding.support_email"},
+	} {
+		c := ok
+		tc.edit(&c.Branding)
+		err := c.Validate()
+		if err == nil || !strings.Contains(err.Error(), tc.field) {
+			t.Errorf("%+v: got %v, want a problem with %s", c.Branding, err, tc.field)
+		}
+	}
+	if r, _ := contrastWithWhite("#767676"); r < 4.5 || r > 4.6 {
+		t.Errorf("contrast of #767676 = %.2f, want 4.54", r)
+	}
+}

@@ -133,6 +133,7 @@ func (c *Config) Validate() error {
 	if strings.TrimSpace(c.Branding.SiteName) == "" {
 		p.add("branding.site_name", "must not be empty")
 	}
+	c.validateBranding(&p)
 	if !slices.Contains(ui.Languages(), c.UI.DefaultLanguage) {
 		p.add("ui.default_language", fmt.Sprintf("%q is not a shipped language (one of %s)", c.UI.DefaultLanguage,
 			strings.Join(ui.Languages(), ", ")))
@@ -314,6 +315,9 @@ func (c *Config) Warnings() []string {
 		if cl.Secret != "" && cl.SecretFile == "" {
 			w = append(w, fmt.Sprintf("clients[%d] (%s): plain secret in the configuration; prefer secret_hash from `idp clients hash-secret`", i, cl.ID))
 		}
+	}
+	if c.Branding.LogoURL != "" {
+		w = append(w, "branding.logo_url: the sign-in pages load the logo from another site, which learns every member's address; prefer logo_file")
 	}
 	return w
 }

@@ -39,7 +39,7 @@ func (s *Server) routes(sessions *session.Manager, render *web.Renderer, p *oidc
 	// from the configured trusted proxies, and every part reads its answer.
 	_ = g.SetTrustedProxies(nil)
 	g.Use(clientIP(s.proxies), requestID, accessLog(s.metrics), recovery(render),
-		securityHeaders(strings.HasPrefix(s.cfg.Issuer, "https://")), limitBody, checkInput(render), chooseLanguage(render))
+		securityHeaders(strings.HasPrefix(s.cfg.Issuer, "https://"), s.brand.imgSrc), limitBody, checkInput(render), chooseLanguage(render))
 
 	// Probes.
 	g.GET("/healthz", func(c *gin.Context) { c.String(http.StatusOK, "ok\n") })
@@ -52,6 +52,8 @@ func (s *Server) routes(sessions *session.Manager, render *web.Renderer, p *oidc
 		c.Header("Cache-Control", "public, max-age=31536000, immutable")
 		fileServer.ServeHTTP(c.Writer, c.Request)
 	})
+
+	s.brand.register(g)
 
 	// Public protocol endpoints, answered from memory.
 	for _, m := range []string{http.MethodGet, http.MethodOptions} {
@@ -195,13 +197,17 @@ func recovery(render *web.Renderer) gin.HandlerFunc {
 // securityHeaders sets the headers every response carries. The CSP allows
 // only our own assets and scripts bearing this response's nonce; no page
 // may be framed.
-func securityHeaders(https bool) gin.HandlerFunc {
+func securityHeaders(https bool, imgSrc string) gin.HandlerFunc {
+	img := "'self' data:"
+	if imgSrc != "" {
+		img += " " + imgSrc // branding.logo_url
+	}
 	return func(c *gin.Context) {
 		nonce := randomString(16)
 		c.Request = c.Request.WithContext(web.WithNonce(c.Request.Context(), nonce))
 		h := c.Writer.Header()
 		h.Set("Content-Security-Policy", "default-src 'none'; script-src 'self' 'nonce-"+nonce+"'; style-src 'self'; "+
-			"img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'")
+			"img-src "+img+"; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'")
 		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("X-Frame-Options", "DENY")
 		h.Set("Referrer-Policy", "no-referrer")

@@ -77,6 +77,7 @@ type Server struct {
 	avail    *availability
 	metrics  *metrics.Metrics
 	proxies  *clientip.Resolver
+	brand    *branding
 	now      func() time.Time
 }
 
@@ -127,7 +128,11 @@ func New(ctx context.Context, cfg config.Config, st store.Store, o Options) (*Se
 		ReauthAfter: cfg.Sessions.ReauthAfter.D(), Now: o.Now,
 	})
 	csrf := session.NewCSRF(csrfKey, cfg.Issuer)
-	render, err := web.NewRenderer(web.Options{Site: cfg.Branding.SiteName, CSRF: csrf,
+	brand, err := newBranding(cfg.Branding)
+	if err != nil {
+		return nil, err
+	}
+	render, err := web.NewRenderer(web.Options{Site: cfg.Branding.SiteName, Brand: brand.brand, CSRF: csrf,
 		DefaultLanguage: cfg.UI.DefaultLanguage, Secure: secure})
 	if err != nil {
 		return nil, err
@@ -171,7 +176,7 @@ func New(ctx context.Context, cfg config.Config, st store.Store, o Options) (*Se
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, store: st, keys: km, provider: provider, avail: avail, metrics: m, now: o.Now, proxies: proxies}
+	s := &Server{cfg: cfg, store: st, keys: km, provider: provider, avail: avail, metrics: m, now: o.Now, proxies: proxies, brand: brand}
 	s.handler = s.routes(sessions, render, provider, wellKnown,
 		&login.Handler{
 			Store: st, Sessions: sessions, CSRF: csrf, Render: render, Passkeys: passkeys, Audit: rec, ClientNames: names,

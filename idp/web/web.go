@@ -28,6 +28,7 @@ import (
 type Renderer struct {
 	pages  map[string]*template.Template
 	site   string
+	brand  Brand
 	csrf   *session.CSRF
 	assets map[string]string // name -> "/static/name?v=hash"
 	lang   languages
@@ -37,6 +38,8 @@ type Renderer struct {
 type Options struct {
 	// Site is the community's name as the pages show it.
 	Site string
+	// Brand is the rest of the community's look (config branding).
+	Brand Brand
 	CSRF *session.CSRF
 	// DefaultLanguage is a shipped language (ui/locales), for browsers
 	// that ask for none of them; "" is English.
@@ -47,16 +50,29 @@ type Options struct {
 	Catalog *i18n.Catalog
 }
 
+// Brand is how the pages present the community beyond its name: each
+// field is a URL, or "" when not configured.
+type Brand struct {
+	Logo, Stylesheet                  string
+	SupportURL, SupportEmail, HelpURL string
+}
+
 // View is what every page template receives. Templates write every text
 // through it: {{$.T "key"}}, {{$.T "key" .Arg}}, and {{$.H "key" ($.Code
 // .Arg)}} for a sentence with markup around an argument.
 type View struct {
 	Site      string
+	Brand     Brand
 	CSRF      string
 	Nonce     string
 	RequestID string
 	// Lang is the page's language, a BCP 47 tag for <html lang>.
 	Lang string
+	// UserAgent, Path and Now go into the support details a failure
+	// shows.
+	UserAgent string
+	Path      string
+	Now       time.Time
 	User *store.User
 	Data any
 
@@ -68,7 +84,7 @@ func (r *Renderer) Site() string { return r.site }
 
 // NewRenderer parses every page with the layout.
 func NewRenderer(o Options) (*Renderer, error) {
-	r := &Renderer{pages: map[string]*template.Template{}, site: o.Site, csrf: o.CSRF, assets: map[string]string{}}
+	r := &Renderer{pages: map[string]*template.Template{}, site: o.Site, brand: o.Brand, csrf: o.CSRF, assets: map[string]string{}}
 	cat := o.Catalog
 	if cat == nil {
 		cat = i18n.Default()
@@ -131,10 +147,14 @@ func (r *Renderer) Render(w http.ResponseWriter, req *http.Request, status int, 
 	p := r.Printer(req)
 	v := View{
 		Site:      r.site,
+		Brand:     r.brand,
 		CSRF:      r.csrf.Token(w, req),
 		Nonce:     Nonce(req.Context()),
 		RequestID: RequestID(req.Context()),
 		Lang:      p.Tag().String(),
+		UserAgent: printable(req.UserAgent()),
+		Path:      printable(req.URL.Path),
+		Now:       time.Now(),
 		User:      user,
 		Data:      data,
 		p:         p,
@@ -175,6 +195,28 @@ type Failure struct {
 // failurePage is a Failure in the member's language.
 type failurePage struct {
 	Code, Title, Message, Hint, Back, BackLabel string
+}
+
+// SupportCode is the code the support details name.
+func (f failurePage) SupportCode() string { return f.Code }
+
+// SupportCode is the error code of the page's failure, or "" (a passkey
+// failure in the browser fills it in).
+func (v View) SupportCode() string {
+	if f, ok := v.Data.(interface{ SupportCode() string }); ok {
+		return f.SupportCode()
+	}
+	return ""
+}
+
+// printable keeps a request value (user agent, path) short enough to show
+// and valid UTF-8: a request may hold any bytes.
+func printable(ua string) string {
+	ua = strings.ToValidUTF8(ua, "")
+	if len(ua) > 200 {
+		ua = strings.ToValidUTF8(ua[:200], "")
+	}
+	return ua
 }
 
 // Text is the failure's message and hint in the request's language, for

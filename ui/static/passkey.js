@@ -122,7 +122,7 @@
     let msg = codeText[code] || (err && err.data && err.data.message) || text.generic || code;
     if (code === 'PK-CANCELLED' && text.cancelledHint) msg += ' ' + text.cancelledHint;
     box.querySelector('[data-msg]').textContent = extra ? msg + ' ' + extra : msg;
-    box.querySelector('[data-code]').textContent = code;
+    box.querySelectorAll('[data-code]').forEach((el) => { el.textContent = code; });
     const link = err && err.data && err.data.reauth;
     if (link) {
       const a = document.createElement('a');
@@ -323,4 +323,33 @@
       body.querySelector('[data-passkey-register]')?.focus();
     })();
   }
+
+  // --- support details: copy them for a message to support
+
+  document.querySelectorAll('[data-copy]').forEach((button) => {
+    button.addEventListener('click', async () => {
+      const details = document.getElementById(button.dataset.copy);
+      if (!details) return;
+      const lines = [];
+      details.querySelectorAll('dt').forEach((dt) => {
+        const dd = dt.nextElementSibling;
+        if (dd) lines.push(dt.textContent.trim() + ': ' + dd.textContent.trim());
+      });
+      const text = lines.join('\n');
+      try {
+        await navigator.clipboard.writeText(text);
+      } catch (e) {
+        // No clipboard access: select the details so they can be copied by hand.
+        const range = document.createRange();
+        range.selectNodeContents(details);
+        const sel = window.getSelection();
+        sel.removeAllRanges();
+        sel.addRange(range);
+        return;
+      }
+      const label = button.textContent;
+      button.textContent = button.dataset.copied;
+      setTimeout(() => { button.textContent = label; }, 2000);
+    });
+  });
 })();
