@@ -291,7 +291,7 @@ func TestBranding(t *testing.T) {
 		edit  func(*Branding)
 		field string
 	}{
-		{func(b *Branding) { b.LogoURL = "https://cdn.example.org/logo.png" }, "branding.logo_url"},      // both
+		{func(b *Branding) { b.LogoURL = "https://cdn.example.org/logo.png" }, "branding.logo_url"}, // both
 		{func(b *Branding) { b.LogoFile, b.LogoURL = "", "http://cdn.example.org/l.png" }, "branding.logo_url"},
 		{func(b *Branding) { b.LogoFile = filepath.Join(dir, "missing.png") }, "branding.logo_file"},
 		{func(b *Branding) { b.LogoFile = big }, "branding.logo_file"},

@@ -40,7 +40,7 @@ type Options struct {
 	Site string
 	// Brand is the rest of the community's look (config branding).
 	Brand Brand
-	CSRF *session.CSRF
+	CSRF  *session.CSRF
 	// DefaultLanguage is a shipped language (ui/locales), for browsers
 	// that ask for none of them; "" is English.
 	DefaultLanguage string
@@ -73,8 +73,8 @@ type View struct {
 	UserAgent string
 	Path      string
 	Now       time.Time
-	User *store.User
-	Data any
+	User      *store.User
+	Data      any
 
 	p *i18n.Printer
 }
