@@ -313,3 +313,29 @@ func TestBranding(t *testing.T) {
 		t.Errorf("contrast of #767676 = %.2f, want 4.54", r)
 	}
 }
+
+// Keys reached through an alias or a merge are checked like the others.
+func TestUnknownKeyThroughAlias(t *testing.T) {
+	for name, yaml := range map[string]string{
+		"alias": "clients:\n  - &c {id: a, name: A, type: public, redirect_uris: [com.example.app:/cb]}\nsessions: *c\n",
+		"merge": "x-defaults: &d {idle_timeout: 1h, colour: blue}\nsessions:\n  <<: *d\n",
+	} {
+		p := filepath.Join(t.TempDir(), "idp.yaml")
+		if err := os.WriteFile(p, []byte("issuer: http://localhost:9000\n"+yaml), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		_, err := Load(p, func(string) (string, bool) { return "", false })
+		if err == nil || !strings.Contains(err.Error(), "sessions.") {
+			t.Errorf("%s: %v, want an unknown key under sessions", name, err)
+		}
+	}
+	// A merge of known keys is fine.
+	p := filepath.Join(t.TempDir(), "idp.yaml")
+	good := "issuer: http://localhost:9000\nsessions: &s {idle_timeout: 2h}\nadmin:\n  recovery_link_lifetime: 10m\n"
+	if err := os.WriteFile(p, []byte(good), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Load(p, func(string) (string, bool) { return "", false }); err != nil {
+		t.Errorf("anchor on known keys: %v", err)
+	}
+}

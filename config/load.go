@@ -83,6 +83,10 @@ func checkKeys(n *yaml.Node, t reflect.Type, path string, problems *Problems) {
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
+	// An alias (*name) is checked as what it stands for, here.
+	for depth := 0; n.Kind == yaml.AliasNode && n.Alias != nil && depth < 8; depth++ {
+		n = n.Alias
+	}
 	switch t.Kind() {
 	case reflect.Struct:
 		if t == reflect.TypeOf(Duration(0)) || n.Kind != yaml.MappingNode {
@@ -100,6 +104,18 @@ func checkKeys(n *yaml.Node, t reflect.Type, path string, problems *Problems) {
 		}
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			key := n.Content[i].Value
+			if key == "<<" && n.Content[i].Tag == "!!merge" {
+				// A merge (<<: *name, or a list of them) brings its keys here.
+				v := n.Content[i+1]
+				if v.Kind == yaml.SequenceNode {
+					for _, m := range v.Content {
+						checkKeys(m, t, path, problems)
+					}
+				} else {
+					checkKeys(v, t, path, problems)
+				}
+				continue
+			}
 			ft, ok := fields[key]
 			p := joinPath(path, key)
 			if !ok {
