@@ -303,8 +303,12 @@
         const abort = new AbortController();
         const timer = setTimeout(() => abort.abort(), 3000);
         try {
-          await register(true, abort, 'auto-upgrade');
+          const added = await register(true, abort, 'auto-upgrade');
           clearTimeout(timer);
+          // Keep the password manager's list in step, then on to the app;
+          // Settings > Passkeys shows the new passkey as created
+          // automatically, with Delete.
+          try { await signal(added.signals); } catch (e) { /* best effort */ }
           go();
           return;
         } catch (e) { clearTimeout(timer); /* not now: fall back to asking */ }
