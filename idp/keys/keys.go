@@ -210,9 +210,12 @@ func (m *Manager) Reload(ctx context.Context) error {
 		return fmt.Errorf("load signing keys: %w", err)
 	}
 	now := m.opts.Now()
-	// The signer of an algorithm is its newest key already active; rows
-	// come newest first. created records each current key's activation.
+	// The signer of an algorithm is the key with the latest activation
+	// that has come (not the order of the rows: a key rotated within the
+	// second of the previous one's creation ties with it on created_at).
+	// created records each current key's activation.
 	active := map[jose.SignatureAlgorithm]*SigningKey{}
+	activeFrom := map[jose.SignatureAlgorithm]time.Time{}
 	current := map[jose.SignatureAlgorithm]string{}
 	created := map[string]time.Time{}
 	var public []*PublicKey
@@ -229,8 +232,9 @@ func (m *Manager) Reload(ctx context.Context) error {
 			return fmt.Errorf("signing key %s: not a signing key", row.ID)
 		}
 		alg := jose.SignatureAlgorithm(row.Algorithm)
-		if _, has := active[alg]; !has && !row.ActiveFrom.After(now) {
+		if prev, has := activeFrom[alg]; !row.ActiveFrom.After(now) && (!has || row.ActiveFrom.After(prev)) {
 			active[alg] = &SigningKey{id: row.ID, alg: alg, signer: signer}
+			activeFrom[alg] = row.ActiveFrom
 		}
 		if row.RetireAt == nil {
 			current[alg] = row.ID

@@ -166,3 +166,30 @@ func TestConcurrentRotationMakesOneKey(t *testing.T) {
 		t.Fatalf("%d keys after concurrent rotation, want 4 (2 active, 2 retiring)", len(rows))
 	}
 }
+
+// A key rotated in the same second as the previous one was created still
+// takes over once active: the choice follows activation, not row order.
+func TestRotationWithinTheSecond(t *testing.T) {
+	ctx := context.Background()
+	s := openStore(t)
+	clock := &fakeClock{t: time.Unix(1_800_000_000, 0)}
+	m := NewManager(s, Options{RotationPeriod: 24 * time.Hour, PublishAfterRetire: time.Hour, PublishAhead: 2 * time.Minute, Now: clock.Now})
+	if err := m.Ensure(ctx); err != nil {
+		t.Fatal(err)
+	}
+	first, _ := m.Signing(jose.RS256)
+	for i := 0; i < 5; i++ { // each time: rotate at once, then wait for activation
+		if err := m.Rotate(ctx, jose.RS256); err != nil {
+			t.Fatal(err)
+		}
+		clock.Add(3 * time.Minute)
+		if err := m.Reload(ctx); err != nil {
+			t.Fatal(err)
+		}
+		k, _ := m.Signing(jose.RS256)
+		if k.ID() == first.ID() {
+			t.Fatalf("rotation %d: the old key still signs after the new one is active", i)
+		}
+		first = k
+	}
+}
