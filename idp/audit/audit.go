@@ -11,9 +11,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
-	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/communityidp/idp/idp/clientip"
 	"github.com/communityidp/idp/idp/metrics"
@@ -76,7 +74,7 @@ func (rec *Recorder) Record(ctx context.Context, r *http.Request, e store.AuditE
 	}
 	if r != nil {
 		e.IP = clientip.From(r)
-		e.UserAgent = truncate(r.UserAgent(), 512)
+		e.UserAgent = store.Text(r.UserAgent(), 512)
 		if e.Device == "" {
 			e.Device = passkey.Device(r.UserAgent())
 		}
@@ -145,16 +143,3 @@ func (rec *Recorder) FailedPasskeyBefore(ctx context.Context, binding string) bo
 	return false
 }
 
-// truncate cuts s to at most n bytes of valid UTF-8: user agents are
-// stored as text, and PostgreSQL refuses invalid UTF-8 (a header may
-// hold any byte, and a cut may split a character).
-func truncate(s string, n int) string {
-	s = strings.ToValidUTF8(s, "\uFFFD")
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n]
-}

@@ -24,9 +24,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
-	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/go-webauthn/webauthn/protocol"
 	"github.com/go-webauthn/webauthn/webauthn"
@@ -279,7 +277,7 @@ func (s *Service) FinishRegistration(ctx context.Context, u *store.User, ceremon
 		UserPresent: cred.Flags.UserPresent, UserVerified: cred.Flags.UserVerified,
 		BackupEligible: cred.Flags.BackupEligible, BackupState: cred.Flags.BackupState,
 		AutoCreated: sess.Mediation == protocol.MediationConditional,
-		CreatedAt:   now, CreatedUA: truncate(userAgent, 512),
+		CreatedAt:   now, CreatedUA: store.Text(userAgent, 512),
 	}
 	for _, t := range cred.Transport {
 		p.Transports = append(p.Transports, string(t))
@@ -437,7 +435,7 @@ func (s *Service) FinishLogin(ctx context.Context, ceremonyID string, binding, b
 			"user", owner.ID, "passkey", pk.ID, "stored", pk.SignCount, "received", parsed.Response.AuthenticatorData.Counter)
 	}
 	use := store.PasskeyUse{SignCount: cred.Authenticator.SignCount, CloneWarning: cred.Authenticator.CloneWarning,
-		UserVerified: uv, BackupState: cred.Flags.BackupState, At: s.now(), UserAgent: truncate(userAgent, 512)}
+		UserVerified: uv, BackupState: cred.Flags.BackupState, At: s.now(), UserAgent: store.Text(userAgent, 512)}
 	if err := s.store.RecordPasskeyUse(ctx, pk.ID, use); err != nil {
 		return nil, fmt.Errorf("record passkey use: %w", err)
 	}
@@ -447,16 +445,3 @@ func (s *Service) FinishLogin(ctx context.Context, ceremonyID string, binding, b
 	return &Result{User: owner, Passkey: pk, Verified: uv}, nil
 }
 
-// truncate cuts s to at most n bytes of valid UTF-8: user agents are
-// stored as text, and PostgreSQL refuses invalid UTF-8 (a header may
-// hold any byte, and a cut may split a character).
-func truncate(s string, n int) string {
-	s = strings.ToValidUTF8(s, "\uFFFD")
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n]
-}

@@ -18,9 +18,7 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
-	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/communityidp/idp/idp/clientip"
 	"github.com/communityidp/idp/idp/store"
@@ -136,7 +134,7 @@ func (m *Manager) Start(ctx context.Context, w http.ResponseWriter, r *http.Requ
 		LastSeenAt:    now,
 		ExpiresAt:     now.Add(m.opts.AbsoluteLifetime),
 		IdleExpiresAt: minTime(now.Add(m.opts.IdleTimeout), now.Add(m.opts.AbsoluteLifetime)),
-		UserAgent:     truncate(r.UserAgent(), 512),
+		UserAgent:     store.Text(r.UserAgent(), 512),
 		IP:            clientip.From(r),
 	}
 	if err := m.sessions.CreateSession(ctx, s); err != nil {
@@ -197,19 +195,6 @@ func minTime(a, b time.Time) time.Time {
 	return b
 }
 
-// truncate cuts s to at most n bytes of valid UTF-8: user agents are
-// stored as text, and PostgreSQL refuses invalid UTF-8 (a header may
-// hold any byte, and a cut may split a character).
-func truncate(s string, n int) string {
-	s = strings.ToValidUTF8(s, "\uFFFD")
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n]
-}
 
 type ctxKey struct{}
 

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // ErrNotFound is returned when a row does not exist. Getters return
@@ -662,4 +664,18 @@ type ThrottleStore interface {
 	Failures(ctx context.Context, key string, since time.Time) (int, time.Time, error)
 	// ClearFailures forgets key's failures: the account signed in.
 	ClearFailures(ctx context.Context, key string) error
+}
+
+// Text cuts s to at most n bytes of valid UTF-8, for a text column filled
+// from a request (a user agent): a header may hold any byte, PostgreSQL
+// refuses invalid UTF-8, and a plain cut may split a character.
+func Text(s string, n int) string {
+	s = strings.ToValidUTF8(s, "\uFFFD")
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
 }

@@ -61,3 +61,21 @@ func TestKinds(t *testing.T) {
 		t.Errorf("Kinds = %v, want %v", Kinds, want)
 	}
 }
+
+func TestText(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		n    int
+		want string
+	}{
+		{"Mozilla/5.0", 512, "Mozilla/5.0"},
+		{"abcdef", 3, "abc"},
+		{"né", 2, "n"},             // é is two bytes: not split
+		{"a\xffb", 10, "a\uFFFDb"}, // bad UTF-8 replaced
+		{"", 5, ""},
+	} {
+		if got := Text(tc.in, tc.n); got != tc.want {
+			t.Errorf("Text(%q, %d) = %q, want %q", tc.in, tc.n, got, tc.want)
+		}
+	}
+}
