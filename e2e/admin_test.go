@@ -67,23 +67,31 @@ func TestAdminOnly(t *testing.T) {
 	}
 }
 
-// An admin deletes a member's passkey for a lost device: it no longer
-// signs in. Sign out everywhere ends the member's sessions and tokens.
-func TestAdminDeletesPasskeyAndSignsOut(t *testing.T) {
-	p := startProvider(t, func(c *config.Config) { c.Passkeys.Rollout = config.RolloutEveryone })
+// memberAndAdmin starts a provider where alice, on her phone, has a
+// passkey and the site's tokens (with a refresh token), and an admin is
+// signed in to the console.
+func memberAndAdmin(t *testing.T) (p *provider, alice string, phone *browser, key *softauthn.Authenticator, tok *oauth2.Token, adm *browser) {
+	t.Helper()
+	p = startProvider(t, func(c *config.Config) { c.Passkeys.Rollout = config.RolloutEveryone })
 	addAdmin(t, p)
-	alice := userID(t, p, aliceLogin)
-	phone := newBrowser(t, p)
+	alice = userID(t, p, aliceLogin)
+	phone = newBrowser(t, p)
 	signInPage(t, phone, p, aliceLogin, alicePassword)
-	key := softauthn.New(p.URL)
+	key = softauthn.New(p.URL)
 	if st, body := phone.addPasskeyHTTP(key); st != 200 {
 		t.Fatalf("add passkey: %d %s", st, body)
 	}
 	site := newRP(t, p, siteID, siteSecret, siteRedirect, oauth2.AuthStyleInHeader, "openid", "offline_access")
-	tok, _ := site.exchange(mustNoError(t, phone.signIn(site.oauth.AuthCodeURL("s"), aliceLogin, alicePassword)))
-
-	adm := newBrowser(t, p)
+	tok, _ = site.exchange(mustNoError(t, phone.signIn(site.oauth.AuthCodeURL("s"), aliceLogin, alicePassword)))
+	adm = newBrowser(t, p)
 	signInPage(t, adm, p, adminLogin, adminPassword)
+	return p, alice, phone, key, tok, adm
+}
+
+// An admin deletes a member's passkey for a lost device: it no longer
+// signs in. Sign out everywhere ends the member's sessions and tokens.
+func TestAdminDeletesPasskeyAndSignsOut(t *testing.T) {
+	p, alice, phone, key, tok, adm := memberAndAdmin(t)
 	r := adm.Get(p.URL + "/admin/members/" + alice)
 	if !strings.Contains(r.Text(), "Passkeys") || !strings.Contains(r.Text(), "Synced") {
 		t.Fatalf("member page: %s", r.Text())
@@ -327,20 +335,7 @@ func TestRolloutCountsOnlySignInFailures(t *testing.T) {
 // passkey sign-in. Enabling it again lets the member sign in anew; what
 // was ended stays ended.
 func TestAdminDisableEndsAccess(t *testing.T) {
-	p := startProvider(t, func(c *config.Config) { c.Passkeys.Rollout = config.RolloutEveryone })
-	addAdmin(t, p)
-	alice := userID(t, p, aliceLogin)
-	phone := newBrowser(t, p)
-	signInPage(t, phone, p, aliceLogin, alicePassword)
-	key := softauthn.New(p.URL)
-	if st, body := phone.addPasskeyHTTP(key); st != 200 {
-		t.Fatalf("add passkey: %d %s", st, body)
-	}
-	site := newRP(t, p, siteID, siteSecret, siteRedirect, oauth2.AuthStyleInHeader, "openid", "offline_access")
-	tok, _ := site.exchange(mustNoError(t, phone.signIn(site.oauth.AuthCodeURL("s"), aliceLogin, alicePassword)))
-
-	adm := newBrowser(t, p)
-	signInPage(t, adm, p, adminLogin, adminPassword)
+	p, alice, phone, key, tok, adm := memberAndAdmin(t)
 	r := adm.Submit(adm.Get(p.URL+"/admin/members/"+alice).page, "Disable account", nil)
 	if !strings.Contains(r.Text(), "The account is disabled") {
 		t.Fatalf("disable: %s", r.Text())
