@@ -75,12 +75,7 @@ func memberAndAdmin(t *testing.T) (p *provider, alice string, phone *browser, ke
 	p = startProvider(t, func(c *config.Config) { c.Passkeys.Rollout = config.RolloutEveryone })
 	addAdmin(t, p)
 	alice = userID(t, p, aliceLogin)
-	phone = newBrowser(t, p)
-	signInPage(t, phone, p, aliceLogin, alicePassword)
-	key = softauthn.New(p.URL)
-	if st, body := phone.addPasskeyHTTP(key); st != 200 {
-		t.Fatalf("add passkey: %d %s", st, body)
-	}
+	phone, key = signedInWithPasskey(t, p, aliceLogin, alicePassword)
 	site := newRP(t, p, siteID, siteSecret, siteRedirect, oauth2.AuthStyleInHeader, "openid", "offline_access")
 	tok, _ = site.exchange(mustNoError(t, phone.signIn(site.oauth.AuthCodeURL("s"), aliceLogin, alicePassword)))
 	adm = newBrowser(t, p)

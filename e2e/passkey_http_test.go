@@ -268,18 +268,26 @@ func pageSignals(t *testing.T, p *page) (signals struct {
 	return signals
 }
 
+// signedInWithPasskey signs login in to Settings in a new browser and adds
+// a passkey on a software authenticator.
+func signedInWithPasskey(t *testing.T, p *provider, login, pw string) (*browser, *softauthn.Authenticator) {
+	t.Helper()
+	b := newBrowser(t, p)
+	signInPage(t, b, p, login, pw)
+	key := softauthn.New(p.URL)
+	if st, body := b.addPasskeyHTTP(key); st != 200 {
+		t.Fatalf("add passkey for %s: %d %s", login, st, body)
+	}
+	return b, key
+}
+
 // A link to Settings > Passkeys cannot make the member's password manager
 // forget a passkey that still works: ?unknown= is only signalled after
 // this member deleted that passkey in this browser, shortly before, and
 // never while the passkey is still registered.
 func TestUnknownSignalOnlyAfterRealDelete(t *testing.T) {
 	p := startProvider(t, func(c *config.Config) { c.Passkeys.Rollout = config.RolloutEveryone })
-	b := newBrowser(t, p)
-	signInPage(t, b, p, aliceLogin, alicePassword)
-	key := softauthn.New(p.URL)
-	if st, body := b.addPasskeyHTTP(key); st != 200 {
-		t.Fatalf("add passkey: %d %s", st, body)
-	}
+	b, key := signedInWithPasskey(t, p, aliceLogin, alicePassword)
 	pks, err := p.store.PasskeysByUser(context.Background(), userID(t, p, aliceLogin))
 	if err != nil || len(pks) != 1 {
 		t.Fatalf("passkeys: %v %v", pks, err)
@@ -359,12 +367,7 @@ func mustOnlyPasskey(t *testing.T, p *provider) store.Passkey {
 // page's host, so the page must not guess it from its own address).
 func TestUnknownPasskeyAnswerNamesRPID(t *testing.T) {
 	p := startProvider(t, func(c *config.Config) { c.Passkeys.Rollout = config.RolloutEveryone })
-	b := newBrowser(t, p)
-	signInPage(t, b, p, aliceLogin, alicePassword)
-	key := softauthn.New(p.URL)
-	if st, body := b.addPasskeyHTTP(key); st != 200 {
-		t.Fatalf("add passkey: %d %s", st, body)
-	}
+	_, key := signedInWithPasskey(t, p, aliceLogin, alicePassword)
 	pk := mustOnlyPasskey(t, p)
 	if err := p.store.DeletePasskey(context.Background(), pk.UserID, pk.ID); err != nil {
 		t.Fatal(err)
