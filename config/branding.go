@@ -48,6 +48,10 @@ func (c *Config) validateBranding(p *Problems) {
 			p.add("branding.primary_color", fmt.Sprintf("%q is not a color written #rrggbb", b.PrimaryColor))
 		} else if r < 4.5 {
 			p.add("branding.primary_color", fmt.Sprintf("%s is too light: white button text on it has a contrast of %.1f:1, and at least 4.5:1 is needed to be readable (WCAG AA); pick a darker shade", b.PrimaryColor, r))
+		} else if t := r * (tintLuminance + 0.05) / 1.05; t < 4.5 {
+			// Links are in the primary color too, also on the pages'
+			// tinted backgrounds (the error box is the darkest).
+			p.add("branding.primary_color", fmt.Sprintf("%s is too light: links in it on the error box's tinted background have a contrast of %.1f:1, and at least 4.5:1 is needed to be readable (WCAG AA); pick a darker shade", b.PrimaryColor, t))
 		}
 	}
 	for _, f := range []struct{ field, value string }{{"branding.support_url", b.SupportURL}, {"branding.help_url", b.HelpURL}} {
@@ -64,6 +68,11 @@ func (c *Config) validateBranding(p *Problems) {
 		}
 	}
 }
+
+// tintLuminance is the relative luminance of the lightest scheme's
+// darkest background behind text in the primary color: the error box
+// (--err-bg, #fdecea, in ui/static/style.css).
+const tintLuminance = 0.8681
 
 // contrastWithWhite is the WCAG contrast ratio of white on the #rrggbb
 // color hex.

@@ -298,6 +298,7 @@ func TestBranding(t *testing.T) {
 		{func(b *Branding) { b.LogoFile = filepath.Join(dir, "logo.bmp") }, "branding.logo_file"},
 		{func(b *Branding) { b.PrimaryColor = "blue" }, "branding.primary_color"},
 		{func(b *Branding) { b.PrimaryColor = "#ffd700" }, "branding.primary_color"}, // gold: white text unreadable
+		{func(b *Branding) { b.PrimaryColor = "#0a74da" }, "branding.primary_color"}, // white text 4.6:1, but links on the error box 4.2:1
 		{func(b *Branding) { b.SupportURL = "javascript:alert(1)" }, "branding.support_url"},
 		{func(b *Branding) { b.HelpURL = "help.example.org" }, "branding.help_url"},
 		{func(b *Branding) { b.SupportEmail = "Support <support@example.org>" }, "branding.support_email"},

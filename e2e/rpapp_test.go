@@ -68,7 +68,12 @@ func (a *rpApp) start(p *provider) {
 		a.mu.Lock()
 		a.pending[state] = nonce
 		a.mu.Unlock()
-		http.Redirect(w, r, a.oauth.AuthCodeURL(state, oidc.Nonce(nonce)), http.StatusFound)
+		opts := []oauth2.AuthCodeOption{oidc.Nonce(nonce)}
+		if l := r.URL.Query().Get("ui_locales"); l != "" {
+			// The site passes on the member's language, as OIDC's ui_locales.
+			opts = append(opts, oauth2.SetAuthURLParam("ui_locales", l))
+		}
+		http.Redirect(w, r, a.oauth.AuthCodeURL(state, opts...), http.StatusFound)
 	})
 	mux.HandleFunc("/callback", func(w http.ResponseWriter, r *http.Request) {
 		q := r.URL.Query()

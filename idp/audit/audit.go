@@ -142,4 +142,3 @@ func (rec *Recorder) FailedPasskeyBefore(ctx context.Context, binding string) bo
 	}
 	return false
 }
-

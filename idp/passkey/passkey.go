@@ -444,4 +444,3 @@ func (s *Service) FinishLogin(ctx context.Context, ceremonyID string, binding, b
 	pk.LastUsedAt, pk.LastUsedUA = &use.At, use.UserAgent
 	return &Result{User: owner, Passkey: pk, Verified: uv}, nil
 }
-

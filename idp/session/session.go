@@ -195,7 +195,6 @@ func minTime(a, b time.Time) time.Time {
 	return b
 }
 
-
 type ctxKey struct{}
 
 // WithCurrent stores the request's session (possibly nil) in ctx, so code
