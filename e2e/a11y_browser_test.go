@@ -355,6 +355,7 @@ func (c *chrome) signInIn(app *rpApp, lang, query string) {
 	c.click(m["login.continue"])
 	c.waitFor(m["common.password"])
 	lang1("password")
+	c.screenshot("password-" + lang)
 	c.absent("Email or username")
 	c.fill(m["common.password"], adminPassword)
 	c.click(m["login.password.sign_in"])
