@@ -313,7 +313,8 @@ func LocalPath(p, fallback string) string {
 	return p
 }
 
-// formatDate writes a time for members: day, month, year and time, UTC.
+// formatDate writes a time for members as 2026-12-03 12:45 UTC: the same
+// in every language, with no month name to translate.
 func formatDate(v any) string {
 	var t time.Time
 	switch x := v.(type) {
@@ -327,5 +328,5 @@ func formatDate(v any) string {
 	default:
 		return ""
 	}
-	return t.UTC().Format("2 Jan 2006, 15:04 UTC")
+	return t.UTC().Format("2006-01-02 15:04 UTC")
 }
