@@ -96,7 +96,28 @@ func TestDatabaseOutage(t *testing.T) {
 	u, _ := url.Parse(dsn)
 	link := newDBLink(t, u.Host)
 	u.Host = link.addr
-	p := startProvider(t, func(c *config.Config) { c.Database = config.Database{Driver: "postgres", DSN: u.String()} })
+	outage(t, u.String(), link.down, link.up)
+}
+
+// The same with the database server itself stopped (pg_ctl stop -m fast)
+// and started again: a private PostgreSQL cluster, so the other tests'
+// server is never touched.
+func TestDatabaseServerRestart(t *testing.T) {
+	pg := newPrivatePostgres(t)
+	outage(t, pg.dsn, pg.stop, pg.start)
+}
+
+// outage runs a provider on dsn, calls down, checks the provider's answers
+// during the outage, calls up and checks it recovers by itself.
+func outage(t *testing.T, dsn string, down, up func()) {
+	t.Helper()
+	logStart := len(logs.String())
+	p := startProvider(t, func(c *config.Config) { c.Database = config.Database{Driver: "postgres", DSN: dsn} })
+	defer func() {
+		if strings.Contains(logs.String()[logStart:], "panic") {
+			t.Error("the provider panicked during the outage (see the log)")
+		}
+	}()
 	site := newRP(t, p, siteID, siteSecret, siteRedirect, oauth2.AuthStyleInHeader, "openid", "offline_access")
 	b := newBrowser(t, p)
 	tok, _ := site.exchange(mustNoError(t, b.signIn(site.oauth.AuthCodeURL("s"), aliceLogin, alicePassword)))
@@ -112,7 +133,7 @@ func TestDatabaseOutage(t *testing.T) {
 		t.Fatalf("ready before the outage: %d", st)
 	}
 
-	link.down()
+	down()
 	time.Sleep(1100 * time.Millisecond) // the availability check is cached for a second
 	start := time.Now()
 	if st := status("/ready"); st != http.StatusServiceUnavailable {
@@ -136,7 +157,7 @@ func TestDatabaseOutage(t *testing.T) {
 		t.Fatalf("answers during the outage took %v", d)
 	}
 
-	link.up()
+	up()
 	deadline := time.Now().Add(15 * time.Second)
 	for status("/ready") != 200 {
 		if time.Now().After(deadline) {
