@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -76,8 +77,9 @@ func serve(ctx context.Context, c *cli, args []string) error {
 	if link != "" {
 		fmt.Fprintf(c.stdout, "\nNo account exists yet. Open this one-time link to create the first admin account\n(it works once, within 24 hours; restart the provider for a new one):\n\n  %s\n\n", link)
 	}
+	build := describeBuild(debug.ReadBuildInfo())
 	slog.Info("provider ready", "issuer", cfg.Issuer, "listen", ln.Addr().String(), "clients", len(cfg.Clients),
-		"startup_ms", time.Since(started).Milliseconds())
+		"version", build.Version, "revision", build.Revision, "startup_ms", time.Since(started).Milliseconds())
 	return srv.Serve(ctx, ln)
 }
 
