@@ -1,8 +1,6 @@
 package server
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -34,7 +32,7 @@ func newBranding(b config.Branding) (*branding, error) {
 			return nil, fmt.Errorf("branding.logo_file: %w", err)
 		}
 		out.logo, out.logoType = data, b.LogoType()
-		out.brand.Logo = "/branding/logo?v=" + version(data)
+		out.brand.Logo = "/branding/logo?v=" + web.Fingerprint(data)
 	}
 	if b.LogoURL != "" {
 		u, err := url.Parse(b.LogoURL)
@@ -47,14 +45,9 @@ func newBranding(b config.Branding) (*branding, error) {
 		// The light theme only: the dark theme's colors are chosen for
 		// contrast on a dark background, which a brand color may not have.
 		out.css = []byte(fmt.Sprintf("@media not (prefers-color-scheme: dark) {\n  :root { --primary: %s; --primary-text: #ffffff; }\n}\n", b.PrimaryColor))
-		out.brand.Stylesheet = "/branding.css?v=" + version(out.css)
+		out.brand.Stylesheet = "/branding.css?v=" + web.Fingerprint(out.css)
 	}
 	return out, nil
-}
-
-func version(b []byte) string {
-	sum := sha256.Sum256(b)
-	return hex.EncodeToString(sum[:6])
 }
 
 // register serves the logo and the stylesheet (fingerprinted, so cached

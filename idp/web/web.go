@@ -82,6 +82,13 @@ type View struct {
 // Site is the community's name as the pages show it.
 func (r *Renderer) Site() string { return r.site }
 
+// Fingerprint names a version of a file for its URL (?v=...), so that it
+// can be cached for long and changes address when it changes.
+func Fingerprint(body []byte) string {
+	sum := sha256.Sum256(body)
+	return hex.EncodeToString(sum[:6])
+}
+
 // NewRenderer parses every page with the layout.
 func NewRenderer(o Options) (*Renderer, error) {
 	r := &Renderer{pages: map[string]*template.Template{}, site: o.Site, brand: o.Brand, csrf: o.CSRF, assets: map[string]string{}}
@@ -102,9 +109,8 @@ func NewRenderer(o Options) (*Renderer, error) {
 		if err != nil {
 			return err
 		}
-		sum := sha256.Sum256(body)
 		name := strings.TrimPrefix(path, "static/")
-		r.assets[name] = "/static/" + name + "?v=" + hex.EncodeToString(sum[:6])
+		r.assets[name] = "/static/" + name + "?v=" + Fingerprint(body)
 		return nil
 	}); err != nil {
 		return nil, fmt.Errorf("read static assets: %w", err)
