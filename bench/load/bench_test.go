@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"testing"
 
 	"golang.org/x/oauth2"
@@ -76,12 +75,12 @@ func BenchmarkCodeExchange(b *testing.B) {
 	ctx := context.Background()
 	for b.Loop() {
 		b.StopTimer()
-		code, verifier, err := t.authorizeOnly(ctx, a)
+		g, err := t.authorize(a, true)
 		if err != nil {
 			b.Fatal(err)
 		}
 		b.StartTimer()
-		tok, err := t.oauth.Exchange(t.ctx(ctx), code, oauth2.VerifierOption(verifier))
+		tok, err := t.oauth.Exchange(t.ctx(ctx), g.code, oauth2.VerifierOption(g.verifier))
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -131,25 +130,4 @@ func BenchmarkUserinfo(b *testing.B) {
 		b.Fatal(err)
 	}
 	parallel(b, func() error { return t.userinfo(context.Background(), tok.AccessToken) })
-}
-
-// authorizeOnly runs a passkey sign-in up to the authorization response
-// and returns the code and the PKCE verifier.
-func (t *target) authorizeOnly(ctx context.Context, a *account) (code, verifier string, err error) {
-	verifier, state := oauth2.GenerateVerifier(), random()
-	br := newBrowser(t.issuer, t.client.Transport)
-	p, err := br.get(t.oauth.AuthCodeURL(state, oauth2.S256ChallengeOption(verifier)))
-	if err == nil {
-		p, err = br.submit(p, "/login", map[string]string{"login": a.login})
-	}
-	if err == nil {
-		p, err = t.passkeySignIn(br, p, a)
-	}
-	if err != nil {
-		return "", "", err
-	}
-	if p.away == nil || p.away.Query().Get("code") == "" {
-		return "", "", fmt.Errorf("no code: ended on %s", p.url)
-	}
-	return p.away.Query().Get("code"), verifier, nil
 }

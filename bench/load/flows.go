@@ -85,34 +85,11 @@ type beginResponse struct {
 // authorization request, "Email or username", then the password or the
 // passkey, the code, the token request and the ID token check.
 func (t *target) authCode(ctx context.Context, a *account, withPasskey bool) (*oauth2.Token, error) {
-	verifier, state, nonce := oauth2.GenerateVerifier(), random(), random()
-	b := newBrowser(t.issuer, t.client.Transport)
-	p, err := b.get(t.oauth.AuthCodeURL(state, oauth2.S256ChallengeOption(verifier), oidc.Nonce(nonce)))
-	if err != nil {
-		return nil, fmt.Errorf("authorize: %w", err)
-	}
-	if p.away != nil {
-		return nil, fmt.Errorf("authorize: sent back to the client at once: %s", p.away.Query().Get("error"))
-	}
-	if p, err = b.submit(p, "/login", map[string]string{"login": a.login}); err != nil {
-		return nil, fmt.Errorf("email or username: %w", err)
-	}
-	if withPasskey {
-		p, err = t.passkeySignIn(b, p, a)
-	} else {
-		p, err = passwordSignIn(b, p, a)
-	}
+	g, err := t.authorize(a, withPasskey)
 	if err != nil {
 		return nil, err
 	}
-	if p.away == nil {
-		return nil, fmt.Errorf("sign-in ended on %s instead of the client", p.url.Path)
-	}
-	q := p.away.Query()
-	if q.Get("error") != "" || q.Get("state") != state || q.Get("code") == "" {
-		return nil, fmt.Errorf("authorization response: error %q, state ok %v", q.Get("error"), q.Get("state") == state)
-	}
-	tok, err := t.oauth.Exchange(t.ctx(ctx), q.Get("code"), oauth2.VerifierOption(verifier))
+	tok, err := t.oauth.Exchange(t.ctx(ctx), g.code, oauth2.VerifierOption(g.verifier))
 	if err != nil {
 		return nil, fmt.Errorf("token: %w", err)
 	}
@@ -120,10 +97,48 @@ func (t *target) authCode(ctx context.Context, a *account, withPasskey bool) (*o
 	if err != nil {
 		return nil, err
 	}
-	if idt.Nonce != nonce {
+	if idt.Nonce != g.nonce {
 		return nil, errors.New("ID token: nonce does not match")
 	}
 	return tok, nil
+}
+
+// grant is an authorization response and what redeeming it needs.
+type grant struct{ code, verifier, nonce string }
+
+// authorize signs a in as a new browser, from the authorization request to
+// the code the provider sends back to the client.
+func (t *target) authorize(a *account, withPasskey bool) (grant, error) {
+	g := grant{verifier: oauth2.GenerateVerifier(), nonce: random()}
+	state := random()
+	b := newBrowser(t.issuer, t.client.Transport)
+	p, err := b.get(t.oauth.AuthCodeURL(state, oauth2.S256ChallengeOption(g.verifier), oidc.Nonce(g.nonce)))
+	if err != nil {
+		return g, fmt.Errorf("authorize: %w", err)
+	}
+	if p.away != nil {
+		return g, fmt.Errorf("authorize: sent back to the client at once: %s", p.away.Query().Get("error"))
+	}
+	if p, err = b.submit(p, "/login", map[string]string{"login": a.login}); err != nil {
+		return g, fmt.Errorf("email or username: %w", err)
+	}
+	if withPasskey {
+		p, err = t.passkeySignIn(b, p, a)
+	} else {
+		p, err = passwordSignIn(b, p, a)
+	}
+	if err != nil {
+		return g, err
+	}
+	if p.away == nil {
+		return g, fmt.Errorf("sign-in ended on %s instead of the client", p.url.Path)
+	}
+	q := p.away.Query()
+	if q.Get("error") != "" || q.Get("state") != state || q.Get("code") == "" {
+		return g, fmt.Errorf("authorization response: error %q, state ok %v", q.Get("error"), q.Get("state") == state)
+	}
+	g.code = q.Get("code")
+	return g, nil
 }
 
 // passwordSignIn answers the password step from the page after "Continue".
