@@ -27,12 +27,12 @@ func Bench(b *testing.B, newStore func(b *testing.B) store.Store) {
 	// The password and passkey flows' writes, in their order.
 	b.Run("CreateAuthRequest", func(b *testing.B) {
 		for b.Loop() {
-			benchMust(b, s.CreateAuthRequest(ctx, newAuthRequest(next("ar"))))
+			must(b, s.CreateAuthRequest(ctx, newAuthRequest(next("ar"))), "CreateAuthRequest")
 		}
 	})
 	b.Run("AuthRequestByID", func(b *testing.B) {
 		id := next("ar")
-		benchMust(b, s.CreateAuthRequest(ctx, newAuthRequest(id)))
+		must(b, s.CreateAuthRequest(ctx, newAuthRequest(id)), "CreateAuthRequest")
 		for b.Loop() {
 			if _, err := s.AuthRequestByID(ctx, id); err != nil {
 				b.Fatal(err)
@@ -41,12 +41,12 @@ func Bench(b *testing.B, newStore func(b *testing.B) store.Store) {
 	})
 	b.Run("CreateSession", func(b *testing.B) {
 		for b.Loop() {
-			benchMust(b, s.CreateSession(ctx, newSession(next("sess"), "u1", t0)))
+			must(b, s.CreateSession(ctx, newSession(next("sess"), "u1", t0)), "CreateSession")
 		}
 	})
 	b.Run("SessionByID", func(b *testing.B) {
 		id := next("sess")
-		benchMust(b, s.CreateSession(ctx, newSession(id, "u1", t0)))
+		must(b, s.CreateSession(ctx, newSession(id, "u1", t0)), "CreateSession")
 		for b.Loop() {
 			if _, err := s.SessionByID(ctx, id); err != nil {
 				b.Fatal(err)
@@ -65,12 +65,12 @@ func Bench(b *testing.B, newStore func(b *testing.B) store.Store) {
 		ids := make([]string, b.N)
 		for i := range ids {
 			ids[i] = next("ar")
-			benchMust(b, s.CreateAuthRequest(ctx, newAuthRequest(ids[i])))
+			must(b, s.CreateAuthRequest(ctx, newAuthRequest(ids[i])), "CreateAuthRequest")
 		}
 		b.ResetTimer()
 		for _, id := range ids {
-			benchMust(b, s.CompleteAuthRequest(ctx, id, "u1", t0, []string{"hwk", "user"}, "sess", t0))
-			benchMust(b, s.SaveAuthCode(ctx, id, hash("code-"+id), t0.Add(time.Minute)))
+			must(b, s.CompleteAuthRequest(ctx, id, "u1", t0, []string{"hwk", "user"}, "sess", t0), "CompleteAuthRequest")
+			must(b, s.SaveAuthCode(ctx, id, hash("code-"+id), t0.Add(time.Minute)), "SaveAuthCode")
 		}
 	})
 	// The token request: find the request by its code, then redeem it and
@@ -79,9 +79,9 @@ func Bench(b *testing.B, newStore func(b *testing.B) store.Store) {
 		ids := make([]string, b.N)
 		for i := range ids {
 			ids[i] = next("ar")
-			benchMust(b, s.CreateAuthRequest(ctx, newAuthRequest(ids[i])))
-			benchMust(b, s.CompleteAuthRequest(ctx, ids[i], "u1", t0, []string{"pwd"}, "sess", t0))
-			benchMust(b, s.SaveAuthCode(ctx, ids[i], hash("code-"+ids[i]), t0.Add(time.Minute)))
+			must(b, s.CreateAuthRequest(ctx, newAuthRequest(ids[i])), "CreateAuthRequest")
+			must(b, s.CompleteAuthRequest(ctx, ids[i], "u1", t0, []string{"pwd"}, "sess", t0), "CompleteAuthRequest")
+			must(b, s.SaveAuthCode(ctx, ids[i], hash("code-"+ids[i]), t0.Add(time.Minute)), "SaveAuthCode")
 		}
 		b.ResetTimer()
 		for _, id := range ids {
@@ -89,28 +89,28 @@ func Bench(b *testing.B, newStore func(b *testing.B) store.Store) {
 				b.Fatal(err)
 			}
 			fam := "fam-" + id
-			benchMust(b, s.IssueTokens(ctx, store.Issue{ConsumeCode: id, Access: newAccess("at-"+id, "u1", fam),
-				Refresh: newRefresh("rt-"+id, fam, "", "u1")}, t0.Add(time.Second)))
+			must(b, s.IssueTokens(ctx, store.Issue{ConsumeCode: id, Access: newAccess("at-"+id, "u1", fam),
+				Refresh: newRefresh("rt-"+id, fam, "", "u1")}, t0.Add(time.Second)), "IssueTokens")
 		}
 	})
 	// A refresh: look the token up by its hash, then rotate it.
 	b.Run("RotateRefresh", func(b *testing.B) {
 		fam := next("fam")
 		prev := newRefresh(next("rt"), fam, "", "u1")
-		benchMust(b, s.IssueTokens(ctx, store.Issue{Access: newAccess(next("at"), "u1", fam), Refresh: prev}, t0))
+		must(b, s.IssueTokens(ctx, store.Issue{Access: newAccess(next("at"), "u1", fam), Refresh: prev}, t0), "IssueTokens")
 		for b.Loop() {
 			if _, err := s.RefreshTokenByHash(ctx, prev.TokenHash); err != nil {
 				b.Fatal(err)
 			}
 			child := newRefresh(next("rt"), fam, prev.ID, "u1")
-			benchMust(b, s.IssueTokens(ctx, store.Issue{RotateFrom: prev.ID, Access: newAccess(next("at"), "u1", fam),
-				Refresh: child}, t0.Add(time.Minute)))
+			must(b, s.IssueTokens(ctx, store.Issue{RotateFrom: prev.ID, Access: newAccess(next("at"), "u1", fam),
+				Refresh: child}, t0.Add(time.Minute)), "IssueTokens")
 			prev = child
 		}
 	})
 	b.Run("AccessTokenByID", func(b *testing.B) {
 		id := next("at")
-		benchMust(b, s.IssueTokens(ctx, store.Issue{Access: newAccess(id, "u1", "")}, t0))
+		must(b, s.IssueTokens(ctx, store.Issue{Access: newAccess(id, "u1", "")}, t0), "IssueTokens")
 		for b.Loop() {
 			if _, err := s.AccessTokenByID(ctx, id); err != nil {
 				b.Fatal(err)
@@ -121,17 +121,10 @@ func Bench(b *testing.B, newStore func(b *testing.B) store.Store) {
 	b.Run("CeremonyRoundTrip", func(b *testing.B) {
 		for b.Loop() {
 			id := next("cer")
-			benchMust(b, s.CreateCeremony(ctx, newCeremony(id, "login", "", t0.Add(5*time.Minute))))
+			must(b, s.CreateCeremony(ctx, newCeremony(id, "login", "", t0.Add(5*time.Minute))), "CreateCeremony")
 			if _, err := s.ConsumeCeremony(ctx, id, t0); err != nil {
 				b.Fatal(err)
 			}
 		}
 	})
-}
-
-func benchMust(b *testing.B, err error) {
-	b.Helper()
-	if err != nil {
-		b.Fatal(err)
-	}
 }

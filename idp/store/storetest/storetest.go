@@ -2342,7 +2342,7 @@ func newCeremony(id, kind, userID string, expires time.Time) *store.Ceremony {
 
 // --- assertions ---
 
-func must(t *testing.T, err error, what string) {
+func must(t testing.TB, err error, what string) {
 	t.Helper()
 	if err != nil {
 		t.Fatalf("%s: %v", what, err)
