@@ -56,7 +56,7 @@ func (p *Provider) Authorize(w http.ResponseWriter, r *http.Request) {
 	ctx, _ := withState(op.ContextWithIssuer(r.Context(), p.issuer))
 	sum := sha256.Sum256(p.binding(w, r))
 	ctx = context.WithValue(ctx, requestInfoKey{}, requestInfo{
-		duplicates: duplicatedParams(r.Form), hasRequestURI: r.Form.Has("request_uri"), binding: sum[:],
+		duplicates: duplicatedParams(r.Form, oauthParams), hasRequestURI: r.Form.Has("request_uri"), binding: sum[:],
 	})
 	var out http.ResponseWriter = w
 	if r.Form.Get("response_mode") == string(oidc.ResponseModeFormPost) {
@@ -345,10 +345,8 @@ func (p *Provider) precheck(r *http.Request) *oidc.Error {
 	f := r.PostForm
 	// RFC 6749 section 3.2: no parameter twice. op would quietly pick one,
 	// and a proxy in front may have picked the other.
-	for _, k := range backchannelParams {
-		if len(f[k]) > 1 {
-			return oidc.ErrInvalidRequest().WithDescription("parameter given more than once: %s", k)
-		}
+	if dup := duplicatedParams(f, backchannelParams); len(dup) > 0 {
+		return oidc.ErrInvalidRequest().WithDescription("parameter given more than once: %s", dup[0])
 	}
 	if f.Get("client_assertion") != "" || f.Get("client_assertion_type") != "" {
 		return oidc.ErrInvalidClient().WithDescription("JWT client authentication is not supported: use client_secret_basic or client_secret_post")

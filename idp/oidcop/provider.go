@@ -296,9 +296,10 @@ var oauthParams = []string{
 	"ui_locales", "request", "request_uri", "display", "acr_values", "claims",
 }
 
-func duplicatedParams(form url.Values) []string {
+// duplicatedParams lists the names that form holds more than once.
+func duplicatedParams(form url.Values, names []string) []string {
 	var dup []string
-	for _, k := range oauthParams {
+	for _, k := range names {
 		if len(form[k]) > 1 {
 			dup = append(dup, k)
 		}
