@@ -90,10 +90,15 @@ func (l languages) choose(req *http.Request) (language.Tag, bool) {
 	if t, ok := l.named(req); ok {
 		return t, true
 	}
+	return l.remembered(req), false
+}
+
+// remembered is the language LangCookie remembers, else the browser's.
+func (l languages) remembered(req *http.Request) language.Tag {
 	if t, ok := l.cookie(req); ok {
-		return t, false
+		return t
 	}
-	return l.browser(req), false
+	return l.browser(req)
 }
 
 func (l languages) printer(t language.Tag) *i18n.Printer {
@@ -136,7 +141,7 @@ func (r *Renderer) Language(w http.ResponseWriter, req *http.Request, newFlow bo
 		l.forget(w, req)
 		t = l.browser(req)
 	default:
-		t, _ = l.choose(req)
+		t = l.remembered(req) // named was asked above
 	}
 	return withLang(req, l.printer(t), named)
 }
