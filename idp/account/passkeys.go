@@ -53,14 +53,7 @@ func (h *Handler) passkeys(c *gin.Context) {
 	}
 	p := passkeysPage{Tab: "passkeys", PasskeysOn: true, Offered: h.Passkeys.Offered(cur.User)}
 	for _, pk := range pks {
-		v := passkeyView{Passkey: pk, Provider: passkey.Provider(pk.AAGUID)}
-		if v.Provider == "" {
-			v.Provider = h.Render.T(c.Request, "common.unknown")
-			if d := h.Render.Device(c.Request, pk.CreatedUA); d != "" {
-				v.Provider = h.Render.T(c.Request, "passkeys.created_in", d)
-			}
-		}
-		p.Passkeys = append(p.Passkeys, v)
+		p.Passkeys = append(p.Passkeys, passkeyView{Passkey: pk, Provider: h.Render.PasskeyProvider(c.Request, pk)})
 	}
 	switch c.Query("done") {
 	case "added":

@@ -179,7 +179,7 @@ func (h *Handler) memberData(c *gin.Context, u *store.User) (*memberPage, error)
 		return nil, err
 	}
 	for _, pk := range pks {
-		p.Passkeys = append(p.Passkeys, passkeyRow{Passkey: pk, Provider: h.providerOf(c, pk)})
+		p.Passkeys = append(p.Passkeys, passkeyRow{Passkey: pk, Provider: h.Render.PasskeyProvider(c.Request, pk)})
 	}
 	if p.Sessions, err = h.Store.ListUserSessions(ctx, u.ID); err != nil {
 		return nil, err
@@ -194,18 +194,6 @@ func (h *Handler) memberData(c *gin.Context, u *store.User) (*memberPage, error)
 	p.Sessions = live
 	p.History, err = h.Store.ListAudit(ctx, store.AuditFilter{UserID: u.ID, Limit: 20})
 	return p, err
-}
-
-// providerOf names who keeps a passkey: the provider (a password
-// manager), else the browser and system that created it.
-func (h *Handler) providerOf(c *gin.Context, pk store.Passkey) string {
-	if p := passkey.Provider(pk.AAGUID); p != "" {
-		return p
-	}
-	if d := h.Render.Device(c.Request, pk.CreatedUA); d != "" {
-		return h.Render.T(c.Request, "passkeys.created_in", d)
-	}
-	return h.Render.T(c.Request, "common.unknown")
 }
 
 func (h *Handler) member(c *gin.Context) {

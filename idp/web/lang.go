@@ -11,6 +11,7 @@ import (
 	"golang.org/x/text/language"
 
 	"github.com/communityidp/idp/idp/i18n"
+	"github.com/communityidp/idp/idp/passkey"
 )
 
 // LangCookie remembers, for the pages that follow, a language a request
@@ -191,7 +192,9 @@ func (r *Renderer) Wait(req *http.Request, d time.Duration) string { return r.Pr
 
 // Device names a User-Agent's browser and system in the request's
 // language ("Chrome on Android"), "" when neither is known.
-func (r *Renderer) Device(req *http.Request, ua string) string { return deviceName(r.Printer(req), ua) }
+func (r *Renderer) Device(req *http.Request, ua string) string {
+	return passkey.DeviceIn(r.Printer(req), ua)
+}
 
 // localized is an error that can say itself in the member's language: a
 // message key and its arguments (password.PolicyError, users.FieldError).

@@ -3,10 +3,12 @@ package web
 import (
 	"fmt"
 	"html/template"
+	"net/http"
 	"strings"
 
 	"github.com/communityidp/idp/idp/i18n"
 	"github.com/communityidp/idp/idp/passkey"
+	"github.com/communityidp/idp/idp/store"
 )
 
 // T is the text of key in the page's language, formatted with args; the
@@ -77,7 +79,7 @@ func (v View) Method(m string) string {
 // Device names a User-Agent's browser and system, "Unknown" when neither
 // is known.
 func (v View) Device(ua string) string {
-	if d := deviceName(v.printer(), ua); d != "" {
+	if d := passkey.DeviceIn(v.printer(), ua); d != "" {
 		return d
 	}
 	return v.T("common.unknown")
@@ -107,5 +109,15 @@ func (v View) printer() *i18n.Printer {
 	return v.p
 }
 
-// deviceName is "Chrome on Android" in p's language, "" when unknown.
-func deviceName(p *i18n.Printer, ua string) string { return passkey.DeviceIn(p, ua) }
+// PasskeyProvider names who keeps a passkey, in the request's language:
+// the provider (a password manager), else the browser and system that
+// created it.
+func (r *Renderer) PasskeyProvider(req *http.Request, pk store.Passkey) string {
+	if p := passkey.Provider(pk.AAGUID); p != "" {
+		return p
+	}
+	if d := r.Device(req, pk.CreatedUA); d != "" {
+		return r.T(req, "passkeys.created_in", d)
+	}
+	return r.T(req, "common.unknown")
+}
