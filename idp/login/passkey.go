@@ -183,7 +183,7 @@ func (h *Handler) passkeyFinish(c *gin.Context) {
 	h.Audit.SignIn(ctx, c.Request, res.User.ID, clientID, audit.MethodPasskey, "")
 	next, fail := h.finish(c, f, res.User, sess)
 	if fail != nil {
-		web.JSON(c.Writer, fail.Status, web.JSONError{Error: fail.Code, Message: h.Render.Text(c.Request, *fail)})
+		h.Render.JSONFor(c.Writer, c.Request, *fail)
 		return
 	}
 	pks, _ := h.Store.PasskeysByUser(ctx, res.User.ID)

@@ -67,7 +67,12 @@ type JSONError struct {
 // UNAVAILABLE when the database is down, else 500 with SERVER, the
 // message in the request's language.
 func (r *Renderer) JSONFailure(w http.ResponseWriter, req *http.Request, err error) {
-	f := FailureFor(err)
+	r.JSONFor(w, req, FailureFor(err))
+}
+
+// JSONFor answers a JSON call with the failure f: its status, its code and
+// its text in the request's language.
+func (r *Renderer) JSONFor(w http.ResponseWriter, req *http.Request, f Failure) {
 	JSON(w, f.Status, JSONError{Error: f.Code, Message: r.Text(req, f)})
 }
 

@@ -228,15 +228,23 @@ func printable(ua string) string {
 // Text is the failure's message and hint in the request's language, for
 // a JSON answer.
 func (r *Renderer) Text(req *http.Request, f Failure) string {
-	p := r.Printer(req)
-	text := f.Raw
+	msg, hint := f.say(r.Printer(req))
+	if hint != "" {
+		msg += " " + hint
+	}
+	return msg
+}
+
+// say is the failure's message (or its Raw text) and hint in p's language.
+func (f Failure) say(p *i18n.Printer) (msg, hint string) {
+	msg = f.Raw
 	if f.Message != "" {
-		text = p.T(f.Message, f.Args...)
+		msg = p.T(f.Message, f.Args...)
 	}
 	if f.Hint != "" {
-		text += " " + p.T(f.Hint)
+		hint = p.T(f.Hint)
 	}
-	return text
+	return msg, hint
 }
 
 // Error renders the error page.
@@ -251,13 +259,8 @@ func (r *Renderer) Error(w http.ResponseWriter, req *http.Request, f Failure) {
 		f.BackLabel = "error.back"
 	}
 	p := r.Printer(req)
-	page := failurePage{Code: f.Code, Title: p.T(f.Title), Message: f.Raw, Back: f.Back}
-	if f.Message != "" {
-		page.Message = p.T(f.Message, f.Args...)
-	}
-	if f.Hint != "" {
-		page.Hint = p.T(f.Hint)
-	}
+	page := failurePage{Code: f.Code, Title: p.T(f.Title), Back: f.Back}
+	page.Message, page.Hint = f.say(p)
 	if f.BackLabel != "" {
 		page.BackLabel = p.T(f.BackLabel)
 	}
