@@ -27,7 +27,7 @@ var codeShape = regexp.MustCompile(`^[A-Z][A-Z0-9]*(-[A-Z0-9]+)*$`)
 
 // shownCodes finds every error code the pages can show a member: the
 // Code of a web.Failure, the Error of a web.JSONError (the page script
-// shows it), the codes of jsonFail, JSONFail and of sign-in failures (the
+// shows it), the codes of JSONFail and of sign-in failures (the
 // password page shows them), passkey.Messages, and the codes the page
 // script and templates set themselves.
 func shownCodes(t *testing.T) map[string]string {
@@ -80,8 +80,6 @@ func shownCodes(t *testing.T) map[string]string {
 					}
 					var arg int
 					switch fn {
-					case "jsonFail":
-						arg = 2
 					case "JSONFail":
 						arg = 3
 					case "SignIn":

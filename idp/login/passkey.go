@@ -45,20 +45,14 @@ func (h *Handler) passkeyPage(c *gin.Context, f flow, login string) passkeyPage 
 		WebView: passkey.IsEmbeddedWebView(c.Request.UserAgent())}
 }
 
-// jsonFail answers a JSON call with a code and the sentence of a message
-// key, in the request's language.
-func (h *Handler) jsonFail(c *gin.Context, status int, code, key string, args ...any) {
-	h.Render.JSONFail(c.Writer, c.Request, status, code, key, args...)
-}
-
 // jsonGuard checks a JSON call's CSRF token and origin.
 func (h *Handler) jsonGuard(c *gin.Context) bool {
 	if h.Passkeys == nil {
-		h.jsonFail(c, http.StatusNotFound, "PK-OFF", "json.PK-OFF")
+		h.Render.JSONFail(c.Writer, c.Request, http.StatusNotFound, "PK-OFF", "json.PK-OFF")
 		return false
 	}
 	if !h.CSRF.Check(c.Request) {
-		h.jsonFail(c, http.StatusForbidden, "CSRF", "json.CSRF")
+		h.Render.JSONFail(c.Writer, c.Request, http.StatusForbidden, "CSRF", "json.CSRF")
 		return false
 	}
 	return true
@@ -77,7 +71,7 @@ func (h *Handler) passkeyBegin(c *gin.Context) {
 	}
 	var req beginRequest
 	if err := web.ReadJSON(c.Request, &req); err != nil || len(req.Login) > 254 {
-		h.jsonFail(c, http.StatusBadRequest, passkey.CodeInvalid, "json.unreadable_request")
+		h.Render.JSONFail(c.Writer, c.Request, http.StatusBadRequest, passkey.CodeInvalid, "json.unreadable_request")
 		return
 	}
 	ctx, binding := c.Request.Context(), h.CSRF.Binding(c.Request)
@@ -143,7 +137,7 @@ func (h *Handler) passkeyFinish(c *gin.Context) {
 	ctx := c.Request.Context()
 	var req finishRequest
 	if err := web.ReadJSON(c.Request, &req); err != nil || req.Ceremony == "" || len(req.Credential) == 0 {
-		h.jsonFail(c, http.StatusBadRequest, passkey.CodeInvalid, passkey.Messages[passkey.CodeInvalid])
+		h.Render.JSONFail(c.Writer, c.Request, http.StatusBadRequest, passkey.CodeInvalid, passkey.Messages[passkey.CodeInvalid])
 		return
 	}
 	f := flow{AuthRequestID: req.AuthRequestID, Next: web.LocalPath(req.Next, "")}
@@ -205,7 +199,7 @@ func (h *Handler) passkeyFailure(c *gin.Context) {
 	var req failureReport
 	if err := web.ReadJSON(c.Request, &req); err != nil || (req.Stage != audit.StageLogin && req.Stage != audit.StageRegister) ||
 		!knownBrowserCode(req.Code) {
-		h.jsonFail(c, http.StatusBadRequest, passkey.CodeInvalid, "json.unreadable_report")
+		h.Render.JSONFail(c.Writer, c.Request, http.StatusBadRequest, passkey.CodeInvalid, "json.unreadable_report")
 		return
 	}
 	userID := ""

@@ -89,6 +89,8 @@ func (a *availability) gate(render *web.Renderer) gin.HandlerFunc {
 	}
 }
 
+// isBackchannel reports the OAuth endpoints that answer clients in JSON
+// (the page scripts' /webauthn/ calls are answered before this is asked).
 func isBackchannel(path string) bool {
-	return strings.HasPrefix(path, "/oauth/") || path == "/userinfo" || path == "/revoke" || strings.HasPrefix(path, "/webauthn/")
+	return strings.HasPrefix(path, "/oauth/") || path == "/userinfo" || path == "/revoke"
 }
