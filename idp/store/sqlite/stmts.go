@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"slices"
 	"strings"
 	"sync"
 )
@@ -116,7 +117,8 @@ type txn struct {
 
 func (t *txn) stmt(q string) *sql.Stmt {
 	st := t.db.cached(q)
-	if st == nil {
+	if st == nil && !slices.Contains(t.missed, q) {
+		// Once each: an import runs the same few queries for every record.
 		t.missed = append(t.missed, q)
 	}
 	return st
