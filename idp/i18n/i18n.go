@@ -180,16 +180,6 @@ func (c *Catalog) Names() []string {
 	return out
 }
 
-// Keys lists every message key, sorted.
-func (c *Catalog) Keys() []string {
-	out := make([]string, 0, len(c.source))
-	for k := range c.source {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
-}
-
 // Has reports whether key is a message of the catalog.
 func (c *Catalog) Has(key string) bool { _, ok := c.source[key]; return ok }
 

@@ -53,14 +53,9 @@ func formatAAGUID(b []byte) string {
 // not in the table (or the authenticator reports none).
 func Provider(aaguid []byte) string { return providers[formatAAGUID(aaguid)] }
 
-// DefaultName is the name a new passkey gets before the member picks one,
-// in English: the provider's name, else the browser and system that
-// created it.
-func DefaultName(aaguid []byte, userAgent string) string {
-	return DefaultNameIn(i18n.English(), aaguid, userAgent)
-}
-
-// DefaultNameIn is DefaultName in p's language ("Chrome en Android").
+// DefaultNameIn is the name a new passkey gets before the member picks
+// one, in p's language: the provider's name, else the browser and system
+// that created it ("Chrome en Android").
 func DefaultNameIn(p *i18n.Printer, aaguid []byte, userAgent string) string {
 	if name := Provider(aaguid); name != "" {
 		return name
@@ -77,7 +72,7 @@ func Device(ua string) string { return DeviceIn(i18n.English(), ua) }
 
 // DeviceIn is Device in p's language.
 func DeviceIn(p *i18n.Printer, ua string) string {
-	browser, system := DeviceParts(ua)
+	browser, system := browserOf(ua), systemOf(ua)
 	switch {
 	case browser != "" && system != "":
 		return p.T("device.browser_on_system", browser, system)
@@ -86,10 +81,6 @@ func DeviceIn(p *i18n.Printer, ua string) string {
 	}
 	return system
 }
-
-// DeviceParts is the browser and the system of a User-Agent, each "" when
-// unknown, for pages that say "Chrome on Android" in the member's language.
-func DeviceParts(ua string) (browser, system string) { return browserOf(ua), systemOf(ua) }
 
 func browserOf(ua string) string {
 	switch {

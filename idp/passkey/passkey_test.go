@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/communityidp/idp/config"
+	"github.com/communityidp/idp/idp/i18n"
 	"github.com/communityidp/idp/idp/passkey"
 	"github.com/communityidp/idp/idp/passkey/softauthn"
 	"github.com/communityidp/idp/idp/store"
@@ -571,8 +572,8 @@ func TestDefaultNames(t *testing.T) {
 		{nil, "Mozilla/5.0 (Linux; Android 14) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Mobile Safari/537.36", "Chrome on Android"},
 		{nil, "", "Passkey"},
 	} {
-		if got := passkey.DefaultName(c.aaguid, c.ua); got != c.want {
-			t.Errorf("DefaultName(%x, %.30q) = %q, want %q", c.aaguid, c.ua, got, c.want)
+		if got := passkey.DefaultNameIn(i18n.English(), c.aaguid, c.ua); got != c.want {
+			t.Errorf("DefaultNameIn(English, %x, %.30q) = %q, want %q", c.aaguid, c.ua, got, c.want)
 		}
 	}
 	for ua, want := range map[string]bool{
