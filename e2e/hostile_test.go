@@ -18,6 +18,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/communityidp/idp/config"
+	"github.com/communityidp/idp/idp/audit"
 	"github.com/communityidp/idp/idp/passkey/softauthn"
 	"github.com/communityidp/idp/idp/store"
 	"github.com/communityidp/idp/idp/store/pgtest"
@@ -419,6 +420,13 @@ func testHostileInput(t *testing.T, db func(*config.Config)) {
 	b.client.Transport = userAgent{"Mozilla/5.0 (Linux; Se\xf1or) " + strings.Repeat("\xc3\xa9", 300)}
 	site := newRP(t, p, siteID, siteSecret, siteRedirect, oauth2.AuthStyleInHeader)
 	mustNoError(t, b.signIn(site.oauth.AuthCodeURL("ua"), aliceLogin, alicePassword))
+	ev := events(t, p, audit.SignInOK)
+	if len(ev) == 0 {
+		t.Fatal("the sign-in was not recorded")
+	}
+	if ua := ev[len(ev)-1].UserAgent; !utf8.ValidString(ua) || len(ua) > 512 || !strings.HasPrefix(ua, "Mozilla/5.0 (Linux; Se") {
+		t.Errorf("recorded user agent %q: want valid UTF-8, at most 512 bytes, its start kept", ua)
+	}
 }
 
 // checkHostileAnswer checks one answer: 4xx with a body of the expected
