@@ -1,7 +1,6 @@
 package postgres
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -18,7 +17,7 @@ import (
 )
 
 // open opens dsn and closes the store when t ends.
-func open(t *testing.T, dsn string) *Store {
+func open(t testing.TB, dsn string) *Store {
 	t.Helper()
 	s, err := Open(t.Context(), dsn)
 	if err != nil {
@@ -29,13 +28,13 @@ func open(t *testing.T, dsn string) *Store {
 }
 
 // newTestStore opens and migrates a fresh database.
-func newTestStore(t *testing.T) *Store {
+func newTestStore(t testing.TB) *Store {
 	t.Helper()
 	return openMigrated(t, pgtest.NewDatabase(t))
 }
 
 // openMigrated opens dsn and migrates it.
-func openMigrated(t *testing.T, dsn string) *Store {
+func openMigrated(t testing.TB, dsn string) *Store {
 	t.Helper()
 	s := open(t, dsn)
 	if err := s.Migrate(t.Context()); err != nil {
@@ -309,15 +308,5 @@ func TestOpenUnreachable(t *testing.T) {
 }
 
 func BenchmarkStore(b *testing.B) {
-	storetest.Bench(b, func(b *testing.B) store.Store {
-		s, err := Open(context.Background(), pgtest.NewDatabase(b))
-		if err != nil {
-			b.Fatal(err)
-		}
-		b.Cleanup(func() { s.Close() })
-		if err := s.Migrate(context.Background()); err != nil {
-			b.Fatal(err)
-		}
-		return s
-	})
+	storetest.Bench(b, func(b *testing.B) store.Store { return newTestStore(b) })
 }

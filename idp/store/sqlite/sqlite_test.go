@@ -1,7 +1,6 @@
 package sqlite
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -31,12 +30,12 @@ func TestReplicas(t *testing.T) {
 }
 
 // newTestStore opens and migrates a fresh database file in t's temp dir.
-func newTestStore(t *testing.T) *Store {
+func newTestStore(t testing.TB) *Store {
 	t.Helper()
 	return openMigrated(t, filepath.Join(t.TempDir(), "idp.db"))
 }
 
-func openMigrated(t *testing.T, path string) *Store {
+func openMigrated(t testing.TB, path string) *Store {
 	t.Helper()
 	s, err := Open(t.Context(), path)
 	if err != nil {
@@ -264,15 +263,5 @@ func TestOneActiveKeyIndex(t *testing.T) {
 }
 
 func BenchmarkStore(b *testing.B) {
-	storetest.Bench(b, func(b *testing.B) store.Store {
-		s, err := Open(context.Background(), filepath.Join(b.TempDir(), "idp.db"))
-		if err != nil {
-			b.Fatal(err)
-		}
-		b.Cleanup(func() { s.Close() })
-		if err := s.Migrate(context.Background()); err != nil {
-			b.Fatal(err)
-		}
-		return s
-	})
+	storetest.Bench(b, func(b *testing.B) store.Store { return newTestStore(b) })
 }
