@@ -22,7 +22,6 @@ import (
 
 	"github.com/communityidp/idp/idp/password"
 	"github.com/communityidp/idp/idp/store"
-	"github.com/communityidp/idp/idp/store/sqlite"
 )
 
 // runCLI runs one command in-process with the given standard input.
@@ -297,11 +296,7 @@ func TestAuditExport(t *testing.T) {
 	if code, _, errs := runCLI(t, nil, "", "migrate", "--config", cfg); code != 0 {
 		t.Fatalf("migrate: %s", errs)
 	}
-	dsn := strings.TrimSuffix(strings.SplitN(mustRead(t, cfg), "dsn: ", 2)[1], "}\n")
-	st, err := sqlite.Open(context.Background(), dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
+	st := openStore(t, cfg)
 	for _, e := range []store.AuditEvent{
 		{At: time.Date(2026, 10, 30, 12, 0, 0, 0, time.UTC), Kind: "signin.success", Method: "password", Result: "ok"},
 		{At: time.Date(2026, 11, 2, 12, 0, 0, 0, time.UTC), Kind: "signin.failure", Method: "passkey", Result: "failure", Code: "PK-CANCELLED"},
@@ -332,13 +327,4 @@ func TestAuditExport(t *testing.T) {
 	if code == 0 || !strings.Contains(errs, "--since") {
 		t.Fatalf("bad --since: %d %s", code, errs)
 	}
-}
-
-func mustRead(t *testing.T, path string) string {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(b)
 }
