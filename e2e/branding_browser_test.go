@@ -62,20 +62,11 @@ func TestBrandingInBrowser(t *testing.T) {
 	}
 	c.click("Copy details")
 	c.waitFor("Copied")
-	copied := c.await(`navigator.clipboard.readText()`)
+	var copied string
+	c.js(`return navigator.clipboard.readText();`, &copied)
 	for _, want := range []string{"Error code: NOT-FOUND", "Device: ", "Page: /nowhere", "Reference: "} {
 		if !strings.Contains(copied, want) {
 			t.Errorf("copied details lack %q:\n%s", want, copied)
 		}
 	}
-}
-
-// await runs a script whose value is a promise of a string.
-func (c *chrome) await(script string) string {
-	c.t.Helper()
-	v, err := chromedp.Run(c.ctx, chromedp.Evaluate[string](script, chromedp.EvalAwaitPromise))
-	if err != nil {
-		c.t.Fatalf("await %s: %v", script, err)
-	}
-	return v
 }

@@ -9,7 +9,6 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -19,8 +18,6 @@ import (
 	"github.com/communityidp/idp/examples/native/flow"
 	"github.com/communityidp/idp/examples/site/app"
 	"github.com/communityidp/idp/idp/password"
-	"github.com/communityidp/idp/idp/store"
-	"github.com/communityidp/idp/idp/users"
 )
 
 // The example relying parties under examples/, run in-process against a
@@ -223,26 +220,8 @@ func TestExampleSiteErrors(t *testing.T) {
 	}
 }
 
-// exampleOutput is an io.Writer the test reads while the app writes.
-type exampleOutput struct {
-	mu sync.Mutex
-	sb strings.Builder
-}
-
-func (s *exampleOutput) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.sb.Write(p)
-}
-
-func (s *exampleOutput) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.sb.String()
-}
-
 // waitFor polls out until re matches, and returns the match.
-func examplePrinted(t *testing.T, out *exampleOutput, re *regexp.Regexp, done <-chan struct{}) string {
+func examplePrinted(t *testing.T, out *lockedBuffer, re *regexp.Regexp, done <-chan struct{}) string {
 	t.Helper()
 	deadline := time.After(10 * time.Second)
 	for {
@@ -268,8 +247,8 @@ func TestExampleNative(t *testing.T) {
 		c.Clients = append(c.Clients, config.Client{ID: exampleAppID, Name: "Community App", Type: config.ClientPublic,
 			RedirectURIs: []string{"http://127.0.0.1/callback"}})
 	})
-	run := func(o flow.Options) (*exampleOutput, chan struct{}, *flow.Result, *error) {
-		out := &exampleOutput{}
+	run := func(o flow.Options) (*lockedBuffer, chan struct{}, *flow.Result, *error) {
+		out := &lockedBuffer{}
 		o.Issuer, o.ClientID, o.NoBrowser, o.Out = p.URL, exampleAppID, true, out
 		o.Open = func(string) error { t.Error("-no-browser opened a browser"); return nil }
 		done := make(chan struct{})
@@ -395,14 +374,7 @@ func examplePost(t *testing.T, u, body string) *http.Request {
 // passkey; the site says how each time.
 func TestExampleSitePasskeyChromium(t *testing.T) {
 	p, site := startExampleSite(t)
-	u, err := users.New(users.Input{Username: adminLogin, Email: "admin@example.org", Name: "Site Admin",
-		Role: store.RoleAdmin, PasswordHash: mustHash(t, adminPassword)}, p.clock.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := p.store.CreateUser(context.Background(), u); err != nil {
-		t.Fatal(err)
-	}
+	addAdmin(t, p)
 	c := newChrome(t)
 	c.presence(false)
 

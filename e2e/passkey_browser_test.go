@@ -10,7 +10,6 @@ import (
 	"github.com/communityidp/idp/config"
 	"github.com/communityidp/idp/idp/audit"
 	"github.com/communityidp/idp/idp/store"
-	"github.com/communityidp/idp/idp/users"
 )
 
 func randomToken() string {
@@ -35,14 +34,7 @@ func startPasskeyProvider(t *testing.T, edit func(*config.Config)) (*provider, *
 			edit(c)
 		}
 	})
-	u, err := users.New(users.Input{Username: adminLogin, Email: "admin@example.org", Name: "Site Admin",
-		Role: store.RoleAdmin, PasswordHash: mustHash(t, adminPassword)}, p.clock.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := p.store.CreateUser(context.Background(), u); err != nil {
-		t.Fatal(err)
-	}
+	addAdmin(t, p)
 	app.start(p)
 	return p, app
 }
