@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -18,14 +19,17 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/communityidp/idp/config"
+	"github.com/communityidp/idp/idp/i18n"
+	"github.com/communityidp/idp/ui"
 )
 
 // axePath is axe-core as `npm ci --prefix e2e/axe` installs it (the
 // version is pinned in e2e/axe/package-lock.json).
 const axePath = "axe/node_modules/axe-core/axe.min.js"
 
-// shippedLanguages are the catalogs under ui/locales.
-var shippedLanguages = []string{"en", "es", "fr", "de", "pt", "vi"}
+// shippedLanguages are the catalogs under ui/locales: a language added
+// there is checked too.
+var shippedLanguages = ui.Languages()
 
 // loadAxe reads axe-core, or skips (fails in CI) when it is not installed.
 func loadAxe(t *testing.T) string {
@@ -311,19 +315,13 @@ func TestA11yPages(t *testing.T) {
 // catalog reads a shipped message catalog, the texts members see.
 func catalog(t *testing.T, lang string) map[string]string {
 	t.Helper()
-	b, err := os.ReadFile("../ui/locales/" + lang + ".json")
+	b, err := fs.ReadFile(ui.Locales, "locales/"+lang+".json")
 	if err != nil {
 		t.Fatal(err)
 	}
-	var raw map[string]any
-	if err := json.Unmarshal(b, &raw); err != nil {
+	m, err := i18n.Parse(b)
+	if err != nil {
 		t.Fatal(err)
-	}
-	m := map[string]string{}
-	for k, v := range raw {
-		if s, ok := v.(string); ok {
-			m[k] = s
-		}
 	}
 	for _, k := range []string{"login.identifier", "login.continue", "common.password", "login.password.sign_in", "suggest.not_now"} {
 		if m[k] == "" {
