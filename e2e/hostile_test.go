@@ -346,11 +346,10 @@ func testHostileInput(t *testing.T, db func(*config.Config)) {
 		seen[c.name] = true
 	}
 
-	bare := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	before := snapshot(t, p.store)
 	logStart := len(logs.String())
 	for _, c := range cases {
-		client, csrf := bare, ""
+		client, csrf := noFollow, ""
 		switch c.as {
 		case "anon":
 			client, csrf = anon.client, anonCSRF

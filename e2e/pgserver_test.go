@@ -17,7 +17,7 @@ import (
 type privatePostgres struct {
 	t        *testing.T
 	bin, dir string
-	port     int
+	port     string
 	dsn      string
 }
 
@@ -52,8 +52,9 @@ func newPrivatePostgres(t *testing.T) *privatePostgres {
 	if err := os.Chown(base, uid, gid); err != nil {
 		t.Fatal(err)
 	}
-	pg := &privatePostgres{t: t, bin: filepath.Dir(bins[len(bins)-1]), dir: base, port: freePort(t)}
-	pg.dsn = fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable", pg.port)
+	_, port, _ := net.SplitHostPort(freeAddr(t))
+	pg := &privatePostgres{t: t, bin: filepath.Dir(bins[len(bins)-1]), dir: base, port: port}
+	pg.dsn = "postgres://postgres@127.0.0.1:" + port + "/postgres?sslmode=disable"
 	t.Cleanup(func() {
 		pg.pgctl("stop", "-m", "immediate")
 		os.RemoveAll(base)
@@ -83,7 +84,7 @@ func (pg *privatePostgres) pgctl(args ...string) error {
 // start starts the server and waits until it accepts connections.
 func (pg *privatePostgres) start() {
 	pg.t.Helper()
-	opts := fmt.Sprintf("-p %d -k %s -c listen_addresses=127.0.0.1 -c fsync=off", pg.port, pg.dir)
+	opts := fmt.Sprintf("-p %s -k %s -c listen_addresses=127.0.0.1 -c fsync=off", pg.port, pg.dir)
 	if err := pg.pgctl("start", "-w", "-t", "30", "-l", filepath.Join(pg.dir, "server.log"), "-o", opts); err != nil {
 		pg.t.Fatal(err)
 	}
@@ -96,14 +97,4 @@ func (pg *privatePostgres) stop() {
 	if err := pg.pgctl("stop", "-w", "-m", "fast"); err != nil {
 		pg.t.Fatal(err)
 	}
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
 }
