@@ -3,7 +3,6 @@ package main
 import (
 	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"runtime"
 	"runtime/debug"
@@ -70,13 +69,7 @@ func TestDescribeBuild(t *testing.T) {
 // the output, and a build from the git checkout records its revision
 // (-buildvcs=auto: GOFLAGS may turn stamping off).
 func TestVersionBinary(t *testing.T) {
-	bin := filepath.Join(t.TempDir(), "idp")
-	cmd := exec.Command("go", "build", "-trimpath", "-buildvcs=auto", "-ldflags", "-s -w -X main.version=9.9.9-test", "-o", bin, ".")
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	out, err := exec.Command(bin, "version").CombinedOutput()
+	out, err := exec.Command(buildBinary(t), "version").CombinedOutput()
 	if err != nil {
 		t.Fatalf("idp version: %v\n%s", err, out)
 	}
