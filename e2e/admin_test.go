@@ -100,8 +100,7 @@ func TestAdminDeletesPasskeyAndSignsOut(t *testing.T) {
 	page := b.Get(p.URL + "/login")
 	csrf := csrfOf(page.page)
 	_, begin := b.postJSON("/webauthn/login/begin", csrf, map[string]any{"conditional": false})
-	answer, _ := key.Get(begin["publicKey"])
-	st, done := b.postJSON("/webauthn/login/finish", csrf, map[string]any{"ceremony": jsonString(begin["ceremony"]), "credential": json.RawMessage(answer)})
+	st, done := b.finishPasskeySignIn(csrf, key, begin)
 	if st != 400 || jsonString(done["error"]) != "PK-UNKNOWN" {
 		t.Fatalf("deleted passkey: %d %s", st, done)
 	}
@@ -356,8 +355,7 @@ func TestAdminDisableEndsAccess(t *testing.T) {
 	page := b.Get(p.URL + "/login")
 	csrf := csrfOf(page.page)
 	_, begin := b.postJSON("/webauthn/login/begin", csrf, map[string]any{"conditional": false})
-	answer, _ := key.Get(begin["publicKey"])
-	st, done := b.postJSON("/webauthn/login/finish", csrf, map[string]any{"ceremony": jsonString(begin["ceremony"]), "credential": json.RawMessage(answer)})
+	st, done := b.finishPasskeySignIn(csrf, key, begin)
 	if st < 400 || jsonString(done["error"]) != "ACCOUNT-DISABLED" {
 		t.Fatalf("passkey sign-in of a disabled account: %d %s", st, done)
 	}

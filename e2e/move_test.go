@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"encoding/json"
 	"fmt"
 	"net/url"
 	"os"
@@ -77,11 +76,7 @@ func TestMoveSQLiteToPostgres(t *testing.T) {
 	if st != 200 {
 		t.Fatalf("begin after the move: %d %s", st, begin)
 	}
-	answer, err := key.Get(begin["publicKey"])
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, done := fresh.postJSON("/webauthn/login/finish", csrf, map[string]any{"ceremony": jsonString(begin["ceremony"]), "credential": json.RawMessage(answer)})
+	st, done := fresh.finishPasskeySignIn(csrf, key, begin)
 	if st != 200 {
 		t.Fatalf("passkey sign-in after the move: %d %s", st, done)
 	}

@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"context"
-	"encoding/json"
 	"io"
 	"net/http"
 	"os"
@@ -47,9 +46,7 @@ func TestMetrics(t *testing.T) {
 	pk := newBrowser(t, p)
 	csrf := csrfOf(pk.Get(p.URL + "/login").page)
 	_, begin := pk.postJSON("/webauthn/login/begin", csrf, map[string]any{"conditional": false})
-	answer, _ := key.Get(begin["publicKey"])
-	if st, done := pk.postJSON("/webauthn/login/finish", csrf, map[string]any{"ceremony": jsonString(begin["ceremony"]),
-		"credential": json.RawMessage(answer)}); st != 200 {
+	if st, done := pk.finishPasskeySignIn(csrf, key, begin); st != 200 {
 		t.Fatalf("passkey sign-in: %d %s", st, done)
 	}
 	if st, _ := pk.postJSON("/webauthn/failure", csrf, map[string]any{"stage": "login", "code": "PK-CANCELLED"}); st >= 300 {

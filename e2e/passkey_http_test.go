@@ -268,6 +268,18 @@ func pageSignals(t *testing.T, p *page) (signals struct {
 	return signals
 }
 
+// finishPasskeySignIn answers the options of /webauthn/login/begin with
+// key, as the page script does, and posts the assertion to
+// /webauthn/login/finish.
+func (b *browser) finishPasskeySignIn(csrf string, key *softauthn.Authenticator, begin map[string]json.RawMessage) (int, map[string]json.RawMessage) {
+	b.t.Helper()
+	answer, err := key.Get(begin["publicKey"])
+	if err != nil {
+		b.t.Fatalf("authenticator: %v (begin answered %s)", err, begin)
+	}
+	return b.postJSON("/webauthn/login/finish", csrf, map[string]any{"ceremony": jsonString(begin["ceremony"]), "credential": json.RawMessage(answer)})
+}
+
 // signedInWithPasskey signs login in to Settings in a new browser and adds
 // a passkey on a software authenticator.
 func signedInWithPasskey(t *testing.T, p *provider, login, pw string) (*browser, *softauthn.Authenticator) {
@@ -375,11 +387,7 @@ func TestUnknownPasskeyAnswerNamesRPID(t *testing.T) {
 	if st != 200 {
 		t.Fatalf("begin: %d %s", st, begin)
 	}
-	answer, err := key.Get(begin["publicKey"])
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, done := anon.postJSON("/webauthn/login/finish", csrf, map[string]any{"ceremony": jsonString(begin["ceremony"]), "credential": json.RawMessage(answer)})
+	st, done := anon.finishPasskeySignIn(csrf, key, begin)
 	if st != 400 || jsonString(done["error"]) != "PK-UNKNOWN" ||
 		jsonString(done["credentialId"]) != base64.RawURLEncoding.EncodeToString(pk.CredentialID) {
 		t.Fatalf("unknown passkey: %d %s", st, done)

@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"encoding/json"
 	"net/http"
 	"strings"
 	"testing"
@@ -71,11 +70,7 @@ func TestRolloutGroup(t *testing.T) {
 	b := newBrowser(t, p)
 	csrf := csrfOf(b.Get(p.URL + "/login").page)
 	_, begin := b.postJSON("/webauthn/login/begin", csrf, map[string]any{"login": "bob"})
-	answer, err := key.Get(begin["publicKey"])
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, done := b.postJSON("/webauthn/login/finish", csrf, map[string]any{"ceremony": jsonString(begin["ceremony"]), "credential": json.RawMessage(answer)})
+	st, done := b.finishPasskeySignIn(csrf, key, begin)
 	if st != 200 {
 		t.Fatalf("bob's existing passkey outside the group: %d %s", st, done)
 	}

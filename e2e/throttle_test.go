@@ -154,11 +154,7 @@ func TestThrottleWrongPasswords(t *testing.T) {
 	if st != 200 {
 		t.Fatalf("passkey begin during the throttle: %d %s", st, begin)
 	}
-	answer, err := key.Get(begin["publicKey"])
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, done := b.postJSON("/webauthn/login/finish", csrf, map[string]any{"ceremony": jsonString(begin["ceremony"]), "credential": json.RawMessage(answer)})
+	st, done := b.finishPasskeySignIn(csrf, key, begin)
 	if st != 200 {
 		t.Fatalf("passkey sign-in during the throttle: %d %s", st, done)
 	}
