@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"fmt"
 	"io/fs"
@@ -151,8 +152,8 @@ func (c *chrome) freshBrowser() {
 	}
 }
 
-// TestA11yPages runs axe-core on every sign-in, passkey, settings, error
-// and admin page, in every shipped language, in the light color scheme
+// TestA11yPages runs axe-core on every setup, sign-in, passkey, settings,
+// error and admin page, in every shipped language, in the light color scheme
 // and (English) the dark one too: zero violations. English runs with the
 // default look, the others with a brand (logo, links, primary color).
 func TestA11yPages(t *testing.T) {
@@ -215,6 +216,20 @@ func TestA11yPages(t *testing.T) {
 		})
 		c.freshBrowser()
 		c.presence(false)
+
+		// The first-run setup page, and a password it refuses.
+		setup := "setup-token-" + lang + "-0123456789abcdef"
+		sum := sha256.Sum256([]byte(setup))
+		if err := p.store.CreateSetupToken(context.Background(), sum[:], p.clock.Now().Add(time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+		c.open(p.URL + "/setup?token=" + setup + "&ui_locales=" + lang)
+		c.waitSel("#username")
+		check("setup")
+		c.submitSel(map[string]string{"#username": "newadmin", "#email": "newadmin@example.org", "#password": "short"},
+			"form[action='/setup'] button[type=submit]")
+		c.waitSel("#password[aria-invalid=true]")
+		check("setup-failed")
 
 		// Sign-in: identifier, password, a wrong password, the suggestion.
 		c.open(app.URL + "/login?ui_locales=" + lang)

@@ -459,7 +459,10 @@ func (h *Handler) serverError(c *gin.Context, what string, err error) {
 
 type setupPage struct {
 	Token, Username, Email, Name, Error string
-	MinLength                           int
+	// Invalid names the field the error is about, so the page marks it
+	// (aria-invalid, described by the error).
+	Invalid   string
+	MinLength int
 }
 
 var failSetupLink = web.Failure{Status: http.StatusNotFound, Code: "SETUP-LINK", Title: "error.SETUP-LINK.title",
@@ -494,12 +497,12 @@ func (h *Handler) setup(c *gin.Context) {
 	page := setupPage{Token: c.PostForm("token"), Username: c.PostForm("username"), Email: c.PostForm("email"),
 		Name: c.PostForm("name"), MinLength: h.PasswordMinLength}
 	pw := c.PostForm("password")
-	again := func(msg string) {
-		page.Error = msg
+	again := func(field, msg string) {
+		page.Invalid, page.Error = field, msg
 		h.Render.Render(c.Writer, c.Request, http.StatusBadRequest, "setup", nil, page)
 	}
 	if err := password.CheckPolicy(pw, h.PasswordMinLength, page.Username, page.Email, h.Render.Site()); err != nil {
-		again(h.Render.T(c.Request, "setup.error", h.Render.T(c.Request, "common.password"), h.Render.ErrorText(c.Request, err)))
+		again("password", h.Render.T(c.Request, "setup.error", h.Render.T(c.Request, "common.password"), h.Render.ErrorText(c.Request, err)))
 		return
 	}
 	hash, err := password.Hash(pw)
@@ -510,7 +513,7 @@ func (h *Handler) setup(c *gin.Context) {
 	u, err := users.New(users.Input{Username: page.Username, Email: page.Email, Name: page.Name, Role: store.RoleAdmin, PasswordHash: hash}, h.Now())
 	var fe *users.FieldError
 	if errors.As(err, &fe) {
-		again(h.Render.T(c.Request, "setup.error", h.fieldLabel(c, fe.Field), h.Render.ErrorText(c.Request, fe)))
+		again(fe.Field, h.Render.T(c.Request, "setup.error", h.fieldLabel(c, fe.Field), h.Render.ErrorText(c.Request, fe)))
 		return
 	}
 	if err != nil {
