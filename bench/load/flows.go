@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
@@ -89,10 +90,12 @@ func (t *target) authCode(ctx context.Context, a *account, withPasskey bool) (*o
 	if err != nil {
 		return nil, err
 	}
+	t0 := time.Now()
 	tok, err := t.oauth.Exchange(t.ctx(ctx), g.code, oauth2.VerifierOption(g.verifier))
 	if err != nil {
 		return nil, fmt.Errorf("token: %w", err)
 	}
+	timeStep(ctx, "token", t0)
 	idt, err := t.checkIDToken(ctx, tok)
 	if err != nil {
 		return nil, err

@@ -107,6 +107,16 @@ func TestSmokeAllScenarios(t *testing.T) {
 		f := strings.Fields(row)
 		if len(f) < 9 || f[2] == "0" || f[8] != "0" {
 			t.Errorf("scenario %s: row %q: want operations and no errors", s, row)
+			continue
+		}
+		// A sign-in flow's token requests have a row of their own, right
+		// under it: one per flow.
+		if strings.HasPrefix(s, "authcode-") {
+			_, after, _ := strings.Cut(out.String(), row+"\n")
+			next, _, _ := strings.Cut(after, "\n")
+			if tf := strings.Fields(next); len(tf) < 7 || tf[0] != "token" || tf[1] != f[2] {
+				t.Errorf("scenario %s: %q under %q, want the token requests of its %s flows", s, next, row, f[2])
+			}
 		}
 	}
 }

@@ -70,7 +70,7 @@ func run(ctx context.Context, args []string, out io.Writer) (int, error) {
 		if err != nil {
 			return 1, fmt.Errorf("%s: %w", name, err)
 		}
-		fmt.Fprintln(out, r.row())
+		fmt.Fprintln(out, r.rows())
 		for _, e := range r.samples {
 			fmt.Fprintf(out, "  error: %s\n", e)
 		}

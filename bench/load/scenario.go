@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"maps"
 	"os"
 	"slices"
 	"strconv"
@@ -17,9 +18,34 @@ type result struct {
 	workers          int
 	ops, errors      int
 	elapsed          time.Duration
-	latencies        []time.Duration // sorted
-	samples          []string        // the first distinct errors
-	rssIdle, rssPeak int64           // KiB; 0 without -pid
+	latencies        durations            // sorted
+	steps            map[string]durations // parts of an operation, each sorted
+	samples          []string             // the first distinct errors
+	rssIdle, rssPeak int64                // KiB; 0 without -pid
+}
+
+// durations are latencies, sorted before quantile is asked.
+type durations []time.Duration
+
+// quantile is the q-quantile (nearest rank).
+func (d durations) quantile(q float64) time.Duration {
+	if len(d) == 0 {
+		return 0
+	}
+	i := int(q*float64(len(d))+0.5) - 1
+	return d[min(max(i, 0), len(d)-1)]
+}
+
+// stepsKey carries a worker's step timings in its operations' context.
+type stepsKey struct{}
+
+// timeStep records how long a part of an operation took (the token
+// request inside a whole sign-in flow), when the operation is measured:
+// the part gets a row of its own under the scenario's.
+func timeStep(ctx context.Context, name string, since time.Time) {
+	if s, ok := ctx.Value(stepsKey{}).(map[string]durations); ok {
+		s[name] = append(s[name], time.Since(since))
+	}
 }
 
 func header() string {
@@ -27,23 +53,23 @@ func header() string {
 		"scenario", "workers", "ops", "ops/s", "p50", "p90", "p99", "max", "errors", "rss idle/peak")
 }
 
-func (r result) row() string {
+// rows are the scenario's line, then one per timed step ("  token":
+// those requests alone, inside the flows that succeeded).
+func (r result) rows() string {
 	rss := "-"
 	if r.rssPeak > 0 {
 		rss = fmt.Sprintf("%.1f/%.1f MB", float64(r.rssIdle)/1024, float64(r.rssPeak)/1024)
 	}
-	return fmt.Sprintf("%-18s %7d %8d %10.1f %9s %9s %9s %9s %7d %s",
-		r.name, r.workers, r.ops, float64(r.ops)/r.elapsed.Seconds(),
-		short(r.quantile(0.50)), short(r.quantile(0.90)), short(r.quantile(0.99)), short(r.quantile(1)), r.errors, rss)
-}
-
-// quantile is the q-quantile of the latencies (nearest rank).
-func (r result) quantile(q float64) time.Duration {
-	if len(r.latencies) == 0 {
-		return 0
+	line := func(name, workers string, d durations, errors, rss string) string {
+		return strings.TrimRight(fmt.Sprintf("%-18s %7s %8d %10.1f %9s %9s %9s %9s %7s %s", name, workers, len(d), float64(len(d))/r.elapsed.Seconds(),
+			short(d.quantile(0.50)), short(d.quantile(0.90)), short(d.quantile(0.99)), short(d.quantile(1)), errors, rss), " ")
 	}
-	i := int(q*float64(len(r.latencies))+0.5) - 1
-	return r.latencies[min(max(i, 0), len(r.latencies)-1)]
+	out := []string{line(r.name, strconv.Itoa(r.workers), r.latencies, strconv.Itoa(r.errors), rss)}
+	names := slices.Sorted(maps.Keys(r.steps))
+	for _, n := range names {
+		out = append(out, line("  "+n, "", r.steps[n], "", ""))
+	}
+	return strings.Join(out, "\n")
 }
 
 func short(d time.Duration) string {
@@ -133,7 +159,7 @@ func runScenario(ctx context.Context, t *target, o options, name string) (result
 // measure runs each operation in its own goroutine, back to back, until
 // the duration is over, and gathers latencies and errors.
 func measure(ctx context.Context, name string, ops []func(context.Context) error, d time.Duration, pid int) result {
-	r := result{name: name, workers: len(ops)}
+	r := result{name: name, workers: len(ops), steps: map[string]durations{}}
 	rss := newRSSSampler(pid)
 	r.rssIdle = rss.read()
 	ctx, cancel := context.WithTimeout(ctx, d)
@@ -147,15 +173,22 @@ func measure(ctx context.Context, name string, ops []func(context.Context) error
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			lat := make([]time.Duration, 0, 1024)
+			lat := make(durations, 0, 1024)
+			// Steps are kept only for the operations that count.
+			steps, cur := map[string]durations{}, map[string]durations{}
+			opCtx := context.WithValue(ctx, stepsKey{}, cur)
 			errs := 0
 			for ctx.Err() == nil {
 				t0 := time.Now()
-				err := op(ctx)
+				err := op(opCtx)
 				if ctx.Err() != nil {
 					break // cut short by the end of the run: not counted
 				}
 				lat = append(lat, time.Since(t0))
+				for n, d := range cur {
+					steps[n] = append(steps[n], d...)
+					cur[n] = d[:0]
+				}
 				if err != nil {
 					errs++
 					mu.Lock()
@@ -168,6 +201,9 @@ func measure(ctx context.Context, name string, ops []func(context.Context) error
 			}
 			mu.Lock()
 			r.latencies = append(r.latencies, lat...)
+			for n, d := range steps {
+				r.steps[n] = append(r.steps[n], d...)
+			}
 			r.errors += errs
 			mu.Unlock()
 		}()
@@ -177,6 +213,9 @@ func measure(ctx context.Context, name string, ops []func(context.Context) error
 	r.rssPeak = stopSampling()
 	r.ops = len(r.latencies)
 	slices.Sort(r.latencies)
+	for _, d := range r.steps {
+		slices.Sort(d)
+	}
 	return r
 }
 
