@@ -4,7 +4,7 @@
 # idle memory, then drives it with the load tool (bench/load), scenario by
 # scenario, at the worker counts the targets name.
 #
-#   bash bench/run.sh            # ~3 minutes
+#   bash bench/run.sh            # ~2 minutes
 #   DURATION=5s bash bench/run.sh
 #
 # Everything stays on loopback; the provider and its files live in a
@@ -76,6 +76,11 @@ load() {
   "$work/load" -issuer "http://localhost:$PORT" -client-id "${CLIENT:-bench-site}" -client-secret "$secret" \
     -redirect-uri http://127.0.0.1/callback -users "$work/users.txt" -pid "$pid" -duration "$DURATION" "$@"
 }
+
+# The cost floors on this machine now: the load figures are read against
+# them (a shared VM's speed drifts by tens of percent over a day).
+echo "== cost floors"
+go test ./idp/keys ./idp/password ./idp/passkey -run '^$' -bench 'SignFloor|Verify$|VerifyFloor' -benchtime 40x | grep '^Benchmark'
 
 echo "== load (each scenario $DURATION)"
 load -scenarios discovery,jwks -workers 32
