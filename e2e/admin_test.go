@@ -345,7 +345,7 @@ func TestAdminDisableEndsAccess(t *testing.T) {
 	}
 	b := newBrowser(t, p)
 	r = b.Submit(b.Get(p.URL+"/login").page, "Continue", map[string]string{"Email or username": aliceLogin})
-	if form, _ := r.page.formWithButton("Use Password"); form != nil {
+	if form, _ := r.page.FormWithButton("Use Password"); form != nil {
 		r = b.Submit(r.page, "Use Password", nil)
 	}
 	r = b.Submit(r.page, "Sign in", map[string]string{"Password": alicePassword})

@@ -74,7 +74,7 @@ func TestFormPostErrorsAndSchemes(t *testing.T) {
 
 func formFields(t *testing.T, p *page, action string) map[string]string {
 	t.Helper()
-	form, _ := p.formWithButton("Continue")
+	form, _ := p.FormWithButton("Continue")
 	if form == nil || attr(form, "action") != action {
 		t.Fatalf("no form posting to %s: %s", action, p.Body)
 	}

@@ -85,7 +85,7 @@ func startSignIn(t *testing.T, b *browser, site *exampleSite) *url.URL {
 	if home.Status != http.StatusOK || !strings.Contains(home.Text(), "Welcome to the community") {
 		t.Fatalf("site home: %d %s", home.Status, home.Text())
 	}
-	form, _ := home.formWithButton("Sign in")
+	form, _ := home.FormWithButton("Sign in")
 	if form == nil {
 		t.Fatalf("no Sign in button on the site's home: %s", home.Body)
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"net/http/cookiejar"
@@ -18,6 +17,7 @@ import (
 	"golang.org/x/net/html"
 
 	"github.com/communityidp/idp/config"
+	"github.com/communityidp/idp/idp/formclient"
 	"github.com/communityidp/idp/idp/password"
 	"github.com/communityidp/idp/idp/server"
 	"github.com/communityidp/idp/idp/store"
@@ -215,47 +215,21 @@ func newBrowser(t *testing.T, p *provider) *browser {
 }
 
 // page is an HTML response.
-type page struct {
-	URL    *url.URL
-	Status int
-	Header http.Header
-	Body   string
-	doc    *html.Node
-}
+type page = formclient.Page
 
 // result is where a navigation ended: a page on the provider, or a
-// redirect away from it.
+// redirect away from it (Away).
 type result struct {
 	*page
-	// Away is the Location of a redirect that left the provider.
-	Away *url.URL
 }
 
 func (b *browser) do(req *http.Request) *result {
 	b.t.Helper()
-	for hops := 0; hops < 10; hops++ {
-		resp, err := b.client.Do(req)
-		if err != nil {
-			b.t.Fatalf("%s %s: %v", req.Method, req.URL, err)
-		}
-		body, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode >= 300 && resp.StatusCode < 400 {
-			loc, err := req.URL.Parse(resp.Header.Get("Location"))
-			if err != nil {
-				b.t.Fatalf("bad Location %q: %v", resp.Header.Get("Location"), err)
-			}
-			if loc.Scheme+"://"+loc.Host != b.p.URL {
-				return &result{Away: loc, page: &page{URL: req.URL, Status: resp.StatusCode, Header: resp.Header}}
-			}
-			req, _ = http.NewRequest(http.MethodGet, loc.String(), nil)
-			continue
-		}
-		doc, _ := html.Parse(strings.NewReader(string(body)))
-		return &result{page: &page{URL: req.URL, Status: resp.StatusCode, Header: resp.Header, Body: string(body), doc: doc}}
+	p, err := formclient.Navigate(b.client, b.p.URL, req)
+	if err != nil {
+		b.t.Fatalf("%s %s: %v", req.Method, req.URL, err)
 	}
-	b.t.Fatal("too many redirects")
-	return nil
+	return &result{page: p}
 }
 
 // Get navigates to u.
@@ -272,127 +246,23 @@ func (b *browser) Get(u string) *result {
 // fields by their visible label, and sends it as the browser would.
 func (b *browser) Submit(p *page, button string, fields map[string]string) *result {
 	b.t.Helper()
-	form, btn := p.formWithButton(button)
-	if form == nil {
-		b.t.Fatalf("no button %q on %s:\n%s", button, p.URL, p.Body)
+	form, values, err := p.Fill(button, fields)
+	if err != nil {
+		b.t.Fatalf("%v:\n%s", err, p.Body)
 	}
-	values := url.Values{}
-	labels := p.labels()
-	byName := map[string]string{}
-	for label, v := range fields {
-		id, ok := labels[label]
-		if !ok {
-			b.t.Fatalf("no field labelled %q on %s", label, p.URL)
-		}
-		input := findByID(p.doc, id)
-		if input == nil {
-			b.t.Fatalf("label %q points at missing #%s", label, id)
-		}
-		byName[attr(input, "name")] = v
+	req, err := formclient.FormRequest(p, form, values, b.p.URL)
+	if err != nil {
+		b.t.Fatal(err)
 	}
-	walk(form, func(n *html.Node) {
-		if n.Type != html.ElementNode || n.Data != "input" {
-			return
-		}
-		name := attr(n, "name")
-		if name == "" {
-			return
-		}
-		if v, ok := byName[name]; ok {
-			values.Set(name, v)
-			return
-		}
-		values.Add(name, attr(n, "value"))
-	})
-	if name := attr(btn, "name"); name != "" {
-		values.Set(name, attr(btn, "value"))
-	}
-	action, _ := p.URL.Parse(attr(form, "action"))
-	req, _ := http.NewRequest(http.MethodPost, action.String(), strings.NewReader(values.Encode()))
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("Origin", b.p.URL)
 	return b.do(req)
 }
 
-// Text is the page's visible text, whitespace collapsed.
-func (p *page) Text() string {
-	var sb strings.Builder
-	walk(p.doc, func(n *html.Node) {
-		if n.Type == html.TextNode && n.Parent != nil && n.Parent.Data != "script" && n.Parent.Data != "style" && n.Parent.Data != "title" {
-			sb.WriteString(n.Data)
-			sb.WriteString(" ")
-		}
-	})
-	return strings.Join(strings.Fields(sb.String()), " ")
-}
-
-func (p *page) formWithButton(text string) (form, button *html.Node) {
-	walk(p.doc, func(n *html.Node) {
-		if button != nil || n.Type != html.ElementNode || n.Data != "button" {
-			return
-		}
-		if strings.Join(strings.Fields(textOf(n)), " ") != text {
-			return
-		}
-		for f := n.Parent; f != nil; f = f.Parent {
-			if f.Type == html.ElementNode && f.Data == "form" {
-				form, button = f, n
-				return
-			}
-		}
-	})
-	return form, button
-}
-
-// labels maps label text to the id of the input it labels.
-func (p *page) labels() map[string]string {
-	out := map[string]string{}
-	walk(p.doc, func(n *html.Node) {
-		if n.Type == html.ElementNode && n.Data == "label" {
-			out[strings.Join(strings.Fields(textOf(n)), " ")] = attr(n, "for")
-		}
-	})
-	return out
-}
-
-func walk(n *html.Node, fn func(*html.Node)) {
-	if n == nil {
-		return
-	}
-	fn(n)
-	for c := n.FirstChild; c != nil; c = c.NextSibling {
-		walk(c, fn)
-	}
-}
-
-func textOf(n *html.Node) string {
-	var sb strings.Builder
-	walk(n, func(c *html.Node) {
-		if c.Type == html.TextNode {
-			sb.WriteString(c.Data)
-		}
-	})
-	return sb.String()
-}
-
-func attr(n *html.Node, key string) string {
-	for _, a := range n.Attr {
-		if a.Key == key {
-			return a.Val
-		}
-	}
-	return ""
-}
-
-func findByID(root *html.Node, id string) *html.Node {
-	var found *html.Node
-	walk(root, func(n *html.Node) {
-		if found == nil && n.Type == html.ElementNode && attr(n, "id") == id {
-			found = n
-		}
-	})
-	return found
-}
+var (
+	walk     = formclient.Walk
+	textOf   = formclient.TextOf
+	attr     = formclient.Attr
+	findByID = formclient.FindByID
+)
 
 // signIn takes the browser from an authorization URL through the sign-in
 // pages with a password and returns where the provider sent it back.

@@ -5,7 +5,6 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -20,9 +19,9 @@ import (
 	"time"
 
 	"github.com/coreos/go-oidc/v3/oidc"
-	"golang.org/x/net/html"
 	"golang.org/x/oauth2"
 
+	"github.com/communityidp/idp/idp/formclient"
 	"github.com/communityidp/idp/idp/passkey/softauthn"
 )
 
@@ -169,34 +168,11 @@ func newLoadClient(issuer string, oauth oauth2.Config) *loadClient {
 
 // do follows redirects while they stay on the provider, like browser.do.
 func (c *loadClient) do(req *http.Request) (*result, error) {
-	for hops := 0; hops < 10; hops++ {
-		resp, err := c.http.Do(req)
-		if err != nil {
-			return nil, err
-		}
-		body, err := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if err != nil {
-			return nil, err
-		}
-		if resp.StatusCode >= 300 && resp.StatusCode < 400 {
-			loc, err := req.URL.Parse(resp.Header.Get("Location"))
-			if err != nil {
-				return nil, err
-			}
-			if loc.Scheme+"://"+loc.Host != c.issuer {
-				return &result{Away: loc, page: &page{URL: req.URL, Status: resp.StatusCode, Header: resp.Header}}, nil
-			}
-			req, _ = http.NewRequest(http.MethodGet, loc.String(), nil)
-			continue
-		}
-		doc, err := html.Parse(bytes.NewReader(body))
-		if err != nil {
-			return nil, err
-		}
-		return &result{page: &page{URL: req.URL, Status: resp.StatusCode, Header: resp.Header, Body: string(body), doc: doc}}, nil
+	p, err := formclient.Navigate(c.http, c.issuer, req)
+	if err != nil {
+		return nil, err
 	}
-	return nil, errors.New("too many redirects")
+	return &result{page: p}, nil
 }
 
 func (c *loadClient) get(u string) (*result, error) {
@@ -210,37 +186,14 @@ func (c *loadClient) get(u string) (*result, error) {
 // submit sends the form holding the button labelled button, fields set by
 // their labels, as browser.Submit does.
 func (c *loadClient) submit(p *page, button string, fields map[string]string) (*result, error) {
-	form, btn := p.formWithButton(button)
-	if form == nil {
-		return nil, fmt.Errorf("no button %q on %s (%d): %.200s", button, p.URL, p.Status, p.Text())
+	form, values, err := p.Fill(button, fields)
+	if err != nil {
+		return nil, fmt.Errorf("%w (%d): %.200s", err, p.Status, p.Text())
 	}
-	byName := map[string]string{}
-	labels := p.labels()
-	for label, v := range fields {
-		input := findByID(p.doc, labels[label])
-		if input == nil {
-			return nil, fmt.Errorf("no field labelled %q on %s", label, p.URL)
-		}
-		byName[attr(input, "name")] = v
+	req, err := formclient.FormRequest(p, form, values, c.issuer)
+	if err != nil {
+		return nil, err
 	}
-	values := url.Values{}
-	walk(form, func(n *html.Node) {
-		if n.Type != html.ElementNode || n.Data != "input" || attr(n, "name") == "" {
-			return
-		}
-		if v, ok := byName[attr(n, "name")]; ok {
-			values.Set(attr(n, "name"), v)
-		} else {
-			values.Add(attr(n, "name"), attr(n, "value"))
-		}
-	})
-	if name := attr(btn, "name"); name != "" {
-		values.Set(name, attr(btn, "value"))
-	}
-	action, _ := p.URL.Parse(attr(form, "action"))
-	req, _ := http.NewRequest(http.MethodPost, action.String(), strings.NewReader(values.Encode()))
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("Origin", c.issuer)
 	return c.do(req)
 }
 

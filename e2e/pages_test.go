@@ -64,7 +64,7 @@ func TestCSRF(t *testing.T) {
 		return b.do(req).Status
 	}
 	token := ""
-	walk(r.doc, func(n *htmlNode) {
+	walk(r.Doc, func(n *htmlNode) {
 		if attr(n, "name") == "csrf_token" {
 			token = attr(n, "value")
 		}
@@ -85,7 +85,7 @@ func TestCSRF(t *testing.T) {
 	other := newBrowser(t, p)
 	r2 := other.Get(p.URL + "/login")
 	otherToken := ""
-	walk(r2.doc, func(n *htmlNode) {
+	walk(r2.Doc, func(n *htmlNode) {
 		if attr(n, "name") == "csrf_token" {
 			otherToken = attr(n, "value")
 		}
@@ -126,7 +126,7 @@ func TestSecurityHeaders(t *testing.T) {
 	// answers 303, never 307.
 	r := b.Get(p.URL + "/login")
 	r = b.Submit(r.page, "Continue", map[string]string{"Email or username": aliceLogin})
-	form, _ := r.formWithButton("Sign in")
+	form, _ := r.FormWithButton("Sign in")
 	v := url.Values{"csrf_token": {inputValue(r.page, "csrf_token")}, "login": {aliceLogin}, "password": {alicePassword}}
 	req, _ := http.NewRequest(http.MethodPost, p.URL+attr(form, "action"), strings.NewReader(v.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
@@ -176,7 +176,7 @@ func TestSecurityHeaders(t *testing.T) {
 
 func inputValue(p *page, name string) string {
 	v := ""
-	walk(p.doc, func(n *htmlNode) {
+	walk(p.Doc, func(n *htmlNode) {
 		if n.Data == "input" && attr(n, "name") == name {
 			v = attr(n, "value")
 		}

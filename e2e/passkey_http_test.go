@@ -258,7 +258,7 @@ func pageSignals(t *testing.T, p *page) (signals struct {
 	Unknown  string   `json:"unknownCredentialId"`
 }) {
 	t.Helper()
-	el := findByID(p.doc, "passkey-signals")
+	el := findByID(p.Doc, "passkey-signals")
 	if el == nil {
 		t.Fatalf("no passkey-signals on %s: %s", p.URL, p.Text())
 	}

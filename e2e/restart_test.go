@@ -103,7 +103,7 @@ func TestFormPost(t *testing.T) {
 	if !strings.Contains(r.URL.String(), "/authorize/callback") || strings.Contains(r.URL.RawQuery, "code=") {
 		t.Fatalf("form_post page at %s", r.URL)
 	}
-	form, _ := r.formWithButton("Continue")
+	form, _ := r.FormWithButton("Continue")
 	if form == nil || attr(form, "action") != siteRedirect || attr(form, "method") != "post" {
 		t.Fatalf("form_post form: %s", r.Body)
 	}

@@ -119,8 +119,8 @@ func (t *target) authorize(a *account, withPasskey bool) (grant, error) {
 	if err != nil {
 		return g, fmt.Errorf("authorize: %w", err)
 	}
-	if p.away != nil {
-		return g, fmt.Errorf("authorize: sent back to the client at once: %s", p.away.Query().Get("error"))
+	if p.Away != nil {
+		return g, fmt.Errorf("authorize: sent back to the client at once: %s", p.Away.Query().Get("error"))
 	}
 	if p, err = b.submit(p, "/login", map[string]string{"login": a.login}); err != nil {
 		return g, fmt.Errorf("email or username: %w", err)
@@ -133,10 +133,10 @@ func (t *target) authorize(a *account, withPasskey bool) (grant, error) {
 	if err != nil {
 		return g, err
 	}
-	if p.away == nil {
-		return g, fmt.Errorf("sign-in ended on %s instead of the client", p.url.Path)
+	if p.Away == nil {
+		return g, fmt.Errorf("sign-in ended on %s instead of the client", p.URL.Path)
 	}
-	q := p.away.Query()
+	q := p.Away.Query()
 	if q.Get("error") != "" || q.Get("state") != state || q.Get("code") == "" {
 		return g, fmt.Errorf("authorization response: error %q, state ok %v", q.Get("error"), q.Get("state") == state)
 	}
@@ -147,7 +147,7 @@ func (t *target) authorize(a *account, withPasskey bool) (grant, error) {
 // passwordSignIn answers the password step from the page after "Continue".
 func passwordSignIn(b *browser, p *page, a *account) (*page, error) {
 	var err error
-	if !p.has("/login/password") { // a member with a passkey: "Use Password"
+	if p.FormWithAction("/login/password") == nil { // a member with a passkey: "Use Password"
 		if p, err = b.submit(p, "/login", map[string]string{"method": "password"}); err != nil {
 			return nil, fmt.Errorf("use password: %w", err)
 		}
@@ -155,7 +155,7 @@ func passwordSignIn(b *browser, p *page, a *account) (*page, error) {
 	if p, err = b.submit(p, "/login/password", map[string]string{"password": a.password}); err != nil {
 		return nil, fmt.Errorf("password: %w", err)
 	}
-	if p.away == nil && p.url.Path == "/login/suggest" {
+	if p.Away == nil && p.URL.Path == "/login/suggest" {
 		// The passkey suggestion: "Not now", as a member in a hurry.
 		if p, err = b.submit(p, "/login/suggest", nil); err != nil {
 			return nil, fmt.Errorf("suggestion: %w", err)
@@ -169,7 +169,7 @@ func (t *target) passkeySignIn(b *browser, p *page, a *account) (*page, error) {
 	if a.key == nil {
 		return nil, fmt.Errorf("%s has no passkey registered", a.login)
 	}
-	csrf := p.input("csrf_token")
+	csrf := p.Input("csrf_token")
 	var begin beginResponse
 	if err := b.postJSON("/webauthn/login/begin", csrf, map[string]string{"login": a.login}, &begin); err != nil {
 		return nil, err
@@ -182,11 +182,11 @@ func (t *target) passkeySignIn(b *browser, p *page, a *account) (*page, error) {
 		Redirect string `json:"redirect"`
 	}
 	err = b.postJSON("/webauthn/login/finish", csrf, map[string]any{"ceremony": begin.Ceremony,
-		"credential": json.RawMessage(answer), "authRequestID": p.input("authRequestID")}, &done)
+		"credential": json.RawMessage(answer), "authRequestID": p.Input("authRequestID")}, &done)
 	if err != nil {
 		return nil, err
 	}
-	next, err := p.url.Parse(done.Redirect)
+	next, err := p.URL.Parse(done.Redirect)
 	if err != nil {
 		return nil, fmt.Errorf("passkey sign-in: bad redirect %q", done.Redirect)
 	}
@@ -222,7 +222,7 @@ func (t *target) registerPasskey(ctx context.Context, a *account) error {
 	if err != nil {
 		return fmt.Errorf("sign %s in to Settings: %w", a.login, err)
 	}
-	csrf := p.input("csrf_token")
+	csrf := p.Input("csrf_token")
 	var begin beginResponse
 	if err := b.postJSON("/webauthn/register/begin", csrf, map[string]any{}, &begin); err != nil {
 		return fmt.Errorf("register a passkey for %s: %w", a.login, err)

@@ -113,8 +113,8 @@ func (s *synthetic) signIn(ctx context.Context, method string) error {
 	if p.Away != nil {
 		return fmt.Errorf("authorize: redirected to the app without signing in: %s", p.Away.Query().Get("error_description"))
 	}
-	if p.Status != http.StatusOK || !p.has("Email or username") {
-		return fmt.Errorf("authorize: no sign-in page (%d): %s", p.Status, p.text(200))
+	if p.Status != http.StatusOK || !strings.Contains(p.Text(), "Email or username") {
+		return fmt.Errorf("authorize: no sign-in page (%d): %s", p.Status, cut(p.Text(), 200))
 	}
 	if p, err = b.submit(p, "Continue", map[string]string{"Email or username": s.cfg.Doctor.Username}); err != nil {
 		return err
@@ -128,7 +128,7 @@ func (s *synthetic) signIn(ctx context.Context, method string) error {
 		return err
 	}
 	if p.Away == nil {
-		return fmt.Errorf("no redirect to the app: %s", p.text(200))
+		return fmt.Errorf("no redirect to the app: %s", cut(p.Text(), 200))
 	}
 	q := p.Away.Query()
 	if e := q.Get("error"); e != "" {
@@ -161,7 +161,7 @@ func (s *synthetic) signIn(ctx context.Context, method string) error {
 
 func (s *synthetic) password(b *browser, p *page) (*page, error) {
 	var err error
-	if p.formWithButton("Use Password") != nil {
+	if hasButton(p, "Use Password") {
 		if p, err = b.submit(p, "Use Password", nil); err != nil {
 			return nil, err
 		}
@@ -169,11 +169,11 @@ func (s *synthetic) password(b *browser, p *page) (*page, error) {
 	if p, err = b.submit(p, "Sign in", map[string]string{"Password": s.cfg.Doctor.Password}); err != nil {
 		return nil, err
 	}
-	if p.Away == nil && p.formWithButton("Not now") != nil {
+	if p.Away == nil && hasButton(p, "Not now") {
 		return b.submit(p, "Not now", nil) // the passkey suggestion
 	}
 	if p.Away == nil {
-		return nil, fmt.Errorf("password refused: %s", p.text(200))
+		return nil, fmt.Errorf("password refused: %s", cut(p.Text(), 200))
 	}
 	return p, nil
 }
@@ -210,7 +210,7 @@ func (s *synthetic) ensurePasskey() error {
 	if err != nil {
 		return err
 	}
-	csrf := settings.input("csrf_token")
+	csrf := settings.Input("csrf_token")
 	var b begin
 	if err := s.signedIn.postJSON("/webauthn/register/begin", csrf, map[string]any{}, &b); err != nil {
 		return err
@@ -231,10 +231,10 @@ func (s *synthetic) ensurePasskey() error {
 }
 
 func (s *synthetic) passkey(b *browser, p *page) (*page, error) {
-	if !p.has("Sign in with a passkey") {
-		return nil, fmt.Errorf("no passkey step for the test account: %s", p.text(200))
+	if !strings.Contains(p.Text(), "Sign in with a passkey") {
+		return nil, fmt.Errorf("no passkey step for the test account: %s", cut(p.Text(), 200))
 	}
-	csrf := p.input("csrf_token")
+	csrf := p.Input("csrf_token")
 	var bg begin
 	if err := b.postJSON("/webauthn/login/begin", csrf, map[string]any{"login": s.cfg.Doctor.Username}, &bg); err != nil {
 		return nil, err
@@ -245,7 +245,7 @@ func (s *synthetic) passkey(b *browser, p *page) (*page, error) {
 	}
 	var done struct{ Redirect string }
 	if err := b.postJSON("/webauthn/login/finish", csrf, map[string]any{"ceremony": bg.Ceremony, "credential": json.RawMessage(answer),
-		"authRequestID": p.input("authRequestID")}, &done); err != nil {
+		"authRequestID": p.Input("authRequestID")}, &done); err != nil {
 		return nil, err
 	}
 	if !strings.HasPrefix(done.Redirect, origin(s.cfg.Issuer)) && !strings.HasPrefix(done.Redirect, "/") {
@@ -253,4 +253,9 @@ func (s *synthetic) passkey(b *browser, p *page) (*page, error) {
 	}
 	target, _ := p.URL.Parse(done.Redirect)
 	return b.get(target.String())
+}
+
+func hasButton(p *page, text string) bool {
+	form, _ := p.FormWithButton(text)
+	return form != nil
 }
