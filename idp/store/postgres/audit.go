@@ -13,19 +13,6 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-const auditColumns = `id, at, kind, actor_id, user_id, client_id, method, result, code, device, ip, user_agent,
-	details`
-
-func scanAuditEvent(sc scanner) (*store.AuditEvent, error) {
-	var e store.AuditEvent
-	err := sc.Scan(&e.ID, codec.TimeCol(&e.At), &e.Kind, &e.ActorID, &e.UserID, &e.ClientID, &e.Method,
-		&e.Result, &e.Code, &e.Device, &e.IP, &e.UserAgent, codec.MapCol(&e.Details))
-	if err != nil {
-		return nil, err
-	}
-	return &e, nil
-}
-
 // AppendAudit inserts e and sets e.ID from the identity column, which
 // never reuses a value.
 func (s *Store) AppendAudit(ctx context.Context, e *store.AuditEvent) error {
@@ -91,7 +78,7 @@ func (s *Store) ListAudit(ctx context.Context, f store.AuditFilter) ([]store.Aud
 		limit = store.DefaultAuditLimit
 	}
 	args := append(c.args, min(limit, store.MaxAuditLimit))
-	events, err := queryAll(ctx, s.pool, scanAuditEvent, `SELECT `+auditColumns+` FROM audit_events`+c.clause()+
+	events, err := queryAll(ctx, s.pool, codec.ScanAuditEvent, `SELECT `+codec.AuditColumns+` FROM audit_events`+c.clause()+
 		` ORDER BY id DESC LIMIT $`+strconv.Itoa(len(args)), args...)
 	if err != nil {
 		return nil, fmt.Errorf("list audit events: %w", mapErr(err))

@@ -10,33 +10,13 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-const authRequestColumns = `id, client_id, redirect_uri, scopes, response_type, response_mode, state, nonce,
-	code_challenge, code_challenge_method, prompt, max_age, login_hint, ui_locales, hint_subject,
-	created_at, expires_at, done, subject, auth_time, amr, session_id,
-	code_hash, code_expires_at, consumed_at, issued_access_token_id, issued_refresh_family, browser_binding`
-
-func scanAuthRequest(sc scanner) (*store.AuthRequest, error) {
-	var a store.AuthRequest
-	err := sc.Scan(&a.ID, &a.ClientID, &a.RedirectURI, codec.ListCol(&a.Scopes), &a.ResponseType, &a.ResponseMode,
-		&a.State, &a.Nonce, &a.CodeChallenge, &a.CodeChallengeMethod, codec.ListCol(&a.Prompt), &a.MaxAge,
-		&a.LoginHint, codec.ListCol(&a.UILocales), &a.HintSubject,
-		codec.TimeCol(&a.CreatedAt), codec.TimeCol(&a.ExpiresAt), &a.Done, &a.Subject, codec.TimeCol(&a.AuthTime),
-		codec.ListCol(&a.AMR), &a.SessionID,
-		&a.CodeHash, codec.TimeCol(&a.CodeExpiresAt), codec.TimePtrCol(&a.ConsumedAt), &a.IssuedAccessTokenID,
-		&a.IssuedRefreshFamily, &a.BrowserBinding)
-	if err != nil {
-		return nil, err
-	}
-	return &a, nil
-}
-
 // CreateAuthRequest inserts ar with every field as given.
 func (s *Store) CreateAuthRequest(ctx context.Context, ar *store.AuthRequest) error {
 	var maxAge any // NULL when absent; 0 is a value
 	if ar.MaxAge != nil {
 		maxAge = *ar.MaxAge
 	}
-	_, err := s.pool.Exec(ctx, `INSERT INTO auth_requests (`+authRequestColumns+`)
+	_, err := s.pool.Exec(ctx, `INSERT INTO auth_requests (`+codec.AuthRequestColumns+`)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20,
 			$21, $22, $23, $24, $25, $26, $27, $28)`,
 		ar.ID, ar.ClientID, ar.RedirectURI, codec.List(ar.Scopes), ar.ResponseType, ar.ResponseMode,
@@ -54,8 +34,8 @@ func (s *Store) CreateAuthRequest(ctx context.Context, ar *store.AuthRequest) er
 
 // AuthRequestByID returns the request, also when expired.
 func (s *Store) AuthRequestByID(ctx context.Context, id string) (*store.AuthRequest, error) {
-	ar, err := scanAuthRequest(s.pool.QueryRow(ctx,
-		`SELECT `+authRequestColumns+` FROM auth_requests WHERE id = $1`, id))
+	ar, err := codec.ScanAuthRequest(s.pool.QueryRow(ctx,
+		`SELECT `+codec.AuthRequestColumns+` FROM auth_requests WHERE id = $1`, id))
 	if err != nil {
 		return nil, fmt.Errorf("auth request %q: %w", id, mapErr(err))
 	}
@@ -68,8 +48,8 @@ func (s *Store) AuthRequestByCodeHash(ctx context.Context, codeHash []byte) (*st
 	if len(codeHash) == 0 {
 		return nil, fmt.Errorf("auth request by code: %w", store.ErrNotFound)
 	}
-	ar, err := scanAuthRequest(s.pool.QueryRow(ctx,
-		`SELECT `+authRequestColumns+` FROM auth_requests WHERE code_hash = $1`, codeHash))
+	ar, err := codec.ScanAuthRequest(s.pool.QueryRow(ctx,
+		`SELECT `+codec.AuthRequestColumns+` FROM auth_requests WHERE code_hash = $1`, codeHash))
 	if err != nil {
 		return nil, fmt.Errorf("auth request by code: %w", mapErr(err))
 	}

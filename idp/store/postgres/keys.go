@@ -11,8 +11,6 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-const signingKeyColumns = `id, algorithm, private_key, created_at, active_from, retire_at`
-
 func scanSigningKey(sc scanner) (*store.SigningKey, error) {
 	var k store.SigningKey
 	var activeFrom int64
@@ -26,14 +24,14 @@ func scanSigningKey(sc scanner) (*store.SigningKey, error) {
 }
 
 func insertSigningKey(ctx context.Context, db dbtx, k *store.SigningKey) error {
-	_, err := db.Exec(ctx, `INSERT INTO signing_keys (`+signingKeyColumns+`) VALUES ($1, $2, $3, $4, $5, $6)`,
+	_, err := db.Exec(ctx, `INSERT INTO signing_keys (`+codec.SigningKeyColumns+`) VALUES ($1, $2, $3, $4, $5, $6)`,
 		k.ID, k.Algorithm, k.PrivateKey, codec.Unix(k.CreatedAt), k.ActiveFrom.Unix(), codec.UnixPtr(k.RetireAt))
 	return mapErr(err)
 }
 
 // SigningKeys returns every key, newest first.
 func (s *Store) SigningKeys(ctx context.Context) ([]store.SigningKey, error) {
-	keys, err := queryAll(ctx, s.pool, scanSigningKey, `SELECT `+signingKeyColumns+`
+	keys, err := queryAll(ctx, s.pool, scanSigningKey, `SELECT `+codec.SigningKeyColumns+`
 		FROM signing_keys ORDER BY created_at DESC, id COLLATE "C"`)
 	if err != nil {
 		return nil, fmt.Errorf("list signing keys: %w", err)

@@ -13,25 +13,8 @@ import (
 
 // --- passkeys ---
 
-const passkeyColumns = `id, user_id, credential_id, rp_id, name, public_key, attestation_type,
-	attestation_format, transports, aaguid, sign_count, clone_warning, attachment, user_present,
-	user_verified, backup_eligible, backup_state, auto_created, created_at, created_ua, last_used_at,
-	last_used_ua`
-
-func scanPasskey(sc scanner) (*store.Passkey, error) {
-	var p store.Passkey
-	err := sc.Scan(&p.ID, &p.UserID, &p.CredentialID, &p.RPID, &p.Name, &p.PublicKey, &p.AttestationType,
-		&p.AttestationFormat, codec.ListCol(&p.Transports), &p.AAGUID, &p.SignCount, &p.CloneWarning, &p.Attachment,
-		&p.UserPresent, &p.UserVerified, &p.BackupEligible, &p.BackupState, &p.AutoCreated,
-		codec.TimeCol(&p.CreatedAt), &p.CreatedUA, codec.TimePtrCol(&p.LastUsedAt), &p.LastUsedUA)
-	if err != nil {
-		return nil, err
-	}
-	return &p, nil
-}
-
 func insertPasskey(ctx context.Context, db dbtx, p *store.Passkey) error {
-	_, err := db.Exec(ctx, `INSERT INTO passkeys (`+passkeyColumns+`)
+	_, err := db.Exec(ctx, `INSERT INTO passkeys (`+codec.PasskeyColumns+`)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)`,
 		p.ID, p.UserID, p.CredentialID, p.RPID, p.Name, p.PublicKey, p.AttestationType,
 		p.AttestationFormat, codec.List(p.Transports), codec.NullBytes(p.AAGUID), int64(p.SignCount), p.CloneWarning,
@@ -52,7 +35,7 @@ func (s *Store) CreatePasskey(ctx context.Context, p *store.Passkey) error {
 
 // PasskeysByUser returns the member's passkeys, oldest first (ties by ID).
 func (s *Store) PasskeysByUser(ctx context.Context, userID string) ([]store.Passkey, error) {
-	out, err := queryAll(ctx, s.pool, scanPasskey, `SELECT `+passkeyColumns+` FROM passkeys
+	out, err := queryAll(ctx, s.pool, codec.ScanPasskey, `SELECT `+codec.PasskeyColumns+` FROM passkeys
 		WHERE user_id = $1 ORDER BY created_at, id COLLATE "C"`, userID)
 	if err != nil {
 		return nil, fmt.Errorf("list passkeys of user %q: %w", userID, err)
@@ -62,7 +45,7 @@ func (s *Store) PasskeysByUser(ctx context.Context, userID string) ([]store.Pass
 
 // PasskeyByCredentialID returns the passkey with this credential ID.
 func (s *Store) PasskeyByCredentialID(ctx context.Context, credentialID []byte) (*store.Passkey, error) {
-	p, err := scanPasskey(s.pool.QueryRow(ctx, `SELECT `+passkeyColumns+` FROM passkeys
+	p, err := codec.ScanPasskey(s.pool.QueryRow(ctx, `SELECT `+codec.PasskeyColumns+` FROM passkeys
 		WHERE credential_id = $1`, credentialID))
 	if err != nil {
 		return nil, fmt.Errorf("passkey by credential id: %w", mapErr(err))

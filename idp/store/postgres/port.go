@@ -25,19 +25,19 @@ var exports = map[string]struct {
 			err := sc.Scan(&v.Name, &v.Value)
 			return store.Record{Kind: store.KindSecret, Secret: &v}, err
 		}},
-	store.KindSigningKey: {`SELECT ` + signingKeyColumns + ` FROM signing_keys ORDER BY id COLLATE "C"`,
+	store.KindSigningKey: {`SELECT ` + codec.SigningKeyColumns + ` FROM signing_keys ORDER BY id COLLATE "C"`,
 		func(sc scanner) (store.Record, error) {
 			k, err := scanSigningKey(sc)
 			return store.Record{Kind: store.KindSigningKey, SigningKey: k}, err
 		}},
-	store.KindUser: {`SELECT ` + userColumns + ` FROM users ORDER BY id COLLATE "C"`,
+	store.KindUser: {`SELECT ` + codec.UserColumns + ` FROM users ORDER BY id COLLATE "C"`,
 		func(sc scanner) (store.Record, error) {
-			u, err := scanUser(sc)
+			u, err := codec.ScanUser(sc)
 			return store.Record{Kind: store.KindUser, User: u}, err
 		}},
-	store.KindPasskey: {`SELECT ` + passkeyColumns + ` FROM passkeys ORDER BY id COLLATE "C"`,
+	store.KindPasskey: {`SELECT ` + codec.PasskeyColumns + ` FROM passkeys ORDER BY id COLLATE "C"`,
 		func(sc scanner) (store.Record, error) {
-			p, err := scanPasskey(sc)
+			p, err := codec.ScanPasskey(sc)
 			return store.Record{Kind: store.KindPasskey, Passkey: p}, err
 		}},
 	store.KindSnooze: {`SELECT user_id, until FROM suggestion_snoozes ORDER BY user_id COLLATE "C"`,
@@ -46,19 +46,19 @@ var exports = map[string]struct {
 			err := sc.Scan(&v.UserID, codec.TimeCol(&v.Until))
 			return store.Record{Kind: store.KindSnooze, Snooze: &v}, err
 		}},
-	store.KindSession: {`SELECT ` + sessionColumns + ` FROM browser_sessions ORDER BY id COLLATE "C"`,
+	store.KindSession: {`SELECT ` + codec.SessionColumns + ` FROM browser_sessions ORDER BY id COLLATE "C"`,
 		func(sc scanner) (store.Record, error) {
-			v, err := scanSession(sc)
+			v, err := codec.ScanSession(sc)
 			return store.Record{Kind: store.KindSession, Session: v}, err
 		}},
-	store.KindRefreshToken: {`SELECT ` + refreshTokenColumns + ` FROM refresh_tokens ORDER BY id COLLATE "C"`,
+	store.KindRefreshToken: {`SELECT ` + codec.RefreshTokenColumns + ` FROM refresh_tokens ORDER BY id COLLATE "C"`,
 		func(sc scanner) (store.Record, error) {
-			v, err := scanRefreshToken(sc)
+			v, err := codec.ScanRefreshToken(sc)
 			return store.Record{Kind: store.KindRefreshToken, RefreshToken: v}, err
 		}},
-	store.KindAccessToken: {`SELECT ` + accessTokenColumns + ` FROM access_tokens ORDER BY id COLLATE "C"`,
+	store.KindAccessToken: {`SELECT ` + codec.AccessTokenColumns + ` FROM access_tokens ORDER BY id COLLATE "C"`,
 		func(sc scanner) (store.Record, error) {
-			v, err := scanAccessToken(sc)
+			v, err := codec.ScanAccessToken(sc)
 			return store.Record{Kind: store.KindAccessToken, AccessToken: v}, err
 		}},
 }
@@ -177,7 +177,7 @@ func importRecord(ctx context.Context, db dbtx, r store.Record) error {
 	case store.KindUser:
 		if v := r.User; v != nil {
 			u := *v
-			fold(&u)
+			codec.Fold(&u)
 			return insertUser(ctx, db, &u)
 		}
 	case store.KindPasskey:

@@ -11,25 +11,13 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-const recoveryLinkColumns = `token_hash, user_id, created_by, created_at, expires_at, used_at`
-
-func scanRecoveryLink(sc scanner) (*store.RecoveryLink, error) {
-	var l store.RecoveryLink
-	err := sc.Scan(&l.TokenHash, &l.UserID, &l.CreatedBy, codec.TimeCol(&l.CreatedAt), codec.TimeCol(&l.ExpiresAt),
-		codec.TimePtrCol(&l.UsedAt))
-	if err != nil {
-		return nil, err
-	}
-	return &l, nil
-}
-
 // CreateRecoveryLink inserts l. An unknown member gives store.ErrNotFound
 // (a foreign key), a taken token hash a *store.ConflictError.
 func (s *Store) CreateRecoveryLink(ctx context.Context, l *store.RecoveryLink) error {
 	if len(l.TokenHash) == 0 {
 		return fmt.Errorf("create recovery link for user %q: empty token hash", l.UserID)
 	}
-	_, err := s.pool.Exec(ctx, `INSERT INTO recovery_links (`+recoveryLinkColumns+`) VALUES ($1, $2, $3, $4, $5, $6)`,
+	_, err := s.pool.Exec(ctx, `INSERT INTO recovery_links (`+codec.RecoveryLinkColumns+`) VALUES ($1, $2, $3, $4, $5, $6)`,
 		l.TokenHash, l.UserID, l.CreatedBy, codec.Unix(l.CreatedAt), codec.Unix(l.ExpiresAt), codec.UnixPtr(l.UsedAt))
 	if err != nil {
 		return fmt.Errorf("create recovery link for user %q: %w", l.UserID, mapErr(err))
@@ -43,7 +31,7 @@ func (s *Store) RecoveryLinkByHash(ctx context.Context, tokenHash []byte, now ti
 	if len(tokenHash) == 0 {
 		return nil, fmt.Errorf("recovery link: empty token hash: %w", store.ErrNotFound)
 	}
-	l, err := scanRecoveryLink(s.pool.QueryRow(ctx, `SELECT `+recoveryLinkColumns+` FROM recovery_links
+	l, err := codec.ScanRecoveryLink(s.pool.QueryRow(ctx, `SELECT `+codec.RecoveryLinkColumns+` FROM recovery_links
 		WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2`, tokenHash, now.Unix()))
 	if err != nil {
 		// The hash stands for a bearer link: keep it out of logs.
@@ -61,9 +49,9 @@ func (s *Store) ConsumeRecoveryLink(ctx context.Context, tokenHash []byte, now t
 	if len(tokenHash) == 0 {
 		return nil, fmt.Errorf("consume recovery link: empty token hash: %w", store.ErrNotFound)
 	}
-	l, err := scanRecoveryLink(s.pool.QueryRow(ctx, `UPDATE recovery_links SET used_at = $1
+	l, err := codec.ScanRecoveryLink(s.pool.QueryRow(ctx, `UPDATE recovery_links SET used_at = $1
 		WHERE token_hash = $2 AND used_at IS NULL AND expires_at > $1
-		RETURNING `+recoveryLinkColumns, now.Unix(), tokenHash))
+		RETURNING `+codec.RecoveryLinkColumns, now.Unix(), tokenHash))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, fmt.Errorf("consume recovery link: unknown, used or expired: %w", store.ErrNotFound)
 	}

@@ -11,37 +11,8 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-const accessTokenColumns = `id, client_id, subject, scopes, audience, auth_time, amr, created_at, expires_at,
-	refresh_family`
-
-const refreshTokenColumns = `id, token_hash, family_id, parent_id, client_id, subject, scopes, audience,
-	auth_time, amr, created_at, expires_at, family_expires_at, used_at, revoked_at`
-
-func scanAccessToken(sc scanner) (*store.AccessToken, error) {
-	var t store.AccessToken
-	err := sc.Scan(&t.ID, &t.ClientID, &t.Subject, codec.ListCol(&t.Scopes), codec.ListCol(&t.Audience),
-		codec.TimeCol(&t.AuthTime), codec.ListCol(&t.AMR), codec.TimeCol(&t.CreatedAt), codec.TimeCol(&t.ExpiresAt),
-		codec.StringCol(&t.RefreshFamily))
-	if err != nil {
-		return nil, err
-	}
-	return &t, nil
-}
-
-func scanRefreshToken(sc scanner) (*store.RefreshToken, error) {
-	var t store.RefreshToken
-	err := sc.Scan(&t.ID, &t.TokenHash, &t.FamilyID, codec.StringCol(&t.ParentID), &t.ClientID, &t.Subject,
-		codec.ListCol(&t.Scopes), codec.ListCol(&t.Audience), codec.TimeCol(&t.AuthTime), codec.ListCol(&t.AMR),
-		codec.TimeCol(&t.CreatedAt), codec.TimeCol(&t.ExpiresAt), codec.TimeCol(&t.FamilyExpiresAt),
-		codec.TimePtrCol(&t.UsedAt), codec.TimePtrCol(&t.RevokedAt))
-	if err != nil {
-		return nil, err
-	}
-	return &t, nil
-}
-
 func insertAccessToken(ctx context.Context, db dbtx, a *store.AccessToken) error {
-	_, err := db.Exec(ctx, `INSERT INTO access_tokens (`+accessTokenColumns+`)
+	_, err := db.Exec(ctx, `INSERT INTO access_tokens (`+codec.AccessTokenColumns+`)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
 		a.ID, a.ClientID, a.Subject, codec.List(a.Scopes), codec.List(a.Audience), codec.Unix(a.AuthTime),
 		codec.List(a.AMR), codec.Unix(a.CreatedAt), codec.Unix(a.ExpiresAt), codec.NullString(a.RefreshFamily))
@@ -49,7 +20,7 @@ func insertAccessToken(ctx context.Context, db dbtx, a *store.AccessToken) error
 }
 
 func insertRefreshToken(ctx context.Context, db dbtx, r *store.RefreshToken) error {
-	_, err := db.Exec(ctx, `INSERT INTO refresh_tokens (`+refreshTokenColumns+`)
+	_, err := db.Exec(ctx, `INSERT INTO refresh_tokens (`+codec.RefreshTokenColumns+`)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
 		r.ID, r.TokenHash, r.FamilyID, codec.NullString(r.ParentID), r.ClientID, r.Subject,
 		codec.List(r.Scopes), codec.List(r.Audience), codec.Unix(r.AuthTime), codec.List(r.AMR),
@@ -141,8 +112,8 @@ func reuseRefresh(ctx context.Context, tx pgx.Tx, id string, since, now time.Tim
 // AccessTokenByID returns the token, also when expired: callers check
 // ExpiresAt.
 func (s *Store) AccessTokenByID(ctx context.Context, id string) (*store.AccessToken, error) {
-	t, err := scanAccessToken(s.pool.QueryRow(ctx,
-		`SELECT `+accessTokenColumns+` FROM access_tokens WHERE id = $1`, id))
+	t, err := codec.ScanAccessToken(s.pool.QueryRow(ctx,
+		`SELECT `+codec.AccessTokenColumns+` FROM access_tokens WHERE id = $1`, id))
 	if err != nil {
 		return nil, fmt.Errorf("access token %q: %w", id, mapErr(err))
 	}
@@ -152,8 +123,8 @@ func (s *Store) AccessTokenByID(ctx context.Context, id string) (*store.AccessTo
 // RefreshTokenByHash returns the token, also when used, revoked or
 // expired, so callers can detect a replay.
 func (s *Store) RefreshTokenByHash(ctx context.Context, tokenHash []byte) (*store.RefreshToken, error) {
-	t, err := scanRefreshToken(s.pool.QueryRow(ctx,
-		`SELECT `+refreshTokenColumns+` FROM refresh_tokens WHERE token_hash = $1`, tokenHash))
+	t, err := codec.ScanRefreshToken(s.pool.QueryRow(ctx,
+		`SELECT `+codec.RefreshTokenColumns+` FROM refresh_tokens WHERE token_hash = $1`, tokenHash))
 	if err != nil {
 		return nil, fmt.Errorf("refresh token by hash: %w", mapErr(err))
 	}
@@ -162,8 +133,8 @@ func (s *Store) RefreshTokenByHash(ctx context.Context, tokenHash []byte) (*stor
 
 // RefreshTokenByID returns the token, also when used, revoked or expired.
 func (s *Store) RefreshTokenByID(ctx context.Context, id string) (*store.RefreshToken, error) {
-	t, err := scanRefreshToken(s.pool.QueryRow(ctx,
-		`SELECT `+refreshTokenColumns+` FROM refresh_tokens WHERE id = $1`, id))
+	t, err := codec.ScanRefreshToken(s.pool.QueryRow(ctx,
+		`SELECT `+codec.RefreshTokenColumns+` FROM refresh_tokens WHERE id = $1`, id))
 	if err != nil {
 		return nil, fmt.Errorf("refresh token %q: %w", id, mapErr(err))
 	}

@@ -11,29 +11,8 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-const userColumns = `id, username, email, email_verified, name, role, password_hash, disabled,
-	webauthn_id, created_at, updated_at, password_changed_at`
-
-func scanUser(sc scanner) (*store.User, error) {
-	var u store.User
-	err := sc.Scan(&u.ID, &u.Username, codec.StringCol(&u.Email), &u.EmailVerified, &u.Name, &u.Role,
-		&u.PasswordHash, &u.Disabled, &u.WebAuthnID, codec.TimeCol(&u.CreatedAt), codec.TimeCol(&u.UpdatedAt),
-		codec.TimeCol(&u.PasswordChangedAt))
-	if err != nil {
-		return nil, err
-	}
-	return &u, nil
-}
-
-// fold lower-cases the unique login names, which is what makes them unique
-// case-insensitively.
-func fold(u *store.User) {
-	u.Username = strings.ToLower(u.Username)
-	u.Email = strings.ToLower(u.Email)
-}
-
 func insertUser(ctx context.Context, db dbtx, u *store.User) error {
-	_, err := db.Exec(ctx, `INSERT INTO users (`+userColumns+`)
+	_, err := db.Exec(ctx, `INSERT INTO users (`+codec.UserColumns+`)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
 		u.ID, u.Username, codec.NullString(u.Email), u.EmailVerified, u.Name, string(u.Role), u.PasswordHash,
 		u.Disabled, codec.NullBytes(u.WebAuthnID), codec.Unix(u.CreatedAt), codec.Unix(u.UpdatedAt), codec.Unix(u.PasswordChangedAt))
@@ -43,7 +22,7 @@ func insertUser(ctx context.Context, db dbtx, u *store.User) error {
 // CreateUser inserts u. Username and Email are lower-cased in u too, so the
 // caller sees what was stored.
 func (s *Store) CreateUser(ctx context.Context, u *store.User) error {
-	fold(u)
+	codec.Fold(u)
 	if err := insertUser(ctx, s.pool, u); err != nil {
 		return fmt.Errorf("create user %q: %w", u.Username, err)
 	}
@@ -52,7 +31,7 @@ func (s *Store) CreateUser(ctx context.Context, u *store.User) error {
 
 // UserByID returns the user with this ID.
 func (s *Store) UserByID(ctx context.Context, id string) (*store.User, error) {
-	u, err := scanUser(s.pool.QueryRow(ctx, `SELECT `+userColumns+` FROM users WHERE id = $1`, id))
+	u, err := codec.ScanUser(s.pool.QueryRow(ctx, `SELECT `+codec.UserColumns+` FROM users WHERE id = $1`, id))
 	if err != nil {
 		return nil, fmt.Errorf("user %q: %w", id, mapErr(err))
 	}
@@ -66,7 +45,7 @@ func (s *Store) UserByLogin(ctx context.Context, login string) (*store.User, err
 	if strings.Contains(login, "@") {
 		col = "email"
 	}
-	u, err := scanUser(s.pool.QueryRow(ctx, `SELECT `+userColumns+` FROM users WHERE `+col+` = $1`,
+	u, err := codec.ScanUser(s.pool.QueryRow(ctx, `SELECT `+codec.UserColumns+` FROM users WHERE `+col+` = $1`,
 		strings.ToLower(login)))
 	if err != nil {
 		return nil, fmt.Errorf("user by %s %q: %w", col, login, mapErr(err))
@@ -80,7 +59,7 @@ func (s *Store) UserByWebAuthnID(ctx context.Context, handle []byte) (*store.Use
 		// Members without a handle store NULL, which nothing equals.
 		return nil, fmt.Errorf("user by webauthn id: empty handle: %w", store.ErrNotFound)
 	}
-	u, err := scanUser(s.pool.QueryRow(ctx, `SELECT `+userColumns+` FROM users WHERE webauthn_id = $1`, handle))
+	u, err := codec.ScanUser(s.pool.QueryRow(ctx, `SELECT `+codec.UserColumns+` FROM users WHERE webauthn_id = $1`, handle))
 	if err != nil {
 		// The handle is no secret, but it is long and says nothing: leave
 		// it out of the message.
@@ -91,7 +70,7 @@ func (s *Store) UserByWebAuthnID(ctx context.Context, handle []byte) (*store.Use
 
 // ListUsers returns all users ordered by username (byte order, as SQLite).
 func (s *Store) ListUsers(ctx context.Context) ([]store.User, error) {
-	users, err := queryAll(ctx, s.pool, scanUser, `SELECT `+userColumns+` FROM users ORDER BY username COLLATE "C"`)
+	users, err := queryAll(ctx, s.pool, codec.ScanUser, `SELECT `+codec.UserColumns+` FROM users ORDER BY username COLLATE "C"`)
 	if err != nil {
 		return nil, fmt.Errorf("list users: %w", err)
 	}
@@ -116,7 +95,7 @@ func (s *Store) UpdateUser(ctx context.Context, id string, fn func(*store.User) 
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		// NO KEY UPDATE: the id does not change, so sessions and passkeys
 		// of the user can still be inserted meanwhile.
-		u, err := scanUser(tx.QueryRow(ctx, `SELECT `+userColumns+` FROM users WHERE id = $1 FOR NO KEY UPDATE`, id))
+		u, err := codec.ScanUser(tx.QueryRow(ctx, `SELECT `+codec.UserColumns+` FROM users WHERE id = $1 FOR NO KEY UPDATE`, id))
 		if err != nil {
 			return mapErr(err)
 		}
@@ -125,7 +104,7 @@ func (s *Store) UpdateUser(ctx context.Context, id string, fn func(*store.User) 
 			return err
 		}
 		u.ID, u.CreatedAt = id, createdAt
-		fold(u)
+		codec.Fold(u)
 		_, err = tx.Exec(ctx, `UPDATE users SET username = $1, email = $2, email_verified = $3, name = $4,
 			role = $5, password_hash = $6, disabled = $7, webauthn_id = $8, updated_at = $9, password_changed_at = $10
 			WHERE id = $11`,
@@ -178,15 +157,15 @@ func (s *Store) SearchUsers(ctx context.Context, query string, limit int) ([]sto
 	if limit <= 0 {
 		limit = store.DefaultSearchLimit
 	}
-	q := `SELECT ` + userColumns + ` FROM users ORDER BY username COLLATE "C" LIMIT $1`
+	q := `SELECT ` + codec.UserColumns + ` FROM users ORDER BY username COLLATE "C" LIMIT $1`
 	args := []any{limit}
 	if query != "" {
-		q = `SELECT ` + userColumns + ` FROM users
+		q = `SELECT ` + codec.UserColumns + ` FROM users
 			WHERE strpos(username, $2) > 0 OR strpos(email, $2) > 0 OR strpos(lower(name), $2) > 0
 			ORDER BY username COLLATE "C" LIMIT $1`
 		args = append(args, strings.ToLower(query))
 	}
-	users, err := queryAll(ctx, s.pool, scanUser, q, args...)
+	users, err := queryAll(ctx, s.pool, codec.ScanUser, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("search users for %q: %w", query, mapErr(err))
 	}
@@ -247,7 +226,7 @@ func (s *Store) SetupTokenValid(ctx context.Context, tokenHash []byte, now time.
 // CreateFirstAdmin consumes the setup token and creates u in one
 // transaction; see store.SetupStore.
 func (s *Store) CreateFirstAdmin(ctx context.Context, tokenHash []byte, u *store.User, now time.Time) error {
-	fold(u)
+	codec.Fold(u)
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		// "No user yet" must still hold at commit: block other writers to
 		// users (reads go on) until then. This runs once per installation.

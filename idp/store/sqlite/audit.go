@@ -11,22 +11,9 @@ import (
 	"github.com/communityidp/idp/idp/store/internal/codec"
 )
 
-const auditColumns = `id, at, kind, actor_id, user_id, client_id, method, result, code, device, ip, user_agent,
-	details`
-
 // pruneBatch is how many audit events one PruneAudit transaction deletes,
 // so a first prune of a long log does not hold the writer for long.
 const pruneBatch = 1000
-
-func scanAuditEvent(sc scanner) (*store.AuditEvent, error) {
-	var e store.AuditEvent
-	err := sc.Scan(&e.ID, codec.TimeCol(&e.At), &e.Kind, &e.ActorID, &e.UserID, &e.ClientID, &e.Method,
-		&e.Result, &e.Code, &e.Device, &e.IP, &e.UserAgent, codec.MapCol(&e.Details))
-	if err != nil {
-		return nil, err
-	}
-	return &e, nil
-}
 
 // AppendAudit inserts e and sets e.ID, which AUTOINCREMENT never reuses.
 func (s *Store) AppendAudit(ctx context.Context, e *store.AuditEvent) error {
@@ -75,7 +62,7 @@ func (s *Store) ListAudit(ctx context.Context, f store.AuditFilter) ([]store.Aud
 	}
 	args = append(args, min(limit, store.MaxAuditLimit))
 
-	query := `SELECT ` + auditColumns + ` FROM audit_events`
+	query := `SELECT ` + codec.AuditColumns + ` FROM audit_events`
 	if len(where) > 0 {
 		query += ` WHERE ` + strings.Join(where, ` AND `)
 	}
@@ -86,7 +73,7 @@ func (s *Store) ListAudit(ctx context.Context, f store.AuditFilter) ([]store.Aud
 	defer rows.Close()
 	var out []store.AuditEvent
 	for rows.Next() {
-		e, err := scanAuditEvent(rows)
+		e, err := codec.ScanAuditEvent(rows)
 		if err != nil {
 			return nil, fmt.Errorf("list audit events: %w", err)
 		}

@@ -13,28 +13,11 @@ import (
 
 // --- passkeys ---
 
-const passkeyColumns = `id, user_id, credential_id, rp_id, name, public_key, attestation_type,
-	attestation_format, transports, aaguid, sign_count, clone_warning, attachment, user_present,
-	user_verified, backup_eligible, backup_state, auto_created, created_at, created_ua, last_used_at,
-	last_used_ua`
-
-func scanPasskey(sc scanner) (*store.Passkey, error) {
-	var p store.Passkey
-	err := sc.Scan(&p.ID, &p.UserID, &p.CredentialID, &p.RPID, &p.Name, &p.PublicKey, &p.AttestationType,
-		&p.AttestationFormat, codec.ListCol(&p.Transports), &p.AAGUID, &p.SignCount, &p.CloneWarning, &p.Attachment,
-		&p.UserPresent, &p.UserVerified, &p.BackupEligible, &p.BackupState, &p.AutoCreated,
-		codec.TimeCol(&p.CreatedAt), &p.CreatedUA, codec.TimePtrCol(&p.LastUsedAt), &p.LastUsedUA)
-	if err != nil {
-		return nil, err
-	}
-	return &p, nil
-}
-
 // CreatePasskey inserts p. A credential ID registered to anyone gives a
 // *store.ConflictError on "credential_id"; an unknown member gives
 // store.ErrNotFound.
 func (s *Store) CreatePasskey(ctx context.Context, p *store.Passkey) error {
-	_, err := s.w.ExecContext(ctx, `INSERT INTO passkeys (`+passkeyColumns+`)
+	_, err := s.w.ExecContext(ctx, `INSERT INTO passkeys (`+codec.PasskeyColumns+`)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		p.ID, p.UserID, p.CredentialID, p.RPID, p.Name, p.PublicKey, p.AttestationType,
 		p.AttestationFormat, codec.List(p.Transports), codec.NullBytes(p.AAGUID), int64(p.SignCount), p.CloneWarning,
@@ -48,7 +31,7 @@ func (s *Store) CreatePasskey(ctx context.Context, p *store.Passkey) error {
 
 // PasskeysByUser returns the member's passkeys, oldest first (ties by ID).
 func (s *Store) PasskeysByUser(ctx context.Context, userID string) ([]store.Passkey, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT `+passkeyColumns+` FROM passkeys
+	rows, err := s.r.QueryContext(ctx, `SELECT `+codec.PasskeyColumns+` FROM passkeys
 		WHERE user_id = ? ORDER BY created_at, id`, userID)
 	if err != nil {
 		return nil, fmt.Errorf("list passkeys of user %q: %w", userID, err)
@@ -56,7 +39,7 @@ func (s *Store) PasskeysByUser(ctx context.Context, userID string) ([]store.Pass
 	defer rows.Close()
 	var out []store.Passkey
 	for rows.Next() {
-		p, err := scanPasskey(rows)
+		p, err := codec.ScanPasskey(rows)
 		if err != nil {
 			return nil, fmt.Errorf("list passkeys of user %q: %w", userID, err)
 		}
@@ -70,7 +53,7 @@ func (s *Store) PasskeysByUser(ctx context.Context, userID string) ([]store.Pass
 
 // PasskeyByCredentialID returns the passkey with this credential ID.
 func (s *Store) PasskeyByCredentialID(ctx context.Context, credentialID []byte) (*store.Passkey, error) {
-	p, err := scanPasskey(s.r.QueryRowContext(ctx, `SELECT `+passkeyColumns+` FROM passkeys
+	p, err := codec.ScanPasskey(s.r.QueryRowContext(ctx, `SELECT `+codec.PasskeyColumns+` FROM passkeys
 		WHERE credential_id = ?`, credentialID))
 	if err != nil {
 		return nil, fmt.Errorf("passkey by credential id: %w", mapErr(err))

@@ -26,19 +26,19 @@ var exports = map[string]struct {
 			err := sc.Scan(&v.Name, &v.Value)
 			return store.Record{Kind: store.KindSecret, Secret: &v}, err
 		}},
-	store.KindSigningKey: {`SELECT ` + signingKeyColumns + ` FROM signing_keys ORDER BY id`,
+	store.KindSigningKey: {`SELECT ` + codec.SigningKeyColumns + ` FROM signing_keys ORDER BY id`,
 		func(sc scanner) (store.Record, error) {
 			k, err := scanSigningKey(sc)
 			return store.Record{Kind: store.KindSigningKey, SigningKey: k}, err
 		}},
-	store.KindUser: {`SELECT ` + userColumns + ` FROM users ORDER BY id`,
+	store.KindUser: {`SELECT ` + codec.UserColumns + ` FROM users ORDER BY id`,
 		func(sc scanner) (store.Record, error) {
-			u, err := scanUser(sc)
+			u, err := codec.ScanUser(sc)
 			return store.Record{Kind: store.KindUser, User: u}, err
 		}},
-	store.KindPasskey: {`SELECT ` + passkeyColumns + ` FROM passkeys ORDER BY id`,
+	store.KindPasskey: {`SELECT ` + codec.PasskeyColumns + ` FROM passkeys ORDER BY id`,
 		func(sc scanner) (store.Record, error) {
-			p, err := scanPasskey(sc)
+			p, err := codec.ScanPasskey(sc)
 			return store.Record{Kind: store.KindPasskey, Passkey: p}, err
 		}},
 	store.KindSnooze: {`SELECT user_id, until FROM suggestion_snoozes ORDER BY user_id`,
@@ -47,26 +47,25 @@ var exports = map[string]struct {
 			err := sc.Scan(&v.UserID, codec.TimeCol(&v.Until))
 			return store.Record{Kind: store.KindSnooze, Snooze: &v}, err
 		}},
-	store.KindSession: {`SELECT ` + sessionColumns + ` FROM browser_sessions ORDER BY id`,
+	store.KindSession: {`SELECT ` + codec.SessionColumns + ` FROM browser_sessions ORDER BY id`,
 		func(sc scanner) (store.Record, error) {
-			v, err := scanSession(sc)
+			v, err := codec.ScanSession(sc)
 			return store.Record{Kind: store.KindSession, Session: v}, err
 		}},
-	store.KindRefreshToken: {`SELECT ` + refreshTokenColumns + ` FROM refresh_tokens ORDER BY id`,
+	store.KindRefreshToken: {`SELECT ` + codec.RefreshTokenColumns + ` FROM refresh_tokens ORDER BY id`,
 		func(sc scanner) (store.Record, error) {
-			v, err := scanRefreshToken(sc)
+			v, err := codec.ScanRefreshToken(sc)
 			return store.Record{Kind: store.KindRefreshToken, RefreshToken: v}, err
 		}},
-	store.KindAccessToken: {`SELECT ` + accessTokenColumns + ` FROM access_tokens ORDER BY id`,
+	store.KindAccessToken: {`SELECT ` + codec.AccessTokenColumns + ` FROM access_tokens ORDER BY id`,
 		func(sc scanner) (store.Record, error) {
-			v, err := scanAccessToken(sc)
+			v, err := codec.ScanAccessToken(sc)
 			return store.Record{Kind: store.KindAccessToken, AccessToken: v}, err
 		}},
 }
 
-// signingKeyColumns are the columns scanSigningKey reads.
-const signingKeyColumns = `id, algorithm, private_key, created_at, active_from, retire_at`
-
+// codec.SigningKeyColumns are the columns scanSigningKey reads (the
+// scan differs per backend).
 func scanSigningKey(sc scanner) (*store.SigningKey, error) {
 	var k store.SigningKey
 	var activeFrom int64
@@ -180,19 +179,19 @@ func importRecord(ctx context.Context, tx *txn, r store.Record) error {
 		}
 	case store.KindSigningKey:
 		if k := r.SigningKey; k != nil {
-			_, err := tx.ExecContext(ctx, `INSERT INTO signing_keys (`+signingKeyColumns+`) VALUES (?, ?, ?, ?, ?, ?)`,
+			_, err := tx.ExecContext(ctx, `INSERT INTO signing_keys (`+codec.SigningKeyColumns+`) VALUES (?, ?, ?, ?, ?, ?)`,
 				k.ID, k.Algorithm, k.PrivateKey, codec.Unix(k.CreatedAt), k.ActiveFrom.Unix(), codec.UnixPtr(k.RetireAt))
 			return mapErr(err)
 		}
 	case store.KindUser:
 		if v := r.User; v != nil {
 			u := *v
-			fold(&u)
+			codec.Fold(&u)
 			return insertUser(ctx, tx, &u)
 		}
 	case store.KindPasskey:
 		if p := r.Passkey; p != nil {
-			_, err := tx.ExecContext(ctx, `INSERT INTO passkeys (`+passkeyColumns+`)
+			_, err := tx.ExecContext(ctx, `INSERT INTO passkeys (`+codec.PasskeyColumns+`)
 				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 				p.ID, p.UserID, p.CredentialID, p.RPID, p.Name, p.PublicKey, p.AttestationType,
 				p.AttestationFormat, codec.List(p.Transports), codec.NullBytes(p.AAGUID), int64(p.SignCount), p.CloneWarning,
@@ -208,7 +207,7 @@ func importRecord(ctx context.Context, tx *txn, r store.Record) error {
 		}
 	case store.KindSession:
 		if v := r.Session; v != nil {
-			_, err := tx.ExecContext(ctx, `INSERT INTO browser_sessions (`+sessionColumns+`)
+			_, err := tx.ExecContext(ctx, `INSERT INTO browser_sessions (`+codec.SessionColumns+`)
 				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 				v.ID, v.UserID, codec.Unix(v.AuthTime), codec.List(v.AMR), codec.Unix(v.CreatedAt),
 				codec.Unix(v.LastSeenAt), codec.Unix(v.IdleExpiresAt), codec.Unix(v.ExpiresAt), v.UserAgent, v.IP)
@@ -216,7 +215,7 @@ func importRecord(ctx context.Context, tx *txn, r store.Record) error {
 		}
 	case store.KindRefreshToken:
 		if t := r.RefreshToken; t != nil {
-			_, err := tx.ExecContext(ctx, `INSERT INTO refresh_tokens (`+refreshTokenColumns+`)
+			_, err := tx.ExecContext(ctx, `INSERT INTO refresh_tokens (`+codec.RefreshTokenColumns+`)
 				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 				t.ID, t.TokenHash, t.FamilyID, codec.NullString(t.ParentID), t.ClientID, t.Subject,
 				codec.List(t.Scopes), codec.List(t.Audience), codec.Unix(t.AuthTime), codec.List(t.AMR),
@@ -226,7 +225,7 @@ func importRecord(ctx context.Context, tx *txn, r store.Record) error {
 		}
 	case store.KindAccessToken:
 		if a := r.AccessToken; a != nil {
-			_, err := tx.ExecContext(ctx, `INSERT INTO access_tokens (`+accessTokenColumns+`)
+			_, err := tx.ExecContext(ctx, `INSERT INTO access_tokens (`+codec.AccessTokenColumns+`)
 				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 				a.ID, a.ClientID, a.Subject, codec.List(a.Scopes), codec.List(a.Audience), codec.Unix(a.AuthTime),
 				codec.List(a.AMR), codec.Unix(a.CreatedAt), codec.Unix(a.ExpiresAt), codec.NullString(a.RefreshFamily))

@@ -11,25 +11,13 @@ import (
 	"github.com/communityidp/idp/idp/store/internal/codec"
 )
 
-const recoveryLinkColumns = `token_hash, user_id, created_by, created_at, expires_at, used_at`
-
-func scanRecoveryLink(sc scanner) (*store.RecoveryLink, error) {
-	var l store.RecoveryLink
-	err := sc.Scan(&l.TokenHash, &l.UserID, &l.CreatedBy, codec.TimeCol(&l.CreatedAt), codec.TimeCol(&l.ExpiresAt),
-		codec.TimePtrCol(&l.UsedAt))
-	if err != nil {
-		return nil, err
-	}
-	return &l, nil
-}
-
 // CreateRecoveryLink inserts l. An unknown member gives store.ErrNotFound
 // (a foreign key), a taken token hash a *store.ConflictError.
 func (s *Store) CreateRecoveryLink(ctx context.Context, l *store.RecoveryLink) error {
 	if len(l.TokenHash) == 0 {
 		return fmt.Errorf("create recovery link for user %q: empty token hash", l.UserID)
 	}
-	_, err := s.w.ExecContext(ctx, `INSERT INTO recovery_links (`+recoveryLinkColumns+`) VALUES (?, ?, ?, ?, ?, ?)`,
+	_, err := s.w.ExecContext(ctx, `INSERT INTO recovery_links (`+codec.RecoveryLinkColumns+`) VALUES (?, ?, ?, ?, ?, ?)`,
 		l.TokenHash, l.UserID, l.CreatedBy, codec.Unix(l.CreatedAt), codec.Unix(l.ExpiresAt), codec.UnixPtr(l.UsedAt))
 	if err != nil {
 		return fmt.Errorf("create recovery link for user %q: %w", l.UserID, mapErr(err))
@@ -43,7 +31,7 @@ func (s *Store) RecoveryLinkByHash(ctx context.Context, tokenHash []byte, now ti
 	if len(tokenHash) == 0 {
 		return nil, fmt.Errorf("recovery link: empty token hash: %w", store.ErrNotFound)
 	}
-	l, err := scanRecoveryLink(s.r.QueryRowContext(ctx, `SELECT `+recoveryLinkColumns+` FROM recovery_links
+	l, err := codec.ScanRecoveryLink(s.r.QueryRowContext(ctx, `SELECT `+codec.RecoveryLinkColumns+` FROM recovery_links
 		WHERE token_hash = ? AND used_at IS NULL AND expires_at > ?`, tokenHash, now.Unix()))
 	if err != nil {
 		// The hash stands for a bearer link: keep it out of logs.
@@ -60,9 +48,9 @@ func (s *Store) ConsumeRecoveryLink(ctx context.Context, tokenHash []byte, now t
 	if len(tokenHash) == 0 {
 		return nil, fmt.Errorf("consume recovery link: empty token hash: %w", store.ErrNotFound)
 	}
-	l, err := scanRecoveryLink(s.w.QueryRowContext(ctx, `UPDATE recovery_links SET used_at = ?
+	l, err := codec.ScanRecoveryLink(s.w.QueryRowContext(ctx, `UPDATE recovery_links SET used_at = ?
 		WHERE token_hash = ? AND used_at IS NULL AND expires_at > ?
-		RETURNING `+recoveryLinkColumns, now.Unix(), tokenHash, now.Unix()))
+		RETURNING `+codec.RecoveryLinkColumns, now.Unix(), tokenHash, now.Unix()))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("consume recovery link: unknown, used or expired: %w", store.ErrNotFound)
 	}

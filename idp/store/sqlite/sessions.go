@@ -9,22 +9,9 @@ import (
 	"github.com/communityidp/idp/idp/store/internal/codec"
 )
 
-const sessionColumns = `id, user_id, auth_time, amr, created_at, last_seen_at, idle_expires_at, expires_at,
-	user_agent, ip`
-
-func scanSession(sc scanner) (*store.Session, error) {
-	var s store.Session
-	err := sc.Scan(&s.ID, &s.UserID, codec.TimeCol(&s.AuthTime), codec.ListCol(&s.AMR), codec.TimeCol(&s.CreatedAt),
-		codec.TimeCol(&s.LastSeenAt), codec.TimeCol(&s.IdleExpiresAt), codec.TimeCol(&s.ExpiresAt), &s.UserAgent, &s.IP)
-	if err != nil {
-		return nil, err
-	}
-	return &s, nil
-}
-
 // CreateSession inserts sess. An unknown user gives ErrNotFound.
 func (s *Store) CreateSession(ctx context.Context, sess *store.Session) error {
-	_, err := s.w.ExecContext(ctx, `INSERT INTO browser_sessions (`+sessionColumns+`)
+	_, err := s.w.ExecContext(ctx, `INSERT INTO browser_sessions (`+codec.SessionColumns+`)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		sess.ID, sess.UserID, codec.Unix(sess.AuthTime), codec.List(sess.AMR), codec.Unix(sess.CreatedAt),
 		codec.Unix(sess.LastSeenAt), codec.Unix(sess.IdleExpiresAt), codec.Unix(sess.ExpiresAt), sess.UserAgent, sess.IP)
@@ -36,8 +23,8 @@ func (s *Store) CreateSession(ctx context.Context, sess *store.Session) error {
 
 // SessionByID returns the session, also when expired.
 func (s *Store) SessionByID(ctx context.Context, id string) (*store.Session, error) {
-	sess, err := scanSession(s.r.QueryRowContext(ctx,
-		`SELECT `+sessionColumns+` FROM browser_sessions WHERE id = ?`, id))
+	sess, err := codec.ScanSession(s.r.QueryRowContext(ctx,
+		`SELECT `+codec.SessionColumns+` FROM browser_sessions WHERE id = ?`, id))
 	if err != nil {
 		// The id is a hash of the cookie, not secret by itself, but keep it
 		// out of logs anyway.
@@ -84,7 +71,7 @@ func (s *Store) DeleteUserSessions(ctx context.Context, userID, keepID string) e
 
 // ListUserSessions returns the user's sessions, most recently seen first.
 func (s *Store) ListUserSessions(ctx context.Context, userID string) ([]store.Session, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT `+sessionColumns+` FROM browser_sessions
+	rows, err := s.r.QueryContext(ctx, `SELECT `+codec.SessionColumns+` FROM browser_sessions
 		WHERE user_id = ? ORDER BY last_seen_at DESC, id`, userID)
 	if err != nil {
 		return nil, fmt.Errorf("list sessions of user %q: %w", userID, err)
@@ -92,7 +79,7 @@ func (s *Store) ListUserSessions(ctx context.Context, userID string) ([]store.Se
 	defer rows.Close()
 	var out []store.Session
 	for rows.Next() {
-		sess, err := scanSession(rows)
+		sess, err := codec.ScanSession(rows)
 		if err != nil {
 			return nil, fmt.Errorf("list sessions of user %q: %w", userID, err)
 		}

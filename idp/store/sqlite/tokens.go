@@ -11,35 +11,6 @@ import (
 	"github.com/communityidp/idp/idp/store/internal/codec"
 )
 
-const accessTokenColumns = `id, client_id, subject, scopes, audience, auth_time, amr, created_at, expires_at,
-	refresh_family`
-
-const refreshTokenColumns = `id, token_hash, family_id, parent_id, client_id, subject, scopes, audience,
-	auth_time, amr, created_at, expires_at, family_expires_at, used_at, revoked_at`
-
-func scanAccessToken(sc scanner) (*store.AccessToken, error) {
-	var t store.AccessToken
-	err := sc.Scan(&t.ID, &t.ClientID, &t.Subject, codec.ListCol(&t.Scopes), codec.ListCol(&t.Audience),
-		codec.TimeCol(&t.AuthTime), codec.ListCol(&t.AMR), codec.TimeCol(&t.CreatedAt), codec.TimeCol(&t.ExpiresAt),
-		codec.StringCol(&t.RefreshFamily))
-	if err != nil {
-		return nil, err
-	}
-	return &t, nil
-}
-
-func scanRefreshToken(sc scanner) (*store.RefreshToken, error) {
-	var t store.RefreshToken
-	err := sc.Scan(&t.ID, &t.TokenHash, &t.FamilyID, codec.StringCol(&t.ParentID), &t.ClientID, &t.Subject,
-		codec.ListCol(&t.Scopes), codec.ListCol(&t.Audience), codec.TimeCol(&t.AuthTime), codec.ListCol(&t.AMR),
-		codec.TimeCol(&t.CreatedAt), codec.TimeCol(&t.ExpiresAt), codec.TimeCol(&t.FamilyExpiresAt),
-		codec.TimePtrCol(&t.UsedAt), codec.TimePtrCol(&t.RevokedAt))
-	if err != nil {
-		return nil, err
-	}
-	return &t, nil
-}
-
 // IssueTokens consumes the code or rotates the refresh token, then inserts
 // the new tokens, in one transaction; see store.Issue.
 func (s *Store) IssueTokens(ctx context.Context, is store.Issue, now time.Time) error {
@@ -63,7 +34,7 @@ func (s *Store) IssueTokens(ctx context.Context, is store.Issue, now time.Time) 
 			}
 		}
 		a := is.Access
-		_, err := tx.ExecContext(ctx, `INSERT INTO access_tokens (`+accessTokenColumns+`)
+		_, err := tx.ExecContext(ctx, `INSERT INTO access_tokens (`+codec.AccessTokenColumns+`)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			a.ID, a.ClientID, a.Subject, codec.List(a.Scopes), codec.List(a.Audience), codec.Unix(a.AuthTime),
 			codec.List(a.AMR), codec.Unix(a.CreatedAt), codec.Unix(a.ExpiresAt), codec.NullString(a.RefreshFamily))
@@ -71,7 +42,7 @@ func (s *Store) IssueTokens(ctx context.Context, is store.Issue, now time.Time) 
 			return fmt.Errorf("insert access token %q: %w", a.ID, mapErr(err))
 		}
 		if r := is.Refresh; r != nil {
-			_, err := tx.ExecContext(ctx, `INSERT INTO refresh_tokens (`+refreshTokenColumns+`)
+			_, err := tx.ExecContext(ctx, `INSERT INTO refresh_tokens (`+codec.RefreshTokenColumns+`)
 				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 				r.ID, r.TokenHash, r.FamilyID, codec.NullString(r.ParentID), r.ClientID, r.Subject,
 				codec.List(r.Scopes), codec.List(r.Audience), codec.Unix(r.AuthTime), codec.List(r.AMR),
@@ -141,8 +112,8 @@ func reuseRefresh(ctx context.Context, tx *txn, id string, since, now time.Time)
 // AccessTokenByID returns the token, also when expired: callers check
 // ExpiresAt.
 func (s *Store) AccessTokenByID(ctx context.Context, id string) (*store.AccessToken, error) {
-	t, err := scanAccessToken(s.r.QueryRowContext(ctx,
-		`SELECT `+accessTokenColumns+` FROM access_tokens WHERE id = ?`, id))
+	t, err := codec.ScanAccessToken(s.r.QueryRowContext(ctx,
+		`SELECT `+codec.AccessTokenColumns+` FROM access_tokens WHERE id = ?`, id))
 	if err != nil {
 		return nil, fmt.Errorf("access token %q: %w", id, mapErr(err))
 	}
@@ -152,8 +123,8 @@ func (s *Store) AccessTokenByID(ctx context.Context, id string) (*store.AccessTo
 // RefreshTokenByHash returns the token, also when used, revoked or
 // expired, so callers can detect a replay.
 func (s *Store) RefreshTokenByHash(ctx context.Context, tokenHash []byte) (*store.RefreshToken, error) {
-	t, err := scanRefreshToken(s.r.QueryRowContext(ctx,
-		`SELECT `+refreshTokenColumns+` FROM refresh_tokens WHERE token_hash = ?`, tokenHash))
+	t, err := codec.ScanRefreshToken(s.r.QueryRowContext(ctx,
+		`SELECT `+codec.RefreshTokenColumns+` FROM refresh_tokens WHERE token_hash = ?`, tokenHash))
 	if err != nil {
 		return nil, fmt.Errorf("refresh token by hash: %w", mapErr(err))
 	}
@@ -162,8 +133,8 @@ func (s *Store) RefreshTokenByHash(ctx context.Context, tokenHash []byte) (*stor
 
 // RefreshTokenByID returns the token, also when used, revoked or expired.
 func (s *Store) RefreshTokenByID(ctx context.Context, id string) (*store.RefreshToken, error) {
-	t, err := scanRefreshToken(s.r.QueryRowContext(ctx,
-		`SELECT `+refreshTokenColumns+` FROM refresh_tokens WHERE id = ?`, id))
+	t, err := codec.ScanRefreshToken(s.r.QueryRowContext(ctx,
+		`SELECT `+codec.RefreshTokenColumns+` FROM refresh_tokens WHERE id = ?`, id))
 	if err != nil {
 		return nil, fmt.Errorf("refresh token %q: %w", id, mapErr(err))
 	}

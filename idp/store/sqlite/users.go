@@ -10,29 +10,8 @@ import (
 	"github.com/communityidp/idp/idp/store/internal/codec"
 )
 
-const userColumns = `id, username, email, email_verified, name, role, password_hash, disabled,
-	webauthn_id, created_at, updated_at, password_changed_at`
-
-func scanUser(sc scanner) (*store.User, error) {
-	var u store.User
-	err := sc.Scan(&u.ID, &u.Username, codec.StringCol(&u.Email), &u.EmailVerified, &u.Name, &u.Role,
-		&u.PasswordHash, &u.Disabled, &u.WebAuthnID, codec.TimeCol(&u.CreatedAt), codec.TimeCol(&u.UpdatedAt),
-		codec.TimeCol(&u.PasswordChangedAt))
-	if err != nil {
-		return nil, err
-	}
-	return &u, nil
-}
-
-// fold lower-cases the unique login names, which is what makes them unique
-// case-insensitively.
-func fold(u *store.User) {
-	u.Username = strings.ToLower(u.Username)
-	u.Email = strings.ToLower(u.Email)
-}
-
 func insertUser(ctx context.Context, tx *txn, u *store.User) error {
-	_, err := tx.ExecContext(ctx, `INSERT INTO users (`+userColumns+`)
+	_, err := tx.ExecContext(ctx, `INSERT INTO users (`+codec.UserColumns+`)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		u.ID, u.Username, codec.NullString(u.Email), u.EmailVerified, u.Name, string(u.Role), u.PasswordHash,
 		u.Disabled, codec.NullBytes(u.WebAuthnID), codec.Unix(u.CreatedAt), codec.Unix(u.UpdatedAt), codec.Unix(u.PasswordChangedAt))
@@ -42,7 +21,7 @@ func insertUser(ctx context.Context, tx *txn, u *store.User) error {
 // CreateUser inserts u. Username and Email are lower-cased in u too, so the
 // caller sees what was stored.
 func (s *Store) CreateUser(ctx context.Context, u *store.User) error {
-	fold(u)
+	codec.Fold(u)
 	err := s.inTx(ctx, func(tx *txn) error { return insertUser(ctx, tx, u) })
 	if err != nil {
 		return fmt.Errorf("create user %q: %w", u.Username, err)
@@ -52,7 +31,7 @@ func (s *Store) CreateUser(ctx context.Context, u *store.User) error {
 
 // UserByID returns the user with this ID.
 func (s *Store) UserByID(ctx context.Context, id string) (*store.User, error) {
-	u, err := scanUser(s.r.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE id = ?`, id))
+	u, err := codec.ScanUser(s.r.QueryRowContext(ctx, `SELECT `+codec.UserColumns+` FROM users WHERE id = ?`, id))
 	if err != nil {
 		return nil, fmt.Errorf("user %q: %w", id, mapErr(err))
 	}
@@ -66,7 +45,7 @@ func (s *Store) UserByLogin(ctx context.Context, login string) (*store.User, err
 	if strings.Contains(login, "@") {
 		col = "email"
 	}
-	u, err := scanUser(s.r.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE `+col+` = ?`,
+	u, err := codec.ScanUser(s.r.QueryRowContext(ctx, `SELECT `+codec.UserColumns+` FROM users WHERE `+col+` = ?`,
 		strings.ToLower(login)))
 	if err != nil {
 		return nil, fmt.Errorf("user by %s %q: %w", col, login, mapErr(err))
@@ -80,7 +59,7 @@ func (s *Store) UserByWebAuthnID(ctx context.Context, handle []byte) (*store.Use
 		// Members without a handle store NULL, which nothing equals.
 		return nil, fmt.Errorf("user by webauthn id: empty handle: %w", store.ErrNotFound)
 	}
-	u, err := scanUser(s.r.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE webauthn_id = ?`, handle))
+	u, err := codec.ScanUser(s.r.QueryRowContext(ctx, `SELECT `+codec.UserColumns+` FROM users WHERE webauthn_id = ?`, handle))
 	if err != nil {
 		// The handle is no secret, but it is long and says nothing: leave
 		// it out of the message.
@@ -91,14 +70,14 @@ func (s *Store) UserByWebAuthnID(ctx context.Context, handle []byte) (*store.Use
 
 // ListUsers returns all users ordered by username.
 func (s *Store) ListUsers(ctx context.Context) ([]store.User, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT `+userColumns+` FROM users ORDER BY username`)
+	rows, err := s.r.QueryContext(ctx, `SELECT `+codec.UserColumns+` FROM users ORDER BY username`)
 	if err != nil {
 		return nil, fmt.Errorf("list users: %w", err)
 	}
 	defer rows.Close()
 	var out []store.User
 	for rows.Next() {
-		u, err := scanUser(rows)
+		u, err := codec.ScanUser(rows)
 		if err != nil {
 			return nil, fmt.Errorf("list users: %w", err)
 		}
@@ -125,7 +104,7 @@ func (s *Store) CountUsers(ctx context.Context) (int, error) {
 func (s *Store) UpdateUser(ctx context.Context, id string, fn func(*store.User) error) (*store.User, error) {
 	var out *store.User
 	err := s.inTx(ctx, func(tx *txn) error {
-		u, err := scanUser(tx.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE id = ?`, id))
+		u, err := codec.ScanUser(tx.QueryRowContext(ctx, `SELECT `+codec.UserColumns+` FROM users WHERE id = ?`, id))
 		if err != nil {
 			return mapErr(err)
 		}
@@ -134,7 +113,7 @@ func (s *Store) UpdateUser(ctx context.Context, id string, fn func(*store.User) 
 			return err
 		}
 		u.ID, u.CreatedAt = id, createdAt
-		fold(u)
+		codec.Fold(u)
 		_, err = tx.ExecContext(ctx, `UPDATE users SET username = ?, email = ?, email_verified = ?, name = ?,
 			role = ?, password_hash = ?, disabled = ?, webauthn_id = ?, updated_at = ?, password_changed_at = ?
 			WHERE id = ?`,
@@ -186,10 +165,10 @@ func (s *Store) SearchUsers(ctx context.Context, query string, limit int) ([]sto
 	if limit <= 0 {
 		limit = store.DefaultSearchLimit
 	}
-	q := `SELECT ` + userColumns + ` FROM users ORDER BY username LIMIT ?1`
+	q := `SELECT ` + codec.UserColumns + ` FROM users ORDER BY username LIMIT ?1`
 	args := []any{limit}
 	if query != "" {
-		q = `SELECT ` + userColumns + ` FROM users
+		q = `SELECT ` + codec.UserColumns + ` FROM users
 			WHERE instr(username, ?2) > 0 OR instr(email, ?2) > 0 OR instr(` + foldFunc + `(name), ?2) > 0
 			ORDER BY username LIMIT ?1`
 		args = append(args, strings.ToLower(query))
@@ -201,7 +180,7 @@ func (s *Store) SearchUsers(ctx context.Context, query string, limit int) ([]sto
 	defer rows.Close()
 	var out []store.User
 	for rows.Next() {
-		u, err := scanUser(rows)
+		u, err := codec.ScanUser(rows)
 		if err != nil {
 			return nil, fmt.Errorf("search users for %q: %w", query, err)
 		}
@@ -267,7 +246,7 @@ func (s *Store) SetupTokenValid(ctx context.Context, tokenHash []byte, now time.
 // CreateFirstAdmin consumes the setup token and creates u in one
 // transaction; see store.SetupStore.
 func (s *Store) CreateFirstAdmin(ctx context.Context, tokenHash []byte, u *store.User, now time.Time) error {
-	fold(u)
+	codec.Fold(u)
 	err := s.inTx(ctx, func(tx *txn) error {
 		var n int
 		err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM setup_tokens WHERE token_hash = ? AND expires_at > ?`,

@@ -1,0 +1,146 @@
+package codec
+
+import (
+	"strings"
+
+	"github.com/communityidp/idp/idp/store"
+)
+
+// Rows: the columns of each table in the order the backends select them,
+// and the scan of one row into its store type. Both backends run the same
+// scans on the same columns; only their SQL placeholders differ.
+
+// Scanner is a *sql.Row, *sql.Rows, pgx.Row or pgx.Rows.
+type Scanner interface {
+	Scan(dest ...any) error
+}
+
+// The columns of each table, in the order its scan reads them.
+const (
+	AccessTokenColumns = `id, client_id, subject, scopes, audience, auth_time, amr, created_at, expires_at,
+	refresh_family`
+	AuditColumns = `id, at, kind, actor_id, user_id, client_id, method, result, code, device, ip, user_agent,
+	details`
+	AuthRequestColumns = `id, client_id, redirect_uri, scopes, response_type, response_mode, state, nonce,
+	code_challenge, code_challenge_method, prompt, max_age, login_hint, ui_locales, hint_subject,
+	created_at, expires_at, done, subject, auth_time, amr, session_id,
+	code_hash, code_expires_at, consumed_at, issued_access_token_id, issued_refresh_family, browser_binding`
+	PasskeyColumns = `id, user_id, credential_id, rp_id, name, public_key, attestation_type,
+	attestation_format, transports, aaguid, sign_count, clone_warning, attachment, user_present,
+	user_verified, backup_eligible, backup_state, auto_created, created_at, created_ua, last_used_at,
+	last_used_ua`
+	RecoveryLinkColumns = `token_hash, user_id, created_by, created_at, expires_at, used_at`
+	RefreshTokenColumns = `id, token_hash, family_id, parent_id, client_id, subject, scopes, audience,
+	auth_time, amr, created_at, expires_at, family_expires_at, used_at, revoked_at`
+	SessionColumns = `id, user_id, auth_time, amr, created_at, last_seen_at, idle_expires_at, expires_at,
+	user_agent, ip`
+	SigningKeyColumns = `id, algorithm, private_key, created_at, active_from, retire_at`
+	UserColumns       = `id, username, email, email_verified, name, role, password_hash, disabled,
+	webauthn_id, created_at, updated_at, password_changed_at`
+)
+
+// Fold lower-cases the unique login names, which is what makes them unique
+// case-insensitively.
+func Fold(u *store.User) {
+	u.Username = strings.ToLower(u.Username)
+	u.Email = strings.ToLower(u.Email)
+}
+
+// ScanAccessToken reads one row of AccessTokenColumns.
+func ScanAccessToken(sc Scanner) (*store.AccessToken, error) {
+	var t store.AccessToken
+	err := sc.Scan(&t.ID, &t.ClientID, &t.Subject, ListCol(&t.Scopes), ListCol(&t.Audience),
+		TimeCol(&t.AuthTime), ListCol(&t.AMR), TimeCol(&t.CreatedAt), TimeCol(&t.ExpiresAt),
+		StringCol(&t.RefreshFamily))
+	if err != nil {
+		return nil, err
+	}
+	return &t, nil
+}
+
+// ScanAuditEvent reads one row of AuditColumns.
+func ScanAuditEvent(sc Scanner) (*store.AuditEvent, error) {
+	var e store.AuditEvent
+	err := sc.Scan(&e.ID, TimeCol(&e.At), &e.Kind, &e.ActorID, &e.UserID, &e.ClientID, &e.Method,
+		&e.Result, &e.Code, &e.Device, &e.IP, &e.UserAgent, MapCol(&e.Details))
+	if err != nil {
+		return nil, err
+	}
+	return &e, nil
+}
+
+// ScanAuthRequest reads one row of AuthRequestColumns.
+func ScanAuthRequest(sc Scanner) (*store.AuthRequest, error) {
+	var a store.AuthRequest
+	err := sc.Scan(&a.ID, &a.ClientID, &a.RedirectURI, ListCol(&a.Scopes), &a.ResponseType, &a.ResponseMode,
+		&a.State, &a.Nonce, &a.CodeChallenge, &a.CodeChallengeMethod, ListCol(&a.Prompt), &a.MaxAge,
+		&a.LoginHint, ListCol(&a.UILocales), &a.HintSubject,
+		TimeCol(&a.CreatedAt), TimeCol(&a.ExpiresAt), &a.Done, &a.Subject, TimeCol(&a.AuthTime),
+		ListCol(&a.AMR), &a.SessionID,
+		&a.CodeHash, TimeCol(&a.CodeExpiresAt), TimePtrCol(&a.ConsumedAt), &a.IssuedAccessTokenID,
+		&a.IssuedRefreshFamily, &a.BrowserBinding)
+	if err != nil {
+		return nil, err
+	}
+	return &a, nil
+}
+
+// ScanPasskey reads one row of PasskeyColumns.
+func ScanPasskey(sc Scanner) (*store.Passkey, error) {
+	var p store.Passkey
+	err := sc.Scan(&p.ID, &p.UserID, &p.CredentialID, &p.RPID, &p.Name, &p.PublicKey, &p.AttestationType,
+		&p.AttestationFormat, ListCol(&p.Transports), &p.AAGUID, &p.SignCount, &p.CloneWarning, &p.Attachment,
+		&p.UserPresent, &p.UserVerified, &p.BackupEligible, &p.BackupState, &p.AutoCreated,
+		TimeCol(&p.CreatedAt), &p.CreatedUA, TimePtrCol(&p.LastUsedAt), &p.LastUsedUA)
+	if err != nil {
+		return nil, err
+	}
+	return &p, nil
+}
+
+// ScanRecoveryLink reads one row of RecoveryLinkColumns.
+func ScanRecoveryLink(sc Scanner) (*store.RecoveryLink, error) {
+	var l store.RecoveryLink
+	err := sc.Scan(&l.TokenHash, &l.UserID, &l.CreatedBy, TimeCol(&l.CreatedAt), TimeCol(&l.ExpiresAt),
+		TimePtrCol(&l.UsedAt))
+	if err != nil {
+		return nil, err
+	}
+	return &l, nil
+}
+
+// ScanRefreshToken reads one row of RefreshTokenColumns.
+func ScanRefreshToken(sc Scanner) (*store.RefreshToken, error) {
+	var t store.RefreshToken
+	err := sc.Scan(&t.ID, &t.TokenHash, &t.FamilyID, StringCol(&t.ParentID), &t.ClientID, &t.Subject,
+		ListCol(&t.Scopes), ListCol(&t.Audience), TimeCol(&t.AuthTime), ListCol(&t.AMR),
+		TimeCol(&t.CreatedAt), TimeCol(&t.ExpiresAt), TimeCol(&t.FamilyExpiresAt),
+		TimePtrCol(&t.UsedAt), TimePtrCol(&t.RevokedAt))
+	if err != nil {
+		return nil, err
+	}
+	return &t, nil
+}
+
+// ScanSession reads one row of SessionColumns.
+func ScanSession(sc Scanner) (*store.Session, error) {
+	var s store.Session
+	err := sc.Scan(&s.ID, &s.UserID, TimeCol(&s.AuthTime), ListCol(&s.AMR), TimeCol(&s.CreatedAt),
+		TimeCol(&s.LastSeenAt), TimeCol(&s.IdleExpiresAt), TimeCol(&s.ExpiresAt), &s.UserAgent, &s.IP)
+	if err != nil {
+		return nil, err
+	}
+	return &s, nil
+}
+
+// ScanUser reads one row of UserColumns.
+func ScanUser(sc Scanner) (*store.User, error) {
+	var u store.User
+	err := sc.Scan(&u.ID, &u.Username, StringCol(&u.Email), &u.EmailVerified, &u.Name, &u.Role,
+		&u.PasswordHash, &u.Disabled, &u.WebAuthnID, TimeCol(&u.CreatedAt), TimeCol(&u.UpdatedAt),
+		TimeCol(&u.PasswordChangedAt))
+	if err != nil {
+		return nil, err
+	}
+	return &u, nil
+}
