@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -338,5 +339,32 @@ func TestUnknownKeyThroughAlias(t *testing.T) {
 	}
 	if _, err := Load(p, func(string) (string, bool) { return "", false }); err != nil {
 		t.Errorf("anchor on known keys: %v", err)
+	}
+}
+
+// Without a file, a provider on this machine registers the example
+// clients, the same as examples/idp.yaml writes out; one for others (an
+// https issuer) registers none.
+func TestDevelopmentClients(t *testing.T) {
+	none := func(string) (string, bool) { return "", false }
+	dev, err := Load("", none)
+	if err != nil {
+		t.Fatal(err)
+	}
+	file, err := Load(filepath.Join("..", "examples", "idp.yaml"), none)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(dev.Clients) != 2 || !reflect.DeepEqual(dev.Clients, file.Clients) {
+		t.Errorf("development clients %+v\nexamples/idp.yaml       %+v", dev.Clients, file.Clients)
+	}
+	for issuer, want := range map[string]int{"http://localhost:9123": 2, "https://login.example.org": 0} {
+		cfg, err := Load("", func(k string) (string, bool) { return issuer, k == "IDP_ISSUER" })
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(cfg.Clients) != want {
+			t.Errorf("issuer %s: %d clients, want %d", issuer, len(cfg.Clients), want)
+		}
 	}
 }

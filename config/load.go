@@ -21,7 +21,8 @@ type Env func(name string) (string, bool)
 
 // Load reads the YAML file at path (none when path is ""), applies IDP_*
 // environment overrides from env, reads *_file secrets, fills defaults and
-// validates. The error lists every problem found, each naming its field.
+// validates. Without a file, on an http issuer on this machine, the
+// example clients are registered (DevelopmentClients). The error lists every problem found, each naming its field.
 func Load(path string, env Env) (Config, error) {
 	if env == nil {
 		env = os.LookupEnv
@@ -41,6 +42,9 @@ func Load(path string, env Env) (Config, error) {
 	}
 	if err := cfg.resolveFiles(); err != nil {
 		return Config{}, err
+	}
+	if path == "" && len(cfg.Clients) == 0 && developmentIssuer(cfg.Issuer) {
+		cfg.Clients = DevelopmentClients()
 	}
 	cfg.FillDefaults()
 	if err := cfg.Validate(); err != nil {

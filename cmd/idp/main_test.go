@@ -239,6 +239,20 @@ func TestServeWithoutConfig(t *testing.T) {
 		t.Fatalf("no setup link printed; stderr:\n%s", stderr.String())
 	}
 	go io.Copy(io.Discard, stdout)
+	// The example clients are registered: the example site's client
+	// authenticates with the secret its README line gives it.
+	tokenReq, _ := http.NewRequest(http.MethodPost, issuer+"/oauth/token", strings.NewReader("grant_type=authorization_code&code=nope"))
+	tokenReq.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	tokenReq.SetBasicAuth("community-site", "example-only-community-site-secret-2a8f")
+	if resp, err := http.DefaultClient.Do(tokenReq); err != nil {
+		t.Fatal(err)
+	} else {
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusBadRequest || !bytes.Contains(b, []byte("invalid_grant")) {
+			t.Errorf("the example site's client at the token endpoint: %d %s (want invalid_grant for the made-up code, not invalid_client)", resp.StatusCode, b)
+		}
+	}
 	if _, err := os.Stat(filepath.Join(dir, "idp.db")); err != nil {
 		t.Fatalf("no idp.db in the working directory: %v", err)
 	}
@@ -304,6 +318,9 @@ func TestServeWithoutConfig(t *testing.T) {
 	}
 	if !strings.Contains(stderr.String(), "shutting down") {
 		t.Fatalf("no shutdown log:\n%s", stderr.String())
+	}
+	if !strings.Contains(stderr.String(), `clients="community-site, mobile-app"`) {
+		t.Errorf("the example clients were not announced:\n%s", stderr.String())
 	}
 
 	// The account is in the working directory's database.

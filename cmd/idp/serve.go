@@ -52,6 +52,13 @@ func serve(ctx context.Context, c *cli, args []string) error {
 	slog.SetDefault(server.NewLogger(cfg.Log, c.stderr))
 	if *cfgPath == "" {
 		slog.Info("no configuration file: running the development provider", "issuer", cfg.Issuer, "database", cfg.Database.DSN)
+		if len(cfg.Clients) > 0 {
+			ids := make([]string, len(cfg.Clients))
+			for i, cl := range cfg.Clients {
+				ids[i] = cl.ID
+			}
+			slog.Info("the example clients of examples/ are registered (as in examples/idp.yaml); a configuration file replaces them", "clients", strings.Join(ids, ", "))
+		}
 	}
 	for _, w := range cfg.Warnings() {
 		slog.Warn(w)

@@ -6,7 +6,9 @@
 // (amr), and with -refresh runs the refresh grant once.
 //
 // Register it with the provider as a public client (no secret; any loopback
-// port matches the registered address). examples/idp.yaml already does:
+// port matches the registered address). The development provider
+// (`go run ./cmd/idp serve` without a configuration file) and
+// examples/idp.yaml already do:
 //
 //	clients:
 //	  - id: mobile-app
@@ -15,7 +17,7 @@
 //	    redirect_uris: [http://127.0.0.1/callback]
 //
 // Then, from the repository root, with the provider running
-// (`go run ./cmd/idp serve --config examples/idp.yaml`):
+// (`go run ./cmd/idp serve`):
 //
 //	go run ./examples/native            # opens the browser, prints the address too
 //	go run ./examples/native -no-browser -refresh

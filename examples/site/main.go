@@ -3,9 +3,11 @@
 // PKCE S256 (go-oidc and x/oauth2), the member's claims and how they signed
 // in (amr: a passkey or a password), a refresh, and RP-initiated logout.
 //
-// Register it with the provider as a confidential client. examples/idp.yaml
-// already does, with the secret example-only-community-site-secret-2a8f
-// (never use it for real); for your own secret, hash it with
+// Register it with the provider as a confidential client. The development
+// provider (`go run ./cmd/idp serve` without a configuration file) and
+// examples/idp.yaml already do, with the secret
+// example-only-community-site-secret-2a8f (never use it for real); for your
+// own secret, hash it with
 // `printf %s "$SECRET" | go run ./cmd/idp clients hash-secret`:
 //
 //	clients:
@@ -18,12 +20,12 @@
 //
 // Then, from the repository root, in two terminals:
 //
-//	go run ./cmd/idp serve --config examples/idp.yaml
+//	go run ./cmd/idp serve
 //	go run ./examples/site -client-secret example-only-community-site-secret-2a8f
 //
 // and open http://localhost:3000. The first command prints a one-time link
 // to create the first (admin) account when the database has none; or add a
-// member with `go run ./cmd/idp users add --config examples/idp.yaml ...`.
+// member with `go run ./cmd/idp users add ...`.
 //
 // Flags, each also read from the environment variable in brackets:
 //
@@ -74,7 +76,7 @@ func run(args []string) error {
 		return err
 	}
 	if *secret == "" {
-		return errors.New("set -client-secret or SITE_CLIENT_SECRET (examples/idp.yaml registers example-only-community-site-secret-2a8f)")
+		return errors.New("set -client-secret or SITE_CLIENT_SECRET (the development provider and examples/idp.yaml register example-only-community-site-secret-2a8f)")
 	}
 	if *publicURL == "" {
 		_, port, err := net.SplitHostPort(*listen)
