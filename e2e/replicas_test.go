@@ -221,9 +221,11 @@ clients:
 	if !lb.servedBy(b.addr, "POST /logout") {
 		t.Fatal("sign-out was not served by B")
 	}
+	// The sign-in page's autofill would sign in with the passkey at once
+	// while presence is on: off first, so A's page is seen as it is.
+	c.presence(false)
 	c.open(lb.URL + "/settings") // on A
 	c.waitFor("Email or username")
-	c.presence(false)
 	c.open(app.URL + "/login")
 	c.fill("Email or username", adminLogin)
 	c.click("Continue")
