@@ -22,7 +22,8 @@ type Env func(name string) (string, bool)
 // Load reads the YAML file at path (none when path is ""), applies IDP_*
 // environment overrides from env, reads *_file secrets, fills defaults and
 // validates. Without a file, on an http issuer on this machine, the
-// example clients are registered (DevelopmentClients). The error lists every problem found, each naming its field.
+// example clients are registered (DevelopmentClients). The error lists
+// every problem found, each naming its field.
 func Load(path string, env Env) (Config, error) {
 	if env == nil {
 		env = os.LookupEnv

@@ -250,11 +250,11 @@ func (b *browser) Submit(p *page, button string, fields map[string]string) *resu
 	if err != nil {
 		b.t.Fatalf("%v:\n%s", err, p.Body)
 	}
-	req, err := formclient.FormRequest(p, form, values, b.p.URL)
+	next, err := formclient.Submit(b.client, b.p.URL, p, form, values)
 	if err != nil {
-		b.t.Fatal(err)
+		b.t.Fatalf("submit %q on %s: %v", button, p.URL, err)
 	}
-	return b.do(req)
+	return &result{page: next}
 }
 
 var (

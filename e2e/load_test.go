@@ -190,11 +190,11 @@ func (c *loadClient) submit(p *page, button string, fields map[string]string) (*
 	if err != nil {
 		return nil, fmt.Errorf("%w (%d): %.200s", err, p.Status, p.Text())
 	}
-	req, err := formclient.FormRequest(p, form, values, c.issuer)
+	next, err := formclient.Submit(c.http, c.issuer, p, form, values)
 	if err != nil {
 		return nil, err
 	}
-	return c.do(req)
+	return &result{page: next}, nil
 }
 
 // passwordSteps answers the sign-in pages with a password, from the page

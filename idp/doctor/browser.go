@@ -46,11 +46,7 @@ func (b *browser) submit(p *page, button string, fields map[string]string) (*pag
 	if err != nil {
 		return nil, fmt.Errorf("%w (%s)", err, cut(p.Text(), 200))
 	}
-	req, err := formclient.FormRequest(p, form, values, b.origin)
-	if err != nil {
-		return nil, err
-	}
-	return formclient.Navigate(b.client, b.origin, req)
+	return formclient.Submit(b.client, b.origin, p, form, values)
 }
 
 // postJSON calls a JSON endpoint the way the page script does.

@@ -88,6 +88,16 @@ func FormRequest(p *Page, form *html.Node, values url.Values, origin string) (*h
 	return req, nil
 }
 
+// Submit sends form (from p) with values as a browser does, from origin,
+// and follows the answer as Navigate does.
+func Submit(client *http.Client, origin string, p *Page, form *html.Node, values url.Values) (*Page, error) {
+	req, err := FormRequest(p, form, values, origin)
+	if err != nil {
+		return nil, err
+	}
+	return Navigate(client, origin, req)
+}
+
 // Fill returns what the form holding the button labelled button sends,
 // with fields (by their visible label) filled in. The error names the
 // button or label that is not on the page.

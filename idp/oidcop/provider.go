@@ -91,7 +91,6 @@ func New(o Options) (*Provider, error) {
 	}
 	corsOpts := corsOptions(cfg.Clients)
 	opCfg := &op.Config{
-		CryptoKey:                o.CryptoKey,
 		DefaultLogoutRedirectURI: cfg.Issuer + "/logout/done",
 		CodeMethodS256:           true,
 		AuthMethodPost:           true,
