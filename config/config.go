@@ -149,10 +149,12 @@ type Tokens struct {
 	// AuthRequestLifetime is how long a member has to finish signing in.
 	AuthRequestLifetime Duration `yaml:"auth_request_lifetime"`
 	// RefreshTokenReuseInterval is how long after its use a refresh token
-	// may be used once more, as long as the token it was exchanged for was
+	// may be presented once more and get the very same answer again (the
+	// same successor, never a second one), as long as that successor was
 	// never used: the client lost the response (a crash, a dropped
-	// connection). Outside it, or when the newer token was used, a reuse is
-	// a replay and the whole grant is revoked. 0 turns the grace off.
+	// connection). Outside it, or once the successor was used, a reuse is
+	// a replay and the whole grant is revoked. 0, the default, turns the
+	// grace off: any reuse ends the grant.
 	RefreshTokenReuseInterval Duration `yaml:"refresh_token_reuse_interval"`
 }
 
@@ -306,7 +308,7 @@ func Default() Config {
 			RefreshTokenAbsoluteLifetime: Duration(90 * 24 * time.Hour),
 			CodeLifetime:                 Duration(time.Minute),
 			AuthRequestLifetime:          Duration(30 * time.Minute),
-			RefreshTokenReuseInterval:    Duration(30 * time.Second),
+			RefreshTokenReuseInterval:    0,
 		},
 		Keys: Keys{
 			RotationPeriod:    Duration(30 * 24 * time.Hour),

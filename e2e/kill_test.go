@@ -198,7 +198,8 @@ func TestKillMidLoad(t *testing.T) {
 	}
 	// A refresh the provider committed whose answer the kill cut off
 	// leaves the client with the token it already used: the reuse grace
-	// (tokens.refresh_token_reuse_interval) is what lets it refresh again.
+	// (tokens.refresh_token_reuse_interval, set for this test) re-sends
+	// the answer it lost, which is what lets it refresh again.
 	committedLost := 0
 	for _, g := range grants {
 		if g.lostAnswer && refreshUsed(t, s.db, g.latest) {

@@ -55,6 +55,8 @@ listen: %s
 database: {driver: sqlite, dsn: %q}
 log: {level: warn}
 passkeys: {rollout: everyone}
+# The kill test's clients retry a refresh whose answer the kill cut off.
+tokens: {refresh_token_reuse_interval: 30s}
 clients:
   - {id: %s, type: confidential, secret_hash: %q, redirect_uris: [%s], grant_types: [authorization_code, refresh_token]}
 `, s.issuer, addr, s.db, siteID, siteSecretHash(), siteRedirect)

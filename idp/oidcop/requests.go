@@ -11,7 +11,14 @@ import (
 )
 
 // authRequest adapts a stored auth request to op.AuthRequest.
-type authRequest struct{ *store.AuthRequest }
+type authRequest struct {
+	*store.AuthRequest
+	// replayed: the code was already redeemed. op goes on to check the
+	// PKCE verifier, the client's authentication, that it is the code's
+	// own client and the redirect URI; only then does the token step
+	// revoke what the code issued (a stranger must not be able to).
+	replayed bool
+}
 
 var (
 	_ op.AuthRequest    = authRequest{}
@@ -51,11 +58,15 @@ func (a authRequest) LogValue() slog.Value {
 
 // refreshRequest adapts a stored refresh token to op.RefreshTokenRequest.
 type refreshRequest struct {
-	token  *store.RefreshToken
+	token *store.RefreshToken
+	// value is the token as presented: the key its successor's reply is
+	// sealed under.
+	value  string
 	scopes []string
-	// reuse: the token was used moments ago and is being retried within
-	// the reuse grace.
-	reuse bool
+	// resend is the answer the token's first use gave, to send again:
+	// the token was used moments ago and is retried within the reuse
+	// grace, by a client that lost that answer.
+	resend *reply
 }
 
 var _ op.RefreshTokenRequest = (*refreshRequest)(nil)

@@ -184,7 +184,7 @@ func (s *Storage) CreateAuthRequest(ctx context.Context, req *oidc.AuthRequest, 
 		}
 		return nil, fmt.Errorf("save auth request: %w", err)
 	}
-	return authRequest{ar}, nil
+	return authRequest{AuthRequest: ar}, nil
 }
 
 // AuthRequestByID returns an unexpired authorization request.
@@ -199,12 +199,13 @@ func (s *Storage) AuthRequestByID(ctx context.Context, id string) (op.AuthReques
 	if !s.now().Before(ar.ExpiresAt) {
 		return nil, oidc.ErrInvalidRequestRedirectURI().WithDescription(descExpired)
 	}
-	return authRequest{ar}, nil
+	return authRequest{AuthRequest: ar}, nil
 }
 
 // AuthRequestByCode finds the request a code was issued for. A code seen
-// again after redemption is a replay: everything it issued is revoked
-// (RFC 6749 section 4.1.2) and the request fails.
+// again after redemption is a replay: once op has checked that its own
+// client presents it, everything it issued is revoked (RFC 6749 section
+// 4.1.2) and the request fails (see codeReplayed).
 func (s *Storage) AuthRequestByCode(ctx context.Context, code string) (op.AuthRequest, error) {
 	ar, err := s.store.AuthRequestByCodeHash(ctx, hashToken(code))
 	if errors.Is(err, store.ErrNotFound) {
@@ -214,13 +215,21 @@ func (s *Storage) AuthRequestByCode(ctx context.Context, code string) (op.AuthRe
 		return nil, fmt.Errorf("load code: %w", err)
 	}
 	if ar.ConsumedAt != nil {
-		s.revokeCodeGrant(ctx, ar)
-		return nil, errors.New("code already used")
+		// Revoked at the token step, once op has authenticated the client.
+		return authRequest{AuthRequest: ar, replayed: true}, nil
 	}
 	if !s.now().Before(ar.CodeExpiresAt) {
 		return nil, errors.New("code expired")
 	}
-	return authRequest{ar}, nil
+	return authRequest{AuthRequest: ar}, nil
+}
+
+// codeReplayed ends a token request for a code redeemed before: op has
+// authenticated the client and checked it is the code's own, so what the
+// code issued is revoked.
+func (s *Storage) codeReplayed(ctx context.Context, r authRequest) error {
+	s.revokeCodeGrant(ctx, r.AuthRequest)
+	return errGrant("code already used")
 }
 
 // revokeCodeGrant revokes the tokens a redeemed code issued.
@@ -292,6 +301,9 @@ func (s *Storage) CreateAccessToken(ctx context.Context, request op.TokenRequest
 	grant := string(oidc.GrantTypeCode)
 	switch r := request.(type) {
 	case authRequest:
+		if r.replayed {
+			return "", time.Time{}, s.codeReplayed(ctx, r)
+		}
 		if _, err := s.activeUser(ctx, r.Subject); err != nil {
 			return "", time.Time{}, err
 		}
@@ -312,70 +324,100 @@ func (s *Storage) CreateAccessToken(ctx context.Context, request op.TokenRequest
 
 // CreateAccessAndRefreshTokens issues an access token with a refresh token:
 // a new refresh family for a code redemption with offline_access, or the
-// next token of the family for a refresh (the used token is spent).
+// one successor of the used token for a refresh.
 func (s *Storage) CreateAccessAndRefreshTokens(ctx context.Context, request op.TokenRequest, currentRefreshToken string) (string, string, time.Time, error) {
-	now := s.now()
-	value := randomID(32)
-	rt := &store.RefreshToken{ID: randomID(16), TokenHash: hashToken(value), CreatedAt: now}
-	var is store.Issue
 	switch r := request.(type) {
 	case authRequest:
+		if r.replayed {
+			return "", "", time.Time{}, s.codeReplayed(ctx, r)
+		}
 		if _, err := s.activeUser(ctx, r.Subject); err != nil {
 			return "", "", time.Time{}, err
 		}
-		rt.FamilyID = randomID(16)
-		rt.ClientID, rt.Subject, rt.Scopes, rt.Audience = r.ClientID, r.Subject, r.Scopes, r.GetAudience()
-		rt.AuthTime, rt.AMR = r.AuthTime, r.AMR
-		rt.FamilyExpiresAt = now.Add(s.tokens.RefreshTokenAbsoluteLifetime.D())
-		is.ConsumeCode = r.ID
-		is.Access = s.newAccessToken(r.ClientID, r.Subject, r.Scopes, r.GetAudience(), r.AuthTime, r.AMR, rt.FamilyID)
-	case *refreshRequest:
-		old := r.token
-		*rt = *old
-		rt.ID, rt.TokenHash, rt.ParentID, rt.CreatedAt = randomID(16), hashToken(value), old.ID, now
-		rt.UsedAt, rt.RevokedAt = nil, nil
-		is.RotateFrom = old.ID
-		if r.reuse {
-			is.ReuseSince = now.Add(-s.tokens.RefreshTokenReuseInterval.D())
+		now := s.now()
+		value := randomID(32)
+		rt := &store.RefreshToken{ID: randomID(16), TokenHash: hashToken(value), FamilyID: randomID(16),
+			ClientID: r.ClientID, Subject: r.Subject, Scopes: r.Scopes, Audience: r.GetAudience(),
+			AuthTime: r.AuthTime, AMR: r.AMR, CreatedAt: now,
+			FamilyExpiresAt: now.Add(s.tokens.RefreshTokenAbsoluteLifetime.D())}
+		rt.ExpiresAt = s.refreshExpiry(now, rt.FamilyExpiresAt)
+		is := store.Issue{ConsumeCode: r.ID, Refresh: rt,
+			Access: s.newAccessToken(r.ClientID, r.Subject, r.Scopes, r.GetAudience(), r.AuthTime, r.AMR, rt.FamilyID)}
+		if err := s.issue(ctx, is); err != nil {
+			return "", "", time.Time{}, err
 		}
-		// The new refresh token keeps the grant's scopes (RFC 6749 section 6);
-		// only this access token is narrowed to the requested ones.
-		is.Access = s.newAccessToken(old.ClientID, old.Subject, r.scopes, old.Audience, old.AuthTime, old.AMR, old.FamilyID)
-	default:
-		return "", "", time.Time{}, fmt.Errorf("unexpected token request %T", request)
-	}
-	rt.ExpiresAt = now.Add(s.tokens.RefreshTokenLifetime.D())
-	if rt.ExpiresAt.After(rt.FamilyExpiresAt) {
-		rt.ExpiresAt = rt.FamilyExpiresAt
-	}
-	is.Refresh = rt
-	if err := s.issue(ctx, is); err != nil {
-		return "", "", time.Time{}, err
-	}
-	if is.RotateFrom != "" {
-		s.metrics.Token(string(oidc.GrantTypeRefreshToken))
-	} else {
 		s.metrics.Token(string(oidc.GrantTypeCode))
+		return is.Access.ID, value, is.Access.ExpiresAt, nil
+	case *refreshRequest:
+		return s.rotate(ctx, r)
 	}
-	return is.Access.ID, value, is.Access.ExpiresAt, nil
+	return "", "", time.Time{}, fmt.Errorf("unexpected token request %T", request)
+}
+
+func (s *Storage) refreshExpiry(now, familyExpires time.Time) time.Time {
+	if exp := now.Add(s.tokens.RefreshTokenLifetime.D()); exp.Before(familyExpires) {
+		return exp
+	}
+	return familyExpires
+}
+
+// rotate exchanges a refresh token for its successor, once: a second
+// presentation (even at the same moment, on another replica) finds the
+// token used, and either gets the very same answer again, within the
+// reuse grace, or ends the grant.
+func (s *Storage) rotate(ctx context.Context, r *refreshRequest) (string, string, time.Time, error) {
+	if r.resend != nil {
+		s.metrics.Token(string(oidc.GrantTypeRefreshToken))
+		return r.resend.AccessID, r.resend.Refresh, r.resend.AccessExpiresAt, nil
+	}
+	now := s.now()
+	old := r.token
+	value := randomID(32)
+	rt := *old
+	rt.ID, rt.TokenHash, rt.ParentID, rt.CreatedAt = randomID(16), hashToken(value), old.ID, now
+	rt.UsedAt, rt.RevokedAt, rt.Reply = nil, nil, nil
+	rt.ExpiresAt = s.refreshExpiry(now, old.FamilyExpiresAt)
+	// The new refresh token keeps the grant's scopes (RFC 6749 section 6);
+	// only this access token is narrowed to the requested ones.
+	access := s.newAccessToken(old.ClientID, old.Subject, r.scopes, old.Audience, old.AuthTime, old.AMR, old.FamilyID)
+	is := store.Issue{RotateFrom: old.ID, Access: access, Refresh: &rt}
+	if s.tokens.RefreshTokenReuseInterval > 0 {
+		sealed, err := sealReply(r.value, old.ID, reply{Refresh: value, AccessID: access.ID, AccessExpiresAt: access.ExpiresAt})
+		if err != nil {
+			return "", "", time.Time{}, err
+		}
+		is.Reply = sealed
+	}
+	err := s.store.IssueTokens(ctx, is, now)
+	if errors.Is(err, store.ErrConflict) {
+		// Another use of the same token won, here or on another replica.
+		if again, lerr := s.store.RefreshTokenByID(ctx, old.ID); lerr == nil {
+			if again.RevokedAt == nil {
+				if res := s.resendable(ctx, again, r.value, now); res != nil {
+					s.metrics.Token(string(oidc.GrantTypeRefreshToken))
+					return res.AccessID, res.Refresh, res.AccessExpiresAt, nil
+				}
+			}
+		}
+		s.revokeReplayed(ctx, old)
+		return "", "", time.Time{}, errGrant("refresh token already used")
+	}
+	if err != nil {
+		return "", "", time.Time{}, fmt.Errorf("issue tokens: %w", err)
+	}
+	s.metrics.Token(string(oidc.GrantTypeRefreshToken))
+	return access.ID, value, access.ExpiresAt, nil
 }
 
 func (s *Storage) issue(ctx context.Context, is store.Issue) error {
 	err := s.store.IssueTokens(ctx, is, s.now())
-	if errors.Is(err, store.ErrConflict) {
-		if is.ConsumeCode != "" {
-			// A parallel redemption won; this one is a replay.
-			if ar, lerr := s.store.AuthRequestByID(ctx, is.ConsumeCode); lerr == nil {
-				s.revokeCodeGrant(ctx, ar)
-			}
-			return errGrant("code already used")
+	if errors.Is(err, store.ErrConflict) && is.ConsumeCode != "" {
+		// A parallel redemption of the same code won; this one is a
+		// replay by the same, authenticated, client.
+		if ar, lerr := s.store.AuthRequestByID(ctx, is.ConsumeCode); lerr == nil {
+			s.revokeCodeGrant(ctx, ar)
 		}
-		if !is.ReuseSince.IsZero() {
-			// A retry within the grace lost to a use of the newer token:
-			// the old token is in two hands.
-			s.revokeReplayed(ctx, is.Refresh)
-		}
-		return errGrant("refresh token already used")
+		return errGrant("code already used")
 	}
 	if err != nil {
 		return fmt.Errorf("issue tokens: %w", err)
@@ -392,10 +434,32 @@ func (s *Storage) revokeReplayed(ctx context.Context, rt *store.RefreshToken) {
 	slog.WarnContext(ctx, "refresh token replayed; its family is revoked", "client_id", rt.ClientID, "family", rt.FamilyID)
 }
 
+// resendable returns the answer rt's first use gave, if it may be sent
+// again: rt was used within the reuse grace, whoever asks holds rt itself
+// (the answer is sealed under it), and the successor in that answer was
+// neither used nor revoked since (the client never got it).
+func (s *Storage) resendable(ctx context.Context, rt *store.RefreshToken, value string, now time.Time) *reply {
+	grace := s.tokens.RefreshTokenReuseInterval.D()
+	if grace <= 0 || rt.UsedAt == nil || now.Sub(*rt.UsedAt) >= grace || rt.Reply == nil {
+		return nil
+	}
+	rep, err := openReply(value, rt.ID, rt.Reply)
+	if err != nil {
+		slog.WarnContext(ctx, "open refresh reply", "family", rt.FamilyID, "error", err)
+		return nil
+	}
+	next, err := s.store.RefreshTokenByHash(ctx, hashToken(rep.Refresh))
+	if err != nil || next.UsedAt != nil || next.RevokedAt != nil {
+		return nil
+	}
+	return rep
+}
+
 // TokenRequestByRefreshToken loads a refresh token for the refresh grant.
-// A token that was already used is a replay and its whole family is
-// revoked, unless it is retried within the reuse grace (the client lost the
-// response to its first use) and the newer token was never used.
+// Any presentation of a used or revoked token of a live family is a replay
+// and revokes the whole family, access tokens included, unless the token
+// is retried within the reuse grace and its successor was never used: then
+// the same answer is sent again (see rotate).
 func (s *Storage) TokenRequestByRefreshToken(ctx context.Context, token string) (op.RefreshTokenRequest, error) {
 	rt, err := s.store.RefreshTokenByHash(ctx, hashToken(token))
 	if errors.Is(err, store.ErrNotFound) {
@@ -405,20 +469,16 @@ func (s *Storage) TokenRequestByRefreshToken(ctx context.Context, token string) 
 		return nil, fmt.Errorf("load refresh token: %w", err)
 	}
 	now := s.now()
-	grace := s.tokens.RefreshTokenReuseInterval.D()
-	reuse := false
+	var resend *reply
 	switch {
 	case rt.RevokedAt != nil:
+		s.revokeReplayed(ctx, rt)
 		return nil, errors.New("refresh token revoked")
-	case rt.UsedAt != nil && now.Sub(*rt.UsedAt) < grace:
-		// IssueTokens checks, atomically, that the newer token is unused.
-		reuse = true
 	case rt.UsedAt != nil:
-		if err := s.store.RevokeRefreshFamily(ctx, rt.FamilyID, now); err != nil {
-			return nil, fmt.Errorf("revoke replayed refresh family: %w", err)
+		if resend = s.resendable(ctx, rt, token, now); resend == nil {
+			s.revokeReplayed(ctx, rt)
+			return nil, errors.New("refresh token already used")
 		}
-		slog.WarnContext(ctx, "refresh token replayed; its family is revoked", "client_id", rt.ClientID, "family", rt.FamilyID)
-		return nil, errors.New("refresh token already used")
 	}
 	if !now.Before(rt.ExpiresAt) || !now.Before(rt.FamilyExpiresAt) {
 		return nil, errors.New("refresh token expired")
@@ -426,7 +486,7 @@ func (s *Storage) TokenRequestByRefreshToken(ctx context.Context, token string) 
 	if _, err := s.activeUser(ctx, rt.Subject); err != nil {
 		return nil, err
 	}
-	return &refreshRequest{token: rt, scopes: rt.Scopes, reuse: reuse}, nil
+	return &refreshRequest{token: rt, value: token, scopes: rt.Scopes, resend: resend}, nil
 }
 
 // GetRefreshTokenInfo identifies a refresh token for revocation.

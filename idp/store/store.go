@@ -261,6 +261,10 @@ type RefreshToken struct {
 	FamilyExpiresAt time.Time  `json:"family_expires_at"`
 	UsedAt          *time.Time `json:"used_at"`
 	RevokedAt       *time.Time `json:"revoked_at"`
+	// Reply is the sealed answer that carried this token's successor, kept
+	// for the reuse grace (see Issue.Reply); nil otherwise. It is not
+	// exported: it only matters for a few seconds.
+	Reply []byte `json:"-"`
 }
 
 // Issue is one token endpoint response to persist atomically.
@@ -272,15 +276,14 @@ type Issue struct {
 	// outlives what it issued.
 	ConsumeCode string
 	// RotateFrom, when set, is the ID of the refresh token being used. It
-	// fails with ErrConflict if that token is already used or revoked.
+	// fails with ErrConflict if that token is already used or revoked, and
+	// a token never gets a second successor (Refresh's ParentID is unique).
 	RotateFrom string
-	// ReuseSince, when set with RotateFrom, lets RotateFrom be used again
-	// if its first use was at or after ReuseSince and none of its children
-	// was used or revoked since: the client never got the response that
-	// carried the child. Those unused children are revoked; the token keeps
-	// its first UsedAt, so the grace never extends itself.
-	ReuseSince time.Time
-	Access     *AccessToken
+	// Reply, with RotateFrom, is stored on the used token: the answer that
+	// carries its successor, sealed, so a client that lost it may be sent
+	// the same answer again within the reuse grace.
+	Reply  []byte
+	Access *AccessToken
 	// Refresh is optional.
 	Refresh *RefreshToken
 }

@@ -19,13 +19,12 @@ func insertAccessToken(ctx context.Context, db dbtx, a *store.AccessToken) error
 	return mapErr(err)
 }
 
+// insertRefreshToken inserts r; a second child of one parent is a
+// conflict (the unique index on parent_id).
 func insertRefreshToken(ctx context.Context, db dbtx, r *store.RefreshToken) error {
+	vals := codec.RefreshTokenValues(r)
 	_, err := db.Exec(ctx, `INSERT INTO refresh_tokens (`+codec.RefreshTokenColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
-		r.ID, r.TokenHash, r.FamilyID, codec.NullString(r.ParentID), r.ClientID, r.Subject,
-		codec.List(r.Scopes), codec.List(r.Audience), codec.Unix(r.AuthTime), codec.List(r.AMR),
-		codec.Unix(r.CreatedAt), codec.Unix(r.ExpiresAt), codec.Unix(r.FamilyExpiresAt), codec.UnixPtr(r.UsedAt),
-		codec.UnixPtr(r.RevokedAt))
+		VALUES (`+params(len(vals))+`)`, vals...)
 	return mapErr(err)
 }
 
@@ -41,13 +40,8 @@ func (s *Store) IssueTokens(ctx context.Context, is store.Issue, now time.Time) 
 				return err
 			}
 		}
-		if is.RotateFrom != "" && is.ReuseSince.IsZero() {
-			if err := markUsed(ctx, tx, is.RotateFrom, now); err != nil {
-				return err
-			}
-		}
-		if is.RotateFrom != "" && !is.ReuseSince.IsZero() {
-			if err := reuseRefresh(ctx, tx, is.RotateFrom, is.ReuseSince, now); err != nil {
+		if is.RotateFrom != "" {
+			if err := markUsed(ctx, tx, is.RotateFrom, is.Reply, now); err != nil {
 				return err
 			}
 		}
@@ -67,12 +61,12 @@ func (s *Store) IssueTokens(ctx context.Context, is store.Issue, now time.Time) 
 	return nil
 }
 
-// markUsed marks refresh token id used. Of several concurrent rotations
+// markUsed marks refresh token id used and keeps reply on it. Of several concurrent rotations
 // of the same token the first UPDATE wins; the others wait for it, find
 // used_at set and change nothing.
-func markUsed(ctx context.Context, tx pgx.Tx, id string, now time.Time) error {
-	tag, err := tx.Exec(ctx, `UPDATE refresh_tokens SET used_at = $1
-		WHERE id = $2 AND used_at IS NULL AND revoked_at IS NULL`, now.Unix(), id)
+func markUsed(ctx context.Context, tx pgx.Tx, id string, reply []byte, now time.Time) error {
+	tag, err := tx.Exec(ctx, `UPDATE refresh_tokens SET used_at = $1, reply = $3
+		WHERE id = $2 AND used_at IS NULL AND revoked_at IS NULL`, now.Unix(), id, codec.NullBytes(reply))
 	if err != nil {
 		return fmt.Errorf("rotate refresh token %q: %w", id, err)
 	}
@@ -87,26 +81,6 @@ func markUsed(ctx context.Context, tx pgx.Tx, id string, now time.Time) error {
 		return fmt.Errorf("rotate refresh token %q: %w", id, store.ErrNotFound)
 	}
 	return fmt.Errorf("rotate refresh token %q: already used or revoked: %w", id, store.ErrConflict)
-}
-
-// reuseRefresh accepts a second use of a refresh token within the grace
-// (see store.Issue.ReuseSince) and revokes the children nobody used.
-func reuseRefresh(ctx context.Context, tx pgx.Tx, id string, since, now time.Time) error {
-	tag, err := tx.Exec(ctx, `UPDATE refresh_tokens SET used_at = COALESCE(used_at, $1)
-		WHERE id = $2 AND revoked_at IS NULL AND (used_at IS NULL OR used_at >= $3)
-		  AND NOT EXISTS (SELECT 1 FROM refresh_tokens c WHERE c.parent_id = $2 AND c.used_at IS NOT NULL)`,
-		now.Unix(), id, since.Unix())
-	if err != nil {
-		return fmt.Errorf("reuse refresh token %q: %w", id, err)
-	}
-	if tag.RowsAffected() != 1 {
-		return fmt.Errorf("reuse refresh token %q: outside the grace or a newer token was used: %w", id, store.ErrConflict)
-	}
-	if _, err := tx.Exec(ctx, `UPDATE refresh_tokens SET revoked_at = $1
-		WHERE parent_id = $2 AND used_at IS NULL AND revoked_at IS NULL`, now.Unix(), id); err != nil {
-		return fmt.Errorf("revoke unused children of %q: %w", id, err)
-	}
-	return nil
 }
 
 // AccessTokenByID returns the token, also when expired: callers check

@@ -215,13 +215,7 @@ func importRecord(ctx context.Context, tx *txn, r store.Record) error {
 		}
 	case store.KindRefreshToken:
 		if t := r.RefreshToken; t != nil {
-			_, err := tx.ExecContext(ctx, `INSERT INTO refresh_tokens (`+codec.RefreshTokenColumns+`)
-				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-				t.ID, t.TokenHash, t.FamilyID, codec.NullString(t.ParentID), t.ClientID, t.Subject,
-				codec.List(t.Scopes), codec.List(t.Audience), codec.Unix(t.AuthTime), codec.List(t.AMR),
-				codec.Unix(t.CreatedAt), codec.Unix(t.ExpiresAt), codec.Unix(t.FamilyExpiresAt), codec.UnixPtr(t.UsedAt),
-				codec.UnixPtr(t.RevokedAt))
-			return mapErr(err)
+			return insertRefreshToken(ctx, tx, t)
 		}
 	case store.KindAccessToken:
 		if a := r.AccessToken; a != nil {

@@ -23,13 +23,8 @@ func (s *Store) IssueTokens(ctx context.Context, is store.Issue, now time.Time) 
 				return err
 			}
 		}
-		if is.RotateFrom != "" && is.ReuseSince.IsZero() {
-			if err := markUsed(ctx, tx, is.RotateFrom, now); err != nil {
-				return err
-			}
-		}
-		if is.RotateFrom != "" && !is.ReuseSince.IsZero() {
-			if err := reuseRefresh(ctx, tx, is.RotateFrom, is.ReuseSince, now); err != nil {
+		if is.RotateFrom != "" {
+			if err := markUsed(ctx, tx, is.RotateFrom, is.Reply, now); err != nil {
 				return err
 			}
 		}
@@ -42,14 +37,8 @@ func (s *Store) IssueTokens(ctx context.Context, is store.Issue, now time.Time) 
 			return fmt.Errorf("insert access token %q: %w", a.ID, mapErr(err))
 		}
 		if r := is.Refresh; r != nil {
-			_, err := tx.ExecContext(ctx, `INSERT INTO refresh_tokens (`+codec.RefreshTokenColumns+`)
-				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-				r.ID, r.TokenHash, r.FamilyID, codec.NullString(r.ParentID), r.ClientID, r.Subject,
-				codec.List(r.Scopes), codec.List(r.Audience), codec.Unix(r.AuthTime), codec.List(r.AMR),
-				codec.Unix(r.CreatedAt), codec.Unix(r.ExpiresAt), codec.Unix(r.FamilyExpiresAt), codec.UnixPtr(r.UsedAt),
-				codec.UnixPtr(r.RevokedAt))
-			if err != nil {
-				return fmt.Errorf("insert refresh token %q: %w", r.ID, mapErr(err))
+			if err := insertRefreshToken(ctx, tx, r); err != nil {
+				return fmt.Errorf("insert refresh token %q: %w", r.ID, err)
 			}
 		}
 		return nil
@@ -60,11 +49,20 @@ func (s *Store) IssueTokens(ctx context.Context, is store.Issue, now time.Time) 
 	return nil
 }
 
-// markUsed marks refresh token id used. Exactly one of several concurrent
-// rotations of the same token succeeds.
-func markUsed(ctx context.Context, tx *txn, id string, now time.Time) error {
-	res, err := tx.ExecContext(ctx, `UPDATE refresh_tokens SET used_at = ?
-		WHERE id = ? AND used_at IS NULL AND revoked_at IS NULL`, now.Unix(), id)
+// insertRefreshToken inserts r; a second child of one parent is a
+// conflict (the unique index on parent_id).
+func insertRefreshToken(ctx context.Context, tx *txn, r *store.RefreshToken) error {
+	vals := codec.RefreshTokenValues(r)
+	_, err := tx.ExecContext(ctx, `INSERT INTO refresh_tokens (`+codec.RefreshTokenColumns+`)
+		VALUES (`+placeholders(len(vals))+`)`, vals...)
+	return mapErr(err)
+}
+
+// markUsed marks refresh token id used and keeps reply on it. Exactly one
+// of several concurrent rotations of the same token succeeds.
+func markUsed(ctx context.Context, tx *txn, id string, reply []byte, now time.Time) error {
+	res, err := tx.ExecContext(ctx, `UPDATE refresh_tokens SET used_at = ?, reply = ?
+		WHERE id = ? AND used_at IS NULL AND revoked_at IS NULL`, now.Unix(), codec.NullBytes(reply), id)
 	if err != nil {
 		return fmt.Errorf("rotate refresh token %q: %w", id, err)
 	}
@@ -84,29 +82,6 @@ func markUsed(ctx context.Context, tx *txn, id string, now time.Time) error {
 		return fmt.Errorf("rotate refresh token %q: %w", id, err)
 	}
 	return fmt.Errorf("rotate refresh token %q: already used or revoked: %w", id, store.ErrConflict)
-}
-
-// reuseRefresh accepts a second use of a refresh token within the grace
-// (see store.Issue.ReuseSince) and revokes the children nobody used.
-func reuseRefresh(ctx context.Context, tx *txn, id string, since, now time.Time) error {
-	res, err := tx.ExecContext(ctx, `UPDATE refresh_tokens SET used_at = COALESCE(used_at, ?1)
-		WHERE id = ?2 AND revoked_at IS NULL AND (used_at IS NULL OR used_at >= ?3)
-		  AND NOT EXISTS (SELECT 1 FROM refresh_tokens c WHERE c.parent_id = ?2 AND c.used_at IS NOT NULL)`,
-		now.Unix(), id, since.Unix())
-	if err != nil {
-		return fmt.Errorf("reuse refresh token %q: %w", id, err)
-	}
-	if n, err := affected(res); err != nil || n != 1 {
-		if err == nil {
-			err = fmt.Errorf("reuse refresh token %q: outside the grace or a newer token was used: %w", id, store.ErrConflict)
-		}
-		return err
-	}
-	if _, err := tx.ExecContext(ctx, `UPDATE refresh_tokens SET revoked_at = ?1
-		WHERE parent_id = ?2 AND used_at IS NULL AND revoked_at IS NULL`, now.Unix(), id); err != nil {
-		return fmt.Errorf("revoke unused children of %q: %w", id, err)
-	}
-	return nil
 }
 
 // AccessTokenByID returns the token, also when expired: callers check

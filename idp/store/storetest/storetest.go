@@ -102,7 +102,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"GCRecoveryLinks", testGCRecoveryLinks},
 		{"ThrottleFailures", testThrottleFailures},
 		{"GCThrottleFailures", testGCThrottleFailures},
-		{"RefreshReuseGrace", testRefreshReuseGrace},
+		{"RefreshSingleSuccessor", testRefreshSingleSuccessor},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newStore(t)) })

@@ -56,51 +56,36 @@ func testGCThrottleFailures(t *testing.T, s store.Store) {
 	}
 }
 
-// A refresh token retried within the grace rotates again and revokes the
-// child nobody used; once a child was used, the retry is a conflict.
-func testRefreshReuseGrace(t *testing.T, s store.Store) {
+// A refresh token has at most one successor, ever: the used token keeps
+// the sealed reply that carried it, and no write, rotation or plain
+// insert, gives it a second child.
+func testRefreshSingleSuccessor(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	must(t, s.IssueTokens(ctx, store.Issue{Access: newAccess("at1", "u1", "fam"), Refresh: newRefresh("rt1", "fam", "", "u1")}, t0), "first issue")
-	used := t0.Add(time.Minute)
-	must(t, s.IssueTokens(ctx, store.Issue{RotateFrom: "rt1", Access: newAccess("at2", "u1", "fam"),
-		Refresh: newRefresh("rt2", "fam", "rt1", "u1")}, used), "rotate")
-
-	retry := used.Add(10 * time.Second)
-	must(t, s.IssueTokens(ctx, store.Issue{RotateFrom: "rt1", ReuseSince: retry.Add(-30 * time.Second),
-		Access: newAccess("at3", "u1", "fam"), Refresh: newRefresh("rt3", "fam", "rt1", "u1")}, retry), "retry within the grace")
 	rt1, err := s.RefreshTokenByID(ctx, "rt1")
 	must(t, err, "rt1")
-	if rt1.UsedAt == nil || !rt1.UsedAt.Equal(used) {
-		t.Errorf("rt1 UsedAt = %v after the retry, want the first use %v", rt1.UsedAt, used)
+	if rt1.Reply != nil {
+		t.Errorf("an unused token has a reply: %x", rt1.Reply)
 	}
-	rt2, err := s.RefreshTokenByID(ctx, "rt2")
-	must(t, err, "rt2")
-	if rt2.RevokedAt == nil {
-		t.Error("the unused child rt2 is not revoked after the retry")
-	}
-	rt3, err := s.RefreshTokenByID(ctx, "rt3")
-	must(t, err, "rt3")
-	if rt3.RevokedAt != nil || rt3.UsedAt != nil {
-		t.Errorf("the retry's child rt3: revoked %v used %v", rt3.RevokedAt, rt3.UsedAt)
+	used := t0.Add(time.Minute)
+	reply := []byte("sealed reply")
+	must(t, s.IssueTokens(ctx, store.Issue{RotateFrom: "rt1", Reply: reply, Access: newAccess("at2", "u1", "fam"),
+		Refresh: newRefresh("rt2", "fam", "rt1", "u1")}, used), "rotate")
+	rt1, err = s.RefreshTokenByHash(ctx, hash("refresh-rt1"))
+	must(t, err, "rt1 by hash")
+	if string(rt1.Reply) != string(reply) || rt1.UsedAt == nil || !rt1.UsedAt.Equal(used) {
+		t.Errorf("rt1 after its use: reply %q used %v, want %q at %v", rt1.Reply, rt1.UsedAt, reply, used)
 	}
 
-	// Outside the grace: the first use is before ReuseSince.
-	late := used.Add(time.Hour)
-	err = s.IssueTokens(ctx, store.Issue{RotateFrom: "rt1", ReuseSince: late.Add(-30 * time.Second),
-		Access: newAccess("at4", "u1", "fam"), Refresh: newRefresh("rt4", "fam", "rt1", "u1")}, late)
-	wantIs(t, err, store.ErrConflict, "retry outside the grace")
-
-	// rt3 used: rt1 is no longer retryable, even within the grace.
-	must(t, s.IssueTokens(ctx, store.Issue{RotateFrom: "rt3", Access: newAccess("at5", "u1", "fam"),
-		Refresh: newRefresh("rt5", "fam", "rt3", "u1")}, retry.Add(time.Second)), "use rt3")
-	err = s.IssueTokens(ctx, store.Issue{RotateFrom: "rt1", ReuseSince: retry.Add(-30 * time.Second),
-		Access: newAccess("at6", "u1", "fam"), Refresh: newRefresh("rt6", "fam", "rt1", "u1")}, retry.Add(2*time.Second))
-	wantIs(t, err, store.ErrConflict, "retry after a child was used")
-	_, err = s.RefreshTokenByID(ctx, "rt6")
-	wantIs(t, err, store.ErrNotFound, "child of the refused retry")
-	rt5, err := s.RefreshTokenByID(ctx, "rt5")
-	must(t, err, "rt5")
-	if rt5.RevokedAt != nil {
-		t.Error("a refused retry revoked the live token; revoking the family is the caller's decision")
-	}
+	// A second rotation of rt1 is a conflict, and leaves nothing behind.
+	err = s.IssueTokens(ctx, store.Issue{RotateFrom: "rt1", Access: newAccess("at3", "u1", "fam"),
+		Refresh: newRefresh("rt3", "fam", "rt1", "u1")}, used.Add(time.Second))
+	wantIs(t, err, store.ErrConflict, "second rotation")
+	_, err = s.AccessTokenByID(ctx, "at3")
+	wantIs(t, err, store.ErrNotFound, "access token of the refused rotation")
+	// Even a write that skips the rotation cannot give rt1 a second child.
+	err = s.IssueTokens(ctx, store.Issue{Access: newAccess("at4", "u1", "fam"), Refresh: newRefresh("rt4", "fam", "rt1", "u1")}, used)
+	wantIs(t, err, store.ErrConflict, "second child inserted without a rotation")
+	_, err = s.RefreshTokenByID(ctx, "rt4")
+	wantIs(t, err, store.ErrNotFound, "the refused second child")
 }

@@ -31,7 +31,7 @@ const (
 	last_used_ua`
 	RecoveryLinkColumns = `token_hash, user_id, created_by, created_at, expires_at, used_at`
 	RefreshTokenColumns = `id, token_hash, family_id, parent_id, client_id, subject, scopes, audience,
-	auth_time, amr, created_at, expires_at, family_expires_at, used_at, revoked_at`
+	auth_time, amr, created_at, expires_at, family_expires_at, used_at, revoked_at, reply`
 	SessionColumns = `id, user_id, auth_time, amr, created_at, last_seen_at, idle_expires_at, expires_at,
 	user_agent, ip`
 	SigningKeyColumns = `id, algorithm, private_key, created_at, active_from, retire_at`
@@ -115,11 +115,19 @@ func ScanRefreshToken(sc Scanner) (*store.RefreshToken, error) {
 	err := sc.Scan(&t.ID, &t.TokenHash, &t.FamilyID, StringCol(&t.ParentID), &t.ClientID, &t.Subject,
 		ListCol(&t.Scopes), ListCol(&t.Audience), TimeCol(&t.AuthTime), ListCol(&t.AMR),
 		TimeCol(&t.CreatedAt), TimeCol(&t.ExpiresAt), TimeCol(&t.FamilyExpiresAt),
-		TimePtrCol(&t.UsedAt), TimePtrCol(&t.RevokedAt))
+		TimePtrCol(&t.UsedAt), TimePtrCol(&t.RevokedAt), &t.Reply)
 	if err != nil {
 		return nil, err
 	}
 	return &t, nil
+}
+
+// RefreshTokenValues are r's values in the order of RefreshTokenColumns.
+func RefreshTokenValues(r *store.RefreshToken) []any {
+	return []any{r.ID, r.TokenHash, r.FamilyID, NullString(r.ParentID), r.ClientID, r.Subject,
+		List(r.Scopes), List(r.Audience), Unix(r.AuthTime), List(r.AMR),
+		Unix(r.CreatedAt), Unix(r.ExpiresAt), Unix(r.FamilyExpiresAt), UnixPtr(r.UsedAt),
+		UnixPtr(r.RevokedAt), NullBytes(r.Reply)}
 }
 
 // ScanSession reads one row of SessionColumns.
