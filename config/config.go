@@ -232,21 +232,25 @@ type Password struct {
 	MinLength int `yaml:"min_length"`
 }
 
-// Throttle limits guessing. Failed password sign-ins are counted per account
-// and per client address, failed client authentications at the token
-// endpoint per client and address, and failed recovery links per address.
-// Counters live in the database, so every replica sees the same ones.
+// Throttle limits guessing. Failed password sign-ins are counted per
+// sign-in name (a username or an email address, whether or not an account
+// has it: an account has two names) and per client address, failed client
+// authentications at the token endpoint per client and address, and failed
+// recovery links per address. Each attempt is counted before the password
+// is checked, so attempts sent at once cannot all get through. Counters
+// live in the database, so every replica sees the same ones.
 // Passkey sign-in is never throttled: an attacker guessing a member's
 // password cannot lock the member out of their passkey.
 type Throttle struct {
 	// Window is the period failures are counted over.
 	Window Duration `yaml:"window"`
-	// AccountFailures is how many failures an account (or a client at the
-	// token endpoint) takes within Window before each further attempt must
-	// wait, 1 s doubling with each failure up to Window.
+	// AccountFailures is how many failures a sign-in name (or a client at
+	// the token endpoint) takes within Window before each further attempt
+	// must wait, 1 s doubling with each failure up to Window.
 	AccountFailures int `yaml:"account_failures"`
-	// AccountHourlyLimit stops attempts for an hour once an account has
-	// failed this many times within an hour.
+	// AccountHourlyLimit stops attempts for an hour once a sign-in name has
+	// failed this many times within an hour (the default 50 keeps an
+	// account, with its two names, at 100 an hour at most).
 	AccountHourlyLimit int `yaml:"account_hourly_limit"`
 	// AddressFailures and AddressHourlyLimit are the same per client
 	// address (an IPv6 /64), across accounts: higher, since many members
@@ -323,7 +327,7 @@ func Default() Config {
 		Throttle: Throttle{
 			Window:             Duration(15 * time.Minute),
 			AccountFailures:    10,
-			AccountHourlyLimit: 100,
+			AccountHourlyLimit: 50,
 			AddressFailures:    50,
 			AddressHourlyLimit: 500,
 		},

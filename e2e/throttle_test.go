@@ -2,14 +2,17 @@ package e2e
 
 import (
 	"encoding/json"
+	"fmt"
 	"net"
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/communityidp/idp/config"
+	"github.com/communityidp/idp/idp/formclient"
 	"github.com/communityidp/idp/idp/passkey/softauthn"
 	"github.com/communityidp/idp/idp/store/pgtest"
 )
@@ -268,5 +271,89 @@ func TestThrottleRecoveryLinks(t *testing.T) {
 	}
 	if r := browserFrom(t, p, "198.51.100.6").Get(p.URL + "/recover?token=x"); r.Status != 404 {
 		t.Fatalf("another address: %d, want 404", r.Status)
+	}
+}
+
+// 80 wrong passwords for one account sent at the same moment, from 80
+// addresses, through two replicas: the throttle reserves each attempt
+// before the password is hashed, so no more than the account's 10 free
+// attempts are checked (401); all the others are turned away (429). The
+// provider's clock stands still, so no back-off ever expires.
+func TestThrottleHoldsUnderConcurrentGuesses(t *testing.T) {
+	eachStore(t, func(t *testing.T, useStore func(*config.Config)) {
+		p1 := startProvider(t, func(c *config.Config) {
+			useStore(c)
+			c.TrustedProxies = []string{"127.0.0.1"}
+		})
+		p2 := startSecondReplica(t, p1)
+		const n = 80
+		type guess struct {
+			b    *browser
+			page *page
+		}
+		guesses := make([]guess, n)
+		for i := range guesses {
+			b := browserFrom(t, []*provider{p1, p2}[i%2], fmt.Sprintf("198.18.%d.%d", i/200, 1+i%200))
+			guesses[i] = guess{b, passwordPage(t, b, aliceLogin)}
+		}
+		var (
+			wg       sync.WaitGroup
+			mu       sync.Mutex
+			statuses = map[int]int{}
+			start    = make(chan struct{})
+		)
+		for i, g := range guesses {
+			wg.Go(func() {
+				form, values, err := g.page.Fill("Sign in", map[string]string{"Password": fmt.Sprintf("wrong guess %d", i)})
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				<-start
+				next, err := formclient.Submit(g.b.client, g.b.p.URL, g.page, form, values)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				mu.Lock()
+				statuses[next.Status]++
+				mu.Unlock()
+			})
+		}
+		close(start)
+		wg.Wait()
+		if statuses[401] > 10 || statuses[401]+statuses[429] != n {
+			t.Fatalf("%d parallel wrong passwords: %v; want at most 10 checked (401), the rest turned away (429)", n, statuses)
+		}
+	})
+}
+
+// A stolen session guessing the password in Settings is throttled like
+// sign-in, under the same counters: after 10 wrong current passwords the
+// page turns further tries away (429), and the sign-in page does too.
+func TestThrottleSettingsCurrentPassword(t *testing.T) {
+	p := startProvider(t, nil)
+	b := newBrowser(t, p)
+	signInPage(t, b, p, aliceLogin, alicePassword)
+	settings := b.Get(p.URL + "/settings")
+	statuses := map[int]int{}
+	var last *result
+	for i := range 40 {
+		last = b.Submit(settings.page, "Change password", map[string]string{
+			"Current password": fmt.Sprintf("guess number %d", i), "New password": "a brand new passphrase"})
+		statuses[last.Status]++
+	}
+	if statuses[400] != 10 || statuses[429] != 30 {
+		t.Fatalf("40 wrong current passwords: %v; want 10 checked (400) and 30 turned away (429)", statuses)
+	}
+	if !strings.Contains(last.Text(), "Wait") {
+		t.Fatalf("the throttled Settings page does not say to wait: %s", last.Text())
+	}
+	// The same counters as sign-in, under the username and the email.
+	for _, login := range []string{aliceLogin, "alice@example.org"} {
+		other := newBrowser(t, p)
+		if r := other.Submit(passwordPage(t, other, login), "Sign in", map[string]string{"Password": alicePassword}); r.Status != 429 {
+			t.Fatalf("sign-in as %s after the Settings guesses: %d, want 429", login, r.Status)
+		}
 	}
 }

@@ -14,10 +14,12 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/communityidp/idp/idp/audit"
+	"github.com/communityidp/idp/idp/clientip"
 	"github.com/communityidp/idp/idp/passkey"
 	"github.com/communityidp/idp/idp/password"
 	"github.com/communityidp/idp/idp/session"
 	"github.com/communityidp/idp/idp/store"
+	"github.com/communityidp/idp/idp/throttle"
 	"github.com/communityidp/idp/idp/users"
 	"github.com/communityidp/idp/idp/web"
 )
@@ -34,7 +36,9 @@ type Handler struct {
 	PasswordMinLength int
 	// ReauthAfter is how recent a sign-in must be to add a passkey.
 	ReauthAfter time.Duration
-	Now         func() time.Time
+	// Throttle counts wrong current passwords as sign-in failures.
+	Throttle *throttle.Throttle
+	Now      func() time.Time
 }
 
 // Register mounts the pages.
@@ -156,12 +160,31 @@ func (h *Handler) password(c *gin.Context) {
 	ctx := c.Request.Context()
 	p := h.page(cur)
 	current, next := c.PostForm("current_password"), c.PostForm("new_password")
+	// The check is a password guess like any other: counted, before the
+	// hash runs, under the member's sign-in names and the address, so a
+	// stolen session cannot guess faster here than at sign-in.
+	keys := append(h.Throttle.Names(cur.User), h.Throttle.Address(clientip.From(c.Request)))
+	held, wait, err := h.Throttle.Reserve(ctx, keys...)
+	if err != nil {
+		h.serverError(c, "check password throttle", err)
+		return
+	}
+	if held == nil {
+		c.Header("Retry-After", throttle.RetryAfter(wait))
+		p.PasswordError = h.Render.T(c.Request, "login.throttled", h.Render.Wait(c.Request, wait))
+		h.show(c, http.StatusTooManyRequests, cur, p)
+		return
+	}
 	ok := false
 	if cur.User.PasswordHash != "" && len(current) <= 4*password.MaxLength {
-		var err error
 		ok, _, err = password.Verify(cur.User.PasswordHash, current)
 		if err != nil {
 			slog.ErrorContext(ctx, "verify password", "error", err)
+		}
+	}
+	if ok {
+		if err := held.Release(ctx); err != nil {
+			slog.ErrorContext(ctx, "release password attempt", "error", err)
 		}
 	}
 	if !ok {

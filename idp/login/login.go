@@ -289,20 +289,20 @@ func (h *Handler) password(c *gin.Context) {
 		h.serverError(c, "load user", err)
 		return
 	}
-	// Guesses are counted per account (an unknown name like an account,
-	// so the answers tell nothing about who is a member) and per address.
-	acct := h.Throttle.UnknownLogin(login)
+	// Guesses are counted per sign-in name (an unknown name exactly like
+	// an account's) and per address, and reserved before the hash runs, so
+	// guesses sent at once cannot all pass the check.
+	name, addr := h.Throttle.Login(login), h.Throttle.Address(clientip.From(c.Request))
 	userID := ""
 	if known {
-		acct, userID = h.Throttle.Account(u.ID), u.ID
+		userID = u.ID
 	}
-	addr := h.Throttle.Address(clientip.From(c.Request))
-	wait, err := h.Throttle.Wait(ctx, acct, addr)
+	held, wait, err := h.Throttle.Reserve(ctx, name, addr)
 	if err != nil {
 		h.serverError(c, "check sign-in throttle", err)
 		return
 	}
-	if wait > 0 {
+	if held == nil {
 		h.Audit.SignIn(ctx, c.Request, userID, clientID, audit.MethodPassword, "LOGIN-THROTTLED")
 		slog.WarnContext(ctx, "sign-in throttled", "user", userID, "wait", wait.Round(time.Second))
 		page.Code = "LOGIN-THROTTLED"
@@ -325,9 +325,7 @@ func (h *Handler) password(c *gin.Context) {
 		password.VerifyDummy(pw)
 	}
 	if !ok {
-		if err := h.Throttle.Fail(ctx, acct, addr); err != nil {
-			slog.ErrorContext(ctx, "count failed sign-in", "error", err)
-		}
+		// The reservation stays: it is the failure.
 		if known {
 			slog.InfoContext(ctx, "sign-in failed", "method", "pwd", "user", u.ID)
 		}
@@ -336,7 +334,7 @@ func (h *Handler) password(c *gin.Context) {
 		h.Render.Render(c.Writer, c.Request, http.StatusUnauthorized, "login_password", nil, page)
 		return
 	}
-	if err := h.Throttle.Clear(ctx, acct); err != nil {
+	if err := errors.Join(h.Throttle.Clear(ctx, name), held.Release(ctx)); err != nil {
 		slog.ErrorContext(ctx, "clear failed sign-ins", "error", err)
 	}
 	if u.Disabled {

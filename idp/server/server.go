@@ -184,7 +184,7 @@ func New(ctx context.Context, cfg config.Config, st store.Store, o Options) (*Se
 			PasswordMinLength: cfg.Password.MinLength, Throttle: limiter, Now: o.Now,
 		},
 		&account.Handler{Store: st, Sessions: sessions, CSRF: csrf, Render: render, Passkeys: passkeys, Audit: rec, PasswordMinLength: cfg.Password.MinLength,
-			ReauthAfter: cfg.Sessions.ReauthAfter.D(), Now: o.Now},
+			ReauthAfter: cfg.Sessions.ReauthAfter.D(), Throttle: limiter, Now: o.Now},
 		&admin.Handler{Store: st, CSRF: csrf, Render: render, Audit: rec, Passkeys: passkeys, Config: cfg, Now: o.Now,
 			Synthetic: s.synthetic()},
 	)

@@ -667,6 +667,32 @@ type ThrottleStore interface {
 	Failures(ctx context.Context, key string, since time.Time) (int, time.Time, error)
 	// ClearFailures forgets key's failures: the account signed in.
 	ClearFailures(ctx context.Context, key string) error
+	// ReserveAttempt counts each key's failures, asks allow whether the
+	// attempt may go ahead and, if so, records a failure under every key at
+	// at, all under a lock each key shares on every replica: of concurrent
+	// callers each sees the reservations of those before it, so no
+	// allowance is ever spent twice. ReleaseAttempt(ticket) removes the
+	// reservation when the attempt succeeds; ok is false (and nothing is
+	// written) when allow refused.
+	ReserveAttempt(ctx context.Context, keys []ThrottleQuery, at time.Time, allow func([]ThrottleCount) bool) (ticket string, ok bool, err error)
+	// ReleaseAttempt deletes the failures a reservation recorded; an
+	// unknown ticket is not an error.
+	ReleaseAttempt(ctx context.Context, ticket string) error
+}
+
+// ThrottleQuery asks for a key's failures since two times: the hour and
+// the key's shorter window.
+type ThrottleQuery struct {
+	Key                    string
+	HourSince, WindowSince time.Time
+}
+
+// ThrottleCount is a key's failures as a reservation saw them.
+type ThrottleCount struct {
+	// Hourly counts failures since HourSince, Recent those since
+	// WindowSince; Last is the latest one's time (zero when none).
+	Hourly, Recent int
+	Last           time.Time
 }
 
 // Text cuts s to at most n bytes of valid UTF-8, for a text column filled

@@ -1,13 +1,16 @@
 // Package throttle slows down guessing: wrong passwords, bad client
 // secrets at the token endpoint, unknown recovery links. Failures are
-// counted in the store under keys (an account, a client address, a client
-// at an address), so every replica sharing the database throttles alike.
+// counted in the store under keys (a sign-in name, a client address, a
+// client at an address), so every replica sharing the database throttles
+// alike.
 //
 // Under a key's free allowance attempts go through; past it each attempt
 // must wait, one second doubling with every further failure, up to the
 // window; past the hourly limit the key rests for an hour after its last
-// failure. Successes are not counted, so a member who finally types the
-// right password clears their account's count (never an address's).
+// failure. A password attempt is reserved (counted as a failure) before
+// the hash runs and released when it succeeds, so attempts sent at once
+// cannot all pass the check; a member who finally types the right password
+// clears their name's count (never an address's).
 package throttle
 
 import (
@@ -59,18 +62,28 @@ func New(st store.ThrottleStore, cfg config.Throttle, now func() time.Time) *Thr
 	}
 }
 
-// Account is the password counter of a member's account, whatever name
-// (username or email) they typed.
-func (t *Throttle) Account(userID string) Key {
-	return Key{Name: "acct:" + userID, Limits: t.account}
+// Login is the password counter of a sign-in name, as typed (case and
+// surrounding spaces aside): a username or an email address, of an account
+// or of nobody. Counting by name, never by account, keeps the throttle from
+// telling which username and which address belong together (a username's
+// failures would otherwise throttle its address at once), and makes an
+// unknown name behave exactly like a real one. An account has two names,
+// so it takes at most twice a name's allowance. The name is hashed:
+// non-members' addresses are not kept.
+func (t *Throttle) Login(name string) Key {
+	sum := sha256.Sum256([]byte(strings.ToLower(strings.TrimSpace(name))))
+	return Key{Name: "login:" + hex.EncodeToString(sum[:16]), Limits: t.account}
 }
 
-// UnknownLogin is the password counter of a name that matches no account,
-// throttled exactly like an account so the answers tell nothing about who
-// is a member. The name is hashed: non-members' addresses are not kept.
-func (t *Throttle) UnknownLogin(login string) Key {
-	sum := sha256.Sum256([]byte(strings.ToLower(strings.TrimSpace(login))))
-	return Key{Name: "login:" + hex.EncodeToString(sum[:16]), Limits: t.account}
+// Names are the password counters of both of an account's sign-in names,
+// for a password check made by a signed-in member (Settings): failures
+// there count as sign-in failures under either name.
+func (t *Throttle) Names(u *store.User) []Key {
+	keys := []Key{t.Login(u.Username)}
+	if u.Email != "" {
+		keys = append(keys, t.Login(u.Email))
+	}
+	return keys
 }
 
 // Address is the password counter of a client address across accounts.
@@ -107,29 +120,84 @@ func (t *Throttle) Wait(ctx context.Context, keys ...Key) (time.Duration, error)
 }
 
 func (t *Throttle) wait(ctx context.Context, k Key, now time.Time) (time.Duration, error) {
-	hourly, last, err := t.store.Failures(ctx, k.Name, now.Add(-time.Hour))
-	if err != nil {
+	q := t.query(k, now)
+	var c store.ThrottleCount
+	var err error
+	if c.Hourly, c.Last, err = t.store.Failures(ctx, k.Name, q.HourSince); err != nil {
 		return 0, fmt.Errorf("throttle %s: %w", k.Name, err)
 	}
-	if hourly < k.Limits.Free {
-		return 0, nil // the window is shorter than an hour: nothing to check
-	}
-	var until time.Time
-	if hourly >= k.Limits.Hourly {
-		until = last.Add(time.Hour)
-	}
-	recent := hourly
-	if k.Limits.Window < time.Hour {
-		if recent, _, err = t.store.Failures(ctx, k.Name, now.Add(-k.Limits.Window)); err != nil {
+	c.Recent = c.Hourly
+	if c.Hourly >= k.Limits.Free && q.WindowSince.After(q.HourSince) {
+		if c.Recent, _, err = t.store.Failures(ctx, k.Name, q.WindowSince); err != nil {
 			return 0, fmt.Errorf("throttle %s: %w", k.Name, err)
 		}
 	}
-	if recent >= k.Limits.Free {
-		if u := last.Add(Backoff(recent-k.Limits.Free, k.Limits.Window)); u.After(until) {
+	return waitFor(k.Limits, c, now), nil
+}
+
+// query is what a key's decision needs counted.
+func (t *Throttle) query(k Key, now time.Time) store.ThrottleQuery {
+	window := min(k.Limits.Window, time.Hour)
+	return store.ThrottleQuery{Key: k.Name, HourSince: now.Add(-time.Hour), WindowSince: now.Add(-window)}
+}
+
+// waitFor decides from a key's counts how long the next attempt waits.
+func waitFor(l Limits, c store.ThrottleCount, now time.Time) time.Duration {
+	if c.Hourly < l.Free {
+		return 0 // the window is shorter than an hour: nothing more to check
+	}
+	var until time.Time
+	if c.Hourly >= l.Hourly {
+		until = c.Last.Add(time.Hour)
+	}
+	if c.Recent >= l.Free {
+		if u := c.Last.Add(Backoff(c.Recent-l.Free, l.Window)); u.After(until) {
 			until = u
 		}
 	}
-	return max(until.Sub(now), 0), nil
+	return max(until.Sub(now), 0)
+}
+
+// Reservation is an attempt counted as a failure before it is made.
+type Reservation struct {
+	t      *Throttle
+	ticket string
+}
+
+// Reserve decides whether an attempt under keys may be made now and, if
+// so, counts it as a failure at once, before the (slow) check runs: of
+// attempts made at the same moment, on any replica, each sees the ones
+// before it, so no more get through than the keys allow. It returns the
+// wait instead (and a nil Reservation) when the attempt must wait.
+func (t *Throttle) Reserve(ctx context.Context, keys ...Key) (*Reservation, time.Duration, error) {
+	now := t.now()
+	qs := make([]store.ThrottleQuery, len(keys))
+	for i, k := range keys {
+		qs[i] = t.query(k, now)
+	}
+	var wait time.Duration
+	ticket, ok, err := t.store.ReserveAttempt(ctx, qs, now, func(counts []store.ThrottleCount) bool {
+		wait = 0
+		for i, c := range counts {
+			wait = max(wait, waitFor(keys[i].Limits, c, now))
+		}
+		return wait <= 0
+	})
+	if err != nil {
+		return nil, 0, fmt.Errorf("throttle: %w", err)
+	}
+	if !ok {
+		return nil, wait, nil
+	}
+	return &Reservation{t: t, ticket: ticket}, 0, nil
+}
+
+// Release forgets the reserved attempt: it succeeded.
+func (r *Reservation) Release(ctx context.Context) error {
+	if err := r.t.store.ReleaseAttempt(ctx, r.ticket); err != nil {
+		return fmt.Errorf("throttle: %w", err)
+	}
+	return nil
 }
 
 // Backoff is the wait after over failures beyond the free allowance:
@@ -153,7 +221,7 @@ func (t *Throttle) Fail(ctx context.Context, keys ...Key) error {
 	return nil
 }
 
-// Clear forgets an account's failures after it signed in.
+// Clear forgets a sign-in name's failures after it signed in.
 func (t *Throttle) Clear(ctx context.Context, k Key) error {
 	if err := t.store.ClearFailures(ctx, k.Name); err != nil {
 		return fmt.Errorf("throttle: %w", err)

@@ -30,7 +30,7 @@ func newThrottle(t *testing.T) (*Throttle, *clock) {
 func TestBackoffAfterFreeFailures(t *testing.T) {
 	th, c := newThrottle(t)
 	ctx := t.Context()
-	acct := th.Account("u1")
+	acct := th.Login("u1")
 	for i := range 10 {
 		if w, err := th.Wait(ctx, acct); err != nil || w != 0 {
 			t.Fatalf("attempt %d: wait %v, %v; the first 10 are free", i+1, w, err)
@@ -55,7 +55,7 @@ func TestBackoffAfterFreeFailures(t *testing.T) {
 		}
 	}
 	// Other keys are untouched; a success clears the account.
-	if w, _ := th.Wait(ctx, th.Account("u2"), th.Address("192.0.2.1")); w != 0 {
+	if w, _ := th.Wait(ctx, th.Login("u2"), th.Address("192.0.2.1")); w != 0 {
 		t.Fatalf("unrelated keys wait %v", w)
 	}
 	if err := th.Clear(ctx, acct); err != nil {
@@ -69,7 +69,7 @@ func TestBackoffAfterFreeFailures(t *testing.T) {
 func TestWindowForgets(t *testing.T) {
 	th, c := newThrottle(t)
 	ctx := t.Context()
-	acct := th.Account("u1")
+	acct := th.Login("u1")
 	for range 12 {
 		th.Fail(ctx, acct)
 	}
@@ -85,7 +85,7 @@ func TestWindowForgets(t *testing.T) {
 func TestHourlyLimit(t *testing.T) {
 	th, c := newThrottle(t)
 	ctx := t.Context()
-	acct := th.Account("u1")
+	acct := th.Login("u1")
 	// 100 failures over 50 minutes: the back-off alone would wait 15
 	// minutes; the hourly limit rests the account for an hour.
 	for range 100 {
@@ -120,9 +120,9 @@ func TestAddressAllowsMore(t *testing.T) {
 
 func TestKeysDoNotLeakNames(t *testing.T) {
 	th, _ := newThrottle(t)
-	k := th.UnknownLogin("Someone@Example.org ")
-	if k != th.UnknownLogin("someone@example.org") {
-		t.Error("unknown logins differing in case and blanks get different keys")
+	k := th.Login("Someone@Example.org ")
+	if k != th.Login("someone@example.org") {
+		t.Error("names differing in case and blanks get different keys")
 	}
 	for _, name := range []string{k.Name, th.Client("community-site", "192.0.2.1").Name} {
 		if len(name) > 80 {
@@ -149,5 +149,35 @@ func TestDescribe(t *testing.T) {
 	}
 	if got := RetryAfter(1500 * time.Millisecond); got != "2" {
 		t.Errorf("RetryAfter = %q", got)
+	}
+}
+
+// Reserve counts the attempt before it is made: the free attempts go
+// through one by one, the next waits; a released (successful) attempt
+// gives its place back.
+func TestReserve(t *testing.T) {
+	th, c := newThrottle(t)
+	ctx := t.Context()
+	name, addr := th.Login("alice"), th.Address("192.0.2.1")
+	var last *Reservation
+	for i := range 10 {
+		r, w, err := th.Reserve(ctx, name, addr)
+		if err != nil || r == nil || w != 0 {
+			t.Fatalf("attempt %d: %v %v %v; the first 10 are free", i+1, r, w, err)
+		}
+		last = r
+	}
+	if r, w, err := th.Reserve(ctx, name, addr); err != nil || r != nil || w != time.Second {
+		t.Fatalf("11th attempt: %v, wait %v, %v; want a wait of 1s", r, w, err)
+	}
+	if err := last.Release(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if r, w, err := th.Reserve(ctx, name, addr); err != nil || r == nil {
+		t.Fatalf("after a release: %v, wait %v, %v; want its place back", r, w, err)
+	}
+	c.t = c.t.Add(time.Second)
+	if w, _ := th.Wait(ctx, th.Login("bob"), addr); w != 0 {
+		t.Fatalf("another name from the address waits %v", w)
 	}
 }

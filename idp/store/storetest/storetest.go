@@ -102,6 +102,8 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"GCRecoveryLinks", testGCRecoveryLinks},
 		{"ThrottleFailures", testThrottleFailures},
 		{"GCThrottleFailures", testGCThrottleFailures},
+		{"ReserveAttempt", testReserveAttempt},
+		{"ConcurrentReservations", testConcurrentReservations},
 		{"RefreshSingleSuccessor", testRefreshSingleSuccessor},
 	}
 	for _, tc := range tests {

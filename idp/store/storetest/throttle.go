@@ -1,6 +1,8 @@
 package storetest
 
 import (
+	"fmt"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -88,4 +90,70 @@ func testRefreshSingleSuccessor(t *testing.T, s store.Store) {
 	wantIs(t, err, store.ErrConflict, "second child inserted without a rotation")
 	_, err = s.RefreshTokenByID(ctx, "rt4")
 	wantIs(t, err, store.ErrNotFound, "the refused second child")
+}
+
+// A reservation counts a key's failures as Failures does, records one
+// failure per key when allowed, nothing when refused, and a release
+// deletes exactly its own rows.
+func testReserveAttempt(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	must(t, s.RecordFailure(ctx, []string{"login:a"}, t0.Add(-50*time.Minute)), "old failure")
+	must(t, s.RecordFailure(ctx, []string{"login:a", "ip:1"}, t0.Add(-time.Minute)), "recent failure")
+	q := []store.ThrottleQuery{
+		{Key: "login:a", HourSince: t0.Add(-time.Hour), WindowSince: t0.Add(-15 * time.Minute)},
+		{Key: "ip:1", HourSince: t0.Add(-time.Hour), WindowSince: t0.Add(-15 * time.Minute)},
+	}
+	var seen []store.ThrottleCount
+	ticket, ok, err := s.ReserveAttempt(ctx, q, t0, func(c []store.ThrottleCount) bool { seen = c; return false })
+	must(t, err, "refused reservation")
+	want := []store.ThrottleCount{{Hourly: 2, Recent: 1, Last: t0.Add(-time.Minute)}, {Hourly: 1, Recent: 1, Last: t0.Add(-time.Minute)}}
+	same := func(a, b store.ThrottleCount) bool {
+		return a.Hourly == b.Hourly && a.Recent == b.Recent && a.Last.Equal(b.Last)
+	}
+	if ok || ticket != "" || len(seen) != 2 || !same(seen[0], want[0]) || !same(seen[1], want[1]) {
+		t.Fatalf("refused reservation: %q %v, counts %+v, want %+v", ticket, ok, seen, want)
+	}
+	if n, _, _ := s.Failures(ctx, "login:a", time.Time{}); n != 2 {
+		t.Fatalf("a refused reservation wrote: %d failures, want 2", n)
+	}
+	ticket, ok, err = s.ReserveAttempt(ctx, q, t0, func([]store.ThrottleCount) bool { return true })
+	must(t, err, "reservation")
+	if !ok || ticket == "" {
+		t.Fatalf("allowed reservation: %q %v", ticket, ok)
+	}
+	other, _, err := s.ReserveAttempt(ctx, q[:1], t0.Add(time.Second), func([]store.ThrottleCount) bool { return true })
+	must(t, err, "second reservation")
+	if n, last, _ := s.Failures(ctx, "login:a", time.Time{}); n != 4 || !last.Equal(t0.Add(time.Second)) {
+		t.Fatalf("after two reservations: %d failures, last %v", n, last)
+	}
+	must(t, s.ReleaseAttempt(ctx, ticket), "release")
+	if n, _, _ := s.Failures(ctx, "login:a", time.Time{}); n != 3 {
+		t.Errorf("after a release: %d failures of login:a, want 3", n)
+	}
+	if n, _, _ := s.Failures(ctx, "ip:1", time.Time{}); n != 1 {
+		t.Errorf("after a release: %d failures of ip:1, want 1", n)
+	}
+	must(t, s.ReleaseAttempt(ctx, other), "release the other")
+	must(t, s.ReleaseAttempt(ctx, "unknown"), "release an unknown ticket")
+}
+
+// Reservations made at the same moment each see the ones before them: with
+// an allowance of 3, exactly 3 of many concurrent attempts go ahead.
+func testConcurrentReservations(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	q := []store.ThrottleQuery{{Key: "login:b", HourSince: t0.Add(-time.Hour), WindowSince: t0.Add(-time.Hour)}}
+	var allowed atomic.Int32
+	errs := race(func(int) error {
+		_, ok, err := s.ReserveAttempt(ctx, q, t0, func(c []store.ThrottleCount) bool { return c[0].Recent < 3 })
+		if ok {
+			allowed.Add(1)
+		}
+		return err
+	})
+	for i, err := range errs {
+		must(t, err, fmt.Sprintf("reservation %d", i))
+	}
+	if n := allowed.Load(); n != 3 {
+		t.Errorf("%d of %d concurrent reservations went ahead, want 3", n, concurrency)
+	}
 }

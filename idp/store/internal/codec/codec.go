@@ -16,7 +16,9 @@
 package codec
 
 import (
+	"crypto/rand"
 	"database/sql"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"time"
@@ -191,4 +193,13 @@ func text(v any, what string) ([]byte, error) {
 	default:
 		return nil, fmt.Errorf("%s column: unexpected %T", what, v)
 	}
+}
+
+// Ticket is a random identifier for a throttle reservation.
+func Ticket() string {
+	b := make([]byte, 16)
+	if _, err := rand.Read(b); err != nil {
+		panic(fmt.Errorf("crypto/rand failed: %w", err)) // the OS has no randomness: nothing can go on
+	}
+	return hex.EncodeToString(b)
 }
