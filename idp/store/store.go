@@ -124,6 +124,8 @@ type UserStore interface {
 	DeleteUser(ctx context.Context, id string) error
 	// UpdateUser loads the user, calls fn on it and writes every field back,
 	// in one transaction. ID and CreatedAt cannot change; fn sets UpdatedAt.
+	// A change that EndsRecoveryLinks deletes the member's unused recovery
+	// links in the same transaction.
 	UpdateUser(ctx context.Context, id string, fn func(*User) error) (*User, error)
 	// SearchUsers returns the users whose username, email or name contains
 	// query, ignoring case, ordered by username, at most limit of them (0
@@ -637,6 +639,14 @@ type RecoveryLink struct {
 	UsedAt *time.Time
 }
 
+// EndsRecoveryLinks reports whether changing a user from before to after
+// makes their outstanding recovery links moot: the password was set (not
+// merely rehashed) or the account disabled. A link outliving that would be
+// a way back in for whoever still holds it.
+func EndsRecoveryLinks(before, after *User) bool {
+	return !after.PasswordChangedAt.Equal(before.PasswordChangedAt) || (after.Disabled && !before.Disabled)
+}
+
 // RecoveryStore keeps recovery links. A link is valid at now when it is
 // unused and now is before ExpiresAt.
 type RecoveryStore interface {
@@ -646,9 +656,10 @@ type RecoveryStore interface {
 	// RecoveryLinkByHash returns the link if it is valid at now, else
 	// ErrNotFound.
 	RecoveryLinkByHash(ctx context.Context, tokenHash []byte, now time.Time) (*RecoveryLink, error)
-	// ConsumeRecoveryLink marks the link used at now and returns it. Of
-	// several concurrent callers exactly one succeeds (a conditional
-	// UPDATE); an unknown, used or expired link gives ErrNotFound.
+	// ConsumeRecoveryLink marks the link used at now and returns it, and
+	// deletes the member's other unused links. Of several concurrent
+	// callers exactly one succeeds (a conditional UPDATE); an unknown, used
+	// or expired link gives ErrNotFound.
 	ConsumeRecoveryLink(ctx context.Context, tokenHash []byte, now time.Time) (*RecoveryLink, error)
 }
 

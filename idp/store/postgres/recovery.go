@@ -49,9 +49,18 @@ func (s *Store) ConsumeRecoveryLink(ctx context.Context, tokenHash []byte, now t
 	if len(tokenHash) == 0 {
 		return nil, fmt.Errorf("consume recovery link: empty token hash: %w", store.ErrNotFound)
 	}
-	l, err := codec.ScanRecoveryLink(s.pool.QueryRow(ctx, `UPDATE recovery_links SET used_at = $1
-		WHERE token_hash = $2 AND used_at IS NULL AND expires_at > $1
-		RETURNING `+codec.RecoveryLinkColumns, now.Unix(), tokenHash))
+	var l *store.RecoveryLink
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		var err error
+		l, err = codec.ScanRecoveryLink(tx.QueryRow(ctx, `UPDATE recovery_links SET used_at = $1
+			WHERE token_hash = $2 AND used_at IS NULL AND expires_at > $1
+			RETURNING `+codec.RecoveryLinkColumns, now.Unix(), tokenHash))
+		if err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, `DELETE FROM recovery_links WHERE user_id = $1 AND used_at IS NULL`, l.UserID)
+		return err
+	})
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, fmt.Errorf("consume recovery link: unknown, used or expired: %w", store.ErrNotFound)
 	}

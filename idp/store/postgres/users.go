@@ -99,12 +99,17 @@ func (s *Store) UpdateUser(ctx context.Context, id string, fn func(*store.User) 
 		if err != nil {
 			return mapErr(err)
 		}
-		createdAt := u.CreatedAt
+		before := *u
 		if err := fn(u); err != nil {
 			return err
 		}
-		u.ID, u.CreatedAt = id, createdAt
+		u.ID, u.CreatedAt = id, before.CreatedAt
 		codec.Fold(u)
+		if store.EndsRecoveryLinks(&before, u) {
+			if _, err := tx.Exec(ctx, `DELETE FROM recovery_links WHERE user_id = $1 AND used_at IS NULL`, id); err != nil {
+				return err
+			}
+		}
 		_, err = tx.Exec(ctx, `UPDATE users SET username = $1, email = $2, email_verified = $3, name = $4,
 			role = $5, password_hash = $6, disabled = $7, webauthn_id = $8, updated_at = $9, password_changed_at = $10
 			WHERE id = $11`,

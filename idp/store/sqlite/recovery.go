@@ -48,9 +48,18 @@ func (s *Store) ConsumeRecoveryLink(ctx context.Context, tokenHash []byte, now t
 	if len(tokenHash) == 0 {
 		return nil, fmt.Errorf("consume recovery link: empty token hash: %w", store.ErrNotFound)
 	}
-	l, err := codec.ScanRecoveryLink(s.w.QueryRowContext(ctx, `UPDATE recovery_links SET used_at = ?
-		WHERE token_hash = ? AND used_at IS NULL AND expires_at > ?
-		RETURNING `+codec.RecoveryLinkColumns, now.Unix(), tokenHash, now.Unix()))
+	var l *store.RecoveryLink
+	err := s.inTx(ctx, func(tx *txn) error {
+		var err error
+		l, err = codec.ScanRecoveryLink(tx.QueryRowContext(ctx, `UPDATE recovery_links SET used_at = ?
+			WHERE token_hash = ? AND used_at IS NULL AND expires_at > ?
+			RETURNING `+codec.RecoveryLinkColumns, now.Unix(), tokenHash, now.Unix()))
+		if err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `DELETE FROM recovery_links WHERE user_id = ? AND used_at IS NULL`, l.UserID)
+		return err
+	})
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("consume recovery link: unknown, used or expired: %w", store.ErrNotFound)
 	}

@@ -108,12 +108,17 @@ func (s *Store) UpdateUser(ctx context.Context, id string, fn func(*store.User) 
 		if err != nil {
 			return mapErr(err)
 		}
-		createdAt := u.CreatedAt
+		before := *u
 		if err := fn(u); err != nil {
 			return err
 		}
-		u.ID, u.CreatedAt = id, createdAt
+		u.ID, u.CreatedAt = id, before.CreatedAt
 		codec.Fold(u)
+		if store.EndsRecoveryLinks(&before, u) {
+			if _, err := tx.ExecContext(ctx, `DELETE FROM recovery_links WHERE user_id = ? AND used_at IS NULL`, id); err != nil {
+				return err
+			}
+		}
 		_, err = tx.ExecContext(ctx, `UPDATE users SET username = ?, email = ?, email_verified = ?, name = ?,
 			role = ?, password_hash = ?, disabled = ?, webauthn_id = ?, updated_at = ?, password_changed_at = ?
 			WHERE id = ?`,

@@ -494,6 +494,7 @@ func testRecoveryLinksCascade(t *testing.T, s store.Store) {
 func testGCRecoveryLinks(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	must(t, s.CreateUser(ctx, newUser("u1", "alice", "")), "create alice")
+	must(t, s.CreateUser(ctx, newUser("u2", "bob", "")), "create bob")
 	now := t0.Add(72 * time.Hour)
 	day := 24 * time.Hour
 	for token, exp := range map[string]time.Time{
@@ -503,7 +504,9 @@ func testGCRecoveryLinks(t *testing.T, s store.Store) {
 		"live":             now.Add(time.Hour),
 		"used-long-ago":    now.Add(-day - time.Hour), // goes, used or not
 	} {
-		must(t, s.CreateRecoveryLink(ctx, newRecoveryLink(token, "u1", "a1", exp)), "create "+token)
+		// The used one is bob's: using a link ends its member's others.
+		user := map[bool]string{true: "u2", false: "u1"}[token == "used-long-ago"]
+		must(t, s.CreateRecoveryLink(ctx, newRecoveryLink(token, user, "a1", exp)), "create "+token)
 	}
 	_, err := s.ConsumeRecoveryLink(ctx, hash("recovery-used-long-ago"), t0)
 	must(t, err, "consume a link")
@@ -576,5 +579,55 @@ func testPortLeavesAuditAndRecovery(t *testing.T, newStore func(t *testing.T) st
 	wantIs(t, err, store.ErrNotFound, "recovery link after a wipe")
 	if got := listIDs(t, full, store.AuditFilter{}); !slices.Equal(got, []int64{auditID}) {
 		t.Errorf("audit log after a wipe = %v, want [%d]", got, auditID)
+	}
+}
+
+// A member's unused recovery links end together: when one is used, when
+// the password is set (a rehash of the same password is no change), and
+// when the account is disabled.
+func testRecoveryLinksEndTogether(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	must(t, s.CreateUser(ctx, newUser("u1", "alice", "")), "create alice")
+	must(t, s.CreateUser(ctx, newUser("u2", "bob", "")), "create bob")
+	exp := t0.Add(time.Hour)
+	n := 0
+	link := func(user string) []byte {
+		n++
+		l := newRecoveryLink(fmt.Sprintf("link%d", n), user, "", exp)
+		must(t, s.CreateRecoveryLink(ctx, l), "create recovery link")
+		return l.TokenHash
+	}
+	valid := func(h []byte) bool {
+		_, err := s.RecoveryLinkByHash(ctx, h, t0)
+		return err == nil
+	}
+	update := func(what string, fn func(*store.User)) {
+		_, err := s.UpdateUser(ctx, "u1", func(u *store.User) error { fn(u); return nil })
+		must(t, err, what)
+	}
+
+	a, b, bobs := link("u1"), link("u1"), link("u2")
+	_, err := s.ConsumeRecoveryLink(ctx, a, t0)
+	must(t, err, "use a link")
+	if valid(b) || !valid(bobs) {
+		t.Fatalf("after using one of alice's links: her other link valid %v (want false), bob's %v (want true)", valid(b), valid(bobs))
+	}
+
+	c := link("u1")
+	update("rehash", func(u *store.User) { u.PasswordHash += "x" })
+	update("rename", func(u *store.User) { u.Name = "Alice" })
+	if !valid(c) {
+		t.Fatal("a rehash or a profile change ended a recovery link")
+	}
+	update("set password", func(u *store.User) { u.PasswordChangedAt = t0.Add(time.Minute) })
+	if valid(c) {
+		t.Fatal("a recovery link outlived a password change")
+	}
+
+	d := link("u1")
+	update("disable", func(u *store.User) { u.Disabled = true })
+	update("enable", func(u *store.User) { u.Disabled = false })
+	if valid(d) || !valid(bobs) {
+		t.Fatalf("after disabling alice: her link valid %v (want false), bob's %v (want true)", valid(d), valid(bobs))
 	}
 }

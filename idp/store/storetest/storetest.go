@@ -99,6 +99,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"RecoveryLinks", testRecoveryLinks},
 		{"ConcurrentRecoveryConsume", testConcurrentRecoveryConsume},
 		{"RecoveryLinksCascade", testRecoveryLinksCascade},
+		{"RecoveryLinksEndTogether", testRecoveryLinksEndTogether},
 		{"GCRecoveryLinks", testGCRecoveryLinks},
 		{"ThrottleFailures", testThrottleFailures},
 		{"GCThrottleFailures", testGCThrottleFailures},
