@@ -37,7 +37,11 @@ type Config struct {
 	Audit          Audit    `yaml:"audit"`
 	Metrics        Metrics  `yaml:"metrics"`
 	Doctor         Doctor   `yaml:"doctor"`
+	Secrets        Secrets  `yaml:"secrets"`
 	Log            Log      `yaml:"log"`
+
+	// File is the configuration file Load read, "" when none.
+	File string `yaml:"-"`
 }
 
 // Admin configures the admin console.
@@ -78,6 +82,27 @@ type Doctor struct {
 	ClientID    string `yaml:"client_id"`
 	RedirectURI string `yaml:"redirect_uri"`
 }
+
+// Secrets names the key-encryption key (KEK) that the private signing keys
+// and the generated secrets are sealed under in the database, so that a
+// copy of the database alone forges nothing. The KEK is never stored in
+// the database: keep it, and back it up, apart from it.
+type Secrets struct {
+	// KeyFile holds the KEK: 32 random bytes in base64 (head -c 32
+	// /dev/urandom | base64). Required unless the issuer is http on this
+	// machine (development), where one is created next to the database.
+	KeyFile string `yaml:"key_file"`
+	// Key is the KEK itself, for tests; IDP_SECRETS_KEY_FILE reads it from
+	// a file too. Prefer key_file.
+	Key string `yaml:"key"`
+	// OldKeyFiles are earlier KEKs, during a rotation: values sealed under
+	// them still open, and each start seals them again under key_file.
+	OldKeyFiles []string `yaml:"old_key_files"`
+}
+
+// Development reports whether this is the development provider: an http
+// issuer on this machine (http is allowed nowhere else).
+func (c *Config) Development() bool { return developmentIssuer(c.Issuer) }
 
 // Database selects the store.
 type Database struct {

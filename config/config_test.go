@@ -25,6 +25,9 @@ func mapEnv(m map[string]string) Env {
 	return func(k string) (string, bool) { v, ok := m[k]; return v, ok }
 }
 
+// testKEK is a key-encryption key for configurations with an https issuer.
+const testKEK = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="
+
 const good = `
 issuer: http://localhost:9000
 listen: 127.0.0.1:9000
@@ -118,6 +121,8 @@ func TestRefused(t *testing.T) {
 		{"refresh reuse grace too long", good + "tokens: {refresh_token_reuse_interval: 1h}\n", "tokens.refresh_token_reuse_interval", "between 0"},
 		{"default language not shipped", good + "ui: {default_language: xx}\n", "ui.default_language", "not a shipped language"},
 		{"typo in the ui section", good + "ui: {default_languge: en}\n", "ui.default_languge", `did you mean "default_language"`},
+		{"https issuer without a key-encryption key", strings.Replace(good, "http://localhost:9000", "https://login.example.org", 1), "secrets.key_file", "required with an https issuer"},
+		{"two key-encryption keys", good + "secrets: {key: abc, key_file: /etc/idp/secrets.key}\n", "secrets.key", "not both"},
 		{"client_credentials for public", strings.Replace(good, "    type: public\n", "    type: public\n    grant_types: [client_credentials]\n", 1), "clients[1].grant_types[0]", "confidential"},
 	}
 	for _, c := range cases {
@@ -151,9 +156,12 @@ func TestEnvOverridesAndFiles(t *testing.T) {
 	dir := t.TempDir()
 	secretFile := filepath.Join(dir, "secret")
 	os.WriteFile(secretFile, []byte("from-a-file-0123456789abcdef\n"), 0o600)
+	kekFile := filepath.Join(dir, "kek")
+	os.WriteFile(kekFile, []byte(testKEK+"\n"), 0o600)
 	yaml := strings.Replace(good, `    secret_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0$a2V5a2V5a2V5a2V5a2V5a2V5a2V5a2V5"`+"\n", "", 1)
 	cfg, err := Load(write(t, yaml), mapEnv(map[string]string{
 		"IDP_ISSUER":                             "https://login.example.org",
+		"IDP_SECRETS_KEY_FILE":                   kekFile,
 		"IDP_LISTEN":                             ":9999",
 		"IDP_SESSIONS_IDLE_TIMEOUT":              "2h",
 		"IDP_CLIENTS_COMMUNITY_SITE_SECRET_FILE": secretFile,
@@ -163,6 +171,9 @@ func TestEnvOverridesAndFiles(t *testing.T) {
 	}
 	if cfg.Issuer != "https://login.example.org" || cfg.Listen != ":9999" || cfg.Sessions.IdleTimeout.D() != 2*time.Hour {
 		t.Fatalf("env not applied: %+v", cfg)
+	}
+	if cfg.Secrets.Key != testKEK {
+		t.Fatalf("IDP_SECRETS_KEY_FILE: key = %q", cfg.Secrets.Key)
 	}
 	if cfg.Clients[0].Secret != "from-a-file-0123456789abcdef" {
 		t.Fatalf("secret from file = %q", cfg.Clients[0].Secret)
@@ -212,7 +223,7 @@ func TestEmptyFile(t *testing.T) {
 }
 
 func TestPasskeyConfig(t *testing.T) {
-	base := "issuer: https://login.example.org\nlisten: 127.0.0.1:9000\n"
+	base := "issuer: https://login.example.org\nlisten: 127.0.0.1:9000\nsecrets: {key_file: /etc/idp/secrets.key}\n"
 	ok := []string{
 		base,
 		base + "passkeys: {rp_id: example.org}\n",
@@ -251,7 +262,7 @@ func TestPasskeyConfig(t *testing.T) {
 }
 
 func TestPasskeyOrigins(t *testing.T) {
-	cfg, err := Load(write(t, "issuer: https://login.example.org\npasskeys: {origins: [https://forum.example.net/, https://login.example.org]}\n"), noEnv)
+	cfg, err := Load(write(t, "issuer: https://login.example.org\nsecrets: {key_file: /etc/idp/secrets.key}\npasskeys: {origins: [https://forum.example.net/, https://login.example.org]}\n"), noEnv)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -359,7 +370,8 @@ func TestDevelopmentClients(t *testing.T) {
 		t.Errorf("development clients %+v\nexamples/idp.yaml       %+v", dev.Clients, file.Clients)
 	}
 	for issuer, want := range map[string]int{"http://localhost:9123": 2, "https://login.example.org": 0} {
-		cfg, err := Load("", func(k string) (string, bool) { return issuer, k == "IDP_ISSUER" })
+		env := mapEnv(map[string]string{"IDP_ISSUER": issuer, "IDP_SECRETS_KEY": testKEK})
+		cfg, err := Load("", env)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -38,6 +38,7 @@ func Load(path string, env Env) (Config, error) {
 			return Config{}, fmt.Errorf("config %s: %w", path, err)
 		}
 	}
+	cfg.File = path
 	if err := applyEnv(&cfg, env); err != nil {
 		return Config{}, err
 	}
@@ -226,6 +227,8 @@ func (c *Config) envBindings() []envBinding {
 		{"IDP_METRICS_LISTEN", setString(&c.Metrics.Listen)},
 		{"IDP_DOCTOR_USERNAME", setString(&c.Doctor.Username)},
 		{"IDP_DOCTOR_PASSWORD", setString(&c.Doctor.Password)},
+		{"IDP_SECRETS_KEY", setString(&c.Secrets.Key)},
+		{"IDP_SECRETS_OLD_KEY_FILES", setList(&c.Secrets.OldKeyFiles)},
 		{"IDP_LOG_LEVEL", setString(&c.Log.Level)},
 		{"IDP_LOG_FORMAT", setString(&c.Log.Format)},
 	}

@@ -100,6 +100,12 @@ func (c *Config) Validate() error {
 	if !validAlg(c.Keys.IDTokenSigningAlg) {
 		p.add("keys.id_token_signing_alg", fmt.Sprintf("%q is not supported (use RS256 or ES256)", c.Keys.IDTokenSigningAlg))
 	}
+	if c.Secrets.Key != "" && c.Secrets.KeyFile != "" {
+		p.add("secrets.key", "set either secrets.key or secrets.key_file, not both")
+	}
+	if !c.Development() && c.Secrets.Key == "" && c.Secrets.KeyFile == "" {
+		p.add("secrets.key_file", "required with an https issuer: the private keys in the database are encrypted under this key-encryption key; create one with: head -c 32 /dev/urandom | base64 > /etc/idp/secrets.key (mode 0600), and back it up apart from the database")
+	}
 	if c.Tokens.RefreshTokenReuseInterval < 0 || c.Tokens.RefreshTokenReuseInterval.D() > 5*time.Minute {
 		p.add("tokens.refresh_token_reuse_interval", "must be between 0 (off) and 5m: a longer grace weakens replay detection")
 	}

@@ -2,6 +2,8 @@ package e2e
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"net"
@@ -89,6 +91,9 @@ func testConfig(dir, issuer, listen string) config.Config {
 	cfg.Listen = listen
 	cfg.Database = config.Database{Driver: "sqlite", DSN: filepath.Join(dir, "idp.db")}
 	cfg.Log.Level = "warn"
+	// Its own key-encryption key: replicas of a test share it through the
+	// configuration, and no test writes one outside its temporary files.
+	cfg.Secrets.Key = base64.StdEncoding.EncodeToString([]byte((rand.Text() + rand.Text())[:32]))
 	cfg.Clients = []config.Client{
 		{ID: siteID, Name: "Community Site", Type: config.ClientConfidential, SecretHash: siteSecretHash(),
 			RedirectURIs: []string{siteRedirect}, PostLogoutRedirectURIs: []string{siteLogout},
@@ -151,7 +156,7 @@ func mustHash(t *testing.T, pw string) string {
 func (p *provider) start(ln net.Listener) {
 	p.t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	st, err := server.OpenStore(ctx, p.cfg.Database)
+	st, err := server.OpenStore(ctx, p.cfg)
 	if err != nil {
 		p.t.Fatal(err)
 	}

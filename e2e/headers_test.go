@@ -326,7 +326,7 @@ func TestCSRFOnEveryForm(t *testing.T) {
 		"POST /oauth/introspect": true, "POST /revoke": true, "POST /userinfo": true}
 
 	// Every state-changing route of the real router is in one of the two.
-	st, err := server.OpenStore(context.Background(), p.cfg.Database)
+	st, err := server.OpenStore(context.Background(), p.cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -39,8 +39,11 @@ func TestMoveSQLiteToPostgres(t *testing.T) {
 
 	// Export with the SQLite configuration, import with the PostgreSQL one.
 	dir := t.TempDir()
-	sqliteCfg := writeYAML(t, dir, "sqlite.yaml", fmt.Sprintf("issuer: %s\ndatabase: {driver: sqlite, dsn: %q}\n", p.URL, p.cfg.Database.DSN))
-	pgCfg := writeYAML(t, dir, "pg.yaml", fmt.Sprintf("issuer: %s\ndatabase: {driver: postgres, dsn: %q}\n", p.URL, dsn))
+	// Both sides hold the same key-encryption key: the dump carries the
+	// secrets sealed under it.
+	kek := fmt.Sprintf("secrets: {key: %q}\n", p.cfg.Secrets.Key)
+	sqliteCfg := writeYAML(t, dir, "sqlite.yaml", fmt.Sprintf("issuer: %s\ndatabase: {driver: sqlite, dsn: %q}\n", p.URL, p.cfg.Database.DSN)+kek)
+	pgCfg := writeYAML(t, dir, "pg.yaml", fmt.Sprintf("issuer: %s\ndatabase: {driver: postgres, dsn: %q}\n", p.URL, dsn)+kek)
 	dump := filepath.Join(dir, "dump.jsonl")
 	runIDP(t, bin, "", "export", "--config", sqliteCfg, "--output", dump)
 	out := runIDP(t, bin, "", "import", "--config", pgCfg, "--input", dump)

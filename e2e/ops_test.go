@@ -148,7 +148,9 @@ func TestDoctorFindsProblems(t *testing.T) {
 		t.Error("mismatched apple-app-site-association not reported")
 	}
 	// A database that does not take writes.
-	closed, err := server.OpenStore(context.Background(), config.Database{Driver: "sqlite", DSN: filepath.Join(t.TempDir(), "x.db")})
+	closedCfg := config.Default()
+	closedCfg.Database.DSN = filepath.Join(t.TempDir(), "x.db")
+	closed, err := server.OpenStore(context.Background(), closedCfg)
 	if err != nil {
 		t.Fatal(err)
 	}

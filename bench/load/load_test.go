@@ -45,7 +45,7 @@ func startProvider(t testing.TB) string {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	st, err := server.OpenStore(ctx, cfg.Database)
+	st, err := server.OpenStore(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

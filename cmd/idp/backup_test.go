@@ -43,7 +43,11 @@ func usernames(t *testing.T, cfg string) string {
 // provider would hold it.
 func openStore(t *testing.T, cfg string) store.Store {
 	t.Helper()
-	st, err := server.OpenStore(context.Background(), config.Database{Driver: "sqlite", DSN: dbOf(cfg)})
+	c, err := config.Load(cfg, func(string) (string, bool) { return "", false })
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := server.OpenStore(context.Background(), c)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -313,6 +313,7 @@ func TestComposeExample(t *testing.T) {
 	secretValue := map[string]string{
 		"idp_dsn":     "postgres://" + db.Environment["POSTGRES_USER"] + ":0123abcd@db:5432/" + db.Environment["POSTGRES_DB"] + "?sslmode=disable\n",
 		"db_password": "0123abcd\n",
+		"idp_kek":     "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=\n",
 	}
 	raw, err := os.ReadFile(hostCfg)
 	if err != nil {

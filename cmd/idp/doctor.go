@@ -28,7 +28,7 @@ func doctorCmd(ctx context.Context, c *cli, args []string) error {
 	opts := doctor.Options{}
 	var state doctor.State
 	if !*noDB {
-		st, err := server.OpenStore(ctx, cfg.Database)
+		st, err := server.OpenStore(ctx, cfg)
 		if err != nil {
 			fmt.Fprintf(c.stdout, "FAIL  database: %v\n      fix: check database.dsn and that the database runs\n", err)
 		} else {

@@ -32,7 +32,7 @@ func (c *cli) openStore(ctx context.Context, path string) (config.Config, store.
 	if err != nil {
 		return cfg, nil, err
 	}
-	st, err := server.OpenStore(ctx, cfg.Database)
+	st, err := server.OpenStore(ctx, cfg)
 	if err != nil {
 		return cfg, nil, fmt.Errorf("open database: %w", err)
 	}
@@ -64,7 +64,7 @@ func serve(ctx context.Context, c *cli, args []string) error {
 		slog.Warn(w)
 	}
 	started := time.Now()
-	st, err := server.OpenStore(ctx, cfg.Database)
+	st, err := server.OpenStore(ctx, cfg)
 	if err != nil {
 		return fmt.Errorf("open database: %w", err)
 	}

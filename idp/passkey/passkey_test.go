@@ -58,6 +58,7 @@ func setup(t testing.TB, edit func(*config.Config)) *fixture {
 	}
 	cfg := config.Default()
 	cfg.Issuer = origin
+	cfg.Secrets.Key = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=" // an https issuer needs one
 	cfg.Passkeys.Rollout = config.RolloutEveryone
 	if edit != nil {
 		edit(&cfg)
@@ -529,6 +530,7 @@ func TestConditionalCreate(t *testing.T) {
 func TestWellKnown(t *testing.T) {
 	cfg := config.Default()
 	cfg.Issuer = origin
+	cfg.Secrets.Key = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=" // an https issuer needs one
 	cfg.Passkeys.Rollout = config.RolloutEveryone
 	cfg.Passkeys.Origins = []string{"https://community.example.org", "https://forum.example.net"}
 	cfg.Passkeys.Android = []config.AndroidApp{{PackageName: "com.example.app",

@@ -158,7 +158,7 @@ func newFuzzIDP(f *testing.F) *fuzzIDP {
 	f.Cleanup(func() { slog.SetDefault(prev) })
 
 	ctx := context.Background()
-	st, err := server.OpenStore(ctx, cfg.Database)
+	st, err := server.OpenStore(ctx, cfg)
 	if err != nil {
 		f.Fatal(err)
 	}

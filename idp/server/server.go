@@ -32,6 +32,7 @@ import (
 	"github.com/communityidp/idp/idp/metrics"
 	"github.com/communityidp/idp/idp/oidcop"
 	"github.com/communityidp/idp/idp/passkey"
+	"github.com/communityidp/idp/idp/secrets"
 	"github.com/communityidp/idp/idp/session"
 	"github.com/communityidp/idp/idp/store"
 	"github.com/communityidp/idp/idp/store/postgres"
@@ -40,8 +41,33 @@ import (
 	"github.com/communityidp/idp/idp/web"
 )
 
-// OpenStore opens the configured database and brings its schema up to date.
-func OpenStore(ctx context.Context, db config.Database) (store.Store, error) {
+// OpenStore opens the configured database, brings its schema up to date
+// and seals its secrets under the configured key-encryption key: values
+// in clear (a database from before KEKs) or sealed under an older KEK are
+// sealed again under the current one. The store it returns opens and
+// seals them on the way.
+func OpenStore(ctx context.Context, cfg config.Config) (*secrets.Store, error) {
+	kr, err := secrets.Load(cfg)
+	if err != nil {
+		return nil, err
+	}
+	raw, err := openRaw(ctx, cfg.Database)
+	if err != nil {
+		return nil, err
+	}
+	n, err := secrets.Upgrade(ctx, raw, kr)
+	if err != nil {
+		raw.Close()
+		return nil, err
+	}
+	if n > 0 {
+		slog.Info("secrets sealed under the current key-encryption key", "values", n, "kek", kr.ID())
+	}
+	return secrets.Wrap(raw, kr), nil
+}
+
+// openRaw opens and migrates the database, its secrets as stored.
+func openRaw(ctx context.Context, db config.Database) (store.Store, error) {
 	switch db.Driver {
 	case "sqlite":
 		s, err := sqlite.Open(ctx, db.DSN)

@@ -363,6 +363,11 @@ type KeyStore interface {
 	// sets the previous key's RetireAt to retireAt. Otherwise it fails with
 	// ErrConflict and changes nothing.
 	RotateSigningKey(ctx context.Context, k *SigningKey, expectActive string, retireAt time.Time) error
+	// RevokeSigningKey retires key id at now: it is no longer published
+	// nor used. When it was its algorithm's active key, replacement (not
+	// nil) becomes the active key in the same transaction, active at
+	// once. An unknown or already retired key gives ErrNotFound.
+	RevokeSigningKey(ctx context.Context, id string, replacement *SigningKey, now time.Time) error
 }
 
 // SecretStore keeps secrets the provider generates for itself (the op
@@ -371,7 +376,23 @@ type SecretStore interface {
 	// Secret returns the secret named name, storing generate()'s result
 	// first if there is none. Concurrent callers all get the same value.
 	Secret(ctx context.Context, name string, generate func() ([]byte, error)) ([]byte, error)
+	// PutSecrets stores each value under its name, replacing what was
+	// there; a nil value deletes the name. All in one transaction.
+	PutSecrets(ctx context.Context, values map[string][]byte) error
+	// RewrapSecrets calls fn with every secret (purpose PurposeSecret, id
+	// its name) and every signing key's private key (PurposeSigningKey,
+	// id the key ID), in one transaction, and stores what fn returns where
+	// it differs. It returns how many values changed. fn must not call the
+	// store.
+	RewrapSecrets(ctx context.Context, fn func(purpose, id string, value []byte) ([]byte, error)) (int, error)
 }
+
+// What RewrapSecrets hands fn: a generated secret, or a signing key's
+// private key.
+const (
+	PurposeSecret     = "secret"
+	PurposeSigningKey = "signing_key"
+)
 
 // Passkey is a member's WebAuthn credential: every field go-webauthn's
 // Credential carries, plus what the member and the admin see.

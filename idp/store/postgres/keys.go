@@ -1,6 +1,7 @@
 package postgres
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -103,4 +104,106 @@ func (s *Store) Secret(ctx context.Context, name string, generate func() ([]byte
 		return nil, fmt.Errorf("secret %q: %w", name, err)
 	}
 	return v, nil
+}
+
+// RevokeSigningKey retires a key at now, making replacement active in its
+// place when it was the active one.
+func (s *Store) RevokeSigningKey(ctx context.Context, id string, replacement *store.SigningKey, now time.Time) error {
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		var active bool
+		err := tx.QueryRow(ctx, `SELECT retire_at IS NULL FROM signing_keys WHERE id = $1 AND (retire_at IS NULL OR retire_at > $2)
+			FOR UPDATE`, id, now.Unix()).Scan(&active)
+		if err != nil {
+			return mapErr(err)
+		}
+		if _, err := tx.Exec(ctx, `UPDATE signing_keys SET retire_at = $1 WHERE id = $2`, now.Unix(), id); err != nil {
+			return err
+		}
+		if !active {
+			return nil
+		}
+		if replacement == nil {
+			return fmt.Errorf("key %q is active and no replacement was given", id)
+		}
+		_, err = tx.Exec(ctx, `INSERT INTO signing_keys (id, algorithm, private_key, created_at, active_from, retire_at)
+			VALUES ($1, $2, $3, $4, $5, NULL)`, replacement.ID, replacement.Algorithm, replacement.PrivateKey,
+			codec.Unix(replacement.CreatedAt), replacement.ActiveFrom.Unix())
+		return mapErr(err)
+	})
+	if err != nil {
+		return fmt.Errorf("revoke signing key %q: %w", id, err)
+	}
+	return nil
+}
+
+// PutSecrets replaces or deletes secrets in one transaction.
+func (s *Store) PutSecrets(ctx context.Context, values map[string][]byte) error {
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		for name, v := range values {
+			var err error
+			if v == nil {
+				_, err = tx.Exec(ctx, `DELETE FROM secrets WHERE name = $1`, name)
+			} else {
+				_, err = tx.Exec(ctx, `INSERT INTO secrets (name, value) VALUES ($1, $2)
+					ON CONFLICT (name) DO UPDATE SET value = excluded.value`, name, v)
+			}
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("put secrets: %w", mapErr(err))
+	}
+	return nil
+}
+
+// RewrapSecrets rewrites secrets and private keys through fn, in one
+// transaction; the rows are locked (FOR UPDATE) so two replicas rewrapping
+// at once take turns instead of losing an update.
+func (s *Store) RewrapSecrets(ctx context.Context, fn func(purpose, id string, value []byte) ([]byte, error)) (int, error) {
+	changed := 0
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		changed = 0
+		for _, t := range []struct{ purpose, query, update string }{
+			{store.PurposeSecret, `SELECT name, value FROM secrets ORDER BY name FOR UPDATE`, `UPDATE secrets SET value = $1 WHERE name = $2`},
+			{store.PurposeSigningKey, `SELECT id, private_key FROM signing_keys ORDER BY id FOR UPDATE`, `UPDATE signing_keys SET private_key = $1 WHERE id = $2`},
+		} {
+			rows, err := tx.Query(ctx, t.query)
+			if err != nil {
+				return err
+			}
+			type row struct {
+				id    string
+				value []byte
+			}
+			all, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (row, error) {
+				var x row
+				err := r.Scan(&x.id, &x.value)
+				return x, err
+			})
+			if err != nil {
+				return err
+			}
+			for _, r := range all {
+				v, err := fn(t.purpose, r.id, r.value)
+				if err != nil {
+					return err
+				}
+				if bytes.Equal(v, r.value) {
+					continue
+				}
+				if _, err := tx.Exec(ctx, t.update, v, r.id); err != nil {
+					return err
+				}
+				changed++
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("rewrap secrets: %w", mapErr(err))
+	}
+	return changed, nil
 }

@@ -1,6 +1,7 @@
 package sqlite
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"errors"
@@ -97,4 +98,110 @@ func (s *Store) Secret(ctx context.Context, name string, generate func() ([]byte
 		return nil, fmt.Errorf("secret %q: %w", name, err)
 	}
 	return v, nil
+}
+
+// RevokeSigningKey retires a key at now, making replacement active in its
+// place when it was the active one.
+func (s *Store) RevokeSigningKey(ctx context.Context, id string, replacement *store.SigningKey, now time.Time) error {
+	err := s.inTx(ctx, func(tx *txn) error {
+		var active bool
+		err := tx.QueryRowContext(ctx, `SELECT retire_at IS NULL FROM signing_keys WHERE id = ? AND (retire_at IS NULL OR retire_at > ?)`,
+			id, now.Unix()).Scan(&active)
+		if err != nil {
+			return mapErr(err)
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE signing_keys SET retire_at = ? WHERE id = ?`, now.Unix(), id); err != nil {
+			return err
+		}
+		if !active {
+			return nil
+		}
+		if replacement == nil {
+			return fmt.Errorf("key %q is active and no replacement was given", id)
+		}
+		_, err = tx.ExecContext(ctx, `INSERT INTO signing_keys (id, algorithm, private_key, created_at, active_from, retire_at)
+			VALUES (?, ?, ?, ?, ?, NULL)`, replacement.ID, replacement.Algorithm, replacement.PrivateKey,
+			codec.Unix(replacement.CreatedAt), replacement.ActiveFrom.Unix())
+		return mapErr(err)
+	})
+	if err != nil {
+		return fmt.Errorf("revoke signing key %q: %w", id, err)
+	}
+	return nil
+}
+
+// PutSecrets replaces or deletes secrets in one transaction.
+func (s *Store) PutSecrets(ctx context.Context, values map[string][]byte) error {
+	err := s.inTx(ctx, func(tx *txn) error {
+		for name, v := range values {
+			var err error
+			if v == nil {
+				_, err = tx.ExecContext(ctx, `DELETE FROM secrets WHERE name = ?`, name)
+			} else {
+				_, err = tx.ExecContext(ctx, `INSERT INTO secrets (name, value) VALUES (?, ?)
+					ON CONFLICT (name) DO UPDATE SET value = excluded.value`, name, v)
+			}
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("put secrets: %w", err)
+	}
+	return nil
+}
+
+// RewrapSecrets rewrites secrets and private keys through fn, in one write
+// transaction.
+func (s *Store) RewrapSecrets(ctx context.Context, fn func(purpose, id string, value []byte) ([]byte, error)) (int, error) {
+	changed := 0
+	err := s.inTx(ctx, func(tx *txn) error {
+		changed = 0
+		for _, t := range []struct{ purpose, query, update string }{
+			{store.PurposeSecret, `SELECT name, value FROM secrets ORDER BY name`, `UPDATE secrets SET value = ? WHERE name = ?`},
+			{store.PurposeSigningKey, `SELECT id, private_key FROM signing_keys ORDER BY id`, `UPDATE signing_keys SET private_key = ? WHERE id = ?`},
+		} {
+			type row struct {
+				id    string
+				value []byte
+			}
+			var all []row
+			rows, err := tx.QueryContext(ctx, t.query)
+			if err != nil {
+				return err
+			}
+			for rows.Next() {
+				var r row
+				if err := rows.Scan(&r.id, &r.value); err != nil {
+					rows.Close()
+					return err
+				}
+				all = append(all, r)
+			}
+			rows.Close()
+			if err := rows.Err(); err != nil {
+				return err
+			}
+			for _, r := range all {
+				v, err := fn(t.purpose, r.id, r.value)
+				if err != nil {
+					return err
+				}
+				if bytes.Equal(v, r.value) {
+					continue
+				}
+				if _, err := tx.ExecContext(ctx, t.update, v, r.id); err != nil {
+					return err
+				}
+				changed++
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("rewrap secrets: %w", err)
+	}
+	return changed, nil
 }
