@@ -14,8 +14,9 @@ import (
 	"github.com/communityidp/idp/idp/store"
 )
 
-// dumpFormat is the version of the export format; import refuses others.
-const dumpFormat = 2
+// dumpFormat is the version of the export format; import reads it and
+// format 2 (whose access tokens are stored under their bare id).
+const dumpFormat = 3
 
 // dumpHeader is the first line of a dump.
 type dumpHeader struct {
@@ -23,6 +24,9 @@ type dumpHeader struct {
 	Format     int       `json:"format"`
 	ExportedAt time.Time `json:"exported_at"`
 	From       string    `json:"from"`
+	// SealedWith names the key-encryption key the dump's private keys and
+	// secrets are sealed under: importing it needs that key.
+	SealedWith string `json:"sealed_with,omitempty"`
 }
 
 // export writes the database's durable state as JSON lines: a header, then
@@ -50,7 +54,9 @@ func export(ctx context.Context, c *cli, args []string) error {
 	}
 	w := bufio.NewWriter(out)
 	enc := json.NewEncoder(w)
-	if err := enc.Encode(dumpHeader{Kind: "header", Format: dumpFormat, ExportedAt: time.Now().UTC(), From: cfg.Database.Driver}); err != nil {
+	head := dumpHeader{Kind: "header", Format: dumpFormat, ExportedAt: time.Now().UTC(), From: cfg.Database.Driver,
+		SealedWith: st.Keyring().ID()}
+	if err := enc.Encode(head); err != nil {
 		return err
 	}
 	counts := map[string]int{}
@@ -63,7 +69,8 @@ func export(ctx context.Context, c *cli, args []string) error {
 	if err := w.Flush(); err != nil {
 		return fmt.Errorf("write dump: %w", err)
 	}
-	fmt.Fprintf(c.stderr, "exported %s (contains secrets and password hashes: keep it safe)\n", summary(counts))
+	fmt.Fprintf(c.stderr, "exported %s; the signing keys and secrets in it are sealed under key-encryption key %s, which an import needs; it holds password hashes: keep it safe\n",
+		summary(counts), head.SealedWith)
 	return nil
 }
 
@@ -92,8 +99,8 @@ func importCmd(ctx context.Context, c *cli, args []string) error {
 	if err := dec.Decode(&h); err != nil || h.Kind != "header" {
 		return fmt.Errorf("the input does not start with an idp export header (make it with `idp export`)")
 	}
-	if h.Format != dumpFormat {
-		return fmt.Errorf("the dump has format %d; this idp reads format %d", h.Format, dumpFormat)
+	if h.Format != dumpFormat && h.Format != 2 {
+		return fmt.Errorf("the dump has format %d; this idp reads formats 2 and %d", h.Format, dumpFormat)
 	}
 	_, st, err := c.openStore(ctx, *cfgPath)
 	if err != nil {
@@ -109,6 +116,11 @@ func importCmd(ctx context.Context, c *cli, args []string) error {
 				return r, io.EOF
 			}
 			return r, fmt.Errorf("line %d: %w", line, err)
+		}
+		if h.Format == 2 && r.AccessToken != nil {
+			a := *r.AccessToken
+			a.ID = store.AccessTokenKey(a.ID)
+			r.AccessToken = &a
 		}
 		return r, nil
 	}, *wipe)

@@ -12,8 +12,8 @@ import (
 	"time"
 
 	"github.com/communityidp/idp/config"
+	"github.com/communityidp/idp/idp/secrets"
 	"github.com/communityidp/idp/idp/server"
-	"github.com/communityidp/idp/idp/store"
 )
 
 // configFlag adds --config; its default is $IDP_CONFIG.
@@ -27,7 +27,7 @@ func (c *cli) loadConfig(path string) (config.Config, error) {
 }
 
 // openStore loads the configuration and opens its database.
-func (c *cli) openStore(ctx context.Context, path string) (config.Config, store.Store, error) {
+func (c *cli) openStore(ctx context.Context, path string) (config.Config, *secrets.Store, error) {
 	cfg, err := c.loadConfig(path)
 	if err != nil {
 		return cfg, nil, err

@@ -285,19 +285,26 @@ func (s *Storage) activeUser(ctx context.Context, subject string) (*store.User, 
 	return u, nil
 }
 
-func (s *Storage) newAccessToken(clientID, subject string, scopes, audience []string, authTime time.Time, amr []string, family string) *store.AccessToken {
+// newAccessToken returns an access token's record and its id. The record
+// is stored under the id's hash (store.AccessTokenKey); only the token op
+// encrypts for the client holds the id.
+func (s *Storage) newAccessToken(clientID, subject string, scopes, audience []string, authTime time.Time, amr []string, family string) (*store.AccessToken, string) {
 	now := s.now()
+	id := randomID(16)
 	return &store.AccessToken{
-		ID: randomID(16), ClientID: clientID, Subject: subject, Scopes: scopes, Audience: audience,
+		ID: store.AccessTokenKey(id), ClientID: clientID, Subject: subject, Scopes: scopes, Audience: audience,
 		AuthTime: authTime, AMR: amr, CreatedAt: now, ExpiresAt: now.Add(s.tokens.AccessTokenLifetime.D()),
 		RefreshFamily: family,
-	}
+	}, id
 }
 
 // CreateAccessToken issues an access token without a refresh token: a
 // code redemption without offline_access, or client_credentials.
 func (s *Storage) CreateAccessToken(ctx context.Context, request op.TokenRequest) (string, time.Time, error) {
-	var is store.Issue
+	var (
+		is store.Issue
+		id string
+	)
 	grant := string(oidc.GrantTypeCode)
 	switch r := request.(type) {
 	case authRequest:
@@ -308,10 +315,10 @@ func (s *Storage) CreateAccessToken(ctx context.Context, request op.TokenRequest
 			return "", time.Time{}, err
 		}
 		is.ConsumeCode = r.ID
-		is.Access = s.newAccessToken(r.ClientID, r.Subject, r.Scopes, r.GetAudience(), r.AuthTime, r.AMR, "")
+		is.Access, id = s.newAccessToken(r.ClientID, r.Subject, r.Scopes, r.GetAudience(), r.AuthTime, r.AMR, "")
 	case *serviceRequest:
 		grant = string(oidc.GrantTypeClientCredentials)
-		is.Access = s.newAccessToken(r.clientID, r.clientID, r.scopes, r.GetAudience(), time.Time{}, nil, "")
+		is.Access, id = s.newAccessToken(r.clientID, r.clientID, r.scopes, r.GetAudience(), time.Time{}, nil, "")
 	default:
 		return "", time.Time{}, fmt.Errorf("unexpected token request %T", request)
 	}
@@ -319,7 +326,7 @@ func (s *Storage) CreateAccessToken(ctx context.Context, request op.TokenRequest
 		return "", time.Time{}, err
 	}
 	s.metrics.Token(grant)
-	return is.Access.ID, is.Access.ExpiresAt, nil
+	return id, is.Access.ExpiresAt, nil
 }
 
 // CreateAccessAndRefreshTokens issues an access token with a refresh token:
@@ -341,13 +348,12 @@ func (s *Storage) CreateAccessAndRefreshTokens(ctx context.Context, request op.T
 			AuthTime: r.AuthTime, AMR: r.AMR, CreatedAt: now,
 			FamilyExpiresAt: now.Add(s.tokens.RefreshTokenAbsoluteLifetime.D())}
 		rt.ExpiresAt = s.refreshExpiry(now, rt.FamilyExpiresAt)
-		is := store.Issue{ConsumeCode: r.ID, Refresh: rt,
-			Access: s.newAccessToken(r.ClientID, r.Subject, r.Scopes, r.GetAudience(), r.AuthTime, r.AMR, rt.FamilyID)}
-		if err := s.issue(ctx, is); err != nil {
+		access, id := s.newAccessToken(r.ClientID, r.Subject, r.Scopes, r.GetAudience(), r.AuthTime, r.AMR, rt.FamilyID)
+		if err := s.issue(ctx, store.Issue{ConsumeCode: r.ID, Refresh: rt, Access: access}); err != nil {
 			return "", "", time.Time{}, err
 		}
 		s.metrics.Token(string(oidc.GrantTypeCode))
-		return is.Access.ID, value, is.Access.ExpiresAt, nil
+		return id, value, access.ExpiresAt, nil
 	case *refreshRequest:
 		return s.rotate(ctx, r)
 	}
@@ -379,10 +385,10 @@ func (s *Storage) rotate(ctx context.Context, r *refreshRequest) (string, string
 	rt.ExpiresAt = s.refreshExpiry(now, old.FamilyExpiresAt)
 	// The new refresh token keeps the grant's scopes (RFC 6749 section 6);
 	// only this access token is narrowed to the requested ones.
-	access := s.newAccessToken(old.ClientID, old.Subject, r.scopes, old.Audience, old.AuthTime, old.AMR, old.FamilyID)
+	access, id := s.newAccessToken(old.ClientID, old.Subject, r.scopes, old.Audience, old.AuthTime, old.AMR, old.FamilyID)
 	is := store.Issue{RotateFrom: old.ID, Access: access, Refresh: &rt}
 	if s.tokens.RefreshTokenReuseInterval > 0 {
-		sealed, err := sealReply(r.value, old.ID, reply{Refresh: value, AccessID: access.ID, AccessExpiresAt: access.ExpiresAt})
+		sealed, err := sealReply(r.value, old.ID, reply{Refresh: value, AccessID: id, AccessExpiresAt: access.ExpiresAt})
 		if err != nil {
 			return "", "", time.Time{}, err
 		}
@@ -406,7 +412,7 @@ func (s *Storage) rotate(ctx context.Context, r *refreshRequest) (string, string
 		return "", "", time.Time{}, fmt.Errorf("issue tokens: %w", err)
 	}
 	s.metrics.Token(string(oidc.GrantTypeRefreshToken))
-	return access.ID, value, access.ExpiresAt, nil
+	return id, value, access.ExpiresAt, nil
 }
 
 func (s *Storage) issue(ctx context.Context, is store.Issue) error {
@@ -517,7 +523,7 @@ func (s *Storage) RevokeToken(ctx context.Context, tokenOrID, userID, clientID s
 	} else if !errors.Is(err, store.ErrNotFound) {
 		return oidc.ErrServerError().WithParent(err)
 	}
-	at, err := s.store.AccessTokenByID(ctx, tokenOrID)
+	at, err := s.store.AccessTokenByID(ctx, store.AccessTokenKey(tokenOrID))
 	if errors.Is(err, store.ErrNotFound) {
 		// A refresh token sent with token_type_hint=access_token reaches
 		// here as its raw value: look it up as a refresh token too
@@ -542,7 +548,7 @@ func (s *Storage) RevokeToken(ctx context.Context, tokenOrID, userID, clientID s
 // liveAccessToken returns the access token if it exists, belongs to
 // subject and has not expired.
 func (s *Storage) liveAccessToken(ctx context.Context, tokenID, subject string) (*store.AccessToken, error) {
-	at, err := s.store.AccessTokenByID(ctx, tokenID)
+	at, err := s.store.AccessTokenByID(ctx, store.AccessTokenKey(tokenID))
 	if err != nil {
 		return nil, fmt.Errorf("load access token: %w", err)
 	}

@@ -2,6 +2,8 @@ package store
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"strings"
@@ -227,6 +229,9 @@ type AuthRequestStore interface {
 
 // AccessToken is an opaque access token's server side record.
 type AccessToken struct {
+	// ID is AccessTokenKey of the token's id: the id itself lives only
+	// inside the (encrypted) token the client holds, so the database
+	// names no live token.
 	ID       string `json:"id"`
 	ClientID string `json:"client_id"`
 	// Subject is a user ID, or the client ID for client_credentials tokens.
@@ -240,6 +245,13 @@ type AccessToken struct {
 	// RefreshFamily links the token to the refresh token family it was
 	// issued with, so revoking the family revokes it too. May be empty.
 	RefreshFamily string `json:"refresh_family"`
+}
+
+// AccessTokenKey is what an access token with this id is stored under:
+// its SHA-256, base64url.
+func AccessTokenKey(id string) string {
+	sum := sha256.Sum256([]byte("access-token\x00" + id))
+	return base64.RawURLEncoding.EncodeToString(sum[:])
 }
 
 // RefreshToken is a refresh token's server side record. Only the SHA-256
