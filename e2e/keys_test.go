@@ -66,7 +66,18 @@ func kidOf(t *testing.T, jwt string) string {
 
 func jwksKids(t *testing.T, p *provider) []string {
 	t.Helper()
-	resp, err := http.Get(p.URL + "/keys")
+	var kids []string
+	for _, k := range jwksAt(t, p.URL) {
+		kids = append(kids, k.KeyID)
+	}
+	return kids
+}
+
+// jwksAt returns the keys the provider at issuer publishes, checking each
+// is public and named.
+func jwksAt(t *testing.T, issuer string) []jose.JSONWebKey {
+	t.Helper()
+	resp, err := http.Get(issuer + "/keys")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -75,12 +86,10 @@ func jwksKids(t *testing.T, p *provider) []string {
 	if err := json.NewDecoder(resp.Body).Decode(&set); err != nil {
 		t.Fatal(err)
 	}
-	var kids []string
 	for _, k := range set.Keys {
 		if !k.IsPublic() || strings.TrimSpace(k.KeyID) == "" {
 			t.Fatalf("JWKS key %q is private or has no kid", k.KeyID)
 		}
-		kids = append(kids, k.KeyID)
 	}
-	return kids
+	return set.Keys
 }

@@ -2,22 +2,28 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"text/tabwriter"
 	"time"
 
 	jose "github.com/go-jose/go-jose/v4"
 
+	"github.com/communityidp/idp/idp/audit"
 	"github.com/communityidp/idp/idp/keys"
 )
 
 func keysCmd(ctx context.Context, c *cli, args []string) error {
 	if len(args) == 0 || (args[0] != "list" && args[0] != "rotate") {
-		return usageError{"usage: idp keys list | idp keys rotate [--alg RS256|ES256]"}
+		return usageError{"usage: idp keys list | idp keys rotate [--alg RS256|ES256] | idp keys rotate --revoke KID"}
 	}
 	fs := c.flags("keys " + args[0])
 	cfgPath := c.configFlag(fs)
-	alg := fs.String("alg", "", "rotate only this algorithm (RS256 or ES256); default both")
+	var alg, revoke *string
+	if args[0] == "rotate" {
+		alg = fs.String("alg", "", "rotate only this algorithm (RS256 or ES256); default both")
+		revoke = fs.String("revoke", "", "withdraw the key `KID` at once (it leaked): it leaves the JWKS and tokens it signed stop verifying")
+	}
 	if err := parse(fs, args[1:]); err != nil {
 		return err
 	}
@@ -31,7 +37,28 @@ func keysCmd(ctx context.Context, c *cli, args []string) error {
 		PublishAfterRetire: cfg.Tokens.IDTokenLifetime.D() + time.Hour,
 		PublishAhead:       2 * time.Minute, // running replicas publish it first
 	})
-	if args[0] == "rotate" {
+	if args[0] == "rotate" && *revoke != "" {
+		if *alg != "" {
+			return usageError{"--revoke and --alg do not go together: the revoked key's algorithm gets the new key"}
+		}
+		a, next, err := km.Revoke(ctx, *revoke)
+		if errors.Is(err, keys.ErrUnknownKey) {
+			return usageError{fmt.Sprintf("--revoke: %q is not a published key (idp keys list shows them)", *revoke)}
+		}
+		if err != nil {
+			return err
+		}
+		details := map[string]string{"kid": *revoke, "alg": string(a)}
+		if next != "" {
+			details["replacement"] = next
+		}
+		recordCLI(ctx, st, audit.KeyRevoked, details)
+		fmt.Fprintf(c.stdout, "revoked %s (%s): every replica stops publishing it and signing with it within %s", *revoke, a, keys.ReloadInterval)
+		if next != "" {
+			fmt.Fprintf(c.stdout, "; %s signs in its place from now", next)
+		}
+		fmt.Fprintln(c.stdout, "\nclients that cached the JWKS drop it when their copy expires (at most 2 minutes)")
+	} else if args[0] == "rotate" {
 		algs := keys.Algorithms
 		switch *alg {
 		case "":

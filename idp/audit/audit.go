@@ -40,6 +40,10 @@ const (
 	SuggestionAccepted = "suggestion.accepted"
 	SuggestionSnoozed  = "suggestion.snoozed"
 	SyntheticCheck     = "doctor.synthetic"
+	// Operators' actions on the provider's own keys (the command line).
+	KeyRevoked    = "key.revoked"
+	SecretRotated = "secret.rotated"
+	KEKRotated    = "kek.rotated"
 )
 
 // PasskeyRegisterFailed is a passkey that could not be added. It is kept

@@ -158,21 +158,82 @@ func (m *Manager) Rotate(ctx context.Context, alg jose.SignatureAlgorithm) error
 	return m.Reload(ctx)
 }
 
-func (m *Manager) rotate(ctx context.Context, alg jose.SignatureAlgorithm, expect string, ahead time.Duration) error {
+// ErrUnknownKey is returned by Revoke for a key that is not published.
+var ErrUnknownKey = errors.New("no such published key")
+
+// Revoke withdraws key kid at once, for a key that leaked: it leaves the
+// JWKS and stops signing on every replica at their next reload (within
+// ReloadInterval), so tokens it signed stop verifying. When it was its
+// algorithm's active key, a new key takes over at once (not published
+// ahead: nothing may be signed with the leaked one meanwhile). It returns
+// the algorithm and the replacement's ID ("" when none was needed).
+func (m *Manager) Revoke(ctx context.Context, kid string) (alg jose.SignatureAlgorithm, replacement string, err error) {
+	if err := m.Reload(ctx); err != nil {
+		return "", "", err
+	}
+	rows, err := m.store.SigningKeys(ctx)
+	if err != nil {
+		return "", "", fmt.Errorf("load signing keys: %w", err)
+	}
+	now := m.opts.Now()
+	var target *store.SigningKey
+	for i, r := range rows {
+		if r.ID == kid && (r.RetireAt == nil || r.RetireAt.After(now)) {
+			target = &rows[i]
+		}
+	}
+	if target == nil {
+		return "", "", fmt.Errorf("%w: %s", ErrUnknownKey, kid)
+	}
+	alg = jose.SignatureAlgorithm(target.Algorithm)
+	// A replacement is needed when the key is the current one, or signs
+	// now while the current one is published ahead and not active yet.
+	var next *store.SigningKey
+	m.mu.RLock()
+	signing := m.active[alg] != nil && m.active[alg].id == kid
+	m.mu.RUnlock()
+	if target.RetireAt == nil || signing {
+		if next, err = newKey(alg, now, 0); err != nil {
+			return "", "", err
+		}
+	}
+	if err := m.store.RevokeSigningKey(ctx, kid, next, now); err != nil {
+		return "", "", fmt.Errorf("revoke %s: %w", kid, err)
+	}
+	slog.WarnContext(ctx, "signing key revoked", "kid", kid, "alg", string(alg))
+	if next != nil {
+		replacement = next.ID
+	}
+	return alg, replacement, m.Reload(ctx)
+}
+
+// ReloadInterval is how often replicas reread the key set (see Serve): a
+// rotation's prepublication and a revocation are seen within it.
+const ReloadInterval = 10 * time.Second
+
+// newKey generates a key of alg created at now, signing from now+ahead.
+func newKey(alg jose.SignatureAlgorithm, now time.Time, ahead time.Duration) (*store.SigningKey, error) {
 	signer, err := generate(alg)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	der, err := x509.MarshalPKCS8PrivateKey(signer)
 	if err != nil {
-		return fmt.Errorf("encode %s key: %w", alg, err)
+		return nil, fmt.Errorf("encode %s key: %w", alg, err)
 	}
 	kid, err := thumbprint(signer.Public())
 	if err != nil {
+		return nil, err
+	}
+	return &store.SigningKey{ID: kid, Algorithm: string(alg), PrivateKey: der, CreatedAt: now, ActiveFrom: now.Add(ahead)}, nil
+}
+
+func (m *Manager) rotate(ctx context.Context, alg jose.SignatureAlgorithm, expect string, ahead time.Duration) error {
+	k, err := newKey(alg, m.opts.Now(), ahead)
+	if err != nil {
 		return err
 	}
-	now := m.opts.Now()
-	k := &store.SigningKey{ID: kid, Algorithm: string(alg), PrivateKey: der, CreatedAt: now, ActiveFrom: now.Add(ahead)}
+	kid := k.ID
 	// The old key keeps signing until the new one is active, then stays
 	// published while the tokens it signed live.
 	if err := m.store.RotateSigningKey(ctx, k, expect, k.ActiveFrom.Add(m.opts.PublishAfterRetire)); err != nil {

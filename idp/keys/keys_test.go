@@ -3,6 +3,7 @@ package keys
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"path/filepath"
 	"slices"
 	"sync"
@@ -191,5 +192,70 @@ func TestRotationWithinTheSecond(t *testing.T) {
 			t.Fatalf("rotation %d: the old key still signs after the new one is active", i)
 		}
 		first = k
+	}
+}
+
+// A leaked key is revoked: it leaves the JWKS and stops signing at once,
+// on this replica and, at its next reload, on another; when it was the
+// active key a fresh one signs at once.
+func TestRevoke(t *testing.T) {
+	ctx := context.Background()
+	s := openStore(t)
+	clock := &fakeClock{t: time.Unix(1_800_000_000, 0)}
+	opts := Options{RotationPeriod: 24 * time.Hour, PublishAfterRetire: 2 * time.Hour, PublishAhead: 2 * time.Minute, Now: clock.Now}
+	m, other := NewManager(s, opts), NewManager(s, opts)
+	if err := m.Ensure(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := other.Reload(ctx); err != nil {
+		t.Fatal(err)
+	}
+	leaked, _ := m.Signing(jose.RS256)
+	alg, next, err := m.Revoke(ctx, leaked.ID())
+	if err != nil || alg != jose.RS256 || next == "" {
+		t.Fatalf("revoke the active key: %s %q %v", alg, next, err)
+	}
+	if k, _ := m.Signing(jose.RS256); k == nil || k.ID() != next {
+		t.Fatalf("after revoking, RS256 signs with %v, want the replacement %s", k, next)
+	}
+	if err := other.Reload(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, mm := range []*Manager{m, other} {
+		if slices.Contains(jwksKids(t, mm), leaked.ID()) {
+			t.Fatal("the revoked key is still published")
+		}
+	}
+	// Right after a rotation the old key still signs while the new one is
+	// published ahead: revoking it puts a fresh key in charge at once.
+	es, _ := m.Signing(jose.ES256)
+	if err := m.Rotate(ctx, jose.ES256); err != nil {
+		t.Fatal(err)
+	}
+	if _, next, err := m.Revoke(ctx, es.ID()); err != nil || next == "" {
+		t.Fatalf("revoke the signing key during prepublication: %q %v", next, err)
+	} else if k, _ := m.Signing(jose.ES256); k == nil || k.ID() != next {
+		t.Fatalf("after revoking it, ES256 signs with %v, want %s", k, next)
+	}
+	// A key only still published (it signs no more) needs no replacement.
+	rs, _ := m.Signing(jose.RS256)
+	if err := m.Rotate(ctx, jose.RS256); err != nil {
+		t.Fatal(err)
+	}
+	clock.Add(3 * time.Minute)
+	if err := m.Reload(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, next, err := m.Revoke(ctx, rs.ID()); err != nil || next != "" {
+		t.Fatalf("revoke a retiring key: %q %v", next, err)
+	}
+	if k, _ := m.Signing(jose.RS256); k == nil || k.ID() == rs.ID() {
+		t.Fatalf("RS256 signs with %v after its retiring key was revoked", k)
+	}
+	if _, _, err := m.Revoke(ctx, rs.ID()); !errors.Is(err, ErrUnknownKey) {
+		t.Fatalf("revoke it again: %v, want ErrUnknownKey", err)
+	}
+	if _, _, err := m.Revoke(ctx, "nope"); !errors.Is(err, ErrUnknownKey) {
+		t.Fatalf("revoke an unknown key: %v", err)
 	}
 }

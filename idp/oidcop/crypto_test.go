@@ -20,7 +20,7 @@ func TestTokenCryptoOpensOnlyItsOwnTokens(t *testing.T) {
 	var key [32]byte
 	rand.Read(key[:])
 	cfg := config.Default()
-	p, err := New(Options{Config: cfg, CryptoKey: key})
+	p, err := New(Options{Config: cfg, CryptoKeys: [][32]byte{key}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	jose "github.com/go-jose/go-jose/v4"
@@ -32,9 +33,10 @@ type Options struct {
 	Config config.Config
 	Store  store.Store
 	Keys   *keys.Manager
-	// CryptoKey encrypts codes and access tokens; generated once, stored,
-	// identical on every replica.
-	CryptoKey [32]byte
+	// CryptoKeys encrypt codes and access tokens: the first encrypts, all
+	// decrypt (the previous key keeps tokens made before a rotation
+	// working). Generated, stored, identical on every replica.
+	CryptoKeys [][32]byte
 	// LogoutURL returns the provider's logout confirmation page for a
 	// post-logout target (signed, so the page can trust it).
 	LogoutURL func(target string) string
@@ -68,6 +70,7 @@ type Provider struct {
 	binding   func(http.ResponseWriter, *http.Request) []byte
 	available func(context.Context) bool
 	now       func() time.Time
+	crypto    *tokenCrypto
 }
 
 // New assembles the provider.
@@ -90,6 +93,8 @@ func New(o Options) (*Provider, error) {
 		throttle: o.Throttle,
 	}
 	corsOpts := corsOptions(cfg.Clients)
+	crypto := &tokenCrypto{}
+	crypto.set(o.CryptoKeys)
 	opCfg := &op.Config{
 		DefaultLogoutRedirectURI: cfg.Issuer + "/logout/done",
 		CodeMethodS256:           true,
@@ -100,7 +105,7 @@ func New(o Options) (*Provider, error) {
 		SupportedClaims:          supportedClaims,
 	}
 	opts := []op.Option{
-		op.WithCrypto(tokenCrypto(o.CryptoKey)),
+		op.WithCrypto(crypto),
 		op.WithCORSOptions(&corsOpts),
 		op.WithHttpInterceptors(func(next http.Handler) http.Handler {
 			return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -119,6 +124,7 @@ func New(o Options) (*Provider, error) {
 	p := &Provider{
 		op: provider, storage: st, issuer: cfg.Issuer, cors: cors.New(corsOpts),
 		keys: o.Keys, clear: o.ClearSessionCookie, binding: o.BrowserBinding, available: o.Available, now: o.Now,
+		crypto: crypto,
 	}
 	p.authz = &authorizer{Provider: provider, storage: st, now: o.Now, encoder: issEncoder{inner: provider.Encoder(), issuer: cfg.Issuer}}
 	if p.discovery, err = p.buildDiscovery(cfg); err != nil {
@@ -133,7 +139,28 @@ func New(o Options) (*Provider, error) {
 // refresh token revoked with token_type_hint=access_token then reached
 // RevokeToken as that garbage and was silently left alive. This provider
 // never issued CFB tokens, so it has nothing to fall back to.
-func tokenCrypto(key [32]byte) op.Crypto { return op.NewAES256GCMCrypto(key, "") }
+//
+// Its keys can change while the provider runs (SetCryptoKeys): the first
+// encrypts, every one decrypts.
+type tokenCrypto struct{ c atomic.Pointer[op.Crypto] }
+
+var _ op.Crypto = (*tokenCrypto)(nil)
+
+func (t *tokenCrypto) set(keys [][32]byte) {
+	var dec []op.Decrypter
+	for _, k := range keys {
+		dec = append(dec, op.NewAES256GCMCrypto(k, ""))
+	}
+	var c op.Crypto = op.NewCompositeCrypto(op.NewAES256GCMCrypto(keys[0], ""), dec)
+	t.c.Store(&c)
+}
+
+func (t *tokenCrypto) Encrypt(s string) (string, error) { return (*t.c.Load()).Encrypt(s) }
+func (t *tokenCrypto) Decrypt(s string) (string, error) { return (*t.c.Load()).Decrypt(s) }
+
+// SetCryptoKeys replaces the token crypto keys: the first encrypts from
+// now on, all of them decrypt.
+func (p *Provider) SetCryptoKeys(keys ...[32]byte) { p.crypto.set(keys) }
 
 var supportedClaims = []string{
 	"sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "amr", "azp", "at_hash", "c_hash",

@@ -94,6 +94,22 @@ func NewKeyring(current []byte, old ...[]byte) (*Keyring, error) {
 	return kr, nil
 }
 
+// Rotated returns a keyring whose current KEK is next and which still
+// opens everything kr opens.
+func (kr *Keyring) Rotated(next []byte) (*Keyring, error) {
+	k, err := newKEK(next)
+	if err != nil {
+		return nil, err
+	}
+	out := &Keyring{current: k}
+	for _, o := range append([]*kek{kr.current}, kr.old...) {
+		if !bytes.Equal(o.id, k.id) {
+			out.old = append(out.old, o)
+		}
+	}
+	return out, nil
+}
+
 // ID names the current KEK (hex), as sealed values and exports record it.
 func (kr *Keyring) ID() string { return hex.EncodeToString(kr.current.id) }
 

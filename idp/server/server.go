@@ -104,6 +104,7 @@ type Server struct {
 	metrics  *metrics.Metrics
 	proxies  *clientip.Resolver
 	brand    *branding
+	csrf     *session.CSRF
 	now      func() time.Time
 }
 
@@ -124,20 +125,20 @@ func New(ctx context.Context, cfg config.Config, st store.Store, o Options) (*Se
 		st = timedStore{Store: st, m: m}
 	}
 	rec := &audit.Recorder{Store: st, Metrics: m, Now: o.Now}
-	cryptoKey, err := st.Secret(ctx, "op_crypto_key", random32)
-	if err != nil || len(cryptoKey) != 32 {
-		return nil, fmt.Errorf("load op crypto key: %w", errors.Join(err, errLen(cryptoKey)))
-	}
-	csrfKey, err := st.Secret(ctx, "csrf_key", random32)
+	cryptoKeys, err := secrets.Versions(ctx, st, secrets.CryptoKey)
 	if err != nil {
-		return nil, fmt.Errorf("load CSRF key: %w", err)
+		return nil, err
+	}
+	csrfKeys, err := secrets.Versions(ctx, st, secrets.CSRFKey)
+	if err != nil {
+		return nil, err
 	}
 	km := keys.NewManager(st, keys.Options{
 		RotationPeriod: cfg.Keys.RotationPeriod.D(),
 		// A replaced key signed ID tokens that live IDTokenLifetime; keep
 		// it published a while longer for clock skew and caches.
 		PublishAfterRetire: cfg.Tokens.IDTokenLifetime.D() + time.Hour,
-		// Replicas reload keys every minute (see Serve).
+		// Replicas reload keys every keys.ReloadInterval (see Serve).
 		PublishAhead: 2 * time.Minute,
 		Now:          o.Now,
 	})
@@ -153,7 +154,8 @@ func New(ctx context.Context, cfg config.Config, st store.Store, o Options) (*Se
 		Secure: secure, IdleTimeout: cfg.Sessions.IdleTimeout.D(), AbsoluteLifetime: cfg.Sessions.AbsoluteLifetime.D(),
 		ReauthAfter: cfg.Sessions.ReauthAfter.D(), Now: o.Now,
 	})
-	csrf := session.NewCSRF(csrfKey, cfg.Issuer)
+	csrf := session.NewCSRF(csrfKeys[0], cfg.Issuer)
+	csrf.SetKeys(csrfKeys...)
 	brand, err := newBranding(cfg.Branding)
 	if err != nil {
 		return nil, err
@@ -163,12 +165,10 @@ func New(ctx context.Context, cfg config.Config, st store.Store, o Options) (*Se
 	if err != nil {
 		return nil, err
 	}
-	var key [32]byte
-	copy(key[:], cryptoKey)
 	avail := newAvailability(st.Ping)
 	limiter := throttle.New(st, cfg.Throttle, o.Now)
 	provider, err := oidcop.New(oidcop.Options{
-		Config: cfg, Store: st, Keys: km, CryptoKey: key, Now: o.Now, Metrics: m, Throttle: limiter,
+		Config: cfg, Store: st, Keys: km, CryptoKeys: keys32(cryptoKeys), Now: o.Now, Metrics: m, Throttle: limiter,
 		LogoutURL: func(target string) string {
 			return "/logout?" + url.Values{"target": {target}, "sig": {csrf.SignTarget(target)}}.Encode()
 		},
@@ -202,7 +202,8 @@ func New(ctx context.Context, cfg config.Config, st store.Store, o Options) (*Se
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, store: st, keys: km, provider: provider, avail: avail, metrics: m, now: o.Now, proxies: proxies, brand: brand}
+	s := &Server{cfg: cfg, store: st, keys: km, provider: provider, avail: avail, metrics: m, now: o.Now, proxies: proxies, brand: brand,
+		csrf: csrf}
 	s.handler = s.routes(sessions, render, provider, wellKnown,
 		&login.Handler{
 			Store: st, Sessions: sessions, CSRF: csrf, Render: render, Passkeys: passkeys, Audit: rec, ClientNames: names,
@@ -223,11 +224,28 @@ func random32() ([]byte, error) {
 	return b, err
 }
 
-func errLen(b []byte) error {
-	if len(b) == 32 {
-		return nil
+func keys32(keys [][]byte) [][32]byte {
+	out := make([][32]byte, len(keys))
+	for i, k := range keys {
+		copy(out[i][:], k)
 	}
-	return fmt.Errorf("stored key has %d bytes, want 32", len(b))
+	return out
+}
+
+// reloadSecrets picks up a rotation of the token crypto key or the CSRF
+// key made by `idp secrets rotate` (or another replica's operator).
+func (s *Server) reloadSecrets(ctx context.Context) error {
+	crypto, err := secrets.Versions(ctx, s.store, secrets.CryptoKey)
+	if err != nil {
+		return err
+	}
+	csrf, err := secrets.Versions(ctx, s.store, secrets.CSRFKey)
+	if err != nil {
+		return err
+	}
+	s.provider.SetCryptoKeys(keys32(crypto)...)
+	s.csrf.SetKeys(csrf...)
+	return nil
 }
 
 // Handler is the provider's HTTP handler.
@@ -274,6 +292,8 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	go s.every(loops, time.Minute, "garbage collection", s.collect)
 	// Also reloads the keys other replicas rotated.
 	go s.every(loops, time.Minute, "signing key rotation", s.rotate)
+	go s.every(loops, keys.ReloadInterval, "signing key reload", s.keys.Reload)
+	go s.every(loops, keys.ReloadInterval, "secret reload", s.reloadSecrets)
 	go s.every(loops, time.Hour, "audit retention", s.pruneAudit)
 	if s.metrics != nil {
 		go s.serveMetrics(loops)

@@ -8,6 +8,8 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"slices"
+	"sync/atomic"
 )
 
 // CSRF protects the provider's forms with a signed double-submit token: a
@@ -16,7 +18,9 @@ import (
 // matches the cookie, and when the browser says the request is same-origin
 // (Origin header, Sec-Fetch-Site) if it says anything.
 type CSRF struct {
-	key    []byte
+	// keys[0] signs; every key verifies, so a rotated key (idp secrets
+	// rotate csrf_key) keeps forms opened before it working.
+	keys   atomic.Pointer[[][]byte]
 	secure bool
 	origin string
 	cookie string
@@ -37,7 +41,36 @@ func NewCSRF(key []byte, issuer string) *CSRF {
 	if u != nil {
 		origin = u.Scheme + "://" + u.Host
 	}
-	return &CSRF{key: key, secure: secure, origin: origin, cookie: name}
+	c := &CSRF{secure: secure, origin: origin, cookie: name}
+	c.SetKeys(key)
+	return c
+}
+
+// SetKeys replaces the keys: the first signs, all of them verify.
+func (c *CSRF) SetKeys(keys ...[]byte) {
+	ks := slices.Clone(keys)
+	c.keys.Store(&ks)
+}
+
+// mac is the HMAC of parts under key.
+func mac(key []byte, parts ...string) string {
+	m := hmac.New(sha256.New, key)
+	for _, p := range parts {
+		m.Write([]byte(p))
+	}
+	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+}
+
+// signed returns parts' MAC under the signing key.
+func (c *CSRF) signed(parts ...string) string { return mac((*c.keys.Load())[0], parts...) }
+
+// verify reports whether sig is parts' MAC under any of the keys.
+func (c *CSRF) verify(sig string, parts ...string) bool {
+	ok := false
+	for _, k := range *c.keys.Load() {
+		ok = subtle.ConstantTimeCompare([]byte(sig), []byte(mac(k, parts...))) == 1 || ok
+	}
+	return ok && sig != ""
 }
 
 // Token returns the token to put in a form, setting the cookie if the
@@ -86,7 +119,7 @@ func (c *CSRF) check(r *http.Request) string {
 	if got == "" {
 		return "no CSRF token"
 	}
-	if subtle.ConstantTimeCompare([]byte(got), []byte(c.sign(ck.Value))) != 1 {
+	if !c.verify(got, "csrf\x00", ck.Value) {
 		return "CSRF token does not match the cookie"
 	}
 	return ""
@@ -107,43 +140,28 @@ func (c *CSRF) SameOrigin(r *http.Request) bool {
 	return true
 }
 
-func (c *CSRF) sign(value string) string {
-	m := hmac.New(sha256.New, c.key)
-	m.Write([]byte("csrf\x00"))
-	m.Write([]byte(value))
-	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
-}
+func (c *CSRF) sign(value string) string { return c.signed("csrf\x00", value) }
 
 // SignTarget signs a redirect target that travels through the browser
 // (the logout confirmation page), so the page that receives it back can
 // trust it was validated here.
-func (c *CSRF) SignTarget(target string) string {
-	m := hmac.New(sha256.New, c.key)
-	m.Write([]byte("target\x00"))
-	m.Write([]byte(target))
-	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
-}
+func (c *CSRF) SignTarget(target string) string { return c.signed("target\x00", target) }
 
 // VerifyTarget checks a signature made by SignTarget.
 func (c *CSRF) VerifyTarget(target, sig string) bool {
-	return target != "" && subtle.ConstantTimeCompare([]byte(sig), []byte(c.SignTarget(target))) == 1
+	return target != "" && c.verify(sig, "target\x00", target)
 }
 
 // SignValue signs short-lived state that travels through the browser
 // (a redirect's query), under a purpose so that a signature made for one
 // use is never accepted for another.
 func (c *CSRF) SignValue(purpose, value string) string {
-	m := hmac.New(sha256.New, c.key)
-	m.Write([]byte("value\x00"))
-	m.Write([]byte(purpose))
-	m.Write([]byte{0})
-	m.Write([]byte(value))
-	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+	return c.signed("value\x00", purpose, "\x00", value)
 }
 
 // VerifyValue checks a signature made by SignValue.
 func (c *CSRF) VerifyValue(purpose, value, sig string) bool {
-	return sig != "" && subtle.ConstantTimeCompare([]byte(sig), []byte(c.SignValue(purpose, value))) == 1
+	return c.verify(sig, "value\x00", purpose, "\x00", value)
 }
 
 // Binding returns a value only this browser holds (its CSRF cookie), for

@@ -376,9 +376,10 @@ type KeyStore interface {
 	// ErrConflict and changes nothing.
 	RotateSigningKey(ctx context.Context, k *SigningKey, expectActive string, retireAt time.Time) error
 	// RevokeSigningKey retires key id at now: it is no longer published
-	// nor used. When it was its algorithm's active key, replacement (not
-	// nil) becomes the active key in the same transaction, active at
-	// once. An unknown or already retired key gives ErrNotFound.
+	// nor used. With replacement (needed when id is its algorithm's
+	// current key), the algorithm's current key is retired too and
+	// replacement becomes current, active at once, in the same
+	// transaction. An unknown or already retired key gives ErrNotFound.
 	RevokeSigningKey(ctx context.Context, id string, replacement *SigningKey, now time.Time) error
 }
 

@@ -106,24 +106,28 @@ func (s *Store) Secret(ctx context.Context, name string, generate func() ([]byte
 	return v, nil
 }
 
-// RevokeSigningKey retires a key at now, making replacement active in its
-// place when it was the active one.
+// RevokeSigningKey retires a key at now; see store.KeyStore.
 func (s *Store) RevokeSigningKey(ctx context.Context, id string, replacement *store.SigningKey, now time.Time) error {
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		var active bool
-		err := tx.QueryRow(ctx, `SELECT retire_at IS NULL FROM signing_keys WHERE id = $1 AND (retire_at IS NULL OR retire_at > $2)
-			FOR UPDATE`, id, now.Unix()).Scan(&active)
+		var current bool
+		var alg string
+		err := tx.QueryRow(ctx, `SELECT retire_at IS NULL, algorithm FROM signing_keys WHERE id = $1 AND (retire_at IS NULL OR retire_at > $2)
+			FOR UPDATE`, id, now.Unix()).Scan(&current, &alg)
 		if err != nil {
 			return mapErr(err)
+		}
+		if current && replacement == nil {
+			return fmt.Errorf("key %q is current and no replacement was given", id)
 		}
 		if _, err := tx.Exec(ctx, `UPDATE signing_keys SET retire_at = $1 WHERE id = $2`, now.Unix(), id); err != nil {
 			return err
 		}
-		if !active {
+		if replacement == nil {
 			return nil
 		}
-		if replacement == nil {
-			return fmt.Errorf("key %q is active and no replacement was given", id)
+		if _, err := tx.Exec(ctx, `UPDATE signing_keys SET retire_at = $1 WHERE algorithm = $2 AND retire_at IS NULL`,
+			now.Unix(), alg); err != nil {
+			return err
 		}
 		_, err = tx.Exec(ctx, `INSERT INTO signing_keys (id, algorithm, private_key, created_at, active_from, retire_at)
 			VALUES ($1, $2, $3, $4, $5, NULL)`, replacement.ID, replacement.Algorithm, replacement.PrivateKey,

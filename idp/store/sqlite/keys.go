@@ -100,24 +100,28 @@ func (s *Store) Secret(ctx context.Context, name string, generate func() ([]byte
 	return v, nil
 }
 
-// RevokeSigningKey retires a key at now, making replacement active in its
-// place when it was the active one.
+// RevokeSigningKey retires a key at now; see store.KeyStore.
 func (s *Store) RevokeSigningKey(ctx context.Context, id string, replacement *store.SigningKey, now time.Time) error {
 	err := s.inTx(ctx, func(tx *txn) error {
-		var active bool
-		err := tx.QueryRowContext(ctx, `SELECT retire_at IS NULL FROM signing_keys WHERE id = ? AND (retire_at IS NULL OR retire_at > ?)`,
-			id, now.Unix()).Scan(&active)
+		var current bool
+		var alg string
+		err := tx.QueryRowContext(ctx, `SELECT retire_at IS NULL, algorithm FROM signing_keys WHERE id = ? AND (retire_at IS NULL OR retire_at > ?)`,
+			id, now.Unix()).Scan(&current, &alg)
 		if err != nil {
 			return mapErr(err)
+		}
+		if current && replacement == nil {
+			return fmt.Errorf("key %q is current and no replacement was given", id)
 		}
 		if _, err := tx.ExecContext(ctx, `UPDATE signing_keys SET retire_at = ? WHERE id = ?`, now.Unix(), id); err != nil {
 			return err
 		}
-		if !active {
+		if replacement == nil {
 			return nil
 		}
-		if replacement == nil {
-			return fmt.Errorf("key %q is active and no replacement was given", id)
+		if _, err := tx.ExecContext(ctx, `UPDATE signing_keys SET retire_at = ? WHERE algorithm = ? AND retire_at IS NULL`,
+			now.Unix(), alg); err != nil {
+			return err
 		}
 		_, err = tx.ExecContext(ctx, `INSERT INTO signing_keys (id, algorithm, private_key, created_at, active_from, retire_at)
 			VALUES (?, ?, ?, ?, ?, NULL)`, replacement.ID, replacement.Algorithm, replacement.PrivateKey,

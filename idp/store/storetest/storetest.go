@@ -23,6 +23,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"reflect"
 	"slices"
@@ -74,6 +75,8 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"RotateSigningKey", testRotateSigningKey},
 		{"SigningKeyAlgorithms", testSigningKeyAlgorithms},
 		{"Secret", testSecret},
+		{"PutAndRewrapSecrets", testPutAndRewrapSecrets},
+		{"RevokeSigningKey", testRevokeSigningKey},
 		{"GC", testGC},
 		{"GCKeepsTombstonesAndUsedTokens", testGCKeeps},
 		{"UserByWebAuthnID", testUserByWebAuthnID},
@@ -2437,4 +2440,87 @@ func show(v any) string {
 		return fmt.Sprint(*v)
 	}
 	return fmt.Sprintf("%#v", v)
+}
+
+// PutSecrets replaces and deletes; RewrapSecrets hands fn every secret and
+// private key once and writes back only what changed, in one transaction.
+func testPutAndRewrapSecrets(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	gen := func(v string) func() ([]byte, error) { return func() ([]byte, error) { return []byte(v), nil } }
+	_, err := s.Secret(ctx, "a", gen("one"))
+	must(t, err, "secret a")
+	must(t, s.PutSecrets(ctx, map[string][]byte{"a": []byte("two"), "b": []byte("bee")}), "put secrets")
+	if v, _ := s.Secret(ctx, "a", gen("x")); string(v) != "two" {
+		t.Errorf("a after PutSecrets = %q", v)
+	}
+	must(t, s.PutSecrets(ctx, map[string][]byte{"b": nil}), "delete b")
+	if v, _ := s.Secret(ctx, "b", gen("fresh")); string(v) != "fresh" {
+		t.Errorf("b after its deletion = %q, want regenerated", v)
+	}
+	must(t, s.RotateSigningKey(ctx, newKey("k1", "RS256", t0), "", time.Time{}), "key")
+
+	seen := map[string]string{}
+	n, err := s.RewrapSecrets(ctx, func(purpose, id string, v []byte) ([]byte, error) {
+		seen[purpose+"/"+id] = string(v)
+		if id == "a" || id == "k1" {
+			return append([]byte("wrapped:"), v...), nil
+		}
+		return v, nil
+	})
+	must(t, err, "rewrap")
+	want := map[string]string{"secret/a": "two", "secret/b": "fresh", "signing_key/k1": string(newKey("k1", "RS256", t0).PrivateKey)}
+	if n != 2 || !maps.Equal(seen, want) {
+		t.Errorf("RewrapSecrets changed %d, saw %q; want 2, %q", n, seen, want)
+	}
+	if v, _ := s.Secret(ctx, "a", gen("x")); string(v) != "wrapped:two" {
+		t.Errorf("a after rewrap = %q", v)
+	}
+	keys, _ := s.SigningKeys(ctx)
+	if len(keys) != 1 || !strings.HasPrefix(string(keys[0].PrivateKey), "wrapped:") {
+		t.Errorf("key after rewrap = %q", keys)
+	}
+	// An error from fn changes nothing.
+	_, err = s.RewrapSecrets(ctx, func(purpose, id string, v []byte) ([]byte, error) {
+		if id == "k1" {
+			return nil, errors.New("cannot open")
+		}
+		return []byte("lost"), nil
+	})
+	if err == nil {
+		t.Fatal("a failing rewrap succeeded")
+	}
+	if v, _ := s.Secret(ctx, "a", gen("x")); string(v) != "wrapped:two" {
+		t.Errorf("a after a failed rewrap = %q", v)
+	}
+}
+
+// A revoked key is retired at once; revoking the current key puts the
+// replacement in its place, retiring a key published ahead as well.
+func testRevokeSigningKey(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	must(t, s.RotateSigningKey(ctx, newKey("k1", "RS256", t0), "", time.Time{}), "k1")
+	must(t, s.RotateSigningKey(ctx, newKey("k2", "RS256", t0.Add(time.Hour)), "k1", t0.Add(48*time.Hour)), "k2")
+	now := t0.Add(2 * time.Hour)
+	wantIs(t, s.RevokeSigningKey(ctx, "nope", nil, now), store.ErrNotFound, "revoke an unknown key")
+	if err := s.RevokeSigningKey(ctx, "k2", nil, now); err == nil {
+		t.Error("the current key was revoked without a replacement")
+	}
+	must(t, s.RevokeSigningKey(ctx, "k1", nil, now), "revoke the retiring key")
+	wantIs(t, s.RevokeSigningKey(ctx, "k1", nil, now.Add(time.Second)), store.ErrNotFound, "revoke it again")
+	repl := newKey("k3", "RS256", now)
+	repl.ActiveFrom = now
+	must(t, s.RevokeSigningKey(ctx, "k2", repl, now), "revoke the current key")
+	keys, err := s.SigningKeys(ctx)
+	must(t, err, "keys")
+	state := map[string]string{}
+	for _, k := range keys {
+		if k.RetireAt == nil {
+			state[k.ID] = "current"
+		} else {
+			state[k.ID] = k.RetireAt.Sub(now).String()
+		}
+	}
+	if want := map[string]string{"k1": "0s", "k2": "0s", "k3": "current"}; !maps.Equal(state, want) {
+		t.Errorf("keys after revocations = %v, want %v", state, want)
+	}
 }
