@@ -74,6 +74,13 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	if !fi.IsDir() {
 		return nil, fmt.Errorf("open sqlite database %q: %q is not a directory", path, dir)
 	}
+	// A new database is created 0600 (it holds password hashes and sealed
+	// keys); SQLite gives its -wal and -shm files the same mode.
+	if f, err := os.OpenFile(abs, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600); err == nil {
+		f.Close()
+	} else if !errors.Is(err, os.ErrExist) {
+		return nil, fmt.Errorf("open sqlite database %q: %w", path, err)
+	}
 
 	w, err := sql.Open("sqlite", dsn(abs, url.Values{
 		"_pragma": {"busy_timeout(10000)", "journal_mode(WAL)", "foreign_keys(1)", "synchronous(NORMAL)"},
