@@ -282,6 +282,15 @@ type Throttle struct {
 	// can share one address.
 	AddressFailures    int `yaml:"address_failures"`
 	AddressHourlyLimit int `yaml:"address_hourly_limit"`
+	// Rates per client address (an IPv6 /64) and minute, counted by each
+	// replica apart, of what costs the provider a row or a page: the
+	// identifier step (POST /login), new authorization requests, passkey
+	// ceremonies begun, and failed-ceremony reports. 0 turns one off.
+	// Generous: whole schools share one address.
+	IdentifierPerMinute    int `yaml:"identifier_per_minute"`
+	AuthorizePerMinute     int `yaml:"authorize_per_minute"`
+	CeremonyPerMinute      int `yaml:"ceremony_per_minute"`
+	FailureReportPerMinute int `yaml:"failure_report_per_minute"`
 }
 
 // Branding is how the pages present the community.
@@ -355,6 +364,11 @@ func Default() Config {
 			AccountHourlyLimit: 50,
 			AddressFailures:    50,
 			AddressHourlyLimit: 500,
+
+			IdentifierPerMinute:    300,
+			AuthorizePerMinute:     300,
+			CeremonyPerMinute:      300,
+			FailureReportPerMinute: 60,
 		},
 		Passkeys: Passkeys{
 			Rollout:          RolloutAdmins,

@@ -383,4 +383,13 @@ func (c *Config) validateThrottle(p *Problems) {
 	if t.AddressHourlyLimit < t.AddressFailures {
 		p.add("throttle.address_hourly_limit", "must not be below throttle.address_failures")
 	}
+	for _, r := range []struct {
+		field string
+		v     int
+	}{{"identifier_per_minute", t.IdentifierPerMinute}, {"authorize_per_minute", t.AuthorizePerMinute},
+		{"ceremony_per_minute", t.CeremonyPerMinute}, {"failure_report_per_minute", t.FailureReportPerMinute}} {
+		if r.v < 0 {
+			p.add("throttle."+r.field, "must be 0 (off) or more")
+		}
+	}
 }

@@ -286,7 +286,7 @@ func TestRolloutCountsOnlySignInFailures(t *testing.T) {
 	// Two prompts cancelled while adding a passkey (reported by the page),
 	// and one refused by the server (an origin error while adding).
 	for range 2 {
-		if st, body := b.postJSON("/webauthn/failure", csrf, map[string]any{"stage": "register", "code": "PK-CANCELLED"}); st != 204 {
+		if st, body := b.reportFailure(csrf, "register", "PK-CANCELLED"); st != 204 {
 			t.Fatalf("report: %d %s", st, body)
 		}
 	}
@@ -294,7 +294,7 @@ func TestRolloutCountsOnlySignInFailures(t *testing.T) {
 		t.Fatalf("registration from another origin: %d %s", st, body)
 	}
 	// One passkey sign-in prompt cancelled.
-	if st, body := b.postJSON("/webauthn/failure", csrf, map[string]any{"stage": "login", "code": "PK-CANCELLED"}); st != 204 {
+	if st, body := b.reportFailure(csrf, "login", "PK-CANCELLED"); st != 204 {
 		t.Fatalf("report: %d %s", st, body)
 	}
 	if n := len(events(t, p, "passkey.failure")); n != 1 {

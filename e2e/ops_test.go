@@ -49,7 +49,7 @@ func TestMetrics(t *testing.T) {
 	if st, done := pk.finishPasskeySignIn(csrf, key, begin); st != 200 {
 		t.Fatalf("passkey sign-in: %d %s", st, done)
 	}
-	if st, _ := pk.postJSON("/webauthn/failure", csrf, map[string]any{"stage": "login", "code": "PK-CANCELLED"}); st >= 300 {
+	if st, _ := pk.reportFailure(csrf, "login", "PK-CANCELLED"); st >= 300 {
 		t.Fatalf("report a cancelled prompt: %d", st)
 	}
 
@@ -74,6 +74,8 @@ func TestMetrics(t *testing.T) {
 		`idp_http_requests_total{method="POST",route="/oauth/token",status="200"} 2`,
 		`idp_http_request_duration_seconds_count{route="/login/password"} 2`,
 		`idp_store_operation_duration_seconds_count{op="issue_tokens"} 2`,
+		`idp_created_total{what="auth_request"} 1`,
+		`idp_created_total{what="ceremony"} 3`,
 	} {
 		if !strings.Contains(body, want) {
 			t.Errorf("metrics lack %s", want)

@@ -406,3 +406,19 @@ func TestUnknownPasskeyAnswerNamesRPID(t *testing.T) {
 		t.Fatalf("passkey.js (%d) does not take the RP ID from the server", resp.StatusCode)
 	}
 }
+
+// reportFailure begins a ceremony of stage (register or login) and
+// reports it failed in the browser with code, as the page script does
+// after a cancelled prompt. It returns the report's status.
+func (b *browser) reportFailure(csrf, stage, code string) (int, map[string]json.RawMessage) {
+	b.t.Helper()
+	path := "/webauthn/login/begin"
+	if stage == "register" {
+		path = "/webauthn/register/begin"
+	}
+	st, begin := b.postJSON(path, csrf, map[string]any{})
+	if st != 200 {
+		b.t.Fatalf("begin a %s ceremony: %d %s", stage, st, begin)
+	}
+	return b.postJSON("/webauthn/failure", csrf, map[string]any{"stage": stage, "code": code, "ceremony": jsonString(begin["ceremony"])})
+}

@@ -17,6 +17,7 @@ import (
 	"github.com/communityidp/idp/idp/clientip"
 	"github.com/communityidp/idp/idp/passkey"
 	"github.com/communityidp/idp/idp/password"
+	"github.com/communityidp/idp/idp/ratelimit"
 	"github.com/communityidp/idp/idp/session"
 	"github.com/communityidp/idp/idp/store"
 	"github.com/communityidp/idp/idp/throttle"
@@ -38,7 +39,9 @@ type Handler struct {
 	ReauthAfter time.Duration
 	// Throttle counts wrong current passwords as sign-in failures.
 	Throttle *throttle.Throttle
-	Now      func() time.Time
+	// CeremonyLimit caps passkey registrations begun per address.
+	CeremonyLimit *ratelimit.Limiter
+	Now           func() time.Time
 }
 
 // Register mounts the pages.

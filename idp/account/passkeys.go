@@ -110,6 +110,9 @@ func (h *Handler) registerBegin(c *gin.Context) {
 	if cur == nil {
 		return
 	}
+	if !h.Render.Limited(c.Writer, c.Request, h.CeremonyLimit, true, "") {
+		return
+	}
 	var req registerBeginRequest
 	if err := web.ReadJSON(c.Request, &req); err != nil {
 		h.Render.JSONFail(c.Writer, c.Request, http.StatusBadRequest, passkey.CodeInvalid, passkey.Messages[passkey.CodeInvalid])

@@ -45,6 +45,7 @@ var helpCodes = []helpCode{
 	{"ACCOUNT-DISABLED", []string{failDisabled.Message}, failDisabled.Hint},
 	{"RECOVERY-LINK", []string{failRecoveryLink.Message}, failRecoveryLink.Hint},
 	{"RECOVERY-THROTTLED", []string{"help.RECOVERY-THROTTLED.meaning"}, "help.RECOVERY-THROTTLED.todo"},
+	{"RATE-LIMITED", []string{"help.RATE-LIMITED.meaning"}, "help.RATE-LIMITED.todo"},
 	{"SETUP-LINK", []string{failSetupLink.Message}, failSetupLink.Hint},
 	{"CSRF", []string{"help.CSRF.meaning"}, "error.CSRF.hint"},
 	{"NOT-FOUND", []string{"help.NOT-FOUND.meaning"}, "help.NOT-FOUND.todo"},

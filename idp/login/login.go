@@ -24,6 +24,7 @@ import (
 	"github.com/communityidp/idp/idp/clientip"
 	"github.com/communityidp/idp/idp/passkey"
 	"github.com/communityidp/idp/idp/password"
+	"github.com/communityidp/idp/idp/ratelimit"
 	"github.com/communityidp/idp/idp/session"
 	"github.com/communityidp/idp/idp/store"
 	"github.com/communityidp/idp/idp/throttle"
@@ -49,7 +50,25 @@ type Handler struct {
 	PasswordMinLength int
 	// Throttle slows down password guessing and recovery-link scanning.
 	Throttle *throttle.Throttle
-	Now      func() time.Time
+	// Limits cap per address what costs the provider a page or a row.
+	Limits Limits
+	Now    func() time.Time
+}
+
+// Limits are the per-address rate limits of the sign-in pages (nil: none).
+type Limits struct {
+	// Identifier is the "Email or username" step.
+	Identifier *ratelimit.Limiter
+	// Ceremony is passkey ceremonies begun (sign-in and registration).
+	Ceremony *ratelimit.Limiter
+	// FailureReport is failed passkey prompts the pages report.
+	FailureReport *ratelimit.Limiter
+}
+
+// rateLimited answers, and returns true, when address limit l has no
+// allowance left for this request: a page, or JSON for the passkey calls.
+func (h *Handler) rateLimited(c *gin.Context, l *ratelimit.Limiter, asJSON bool) bool {
+	return !h.Render.Limited(c.Writer, c.Request, l, asJSON, flowFrom(c).restartURL())
 }
 
 // Register mounts the pages.
@@ -230,7 +249,7 @@ type passwordPage struct {
 
 // identifier is POST /login: the member said who they are.
 func (h *Handler) identifier(c *gin.Context) {
-	if !h.checkCSRF(c) {
+	if !h.checkCSRF(c) || h.rateLimited(c, h.Limits.Identifier, false) {
 		return
 	}
 	f := flowFrom(c)

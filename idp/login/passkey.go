@@ -66,7 +66,7 @@ type beginRequest struct {
 
 // passkeyBegin is POST /webauthn/login/begin.
 func (h *Handler) passkeyBegin(c *gin.Context) {
-	if !h.jsonGuard(c) {
+	if !h.jsonGuard(c) || h.rateLimited(c, h.Limits.Ceremony, true) {
 		return
 	}
 	var req beginRequest
@@ -187,19 +187,36 @@ func (h *Handler) passkeyFinish(c *gin.Context) {
 type failureReport struct {
 	Stage string `json:"stage"`
 	Code  string `json:"code"`
+	// Ceremony is the ceremony that failed: a report counts only for a
+	// ceremony this browser began, once.
+	Ceremony string `json:"ceremony"`
 }
 
 // passkeyFailure is POST /webauthn/failure: the page reports a ceremony
 // that failed in the browser (cancelled, timed out, refused), so the
-// admins' figures count what members actually run into.
+// admins' figures count what members actually run into. Only a ceremony
+// this browser began counts, once (the report ends it): anonymous calls
+// cannot fill the audit log or fake the rollout alarms.
 func (h *Handler) passkeyFailure(c *gin.Context) {
-	if !h.jsonGuard(c) {
+	if !h.jsonGuard(c) || h.rateLimited(c, h.Limits.FailureReport, true) {
 		return
 	}
 	var req failureReport
 	if err := web.ReadJSON(c.Request, &req); err != nil || (req.Stage != audit.StageLogin && req.Stage != audit.StageRegister) ||
-		!knownBrowserCode(req.Code) {
+		!knownBrowserCode(req.Code) || req.Ceremony == "" {
 		h.Render.JSONFail(c.Writer, c.Request, http.StatusBadRequest, passkey.CodeInvalid, "json.unreadable_report")
+		return
+	}
+	err := h.Passkeys.Abandon(c.Request.Context(), req.Ceremony, h.CSRF.Binding(c.Request), req.Stage == audit.StageRegister)
+	var pe *passkey.Error
+	if errors.As(err, &pe) {
+		// Unknown, already reported or finished, or another browser's.
+		h.Render.JSONFail(c.Writer, c.Request, http.StatusNotFound, pe.Code, pe.MessageKey())
+		return
+	}
+	if err != nil {
+		slog.ErrorContext(c.Request.Context(), "end a failed ceremony", "error", err)
+		h.Render.JSONFailure(c.Writer, c.Request, err)
 		return
 	}
 	userID := ""

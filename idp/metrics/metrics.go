@@ -23,6 +23,8 @@ type Metrics struct {
 	ceremonies   *prometheus.CounterVec
 	tokens       *prometheus.CounterVec
 	storeLatency *prometheus.HistogramVec
+	created      *prometheus.CounterVec
+	rateLimited  *prometheus.CounterVec
 }
 
 // New registers the metrics on a fresh registry.
@@ -50,8 +52,14 @@ func New() *Metrics {
 			Name: "idp_store_operation_duration_seconds", Help: "Database operation latency by operation.",
 			Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .5},
 		}, []string{"op"}),
+		created: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "idp_created_total", Help: "Rows anyone may make the provider write, by what: auth_request (/authorize), ceremony (a passkey ceremony begun).",
+		}, []string{"what"}),
+		rateLimited: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "idp_rate_limited_total", Help: "Requests turned away by a per-address rate limit, by limit (identifier, authorize, ceremony, failure_report).",
+		}, []string{"limit"}),
 	}
-	r.MustRegister(m.httpRequests, m.httpDuration, m.signIns, m.ceremonies, m.tokens, m.storeLatency,
+	r.MustRegister(m.httpRequests, m.httpDuration, m.signIns, m.ceremonies, m.tokens, m.storeLatency, m.created, m.rateLimited,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -100,4 +108,21 @@ func (m *Metrics) Store(op string, d time.Duration) {
 		return
 	}
 	m.storeLatency.WithLabelValues(op).Observe(d.Seconds())
+}
+
+// Created counts a row an outside request made the provider write:
+// "auth_request" or "ceremony".
+func (m *Metrics) Created(what string) {
+	if m == nil {
+		return
+	}
+	m.created.WithLabelValues(what).Inc()
+}
+
+// RateLimited counts a request a rate limit turned away.
+func (m *Metrics) RateLimited(limit string) {
+	if m == nil {
+		return
+	}
+	m.rateLimited.WithLabelValues(limit).Inc()
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/communityidp/idp/idp/i18n"
 	"github.com/communityidp/idp/idp/keys"
 	"github.com/communityidp/idp/idp/metrics"
+	"github.com/communityidp/idp/idp/ratelimit"
 	"github.com/communityidp/idp/idp/session"
 	"github.com/communityidp/idp/idp/store"
 	"github.com/communityidp/idp/idp/throttle"
@@ -51,7 +52,10 @@ type Options struct {
 	BrowserBinding func(http.ResponseWriter, *http.Request) []byte
 	// Throttle slows down client secret guessing (nil: no throttling).
 	Throttle *throttle.Throttle
-	Now      func() time.Time
+	// AuthorizeLimit caps new authorization requests per address (nil:
+	// no cap).
+	AuthorizeLimit *ratelimit.Limiter
+	Now            func() time.Time
 }
 
 // Provider is the OpenID provider: op's protocol engine with this
@@ -90,7 +94,7 @@ func New(o Options) (*Provider, error) {
 	st := &Storage{
 		store: o.Store, keys: o.Keys, clients: clients, tokens: cfg.Tokens,
 		alg: jose.SignatureAlgorithm(cfg.Keys.IDTokenSigningAlg), now: o.Now, logoutURL: o.LogoutURL, metrics: o.Metrics,
-		throttle: o.Throttle,
+		throttle: o.Throttle, authorizeLimit: o.AuthorizeLimit,
 	}
 	corsOpts := corsOptions(cfg.Clients)
 	crypto := &tokenCrypto{}
@@ -362,6 +366,12 @@ func (a *authorizer) ValidateAuthRequest(ctx context.Context, req *oidc.AuthRequ
 	if !loopbackHostMatches(cl, req.RedirectURI) {
 		return "", oidc.ErrInvalidRequestRedirectURI().WithDescription("the redirect_uri is not registered for this client")
 	}
+	if name := oversized(req); name != "" {
+		if name == "state" {
+			req.State = "" // not echoed back: the client never sent a state this long
+		}
+		return "", oidc.ErrInvalidRequest().WithDescription("%s is longer than %d bytes", name, maxParamBytes)
+	}
 	switch {
 	case len(dup) > 0:
 		return "", oidc.ErrInvalidRequest().WithDescription("parameter given more than once: %s", strings.Join(dup, ", "))
@@ -400,6 +410,29 @@ func (a *authorizer) ValidateAuthRequest(ctx context.Context, req *oidc.AuthRequ
 		}
 	}
 	return sub, nil
+}
+
+// maxParamBytes caps each authorization parameter the provider stores
+// until the sign-in ends: a request anyone can send must not grow the
+// database by more than a few kilobytes.
+const maxParamBytes = 2048
+
+// oversized names the first stored parameter longer than maxParamBytes.
+func oversized(req *oidc.AuthRequest) string {
+	locales := 0
+	for _, l := range req.UILocales {
+		locales += len(l.String()) + 1
+	}
+	for _, p := range []struct {
+		name string
+		n    int
+	}{{"state", len(req.State)}, {"nonce", len(req.Nonce)}, {"login_hint", len(req.LoginHint)},
+		{"scope", len(strings.Join(req.Scopes, " "))}, {"ui_locales", locales}} {
+		if p.n > maxParamBytes {
+			return p.name
+		}
+	}
+	return ""
 }
 
 // loopbackHostMatches tightens op's loopback rule for native apps: any

@@ -19,6 +19,7 @@ import (
 	"github.com/communityidp/idp/idp/clientip"
 	"github.com/communityidp/idp/idp/keys"
 	"github.com/communityidp/idp/idp/metrics"
+	"github.com/communityidp/idp/idp/ratelimit"
 	"github.com/communityidp/idp/idp/session"
 	"github.com/communityidp/idp/idp/store"
 	"github.com/communityidp/idp/idp/throttle"
@@ -63,6 +64,8 @@ type Storage struct {
 	logoutURL func(target string) string
 	metrics   *metrics.Metrics
 	throttle  *throttle.Throttle
+	// authorizeLimit caps the authorization requests one address opens.
+	authorizeLimit *ratelimit.Limiter
 }
 
 var (
@@ -151,6 +154,11 @@ func (s *Storage) ClientCredentialsTokenRequest(ctx context.Context, clientID st
 // CreateAuthRequest stores a validated authorization request. userID is the
 // subject of a valid id_token_hint.
 func (s *Storage) CreateAuthRequest(ctx context.Context, req *oidc.AuthRequest, userID string) (op.AuthRequest, error) {
+	if ok, wait := s.authorizeLimit.Allow(clientip.FromContext(ctx)); !ok {
+		// RFC 6749 section 4.1.2.1: the client may retry later.
+		return nil, &oidc.Error{ErrorType: "temporarily_unavailable",
+			Description: "too many sign-in requests from this network; retry in " + throttle.Describe(wait)}
+	}
 	now := s.now()
 	ar := &store.AuthRequest{
 		ID:                  randomID(16),
@@ -184,6 +192,7 @@ func (s *Storage) CreateAuthRequest(ctx context.Context, req *oidc.AuthRequest, 
 		}
 		return nil, fmt.Errorf("save auth request: %w", err)
 	}
+	s.metrics.Created("auth_request")
 	return authRequest{AuthRequest: ar}, nil
 }
 

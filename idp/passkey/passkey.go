@@ -24,6 +24,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/go-webauthn/webauthn/protocol"
@@ -31,6 +32,7 @@ import (
 
 	"github.com/communityidp/idp/config"
 	"github.com/communityidp/idp/idp/i18n"
+	"github.com/communityidp/idp/idp/metrics"
 	"github.com/communityidp/idp/idp/store"
 )
 
@@ -44,6 +46,7 @@ type Service struct {
 	cfg     config.Passkeys
 	now     func() time.Time
 	fakeKey []byte
+	metrics *metrics.Metrics
 }
 
 // Options configure a Service.
@@ -53,6 +56,8 @@ type Options struct {
 	// FakeKey derives the stand-in credentials offered for unknown
 	// accounts; a generated secret shared by every replica.
 	FakeKey []byte
+	// Metrics counts the ceremonies begun (nil: nowhere).
+	Metrics *metrics.Metrics
 	Now     func() time.Time
 }
 
@@ -85,7 +90,7 @@ func New(o Options) (*Service, error) {
 	if err != nil {
 		return nil, fmt.Errorf("passkeys configuration: %w", err)
 	}
-	return &Service{wa: wa, store: o.Store, cfg: o.Config.Passkeys, now: o.Now, fakeKey: o.FakeKey}, nil
+	return &Service{wa: wa, store: o.Store, cfg: o.Config.Passkeys, now: o.Now, fakeKey: o.FakeKey, metrics: o.Metrics}, nil
 }
 
 // RPID is the relying party ID.
@@ -183,6 +188,7 @@ func (s *Service) saveCeremony(ctx context.Context, kind, userID string, binding
 	if err != nil {
 		return "", fmt.Errorf("save ceremony: %w", err)
 	}
+	s.metrics.Created("ceremony")
 	return id, nil
 }
 
@@ -212,6 +218,19 @@ func randomID() string {
 		panic(fmt.Errorf("crypto/rand failed: %w", err))
 	}
 	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// Abandon ends a ceremony the browser reports as failed (cancelled, timed
+// out, refused): it must be one this browser began, of the right kind
+// (registration or sign-in), and it can be reported once. Otherwise it
+// gives the Error a stale ceremony gets.
+func (s *Service) Abandon(ctx context.Context, ceremonyID string, binding []byte, registration bool) error {
+	kinds := []string{"login", "login-fake"}
+	if registration {
+		kinds = []string{"register"}
+	}
+	_, _, err := s.consume(ctx, ceremonyID, binding, kinds...)
+	return err
 }
 
 // --- registration
@@ -333,15 +352,42 @@ func (s *Service) BeginLogin(ctx context.Context, login string, binding []byte) 
 	return &Begin{Ceremony: id, PublicKey: assertion.Response}, nil
 }
 
-// fakeCredentials are the deterministic stand-ins for an unknown account.
+// fakeCredentials are the stand-ins for an account that does not exist or
+// has no passkey: derived from the name as the lookup reads it (case and
+// surrounding blanks aside, so "Ghost" gets what "ghost" gets, as "ALICE"
+// gets alice's), stable across requests and replicas, and shaped like
+// real members' passkeys: one to three, with the credential ID lengths
+// the common passkey providers use.
 func (s *Service) fakeCredentials(login string) []protocol.CredentialDescriptor {
-	m := hmac.New(sha256.New, s.fakeKey)
-	m.Write([]byte("fake-credential\x00" + login))
-	sum := m.Sum(nil)
-	return []protocol.CredentialDescriptor{{
-		Type: protocol.PublicKeyCredentialType, CredentialID: sum[:16],
-		Transport: []protocol.AuthenticatorTransport{protocol.Internal, protocol.Hybrid},
-	}}
+	stream := func(label string, n int) []byte {
+		m := hmac.New(sha256.New, s.fakeKey)
+		m.Write([]byte("fake-credential\x00" + strings.ToLower(strings.TrimSpace(login)) + "\x00" + label))
+		out := m.Sum(nil)
+		for len(out) < n {
+			m.Write(out)
+			out = m.Sum(out)
+		}
+		return out[:n]
+	}
+	seed := stream("shape", 4)
+	count := 1 // most members have one passkey, some two, a few three
+	switch {
+	case seed[0] >= 250:
+		count = 3
+	case seed[0] >= 180:
+		count = 2
+	}
+	var out []protocol.CredentialDescriptor
+	for i := range count {
+		// 16 bytes: Google Password Manager, Windows Hello, 1Password and
+		// most security keys; 20: iCloud Keychain; 32: others.
+		size := [...]int{16, 16, 16, 20, 20, 32, 16, 16}[seed[1+i]%8]
+		out = append(out, protocol.CredentialDescriptor{
+			Type: protocol.PublicKeyCredentialType, CredentialID: stream(fmt.Sprint("id", i), size),
+			Transport: []protocol.AuthenticatorTransport{protocol.Internal, protocol.Hybrid},
+		})
+	}
+	return out
 }
 
 // BeginDiscoverable starts a sign-in where the browser offers the

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"slices"
 	"sync"
@@ -372,7 +373,7 @@ func TestUnknownAccountLooksReal(t *testing.T) {
 	f := setup(t, nil)
 	a := softauthn.New(origin)
 	f.mustRegister(f.alice, a)
-	shape := func(login string) (int, string) {
+	shape := func(login string) (int, []string) {
 		b, err := f.svc.BeginLogin(f.ctx, login, f.browse)
 		if err != nil {
 			t.Fatal(err)
@@ -389,13 +390,39 @@ func TestUnknownAccountLooksReal(t *testing.T) {
 		if len(o.AllowCredentials) == 0 || o.RPID != "login.example.org" || o.UserVerification != "required" {
 			t.Fatalf("options for %q: %+v", login, o)
 		}
-		return len(o.AllowCredentials), o.AllowCredentials[0].ID
+		var ids []string
+		for _, c := range o.AllowCredentials {
+			ids = append(ids, c.ID)
+		}
+		return len(o.AllowCredentials), ids
 	}
-	n1, id1 := shape("mallory")
-	_, id2 := shape("mallory")
-	nReal, _ := shape("alice")
-	if n1 != nReal || id1 != id2 {
-		t.Fatalf("unknown account: %d credentials (%s, then %s); real: %d", n1, id1, id2, nReal)
+	// Stable, and the same for every way of writing the name, as a real
+	// account's are.
+	_, mallory := shape("mallory")
+	for _, again := range []string{"mallory", "Mallory", " MALLORY "} {
+		if _, ids := shape(again); !slices.Equal(ids, mallory) {
+			t.Fatalf("stand-ins for %q %v differ from mallory's %v", again, ids, mallory)
+		}
+	}
+	_, alice := shape("alice")
+	if _, upper := shape("ALICE"); !slices.Equal(upper, alice) {
+		t.Fatalf("alice's credentials differ by case: %v / %v", alice, upper)
+	}
+	// Shaped like real ones: one to three, mostly one, with the ID lengths
+	// passkey providers use.
+	counts := map[int]int{}
+	for i := range 200 {
+		n, ids := shape(fmt.Sprintf("nobody%d", i))
+		counts[n]++
+		for _, id := range ids {
+			raw, err := base64.RawURLEncoding.DecodeString(id)
+			if err != nil || (len(raw) != 16 && len(raw) != 20 && len(raw) != 32) {
+				t.Fatalf("stand-in credential ID %q: %d bytes (%v)", id, len(raw), err)
+			}
+		}
+	}
+	if counts[1] < 100 || counts[2] == 0 || counts[1]+counts[2]+counts[3] != 200 {
+		t.Errorf("stand-in counts over 200 names: %v; want mostly 1, some 2, at most 3", counts)
 	}
 	b, _ := f.svc.BeginLogin(f.ctx, "mallory", f.browse)
 	answer, _ := a.GetWith(a.Credentials()[0], publicKey(t, b))

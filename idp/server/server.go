@@ -32,6 +32,7 @@ import (
 	"github.com/communityidp/idp/idp/metrics"
 	"github.com/communityidp/idp/idp/oidcop"
 	"github.com/communityidp/idp/idp/passkey"
+	"github.com/communityidp/idp/idp/ratelimit"
 	"github.com/communityidp/idp/idp/secrets"
 	"github.com/communityidp/idp/idp/session"
 	"github.com/communityidp/idp/idp/store"
@@ -167,8 +168,14 @@ func New(ctx context.Context, cfg config.Config, st store.Store, o Options) (*Se
 	}
 	avail := newAvailability(st.Ping)
 	limiter := throttle.New(st, cfg.Throttle, o.Now)
+	limits := login.Limits{
+		Identifier:    ratelimit.New("identifier", cfg.Throttle.IdentifierPerMinute, m, o.Now),
+		Ceremony:      ratelimit.New("ceremony", cfg.Throttle.CeremonyPerMinute, m, o.Now),
+		FailureReport: ratelimit.New("failure_report", cfg.Throttle.FailureReportPerMinute, m, o.Now),
+	}
 	provider, err := oidcop.New(oidcop.Options{
 		Config: cfg, Store: st, Keys: km, CryptoKeys: keys32(cryptoKeys), Now: o.Now, Metrics: m, Throttle: limiter,
+		AuthorizeLimit: ratelimit.New("authorize", cfg.Throttle.AuthorizePerMinute, m, o.Now),
 		LogoutURL: func(target string) string {
 			return "/logout?" + url.Values{"target": {target}, "sig": {csrf.SignTarget(target)}}.Encode()
 		},
@@ -186,7 +193,7 @@ func New(ctx context.Context, cfg config.Config, st store.Store, o Options) (*Se
 	if err != nil {
 		return nil, fmt.Errorf("load WebAuthn key: %w", err)
 	}
-	passkeys, err := passkey.New(passkey.Options{Config: cfg, Store: st, FakeKey: fakeKey, Now: o.Now})
+	passkeys, err := passkey.New(passkey.Options{Config: cfg, Store: st, FakeKey: fakeKey, Metrics: m, Now: o.Now})
 	if err != nil {
 		return nil, err
 	}
@@ -208,10 +215,10 @@ func New(ctx context.Context, cfg config.Config, st store.Store, o Options) (*Se
 		&login.Handler{
 			Store: st, Sessions: sessions, CSRF: csrf, Render: render, Passkeys: passkeys, Audit: rec, ClientNames: names,
 			CallbackURL: provider.CallbackURL, RedirectError: provider.RedirectError,
-			PasswordMinLength: cfg.Password.MinLength, Throttle: limiter, Now: o.Now,
+			PasswordMinLength: cfg.Password.MinLength, Throttle: limiter, Limits: limits, Now: o.Now,
 		},
 		&account.Handler{Store: st, Sessions: sessions, CSRF: csrf, Render: render, Passkeys: passkeys, Audit: rec, PasswordMinLength: cfg.Password.MinLength,
-			ReauthAfter: cfg.Sessions.ReauthAfter.D(), Throttle: limiter, Now: o.Now},
+			ReauthAfter: cfg.Sessions.ReauthAfter.D(), Throttle: limiter, CeremonyLimit: limits.Ceremony, Now: o.Now},
 		&admin.Handler{Store: st, CSRF: csrf, Render: render, Audit: rec, Passkeys: passkeys, Config: cfg, Now: o.Now,
 			Synthetic: s.synthetic()},
 	)

@@ -103,13 +103,14 @@
   };
 
   // report tells the server about a ceremony that failed in the browser,
-  // for the admins' figures. Failures the server saw itself carry a code.
-  const report = (stage, err) => {
-    if (!err || err.code) return;
+  // for the admins' figures: the server counts it once, for a ceremony
+  // this browser began. Failures the server saw itself carry a code.
+  const report = (stage, err, ceremony) => {
+    if (!err || err.code || !ceremony) return;
     fetch('/webauthn/failure', {
       method: 'POST', credentials: 'same-origin', keepalive: true,
       headers: { 'Content-Type': 'application/json', 'X-CSRF-Token': csrf },
-      body: JSON.stringify({ stage, code: codeOf(err) }),
+      body: JSON.stringify({ stage, code: codeOf(err), ceremony }),
     }).catch(() => {});
   };
 
@@ -165,8 +166,8 @@
     window.location.assign(done.redirect);
   };
 
-  const loginError = async (err) => {
-    report('login', err);
+  const loginError = async (err, begin) => {
+    report('login', err, begin && begin.ceremony);
     // A passkey the site no longer knows: tell the password manager. The
     // server names the RP ID (passkeys.rp_id), which may be a parent
     // domain of this page's host.
@@ -189,12 +190,13 @@
       clearError();
       loginButton.disabled = true;
       const flow = { authRequestID: loginButton.dataset.authRequest, next: loginButton.dataset.next };
+      let begin;
       try {
-        const begin = await post('/webauthn/login/begin', { login: loginButton.dataset.passkeyLogin });
+        begin = await post('/webauthn/login/begin', { login: loginButton.dataset.passkeyLogin });
         const credential = await navigator.credentials.get({ publicKey: requestOptions(begin.publicKey) });
         await finishLogin(begin, credential, flow);
       } catch (err) {
-        await loginError(err);
+        await loginError(err, begin);
         loginButton.disabled = false;
       }
     });
@@ -212,15 +214,16 @@
         authRequestID: form.querySelector('[name=authRequestID]')?.value,
         next: form.querySelector('[name=next]')?.value,
       };
+      let begin;
       try {
-        const begin = await post('/webauthn/login/begin', { conditional: true });
+        begin = await post('/webauthn/login/begin', { conditional: true });
         const credential = await navigator.credentials.get({
           mediation: 'conditional', signal: abort.signal, publicKey: requestOptions(begin.publicKey),
         });
         await finishLogin(begin, credential, flow);
       } catch (err) {
         // Leaving the page or typing a name instead aborts quietly.
-        if (!abort.signal.aborted && err.name !== 'AbortError') await loginError(err);
+        if (!abort.signal.aborted && err.name !== 'AbortError') await loginError(err, begin);
       }
     })();
   }
@@ -229,6 +232,8 @@
 
   const nameForm = document.querySelector('[data-passkey-name]');
 
+  // register creates a passkey; a failure carries the ceremony it ended
+  // (err.ceremony) for the report.
   const register = async (conditional, abort, source) => {
     const begin = await post('/webauthn/register/begin', { conditional });
     const options = { publicKey: creationOptions(begin.publicKey) };
@@ -236,7 +241,13 @@
       options.mediation = 'conditional';
       options.signal = abort.signal;
     }
-    const credential = await navigator.credentials.create(options);
+    let credential;
+    try {
+      credential = await navigator.credentials.create(options);
+    } catch (err) {
+      if (err && typeof err === 'object') err.ceremony = begin.ceremony;
+      throw err;
+    }
     return post('/webauthn/register/finish', { ceremony: begin.ceremony, credential: credentialJSON(credential), source: source || '' });
   };
 
@@ -276,7 +287,7 @@
         button.hidden = true;
         askName(added, suggestTarget());
       } catch (err) {
-        report('register', err);
+        report('register', err, err && err.ceremony);
         showError(err);
         button.disabled = false;
       }
