@@ -229,6 +229,12 @@ type Passkeys struct {
 	UserVerification string `yaml:"user_verification"`
 	// SuggestionSnooze is how long "Not now" keeps the suggestion away.
 	SuggestionSnooze Duration `yaml:"suggestion_snooze"`
+	// OnClone is what a sign-in does when a passkey's signature counter,
+	// above zero, does not grow (the authenticator may have been cloned):
+	// refuse (the default) or warn. Either way the passkey is marked, the
+	// sign-in is audited (passkey.clone) and logged. Synced passkeys keep
+	// their counter at zero and are never affected.
+	OnClone string `yaml:"on_clone"`
 	// AutoUpgrade lets the browser's password manager create a passkey on
 	// its own after a password sign-in, where it supports that.
 	AutoUpgrade bool `yaml:"auto_upgrade"`
@@ -373,6 +379,7 @@ func Default() Config {
 		Passkeys: Passkeys{
 			Rollout:          RolloutAdmins,
 			UserVerification: "required",
+			OnClone:          "refuse",
 			SuggestionSnooze: Duration(30 * 24 * time.Hour),
 		},
 		Branding: Branding{SiteName: "Community"},

@@ -249,6 +249,7 @@ func TestPasskeyConfig(t *testing.T) {
 		{base + "passkeys: {rollout: group}\n", "passkeys.rollout_group", "required"},
 		{base + "passkeys: {rollout_group: [role:root]}\n", "passkeys.rollout_group[0]", "unknown role"},
 		{base + "passkeys: {user_verification: discouraged}\n", "passkeys.user_verification", "not one of"},
+		{base + "passkeys: {on_clone: ignore}\n", "passkeys.on_clone", "not one of"},
 		{base + "passkeys: {android: [{package_name: app, sha256_cert_fingerprints: [zz]}]}\n", "passkeys.android[0].package_name", "package name"},
 		{base + "passkeys: {android: [{package_name: com.example.app, sha256_cert_fingerprints: ['AB:CD']}]}\n", "passkeys.android[0].sha256_cert_fingerprints[0]", "SHA-256"},
 		{base + "passkeys: {ios: [{app_id: com.example.app}]}\n", "passkeys.ios[0].app_id", "TEAMID"},

@@ -221,6 +221,7 @@ func (c *Config) envBindings() []envBinding {
 		{"IDP_PASSKEYS_RP_ID", setString(&c.Passkeys.RPID)},
 		{"IDP_PASSKEYS_RP_NAME", setString(&c.Passkeys.RPName)},
 		{"IDP_PASSKEYS_USER_VERIFICATION", setString(&c.Passkeys.UserVerification)},
+		{"IDP_PASSKEYS_ON_CLONE", setString(&c.Passkeys.OnClone)},
 		{"IDP_PASSKEYS_SUGGESTION_SNOOZE", setDuration(&c.Passkeys.SuggestionSnooze)},
 		{"IDP_ADMIN_RECOVERY_LINK_LIFETIME", setDuration(&c.Admin.RecoveryLinkLifetime)},
 		{"IDP_AUDIT_RETENTION", setDuration(&c.Audit.Retention)},

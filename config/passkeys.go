@@ -36,6 +36,9 @@ func (c *Config) validatePasskeys(p *Problems) {
 	default:
 		p.add("passkeys.user_verification", fmt.Sprintf("%q is not one of required, preferred", pk.UserVerification))
 	}
+	if pk.OnClone != "refuse" && pk.OnClone != "warn" {
+		p.add("passkeys.on_clone", fmt.Sprintf("%q is not one of refuse, warn", pk.OnClone))
+	}
 	if pk.SuggestionSnooze.D() < time.Hour {
 		p.add("passkeys.suggestion_snooze", "must be at least 1h")
 	}

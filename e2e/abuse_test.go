@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	"github.com/communityidp/idp/config"
+	"github.com/communityidp/idp/idp/passkey/softauthn"
 )
 
 // Anonymous calls cannot fill the audit log or fake the rollout alarms:
@@ -141,5 +143,35 @@ func scrape(t *testing.T, addr string) string {
 		if time.Now().After(deadline) {
 			t.Fatal(fmt.Errorf("metrics: %w", err))
 		}
+	}
+}
+
+// A passkey whose counter goes backwards is refused by default, marked,
+// and the attempt is in the audit log with the member and the counters.
+func TestClonedPasskeyRefused(t *testing.T) {
+	p := startProvider(t, func(c *config.Config) { c.Passkeys.Rollout = config.RolloutEveryone })
+	key := softauthn.New(p.URL)
+	b := newBrowser(t, p)
+	signInPage(t, b, p, aliceLogin, alicePassword)
+	if st, body := b.addPasskeyHTTP(key); st != 200 {
+		t.Fatalf("add passkey: %d %s", st, body)
+	}
+	signIn := func() (int, map[string]json.RawMessage) {
+		x := newBrowser(t, p)
+		csrf := csrfOf(x.Get(p.URL + "/login").page)
+		_, begin := x.postJSON("/webauthn/login/begin", csrf, map[string]any{"login": aliceLogin})
+		return x.finishPasskeySignIn(csrf, key, begin)
+	}
+	if st, body := signIn(); st != 200 {
+		t.Fatalf("passkey sign-in: %d %s", st, body)
+	}
+	key.FreezeCounter = true
+	st, body := signIn()
+	if st != 400 || jsonString(body["error"]) != "PK-CLONED" {
+		t.Fatalf("a sign-in whose counter did not grow: %d %s", st, body)
+	}
+	ev := events(t, p, "passkey.clone")
+	if len(ev) != 1 || ev[0].UserID != userID(t, p, aliceLogin) || ev[0].Details["policy"] != "refuse" || ev[0].Result != "fail" {
+		t.Fatalf("clone events: %+v", ev)
 	}
 }

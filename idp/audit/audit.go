@@ -29,6 +29,7 @@ const (
 	PasskeyRenamed     = "passkey.renamed"
 	PasskeyDeleted     = "passkey.deleted"
 	PasskeyFailed      = "passkey.failure"
+	PasskeyClone       = "passkey.clone"
 	PasswordChanged    = "password.changed"
 	UserCreated        = "user.created"
 	RecoveryCreated    = "recovery.created"

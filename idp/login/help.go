@@ -32,6 +32,7 @@ var helpCodes = []helpCode{
 	{passkey.CodeWebView, []string{passkey.Messages[passkey.CodeWebView]}, "help.PK-WEBVIEW.todo"},
 	{passkey.CodeReauth, []string{passkey.Messages[passkey.CodeReauth]}, "help.PK-REAUTH.todo"},
 	{passkey.CodeInvalid, []string{passkey.Messages[passkey.CodeInvalid]}, "help.PK-INVALID.todo"},
+	{passkey.CodeCloned, []string{passkey.Messages[passkey.CodeCloned]}, "help.PK-CLONED.todo"},
 	{"PK-FAILED", []string{"help.PK-FAILED.meaning"}, "help.PK-FAILED.todo"},
 	{"PK-OFF", []string{"help.PK-OFF.meaning"}, "help.PK-OFF.todo"},
 	{"PK-ROLLOUT", []string{"help.PK-ROLLOUT.meaning"}, "help.PK-ROLLOUT.todo"},
@@ -71,6 +72,7 @@ func (h *Handler) helpErrors(c *gin.Context) {
 	args := map[string][]any{
 		"help.PK-CANCELLED.todo": {t("login.passkey.use_password")},
 		"help.PK-UNKNOWN.todo":   {t("help.menu_path", t("settings.title"), t("passkeys.title"))},
+		"help.PK-CLONED.todo":    {t("help.menu_path", t("settings.title"), t("passkeys.title"))},
 	}
 	rows := make([]helpRow, 0, len(helpCodes))
 	for _, hc := range helpCodes {

@@ -152,7 +152,11 @@ func (h *Handler) passkeyFinish(c *gin.Context) {
 	var pe *passkey.Error
 	if errors.As(err, &pe) {
 		slog.InfoContext(ctx, "sign-in failed", "method", "passkey", "code", pe.Code, "reason", err)
-		h.Audit.SignIn(ctx, c.Request, "", clientID, audit.MethodPasskey, pe.Code)
+		if pe.Clone != nil {
+			h.Audit.Record(ctx, c.Request, store.AuditEvent{Kind: audit.PasskeyClone, UserID: pe.UserID, ClientID: clientID,
+				Result: audit.ResultFailed, Code: pe.Code, Details: pe.Clone})
+		}
+		h.Audit.SignIn(ctx, c.Request, pe.UserID, clientID, audit.MethodPasskey, pe.Code)
 		h.Audit.PasskeyFailure(ctx, c.Request, "", audit.StageLogin, pe.Code, h.browserTag(c))
 		body := web.JSONError{Error: pe.Code, Message: h.Render.T(c.Request, pe.MessageKey())}
 		if pe.CredentialID != nil {
@@ -174,6 +178,10 @@ func (h *Handler) passkeyFinish(c *gin.Context) {
 		return
 	}
 	slog.InfoContext(ctx, "sign-in", "method", "passkey", "user", res.User.ID, "passkey", res.Passkey.ID, "uv", res.Verified)
+	if res.Clone != nil {
+		h.Audit.Record(ctx, c.Request, store.AuditEvent{Kind: audit.PasskeyClone, ActorID: res.User.ID, UserID: res.User.ID,
+			ClientID: clientID, Result: audit.ResultOK, Details: res.Clone})
+	}
 	h.Audit.SignIn(ctx, c.Request, res.User.ID, clientID, audit.MethodPasskey, "")
 	next, fail := h.finish(c, f, res.User, sess)
 	if fail != nil {

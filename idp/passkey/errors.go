@@ -24,6 +24,7 @@ const (
 	CodeReauth      = "PK-REAUTH"
 	CodeDisabled    = "ACCOUNT-DISABLED"
 	CodeInvalid     = "PK-INVALID"
+	CodeCloned      = "PK-CLONED"
 )
 
 // Messages is the message key (ui/locales) of the sentence that says each
@@ -41,6 +42,7 @@ var Messages = map[string]string{
 	CodeReauth:      "passkey.error.PK-REAUTH",
 	CodeDisabled:    "passkey.error.ACCOUNT-DISABLED",
 	CodeInvalid:     "passkey.error.PK-INVALID",
+	CodeCloned:      "passkey.error.PK-CLONED",
 }
 
 // Error is a ceremony failure with the code shown to the member.
@@ -49,7 +51,11 @@ type Error struct {
 	// CredentialID is set for an unknown credential, so the page can tell
 	// the password manager to forget it (signalUnknownCredential).
 	CredentialID []byte
-	Err          error
+	// UserID and Clone are set for a refused clone (CodeCloned): whose
+	// passkey, and what the counters were, for the audit log.
+	UserID string
+	Clone  map[string]string
+	Err    error
 }
 
 func (e *Error) Error() string {

@@ -5,10 +5,11 @@
 // replica can finish what another began. Every credential field is stored
 // and written back after each sign-in.
 //
-// Sign-count policy: a counter that does not grow (for an authenticator
-// that keeps one) marks the passkey with a clone warning, logged and shown
-// in Settings, but the sign-in proceeds: synced passkeys legitimately
-// report no counter, and refusing would lock members out on a false alarm.
+// Sign-count policy (passkeys.on_clone): a counter that was above zero and
+// does not grow marks the passkey with a clone warning, logged, audited
+// and shown in Settings, and refuses the sign-in (the default) or lets it
+// proceed (warn). Synced passkeys report no counter (zero) and are never
+// affected, so members of those are not locked out on a false alarm.
 package passkey
 
 import (
@@ -414,6 +415,10 @@ type Result struct {
 	Passkey *store.Passkey
 	// Verified is true when the device checked its owner (user verification).
 	Verified bool
+	// Clone is set when the signature counter says the passkey may be
+	// cloned and the policy (passkeys.on_clone: warn) let the sign-in go
+	// on: what the counters were, for the audit log.
+	Clone map[string]string
 }
 
 // AMR is the authentication methods reference of a passkey sign-in.
@@ -476,11 +481,28 @@ func (s *Service) FinishLogin(ctx context.Context, ceremonyID string, binding, b
 		return nil, errDisabled
 	}
 	uv := parsed.Response.AuthenticatorData.Flags.UserVerified()
-	if cred.Authenticator.CloneWarning && !pk.CloneWarning {
+	var clone map[string]string
+	if received := parsed.Response.AuthenticatorData.Counter; pk.SignCount > 0 && received <= pk.SignCount {
+		// The authenticator keeps a counter and it did not grow: a copy of
+		// the key may be in use (WebAuthn section 6.1.1).
+		clone = map[string]string{"passkey": pk.Name, "stored_count": fmt.Sprint(pk.SignCount),
+			"received_count": fmt.Sprint(received), "policy": s.cfg.OnClone}
 		slog.WarnContext(ctx, "passkey sign counter did not increase: the authenticator may be cloned",
-			"user", owner.ID, "passkey", pk.ID, "stored", pk.SignCount, "received", parsed.Response.AuthenticatorData.Counter)
+			"user", owner.ID, "passkey", pk.ID, "stored", pk.SignCount, "received", received, "policy", s.cfg.OnClone)
+		if s.cfg.OnClone != "warn" {
+			// Marked, nothing else written: a refused attempt is no use.
+			mark := store.PasskeyUse{SignCount: pk.SignCount, CloneWarning: true, BackupState: pk.BackupState,
+				UserAgent: pk.LastUsedUA}
+			if pk.LastUsedAt != nil {
+				mark.At = *pk.LastUsedAt
+			}
+			if err := s.store.RecordPasskeyUse(ctx, pk.ID, mark); err != nil {
+				return nil, fmt.Errorf("mark a cloned passkey: %w", err)
+			}
+			return nil, &Error{Code: CodeCloned, UserID: owner.ID, Clone: clone}
+		}
 	}
-	use := store.PasskeyUse{SignCount: cred.Authenticator.SignCount, CloneWarning: cred.Authenticator.CloneWarning,
+	use := store.PasskeyUse{SignCount: cred.Authenticator.SignCount, CloneWarning: cred.Authenticator.CloneWarning || clone != nil,
 		UserVerified: uv, BackupState: cred.Flags.BackupState, At: s.now(), UserAgent: store.Text(userAgent, 512)}
 	if err := s.store.RecordPasskeyUse(ctx, pk.ID, use); err != nil {
 		return nil, fmt.Errorf("record passkey use: %w", err)
@@ -488,5 +510,5 @@ func (s *Service) FinishLogin(ctx context.Context, ceremonyID string, binding, b
 	pk.SignCount, pk.CloneWarning, pk.BackupState = use.SignCount, use.CloneWarning, use.BackupState
 	pk.UserVerified = pk.UserVerified || uv
 	pk.LastUsedAt, pk.LastUsedUA = &use.At, use.UserAgent
-	return &Result{User: owner, Passkey: pk, Verified: uv}, nil
+	return &Result{User: owner, Passkey: pk, Verified: uv, Clone: clone}, nil
 }

@@ -430,23 +430,53 @@ func TestUnknownAccountLooksReal(t *testing.T) {
 	wantCode(t, "a real passkey against an unknown account", err, passkey.CodeUnknown)
 }
 
-// A counter that stops growing marks the passkey but does not lock the
-// member out (the documented policy).
+// A counter that was above zero and stops growing marks the passkey and,
+// by default (passkeys.on_clone: refuse), refuses the sign-in without
+// counting it as a use; with on_clone: warn the member signs in. A
+// passkey that never counts (a synced one: always zero) is never flagged.
 func TestSignCountRegression(t *testing.T) {
+	for _, policy := range []string{"refuse", "warn"} {
+		f := setup(t, func(c *config.Config) { c.Passkeys.OnClone = policy })
+		a := softauthn.New(origin)
+		p := f.mustRegister(f.alice, a)
+		if _, err := f.login("alice", a); err != nil {
+			t.Fatal(err)
+		}
+		used, _ := f.store.PasskeyByCredentialID(f.ctx, p.CredentialID)
+		a.FreezeCounter = true
+		res, err := f.login("alice", a)
+		stored, _ := f.store.PasskeyByCredentialID(f.ctx, p.CredentialID)
+		if !stored.CloneWarning {
+			t.Fatalf("%s: sign-count regression not marked", policy)
+		}
+		switch policy {
+		case "refuse":
+			wantCode(t, "a cloned passkey", err, passkey.CodeCloned)
+			var pe *passkey.Error
+			if errors.As(err, &pe); pe.UserID != f.alice.ID || pe.Clone["stored_count"] != "1" || pe.Clone["received_count"] != "1" {
+				t.Errorf("refusal details: %q %v", pe.UserID, pe.Clone)
+			}
+			if !stored.LastUsedAt.Equal(*used.LastUsedAt) || stored.SignCount != used.SignCount {
+				t.Errorf("a refused sign-in was recorded as a use: %v %d", stored.LastUsedAt, stored.SignCount)
+			}
+		case "warn":
+			if err != nil || res.Clone == nil || !res.Passkey.CloneWarning {
+				t.Fatalf("warn: sign-in with a frozen counter: %v, %+v", err, res)
+			}
+		}
+	}
+	// A counter that stays at zero is a synced passkey, not a clone.
 	f := setup(t, nil)
 	a := softauthn.New(origin)
-	p := f.mustRegister(f.alice, a)
-	if _, err := f.login("alice", a); err != nil {
-		t.Fatal(err)
-	}
 	a.FreezeCounter = true
-	res, err := f.login("alice", a)
-	if err != nil {
-		t.Fatalf("sign-in with a frozen counter: %v", err)
+	p := f.mustRegister(f.alice, a)
+	for range 2 {
+		if res, err := f.login("alice", a); err != nil || res.Clone != nil {
+			t.Fatalf("a zero counter: %v %+v", err, res)
+		}
 	}
-	stored, _ := f.store.PasskeyByCredentialID(f.ctx, p.CredentialID)
-	if !stored.CloneWarning || !res.Passkey.CloneWarning {
-		t.Fatal("sign-count regression not marked")
+	if stored, _ := f.store.PasskeyByCredentialID(f.ctx, p.CredentialID); stored.CloneWarning {
+		t.Error("a zero counter was marked as a clone")
 	}
 }
 
