@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/chromedp/cdproto/webauthn"
+
+	"github.com/communityidp/idp/idp/store"
 )
 
 // The WebAuthn Signal API keeps the member's password manager in step:
@@ -63,10 +65,14 @@ func (c *chrome) waitCredentials(id webauthn.AuthenticatorID, n int) {
 	c.t.Fatalf("the authenticator holds %d passkeys, want %d", c.credentials(id), n)
 }
 
-func userID(t *testing.T, p *provider, login string) string {
+func userID(t *testing.T, p *provider, login string) string { return userByLogin(t, p, login).ID }
+
+// userByLogin reads a member's account.
+func userByLogin(t *testing.T, p *provider, login string) *store.User {
+	t.Helper()
 	u, err := p.store.UserByLogin(context.Background(), login)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return u.ID
+	return u
 }

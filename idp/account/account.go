@@ -35,7 +35,8 @@ type Handler struct {
 	Passkeys          *passkey.Service
 	Audit             *audit.Recorder
 	PasswordMinLength int
-	// ReauthAfter is how recent a sign-in must be to add a passkey.
+	// ReauthAfter is how recent a sign-in must be to add or delete a
+	// passkey or change the email.
 	ReauthAfter time.Duration
 	// Throttle counts wrong current passwords as sign-in failures.
 	Throttle *throttle.Throttle
@@ -130,6 +131,11 @@ func (h *Handler) profile(c *gin.Context) {
 	if err := errors.Join(users.ValidateName(p.Name), users.ValidateEmail(p.Email)); err != nil {
 		p.ProfileError = h.Render.ErrorText(c.Request, err)
 		h.show(c, http.StatusBadRequest, cur, p)
+		return
+	}
+	// The email is a sign-in name and where recovery goes: changing it is
+	// as sensitive as adding a passkey.
+	if p.Email != cur.User.Email && h.stale(c, cur, "/settings") {
 		return
 	}
 	_, err := h.Store.UpdateUser(c.Request.Context(), cur.User.ID, func(u *store.User) error {
@@ -245,6 +251,17 @@ func (h *Handler) signOutEverywhere(c *gin.Context) {
 	slog.InfoContext(ctx, "signed out everywhere", "user", cur.User.ID)
 	h.Audit.Record(ctx, c.Request, store.AuditEvent{Kind: audit.SignedOutAll, ActorID: cur.User.ID, UserID: cur.User.ID})
 	c.Redirect(http.StatusSeeOther, "/logout/done")
+}
+
+// stale sends a member whose sign-in is older than sessions.reauth_after
+// to sign in again, then back to page, and returns true; a sensitive
+// change waits for that.
+func (h *Handler) stale(c *gin.Context, cur *session.Current, page string) bool {
+	if cur.Recent(h.Now(), h.ReauthAfter) {
+		return false
+	}
+	c.Redirect(http.StatusSeeOther, "/login?reauth=1&next="+url.QueryEscape(page))
+	return true
 }
 
 // serverError logs an unexpected failure and shows the page for it.

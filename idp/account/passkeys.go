@@ -226,7 +226,7 @@ func (h *Handler) rename(c *gin.Context) {
 // remove is POST /settings/passkeys/:id/delete.
 func (h *Handler) remove(c *gin.Context) {
 	cur := h.guard(c)
-	if cur == nil || h.Passkeys == nil {
+	if cur == nil || h.Passkeys == nil || h.stale(c, cur, "/settings/passkeys") {
 		return
 	}
 	ctx := c.Request.Context()
