@@ -32,11 +32,15 @@ LABEL org.opencontainers.image.title="Community IdP" \
       org.opencontainers.image.revision="${REVISION}"
 COPY --from=build /out/idp /usr/local/bin/idp
 COPY --from=build --chown=nonroot:nonroot /out/data /var/lib/idp
-# Defaults for a container: listen on every interface. The working
-# directory is the volume, so the default SQLite file (idp.db) lives there;
-# a mounted configuration (IDP_CONFIG=/etc/idp/idp.yaml) can choose any
+# Defaults for a container: listen on every interface, and read the
+# configuration mounted at /etc/idp/idp.yaml. Without one, `idp serve`
+# says what to mount and exits non-zero: the image never runs the
+# development provider (an http issuer, the examples' clients) where
+# others can reach it. The working directory is the volume, so a SQLite
+# database (dsn: idp.db) lives there; the configuration can choose any
 # database, dsn or dsn_file, without an image default getting in the way.
-ENV IDP_LISTEN=0.0.0.0:8080
+ENV IDP_LISTEN=0.0.0.0:8080 \
+    IDP_CONFIG=/etc/idp/idp.yaml
 WORKDIR /var/lib/idp
 USER nonroot:nonroot
 EXPOSE 8080

@@ -1,6 +1,9 @@
 package config
 
-import "net/url"
+import (
+	"net"
+	"net/url"
+)
 
 // DevelopmentClients are the example relying parties under examples/ (the
 // website examples/site, a confidential client, and examples/native, a
@@ -8,9 +11,11 @@ import "net/url"
 // provider registers: a fresh clone runs `idp serve` and then the examples
 // without writing a configuration file. examples/idp.yaml writes the same
 // clients out (a test keeps the two equal). Their redirect URIs are on
-// this machine only, and Load registers them only when no file is given
-// and the issuer is http on this machine: a provider set up for others
-// (an https issuer) never has clients nobody registered.
+// this machine only, and Load registers them only when no file is given,
+// the issuer is http on this machine and the server listens on this
+// machine only: a provider others can reach (an https issuer, or a
+// container listening on every interface) never has clients nobody
+// registered, with a secret anybody can read.
 func DevelopmentClients() []Client {
 	return []Client{
 		{
@@ -26,6 +31,14 @@ func DevelopmentClients() []Client {
 			RedirectURIs: []string{"http://127.0.0.1/callback"},
 		},
 	}
+}
+
+// loopbackListen reports whether the server answers on this machine only:
+// the examples' clients, whose secret is published, are registered only
+// then.
+func loopbackListen(listen string) bool {
+	host, _, err := net.SplitHostPort(listen)
+	return err == nil && host != "" && isLoopbackHost(host)
 }
 
 // developmentIssuer reports whether issuer is an http URL on this machine,

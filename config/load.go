@@ -31,6 +31,11 @@ func Load(path string, env Env) (Config, error) {
 	cfg := Default()
 	if path != "" {
 		data, err := os.ReadFile(path)
+		if errors.Is(err, os.ErrNotExist) {
+			return Config{}, fmt.Errorf("the configuration file %s does not exist: write one (config/example.yaml in the "+
+				"source lists every key) or, in a container, mount it there: docker run -v \"$PWD/idp.yaml:%s:ro\" "+
+				"-v idp-data:/var/lib/idp -p 8080:8080 IMAGE (deploy/compose has a complete setup)", path, path)
+		}
 		if err != nil {
 			return Config{}, fmt.Errorf("read config: %w", err)
 		}
@@ -45,7 +50,7 @@ func Load(path string, env Env) (Config, error) {
 	if err := cfg.resolveFiles(); err != nil {
 		return Config{}, err
 	}
-	if path == "" && len(cfg.Clients) == 0 && developmentIssuer(cfg.Issuer) {
+	if path == "" && len(cfg.Clients) == 0 && developmentIssuer(cfg.Issuer) && loopbackListen(cfg.Listen) {
 		cfg.Clients = DevelopmentClients()
 	}
 	cfg.FillDefaults()

@@ -525,3 +525,29 @@ func yamlString(v any) string {
 }
 
 func equalYAML(a, b any) bool { return yamlString(a) == yamlString(b) }
+
+// The image never runs the development provider where others can reach
+// it: with the image's environment and nothing mounted, `idp serve` says
+// what to mount and exits non-zero; and the examples' clients (whose
+// secret is published) are registered only on a loopback listen address.
+func TestImageWithoutConfiguration(t *testing.T) {
+	env, _ := dockerfileEnv(t)
+	if env["IDP_CONFIG"] == "" || !strings.HasPrefix(env["IDP_LISTEN"], "0.0.0.0:") {
+		t.Fatalf("the image's environment: %v", env)
+	}
+	mounted := filepath.Join(t.TempDir(), "etc", "idp.yaml") // nothing there
+	env["IDP_CONFIG"] = mounted
+	code, _, errs := runCLI(t, env, "", "serve")
+	if code == 0 || !strings.Contains(errs, "mount it there") || !strings.Contains(errs, mounted) {
+		t.Fatalf("serve in the image without a configuration: exit %d\n%s", code, errs)
+	}
+	for listen, want := range map[string]int{"0.0.0.0:8080": 0, "[::]:8080": 0, ":8080": 0, "127.0.0.1:8080": 2, "localhost:8080": 2} {
+		cfg, err := config.Load("", func(k string) (string, bool) { return listen, k == "IDP_LISTEN" })
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(cfg.Clients) != want {
+			t.Errorf("listen %s without a file: %d clients, want %d", listen, len(cfg.Clients), want)
+		}
+	}
+}
