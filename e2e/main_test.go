@@ -13,6 +13,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/communityidp/idp/idp/server"
 )
 
 // logs holds everything the providers under test logged, so that the run
@@ -58,7 +60,9 @@ func TestMain(m *testing.M) {
 	if os.Getenv("IDP_TEST_LOG") != "" {
 		out = io.MultiWriter(&logs, os.Stderr)
 	}
-	slog.SetDefault(slog.New(slog.NewTextHandler(out, &slog.HandlerOptions{Level: slog.LevelDebug})))
+	// The provider's own redaction (server.NewLogger) over a text handler
+	// at debug level: every line a provider may log is looked at.
+	slog.SetDefault(slog.New(server.Redact(slog.NewTextHandler(out, &slog.HandlerOptions{Level: slog.LevelDebug}))))
 	code := m.Run()
 	if code == 0 {
 		text := logs.String()

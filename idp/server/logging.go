@@ -10,7 +10,8 @@ import (
 )
 
 // NewLogger builds the process logger from the log settings. Every record
-// logged with a request's context carries its request_id.
+// logged with a request's context carries its request_id, and none holds
+// a parameter a client may treat as secret (Redact).
 func NewLogger(cfg config.Log, w io.Writer) *slog.Logger {
 	var level slog.Level
 	_ = level.UnmarshalText([]byte(cfg.Level))
@@ -19,7 +20,7 @@ func NewLogger(cfg config.Log, w io.Writer) *slog.Logger {
 	if cfg.Format == "json" {
 		h = slog.NewJSONHandler(w, opts)
 	}
-	return slog.New(requestIDHandler{h})
+	return slog.New(Redact(requestIDHandler{h}))
 }
 
 type requestIDHandler struct{ slog.Handler }
@@ -37,4 +38,56 @@ func (h requestIDHandler) WithAttrs(a []slog.Attr) slog.Handler {
 
 func (h requestIDHandler) WithGroup(n string) slog.Handler {
 	return requestIDHandler{h.Handler.WithGroup(n)}
+}
+
+// secretParams are request parameters a client may treat as secret: the
+// logs never hold them, whoever logs them (op logs an error's state).
+var secretParams = map[string]bool{"state": true, "code_verifier": true, "login_hint": true, "nonce": true,
+	"password": true, "client_secret": true}
+
+// Redact wraps h so that no attribute named like a secret parameter,
+// however deep in a group, reaches it.
+func Redact(h slog.Handler) slog.Handler { return redactHandler{h} }
+
+type redactHandler struct{ slog.Handler }
+
+func (h redactHandler) Handle(ctx context.Context, r slog.Record) error {
+	out := slog.NewRecord(r.Time, r.Level, r.Message, r.PC)
+	r.Attrs(func(a slog.Attr) bool {
+		if a, ok := redactAttr(a); ok {
+			out.AddAttrs(a)
+		}
+		return true
+	})
+	return h.Handler.Handle(ctx, out)
+}
+
+func (h redactHandler) WithAttrs(as []slog.Attr) slog.Handler {
+	kept := make([]slog.Attr, 0, len(as))
+	for _, a := range as {
+		if a, ok := redactAttr(a); ok {
+			kept = append(kept, a)
+		}
+	}
+	return redactHandler{h.Handler.WithAttrs(kept)}
+}
+
+func (h redactHandler) WithGroup(n string) slog.Handler { return redactHandler{h.Handler.WithGroup(n)} }
+
+// redactAttr drops a secret attribute, and secret members of a group.
+func redactAttr(a slog.Attr) (slog.Attr, bool) {
+	if secretParams[a.Key] {
+		return a, false
+	}
+	v := a.Value.Resolve()
+	if v.Kind() != slog.KindGroup {
+		return slog.Attr{Key: a.Key, Value: v}, true
+	}
+	var kept []slog.Attr
+	for _, m := range v.Group() {
+		if m, ok := redactAttr(m); ok {
+			kept = append(kept, m)
+		}
+	}
+	return slog.Attr{Key: a.Key, Value: slog.GroupValue(kept...)}, true
 }
