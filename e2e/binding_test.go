@@ -93,8 +93,11 @@ func TestHostileRequests(t *testing.T) {
 	p := startProvider(t, nil)
 	b := newBrowser(t, p)
 	noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	// As a browser navigating (no cookie yet): end_session is a page.
 	get := func(u string) (int, string) {
-		resp, err := noRedirect.Get(u)
+		req, _ := http.NewRequest(http.MethodGet, u, nil)
+		req.Header.Set("Sec-Fetch-Mode", "navigate")
+		resp, err := noRedirect.Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -110,6 +113,16 @@ func TestHostileRequests(t *testing.T) {
 		st, loc := get(u)
 		if st != http.StatusSeeOther || loc != "/logout" {
 			t.Errorf("%s: %d %s, want the logout confirmation", u, st, loc)
+		}
+		// From a server (no browser at all) it is refused outright, once
+		// the request can be read.
+		if strings.Contains(u, "%zz") {
+			continue
+		}
+		if resp, err := noRedirect.Get(u); err != nil || resp.StatusCode != http.StatusBadRequest {
+			t.Errorf("%s from a server: %v %v, want 400", u, resp.StatusCode, err)
+		} else {
+			resp.Body.Close()
 		}
 	}
 	if st, _ := get(p.URL + "/authorize?client_id=" + siteID + "&redirect_uri=" + url.QueryEscape(siteRedirect) + "&response_type=code&scope=openid&state=a&x=%zz"); st != http.StatusBadRequest {

@@ -206,6 +206,16 @@ func (p *Provider) EndSession(w http.ResponseWriter, r *http.Request) {
 	// A browser page, not an API for other origins: op's router would add
 	// CORS headers for a client's origin.
 	r.Header.Del("Origin")
+	if !fromBrowser(r) {
+		// A server's call (oauth2-proxy's backend_logout_url) carries no
+		// cookie: it cannot end the member's browser session, and must not
+		// be told it did.
+		w.Header().Set("Cache-Control", "no-store")
+		writeJSON(w, http.StatusBadRequest, "invalid_request", "end_session signs out the browser that opens it: "+
+			"redirect the member's browser here (OpenID Connect RP-Initiated Logout); a call without the browser's "+
+			"cookies cannot sign the member out (revoke the tokens at /revoke instead)")
+		return
+	}
 	if err := r.ParseForm(); err != nil || !p.postLogoutRegistered(r.Form) {
 		http.Redirect(w, r, "/logout", http.StatusSeeOther)
 		return
@@ -223,6 +233,14 @@ func (p *Provider) EndSession(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	p.op.ServeHTTP(hw, r.WithContext(ctx))
+}
+
+// fromBrowser reports whether a request comes from a browser: it holds
+// one of the provider's cookies (every page the member saw set one) or
+// says it is a navigation (Sec-Fetch-Mode, sent by every current browser).
+// A server-to-server call has neither.
+func fromBrowser(r *http.Request) bool {
+	return len(r.Cookies()) > 0 || r.Header.Get("Sec-Fetch-Mode") == "navigate"
 }
 
 // postLogoutRegistered checks a post_logout_redirect_uri against the
@@ -315,6 +333,9 @@ func (p *Provider) Backchannel(w http.ResponseWriter, r *http.Request) {
 		if p.clientThrottled(w, r) {
 			return
 		}
+		if r.URL.Path == PathIntrospect {
+			postToBasic(r)
+		}
 	}
 	hw := &hookWriter{ResponseWriter: w}
 	hw.before = func() {
@@ -401,6 +422,22 @@ func (p *Provider) clientThrottled(w http.ResponseWriter, r *http.Request) bool 
 	writeJSON(w, http.StatusTooManyRequests, "invalid_client",
 		"too many failed client authentications from this address; retry in "+throttle.Describe(wait))
 	return true
+}
+
+// postToBasic moves client_secret_post credentials into the Basic header:
+// op's introspection reads client authentication from the header only,
+// where the token endpoint takes either.
+func postToBasic(r *http.Request) {
+	if _, _, basic := r.BasicAuth(); basic {
+		return
+	}
+	id, secret := r.PostForm.Get("client_id"), r.PostForm.Get("client_secret")
+	if id == "" || secret == "" {
+		return
+	}
+	r.SetBasicAuth(url.QueryEscape(id), url.QueryEscape(secret))
+	r.PostForm.Del("client_secret")
+	r.Form.Del("client_secret")
 }
 
 // backchannelParams are the token, introspection and revocation

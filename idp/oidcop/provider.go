@@ -287,7 +287,8 @@ func (p *Provider) buildDiscovery(cfg config.Config) ([]byte, error) {
 	d.CodeChallengeMethodsSupported = []oidc.CodeChallengeMethod{oidc.CodeChallengeMethodS256}
 	d.TokenEndpointAuthMethodsSupported = []oidc.AuthMethod{oidc.AuthMethodBasic, oidc.AuthMethodPost, oidc.AuthMethodNone}
 	d.RevocationEndpointAuthMethodsSupported = []oidc.AuthMethod{oidc.AuthMethodBasic, oidc.AuthMethodPost, oidc.AuthMethodNone}
-	d.IntrospectionEndpointAuthMethodsSupported = []oidc.AuthMethod{oidc.AuthMethodBasic}
+	// Introspection is for confidential clients (RFC 7662 section 2.1).
+	d.IntrospectionEndpointAuthMethodsSupported = []oidc.AuthMethod{oidc.AuthMethodBasic, oidc.AuthMethodPost}
 	d.DeviceAuthorizationEndpoint = ""
 	d.CheckSessionIframe = ""
 	d.TokenEndpointAuthSigningAlgValuesSupported = nil
@@ -359,7 +360,10 @@ func (a *authorizer) ValidateAuthRequest(ctx context.Context, req *oidc.AuthRequ
 	if err != nil {
 		return "", oidc.ErrInvalidRequestRedirectURI().WithDescription("unknown client_id %q", req.ClientID).WithParent(err)
 	}
-	if err := op.ValidateAuthReqRedirectURI(c, req.RedirectURI, req.ResponseType); err != nil {
+	// Checked as for the code flow, the only one offered: a redirect URI
+	// op would refuse for an implicit response type (an http one) is still
+	// where the client hears that its response type is unsupported.
+	if err := op.ValidateAuthReqRedirectURI(c, req.RedirectURI, oidc.ResponseTypeCode); err != nil {
 		return "", err
 	}
 	cl := c.(*client)
@@ -382,6 +386,9 @@ func (a *authorizer) ValidateAuthRequest(ctx context.Context, req *oidc.AuthRequ
 	case req.ResponseType == "":
 		return "", oidc.ErrInvalidRequest().WithDescription("response_type is missing")
 	case req.ResponseType != oidc.ResponseTypeCode:
+		// RFC 6749 section 4.1.2.1: in the query, as a code flow's errors
+		// (op would put an implicit response type's in the fragment).
+		req.ResponseMode = oidc.ResponseModeQuery
 		return "", &oidc.Error{ErrorType: "unsupported_response_type", Description: "only response_type=code is supported"}
 	case req.ResponseMode != "" && req.ResponseMode != oidc.ResponseModeQuery && req.ResponseMode != oidc.ResponseModeFormPost:
 		return "", oidc.ErrInvalidRequest().WithDescription("response_mode must be query or form_post")

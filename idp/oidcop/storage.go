@@ -137,16 +137,17 @@ func (s *Storage) ClientCredentials(ctx context.Context, clientID, secret string
 }
 
 // ClientCredentialsTokenRequest builds the request for a service token.
-// User scopes make no sense without a user and are dropped.
+// Member scopes make no sense without a member: asking for one is
+// invalid_scope, rather than a token that silently grants less (RFC 6749
+// section 3.3). Other scopes are granted as asked, and the answer says so.
 func (s *Storage) ClientCredentialsTokenRequest(ctx context.Context, clientID string, scopes []string) (op.TokenRequest, error) {
-	kept := slices.DeleteFunc(slices.Clone(scopes), func(sc string) bool {
+	for _, sc := range scopes {
 		switch sc {
 		case oidc.ScopeOpenID, oidc.ScopeProfile, oidc.ScopeEmail, oidc.ScopeOfflineAccess, oidc.ScopePhone, oidc.ScopeAddress:
-			return true
+			return nil, oidc.ErrInvalidScope().WithDescription("%s needs a member: the client_credentials grant has none", sc)
 		}
-		return false
-	})
-	return &serviceRequest{clientID: clientID, scopes: kept}, nil
+	}
+	return &serviceRequest{clientID: clientID, scopes: scopes}, nil
 }
 
 // --- authorization requests and codes
