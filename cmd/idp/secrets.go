@@ -71,15 +71,18 @@ old_key_files. Back the new key up apart from the database.
 
 // rotateSecret replaces the token crypto key or the CSRF key.
 func rotateSecret(ctx context.Context, c *cli, args []string) error {
-	if len(args) == 0 || !slices.Contains(secrets.Rotatable, args[0]) {
-		return usageError{secretsUsage}
+	name := ""
+	if len(args) > 0 && slices.Contains(secrets.Rotatable, args[0]) {
+		name, args = args[0], args[1:]
 	}
-	name := args[0]
-	fs := c.flags("secrets rotate " + name)
+	fs := c.flags("secrets rotate op_crypto_key|csrf_key")
 	cfgPath := c.configFlag(fs)
 	drop := fs.Bool("drop-previous", false, "stop accepting what the old value made at once (it leaked): signs every member out of the apps' access tokens, or voids open forms")
-	if err := parse(fs, args[1:]); err != nil {
+	if err := parse(fs, args); err != nil {
 		return err
+	}
+	if name == "" {
+		return usageError{secretsUsage}
 	}
 	_, st, err := c.openStore(ctx, *cfgPath)
 	if err != nil {
