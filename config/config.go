@@ -22,23 +22,25 @@ type Config struct {
 	// TrustedProxies are the reverse proxies (IP addresses or CIDR ranges)
 	// whose X-Forwarded-For header is believed. Empty: the peer address is
 	// the client, and the header is ignored.
-	TrustedProxies []string `yaml:"trusted_proxies"`
-	Database       Database `yaml:"database"`
-	Clients        []Client `yaml:"clients"`
-	Tokens         Tokens   `yaml:"tokens"`
-	Keys           Keys     `yaml:"keys"`
-	Sessions       Sessions `yaml:"sessions"`
-	Password       Password `yaml:"password"`
-	Throttle       Throttle `yaml:"throttle"`
-	Passkeys       Passkeys `yaml:"passkeys"`
-	Branding       Branding `yaml:"branding"`
-	UI             UI       `yaml:"ui"`
-	Admin          Admin    `yaml:"admin"`
-	Audit          Audit    `yaml:"audit"`
-	Metrics        Metrics  `yaml:"metrics"`
-	Doctor         Doctor   `yaml:"doctor"`
-	Secrets        Secrets  `yaml:"secrets"`
-	Log            Log      `yaml:"log"`
+	TrustedProxies []string     `yaml:"trusted_proxies"`
+	Database       Database     `yaml:"database"`
+	Clients        []Client     `yaml:"clients"`
+	Tokens         Tokens       `yaml:"tokens"`
+	Keys           Keys         `yaml:"keys"`
+	Sessions       Sessions     `yaml:"sessions"`
+	Password       Password     `yaml:"password"`
+	Throttle       Throttle     `yaml:"throttle"`
+	Passkeys       Passkeys     `yaml:"passkeys"`
+	Branding       Branding     `yaml:"branding"`
+	UI             UI           `yaml:"ui"`
+	Admin          Admin        `yaml:"admin"`
+	Audit          Audit        `yaml:"audit"`
+	Metrics        Metrics      `yaml:"metrics"`
+	Doctor         Doctor       `yaml:"doctor"`
+	Secrets        Secrets      `yaml:"secrets"`
+	Email          Email        `yaml:"email"`
+	Registration   Registration `yaml:"registration"`
+	Log            Log          `yaml:"log"`
 
 	// File is the configuration file Load read, "" when none.
 	File string `yaml:"-"`
@@ -98,6 +100,87 @@ type Secrets struct {
 	// OldKeyFiles are earlier KEKs, during a rotation: values sealed under
 	// them still open, and each start seals them again under key_file.
 	OldKeyFiles []string `yaml:"old_key_files"`
+}
+
+// Email configures how the provider writes to members: password reset
+// and invitation links, address verification, security notices. Without
+// a from address and an SMTP host, mail is off (and so is everything that
+// needs it); the development provider then prints what it would send to
+// its log.
+type Email struct {
+	// From is the sender, e.g. "Community <no-reply@community.example>".
+	From string `yaml:"from"`
+	SMTP SMTP   `yaml:"smtp"`
+	// Notices are the security notices members get by email; each is on
+	// unless set to false.
+	Notices Notices `yaml:"notices"`
+}
+
+// SMTP is the server mail is handed to.
+type SMTP struct {
+	Host         string `yaml:"host"`
+	Port         int    `yaml:"port"`
+	Username     string `yaml:"username"`
+	Password     string `yaml:"password"`
+	PasswordFile string `yaml:"password_file"`
+	// TLS is starttls (the default: port 587), implicit (port 465) or
+	// none (a relay on this machine or a test server only).
+	TLS string `yaml:"tls"`
+}
+
+// Notices switches each security notice on (the default) or off.
+type Notices struct {
+	PasskeyAdded    *bool `yaml:"passkey_added"`
+	PasskeyDeleted  *bool `yaml:"passkey_deleted"`
+	PasswordChanged *bool `yaml:"password_changed"`
+	EmailChanged    *bool `yaml:"email_changed"`
+	RecoveryUsed    *bool `yaml:"recovery_used"`
+	AccountDisabled *bool `yaml:"account_disabled"`
+	AccountEnabled  *bool `yaml:"account_enabled"`
+}
+
+// Enabled reports whether mail is configured.
+func (e Email) Enabled() bool { return e.From != "" && e.SMTP.Host != "" }
+
+// Notice reports whether the notice of kind is on (see the Notice*
+// constants).
+func (n Notices) Notice(kind string) bool {
+	p := map[string]*bool{NoticePasskeyAdded: n.PasskeyAdded, NoticePasskeyDeleted: n.PasskeyDeleted,
+		NoticePasswordChanged: n.PasswordChanged, NoticeEmailChanged: n.EmailChanged, NoticeRecoveryUsed: n.RecoveryUsed,
+		NoticeAccountDisabled: n.AccountDisabled, NoticeAccountEnabled: n.AccountEnabled}[kind]
+	return p == nil || *p
+}
+
+// Security notice kinds.
+const (
+	NoticePasskeyAdded    = "passkey_added"
+	NoticePasskeyDeleted  = "passkey_deleted"
+	NoticePasswordChanged = "password_changed"
+	NoticeEmailChanged    = "email_changed"
+	NoticeRecoveryUsed    = "recovery_used"
+	NoticeAccountDisabled = "account_disabled"
+	NoticeAccountEnabled  = "account_enabled"
+)
+
+// Registration modes.
+const (
+	RegistrationClosed = "closed"
+	RegistrationInvite = "invite"
+	RegistrationOpen   = "open"
+)
+
+// Registration says who may create an account.
+type Registration struct {
+	// Mode is closed (admins add members; the default), invite (only
+	// invitation links) or open (anyone, with "Create account").
+	Mode string `yaml:"mode"`
+	// RequireVerifiedEmail keeps a new account from signing in until its
+	// address is verified.
+	RequireVerifiedEmail bool `yaml:"require_verified_email"`
+	// InvitationLifetime is how long an invitation link works.
+	InvitationLifetime Duration `yaml:"invitation_lifetime"`
+	// VerificationLifetime is how long an email verification link works.
+	VerificationLifetime Duration `yaml:"verification_lifetime"`
 }
 
 // Development reports whether this is the development provider: an http
@@ -383,9 +466,11 @@ func Default() Config {
 			SuggestionSnooze: Duration(30 * 24 * time.Hour),
 		},
 		Branding: Branding{SiteName: "Community"},
-		UI:       UI{DefaultLanguage: "en"},
-		Admin:    Admin{RecoveryLinkLifetime: Duration(30 * time.Minute), PasskeyFailureAlert: 0.25, OriginErrorAlert: 3},
-		Audit:    Audit{Retention: Duration(365 * 24 * time.Hour)},
-		Log:      Log{Level: "info", Format: "text"},
+		Registration: Registration{Mode: RegistrationClosed, InvitationLifetime: Duration(7 * 24 * time.Hour),
+			VerificationLifetime: Duration(7 * 24 * time.Hour)},
+		UI:    UI{DefaultLanguage: "en"},
+		Admin: Admin{RecoveryLinkLifetime: Duration(30 * time.Minute), PasskeyFailureAlert: 0.25, OriginErrorAlert: 3},
+		Audit: Audit{Retention: Duration(365 * 24 * time.Hour)},
+		Log:   Log{Level: "info", Format: "text"},
 	}
 }

@@ -235,6 +235,13 @@ func (c *Config) envBindings() []envBinding {
 		{"IDP_DOCTOR_PASSWORD", setString(&c.Doctor.Password)},
 		{"IDP_SECRETS_KEY", setString(&c.Secrets.Key)},
 		{"IDP_SECRETS_OLD_KEY_FILES", setList(&c.Secrets.OldKeyFiles)},
+		{"IDP_EMAIL_FROM", setString(&c.Email.From)},
+		{"IDP_EMAIL_SMTP_HOST", setString(&c.Email.SMTP.Host)},
+		{"IDP_EMAIL_SMTP_PORT", setInt(&c.Email.SMTP.Port)},
+		{"IDP_EMAIL_SMTP_USERNAME", setString(&c.Email.SMTP.Username)},
+		{"IDP_EMAIL_SMTP_PASSWORD", setString(&c.Email.SMTP.Password)},
+		{"IDP_EMAIL_SMTP_TLS", setString(&c.Email.SMTP.TLS)},
+		{"IDP_REGISTRATION_MODE", setString(&c.Registration.Mode)},
 		{"IDP_LOG_LEVEL", setString(&c.Log.Level)},
 		{"IDP_LOG_FORMAT", setString(&c.Log.Format)},
 	}
@@ -346,6 +353,10 @@ func (c *Config) resolveFiles() error {
 		problems.add("doctor.password_file", "set either password or password_file, not both")
 	}
 	read("doctor.password_file", c.Doctor.PasswordFile, &c.Doctor.Password)
+	if c.Email.SMTP.PasswordFile != "" && c.Email.SMTP.Password != "" {
+		problems.add("email.smtp.password_file", "set either password or password_file, not both")
+	}
+	read("email.smtp.password_file", c.Email.SMTP.PasswordFile, &c.Email.SMTP.Password)
 	for i := range c.Clients {
 		cl := &c.Clients[i]
 		if cl.SecretFile != "" && cl.Secret != "" {
@@ -373,6 +384,15 @@ func (c *Config) FillDefaults() {
 	}
 	if c.UI.DefaultLanguage == "" {
 		c.UI.DefaultLanguage = "en"
+	}
+	if c.Email.SMTP.TLS == "" {
+		c.Email.SMTP.TLS = "starttls"
+	}
+	if c.Email.SMTP.Port == 0 {
+		c.Email.SMTP.Port = map[string]int{"starttls": 587, "implicit": 465, "none": 25}[c.Email.SMTP.TLS]
+	}
+	if c.Registration.Mode == "" {
+		c.Registration.Mode = RegistrationClosed
 	}
 	for i := range c.Clients {
 		cl := &c.Clients[i]

@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"net"
+	"net/mail"
 	"net/netip"
 	"net/url"
 	"slices"
@@ -100,6 +101,7 @@ func (c *Config) Validate() error {
 	if !validAlg(c.Keys.IDTokenSigningAlg) {
 		p.add("keys.id_token_signing_alg", fmt.Sprintf("%q is not supported (use RS256 or ES256)", c.Keys.IDTokenSigningAlg))
 	}
+	c.validateEmail(&p)
 	if c.Secrets.Key != "" && c.Secrets.KeyFile != "" {
 		p.add("secrets.key", "set either secrets.key or secrets.key_file, not both")
 	}
@@ -391,5 +393,42 @@ func (c *Config) validateThrottle(p *Problems) {
 		if r.v < 0 {
 			p.add("throttle."+r.field, "must be 0 (off) or more")
 		}
+	}
+}
+
+// validateEmail checks the mail settings, and that what needs mail has it.
+func (c *Config) validateEmail(p *Problems) {
+	e := c.Email
+	if e.From != "" || e.SMTP.Host != "" {
+		if a, err := mail.ParseAddress(e.From); e.From == "" || err != nil || !strings.Contains(a.Address, "@") {
+			p.add("email.from", fmt.Sprintf("%q is not a sender address such as \"Community <no-reply@community.example>\"", e.From))
+		}
+		if e.SMTP.Host == "" {
+			p.add("email.smtp.host", "required with email.from: the SMTP server mail is handed to")
+		}
+	}
+	if e.SMTP.Port < 1 || e.SMTP.Port > 65535 {
+		p.add("email.smtp.port", fmt.Sprintf("%d is not a port", e.SMTP.Port))
+	}
+	switch e.SMTP.TLS {
+	case "starttls", "implicit", "none":
+	default:
+		p.add("email.smtp.tls", fmt.Sprintf("%q is not one of starttls, implicit, none", e.SMTP.TLS))
+	}
+	if e.SMTP.Username != "" && e.SMTP.Password == "" {
+		p.add("email.smtp.password_file", "required with email.smtp.username")
+	}
+	r := c.Registration
+	switch r.Mode {
+	case RegistrationClosed:
+	case RegistrationInvite, RegistrationOpen:
+		if !e.Enabled() && !c.Development() {
+			p.add("registration.mode", fmt.Sprintf("%s needs email (email.from and email.smtp): invitations and address checks are mailed", r.Mode))
+		}
+	default:
+		p.add("registration.mode", fmt.Sprintf("%q is not one of closed, invite, open", r.Mode))
+	}
+	if r.InvitationLifetime.D() < time.Hour || r.VerificationLifetime.D() < time.Hour {
+		p.add("registration.invitation_lifetime", "invitation_lifetime and verification_lifetime must be at least 1h")
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -52,6 +53,7 @@ type Store interface {
 	SuggestionStore
 	AuditStore
 	RecoveryStore
+	OutboxStore
 	ThrottleStore
 	Porter
 
@@ -67,13 +69,13 @@ type Store interface {
 // GCStats counts what a GC pass deleted, for logs.
 type GCStats struct {
 	AuthRequests, AccessTokens, RefreshTokens, Sessions, SetupTokens, SigningKeys int64
-	Ceremonies, Snoozes, RecoveryLinks, Failures                                  int64
+	Ceremonies, Snoozes, RecoveryLinks, Failures, Outbox                          int64
 }
 
 // Total is the number of rows deleted.
 func (s GCStats) Total() int64 {
 	return s.AuthRequests + s.AccessTokens + s.RefreshTokens + s.Sessions + s.SetupTokens + s.SigningKeys +
-		s.Ceremonies + s.Snoozes + s.RecoveryLinks + s.Failures
+		s.Ceremonies + s.Snoozes + s.RecoveryLinks + s.Failures + s.Outbox
 }
 
 // Role is a member's role.
@@ -104,6 +106,9 @@ type User struct {
 	CreatedAt         time.Time `json:"created_at"`
 	UpdatedAt         time.Time `json:"updated_at"`
 	PasswordChangedAt time.Time `json:"password_changed_at"`
+	// Locale is the language (a BCP 47 tag) of the pages the member last
+	// used, for the mail written to them; "" until known.
+	Locale string `json:"locale,omitempty"`
 }
 
 // UserStore keeps member accounts.
@@ -400,11 +405,12 @@ type SecretStore interface {
 	RewrapSecrets(ctx context.Context, fn func(purpose, id string, value []byte) ([]byte, error)) (int, error)
 }
 
-// What RewrapSecrets hands fn: a generated secret, or a signing key's
-// private key.
+// What RewrapSecrets hands fn: a generated secret, a signing key's private
+// key, or an unsent outbox message.
 const (
 	PurposeSecret     = "secret"
 	PurposeSigningKey = "signing_key"
+	PurposeOutbox     = "outbox"
 )
 
 // Passkey is a member's WebAuthn credential: every field go-webauthn's
@@ -656,14 +662,29 @@ type AuditStore interface {
 	PruneAudit(ctx context.Context, before time.Time) (int64, error)
 }
 
-// RecoveryLink lets a member who lost access set a new password; an admin
-// creates it. It is deleted with the member; GC deletes it a day after it
-// expires.
+// Link purposes: what a RecoveryLink does.
+const (
+	// LinkRecovery sets a new password: an admin's recovery link, or a
+	// reset link the member asked for by email.
+	LinkRecovery = "recovery"
+	// LinkInvite sets the first password of an invited member.
+	LinkInvite = "invite"
+	// LinkVerify proves the member holds the address it was mailed to.
+	LinkVerify = "verify"
+)
+
+// RecoveryLink is a one-time link mailed or handed to a member: to set a
+// password (recovery, invitation) or to verify an address. It is deleted
+// with the member; GC deletes it a day after it expires.
 type RecoveryLink struct {
 	// TokenHash is the SHA-256 of the link's token; the token itself is
 	// never stored.
 	TokenHash []byte
 	UserID    string
+	// Purpose is LinkRecovery (when empty), LinkInvite or LinkVerify.
+	Purpose string
+	// Email is the address a verify link proves.
+	Email string
 	// CreatedBy is the admin's user ID. The link stays valid when that
 	// admin is deleted.
 	CreatedBy string
@@ -674,9 +695,10 @@ type RecoveryLink struct {
 }
 
 // EndsRecoveryLinks reports whether changing a user from before to after
-// makes their outstanding recovery links moot: the password was set (not
-// merely rehashed) or the account disabled. A link outliving that would be
-// a way back in for whoever still holds it.
+// makes their outstanding links that set a password (recovery,
+// invitation) moot: the password was set (not merely rehashed) or the
+// account disabled. A link outliving that would be a way back in for
+// whoever still holds it.
 func EndsRecoveryLinks(before, after *User) bool {
 	return !after.PasswordChangedAt.Equal(before.PasswordChangedAt) || (after.Disabled && !before.Disabled)
 }
@@ -684,17 +706,71 @@ func EndsRecoveryLinks(before, after *User) bool {
 // RecoveryStore keeps recovery links. A link is valid at now when it is
 // unused and now is before ExpiresAt.
 type RecoveryStore interface {
-	// CreateRecoveryLink inserts l. An unknown member gives ErrNotFound, a
-	// token hash already stored a *ConflictError on "token_hash".
-	CreateRecoveryLink(ctx context.Context, l *RecoveryLink) error
+	// CreateRecoveryLink inserts l, deletes the member's older unused
+	// links of the same purpose (a newer link replaces them), and enqueues
+	// mail (the message carrying the link), in one transaction. An unknown
+	// member gives ErrNotFound, a token hash already stored a
+	// *ConflictError on "token_hash".
+	CreateRecoveryLink(ctx context.Context, l *RecoveryLink, mail ...*OutboxMessage) error
 	// RecoveryLinkByHash returns the link if it is valid at now, else
 	// ErrNotFound.
 	RecoveryLinkByHash(ctx context.Context, tokenHash []byte, now time.Time) (*RecoveryLink, error)
 	// ConsumeRecoveryLink marks the link used at now and returns it, and
-	// deletes the member's other unused links. Of several concurrent
-	// callers exactly one succeeds (a conditional UPDATE); an unknown, used
-	// or expired link gives ErrNotFound.
+	// deletes the member's other unused links that set a password (for a
+	// recovery or invitation link) or verify an address (for a verify
+	// link). Of several concurrent callers exactly one succeeds (a
+	// conditional UPDATE); an unknown, used or expired link gives
+	// ErrNotFound.
 	ConsumeRecoveryLink(ctx context.Context, tokenHash []byte, now time.Time) (*RecoveryLink, error)
+}
+
+// OutboxMessage is mail (Kind "mail") waiting to be sent, or sent. The
+// Payload (the message itself) is sealed by its writer and dropped once
+// the message is sent.
+type OutboxMessage struct {
+	ID        string
+	Kind      string
+	Recipient string
+	// Topic says what the message is about (reset, verify, notice...),
+	// for admins and metrics.
+	Topic         string
+	Payload       []byte
+	CreatedAt     time.Time
+	NextAttemptAt time.Time
+	Attempts      int
+	ClaimedUntil  *time.Time
+	SentAt        *time.Time
+	LastError     string
+}
+
+// OutboxStore keeps the outbox. Every replica may send: a claim is a
+// lease, so a message is sent by one replica at a time and by another if
+// its claimer died.
+type OutboxStore interface {
+	// Enqueue inserts messages, due at their NextAttemptAt.
+	Enqueue(ctx context.Context, msgs ...*OutboxMessage) error
+	// ClaimOutbox takes up to limit unsent messages due at now and not
+	// claimed (or whose claim ran out), claims them until now+lease and
+	// returns them, oldest first. Concurrent claimers get disjoint sets.
+	ClaimOutbox(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]OutboxMessage, error)
+	// OutboxSent marks a message sent at now and drops its payload.
+	OutboxSent(ctx context.Context, id string, now time.Time) error
+	// OutboxFailed records a failed attempt: one more attempt, the error,
+	// and the next try at next (the zero time: never again).
+	OutboxFailed(ctx context.Context, id, lastError string, next time.Time) error
+	// ListOutbox returns unsent messages that failed at least once, newest
+	// first, at most limit.
+	ListOutbox(ctx context.Context, limit int) ([]OutboxMessage, error)
+}
+
+// SortOutbox orders messages oldest first (ties by ID).
+func SortOutbox(msgs []OutboxMessage) {
+	slices.SortFunc(msgs, func(a, b OutboxMessage) int {
+		if c := a.CreatedAt.Compare(b.CreatedAt); c != 0 {
+			return c
+		}
+		return strings.Compare(a.ID, b.ID)
+	})
 }
 
 // ThrottleHorizon is how long failures are kept: the longest window any

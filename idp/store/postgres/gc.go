@@ -40,6 +40,10 @@ func (s *Store) GC(ctx context.Context, now time.Time) (store.GCStats, error) {
 		// A recovery link goes a day (86400 s) after it expires, used
 		// or not.
 		{"recovery links", `DELETE FROM recovery_links WHERE expires_at < $1::bigint - 86400`, &st.RecoveryLinks},
+		// Sent mail is kept a week (604800 s) for the admins' view; mail
+		// given up on, 30 days (2592000 s).
+		{"outbox", `DELETE FROM outbox WHERE sent_at < $1::bigint - 604800
+			OR (sent_at IS NULL AND next_attempt_at IS NULL AND created_at < $1::bigint - 2592000)`, &st.Outbox},
 	}
 	for _, step := range steps {
 		tag, err := s.pool.Exec(ctx, step.query, now.Unix())

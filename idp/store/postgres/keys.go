@@ -173,6 +173,7 @@ func (s *Store) RewrapSecrets(ctx context.Context, fn func(purpose, id string, v
 		for _, t := range []struct{ purpose, query, update string }{
 			{store.PurposeSecret, `SELECT name, value FROM secrets ORDER BY name FOR UPDATE`, `UPDATE secrets SET value = $1 WHERE name = $2`},
 			{store.PurposeSigningKey, `SELECT id, private_key FROM signing_keys ORDER BY id FOR UPDATE`, `UPDATE signing_keys SET private_key = $1 WHERE id = $2`},
+			{store.PurposeOutbox, `SELECT id, payload FROM outbox WHERE payload IS NOT NULL ORDER BY id FOR UPDATE`, `UPDATE outbox SET payload = $1 WHERE id = $2`},
 		} {
 			rows, err := tx.Query(ctx, t.query)
 			if err != nil {

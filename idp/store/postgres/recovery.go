@@ -13,14 +13,24 @@ import (
 
 // CreateRecoveryLink inserts l. An unknown member gives store.ErrNotFound
 // (a foreign key), a taken token hash a *store.ConflictError.
-func (s *Store) CreateRecoveryLink(ctx context.Context, l *store.RecoveryLink) error {
+func (s *Store) CreateRecoveryLink(ctx context.Context, l *store.RecoveryLink, mail ...*store.OutboxMessage) error {
 	if len(l.TokenHash) == 0 {
 		return fmt.Errorf("create recovery link for user %q: empty token hash", l.UserID)
 	}
-	_, err := s.pool.Exec(ctx, `INSERT INTO recovery_links (`+codec.RecoveryLinkColumns+`) VALUES ($1, $2, $3, $4, $5, $6)`,
-		l.TokenHash, l.UserID, l.CreatedBy, codec.Unix(l.CreatedAt), codec.Unix(l.ExpiresAt), codec.UnixPtr(l.UsedAt))
+	vals := codec.RecoveryLinkValues(l)
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `DELETE FROM recovery_links WHERE user_id = $1 AND purpose = $2 AND used_at IS NULL`,
+			l.UserID, vals[6]); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO recovery_links (`+codec.RecoveryLinkColumns+`) VALUES (`+params(len(vals))+`)`,
+			vals...); err != nil {
+			return mapErr(err)
+		}
+		return enqueue(ctx, tx, mail)
+	})
 	if err != nil {
-		return fmt.Errorf("create recovery link for user %q: %w", l.UserID, mapErr(err))
+		return fmt.Errorf("create recovery link for user %q: %w", l.UserID, err)
 	}
 	return nil
 }
@@ -58,7 +68,8 @@ func (s *Store) ConsumeRecoveryLink(ctx context.Context, tokenHash []byte, now t
 		if err != nil {
 			return err
 		}
-		_, err = tx.Exec(ctx, `DELETE FROM recovery_links WHERE user_id = $1 AND used_at IS NULL`, l.UserID)
+		_, err = tx.Exec(ctx, `DELETE FROM recovery_links WHERE user_id = $1 AND used_at IS NULL
+			AND (purpose = 'verify') = ($2 = 'verify')`, l.UserID, l.Purpose)
 		return err
 	})
 	if errors.Is(err, pgx.ErrNoRows) {

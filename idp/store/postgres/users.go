@@ -12,10 +12,8 @@ import (
 )
 
 func insertUser(ctx context.Context, db dbtx, u *store.User) error {
-	_, err := db.Exec(ctx, `INSERT INTO users (`+codec.UserColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
-		u.ID, u.Username, codec.NullString(u.Email), u.EmailVerified, u.Name, string(u.Role), u.PasswordHash,
-		u.Disabled, codec.NullBytes(u.WebAuthnID), codec.Unix(u.CreatedAt), codec.Unix(u.UpdatedAt), codec.Unix(u.PasswordChangedAt))
+	vals := codec.UserValues(u)
+	_, err := db.Exec(ctx, `INSERT INTO users (`+codec.UserColumns+`) VALUES (`+params(len(vals))+`)`, vals...)
 	return mapErr(err)
 }
 
@@ -106,15 +104,16 @@ func (s *Store) UpdateUser(ctx context.Context, id string, fn func(*store.User) 
 		u.ID, u.CreatedAt = id, before.CreatedAt
 		codec.Fold(u)
 		if store.EndsRecoveryLinks(&before, u) {
-			if _, err := tx.Exec(ctx, `DELETE FROM recovery_links WHERE user_id = $1 AND used_at IS NULL`, id); err != nil {
+			if _, err := tx.Exec(ctx, `DELETE FROM recovery_links WHERE user_id = $1 AND used_at IS NULL
+				AND purpose IN ('recovery', 'invite')`, id); err != nil {
 				return err
 			}
 		}
 		_, err = tx.Exec(ctx, `UPDATE users SET username = $1, email = $2, email_verified = $3, name = $4,
-			role = $5, password_hash = $6, disabled = $7, webauthn_id = $8, updated_at = $9, password_changed_at = $10
-			WHERE id = $11`,
+			role = $5, password_hash = $6, disabled = $7, webauthn_id = $8, updated_at = $9, password_changed_at = $10,
+			locale = $11 WHERE id = $12`,
 			u.Username, codec.NullString(u.Email), u.EmailVerified, u.Name, string(u.Role), u.PasswordHash, u.Disabled,
-			codec.NullBytes(u.WebAuthnID), codec.Unix(u.UpdatedAt), codec.Unix(u.PasswordChangedAt), id)
+			codec.NullBytes(u.WebAuthnID), codec.Unix(u.UpdatedAt), codec.Unix(u.PasswordChangedAt), u.Locale, id)
 		if err != nil {
 			return mapErr(err)
 		}

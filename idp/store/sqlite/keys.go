@@ -166,6 +166,7 @@ func (s *Store) RewrapSecrets(ctx context.Context, fn func(purpose, id string, v
 		for _, t := range []struct{ purpose, query, update string }{
 			{store.PurposeSecret, `SELECT name, value FROM secrets ORDER BY name`, `UPDATE secrets SET value = ? WHERE name = ?`},
 			{store.PurposeSigningKey, `SELECT id, private_key FROM signing_keys ORDER BY id`, `UPDATE signing_keys SET private_key = ? WHERE id = ?`},
+			{store.PurposeOutbox, `SELECT id, payload FROM outbox WHERE payload IS NOT NULL ORDER BY id`, `UPDATE outbox SET payload = ? WHERE id = ?`},
 		} {
 			type row struct {
 				id    string

@@ -11,10 +11,8 @@ import (
 )
 
 func insertUser(ctx context.Context, tx *txn, u *store.User) error {
-	_, err := tx.ExecContext(ctx, `INSERT INTO users (`+codec.UserColumns+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		u.ID, u.Username, codec.NullString(u.Email), u.EmailVerified, u.Name, string(u.Role), u.PasswordHash,
-		u.Disabled, codec.NullBytes(u.WebAuthnID), codec.Unix(u.CreatedAt), codec.Unix(u.UpdatedAt), codec.Unix(u.PasswordChangedAt))
+	vals := codec.UserValues(u)
+	_, err := tx.ExecContext(ctx, `INSERT INTO users (`+codec.UserColumns+`) VALUES (`+placeholders(len(vals))+`)`, vals...)
 	return mapErr(err)
 }
 
@@ -115,15 +113,16 @@ func (s *Store) UpdateUser(ctx context.Context, id string, fn func(*store.User) 
 		u.ID, u.CreatedAt = id, before.CreatedAt
 		codec.Fold(u)
 		if store.EndsRecoveryLinks(&before, u) {
-			if _, err := tx.ExecContext(ctx, `DELETE FROM recovery_links WHERE user_id = ? AND used_at IS NULL`, id); err != nil {
+			if _, err := tx.ExecContext(ctx, `DELETE FROM recovery_links WHERE user_id = ? AND used_at IS NULL
+				AND purpose IN ('recovery', 'invite')`, id); err != nil {
 				return err
 			}
 		}
 		_, err = tx.ExecContext(ctx, `UPDATE users SET username = ?, email = ?, email_verified = ?, name = ?,
-			role = ?, password_hash = ?, disabled = ?, webauthn_id = ?, updated_at = ?, password_changed_at = ?
+			role = ?, password_hash = ?, disabled = ?, webauthn_id = ?, updated_at = ?, password_changed_at = ?, locale = ?
 			WHERE id = ?`,
 			u.Username, codec.NullString(u.Email), u.EmailVerified, u.Name, string(u.Role), u.PasswordHash, u.Disabled,
-			codec.NullBytes(u.WebAuthnID), codec.Unix(u.UpdatedAt), codec.Unix(u.PasswordChangedAt), id)
+			codec.NullBytes(u.WebAuthnID), codec.Unix(u.UpdatedAt), codec.Unix(u.PasswordChangedAt), u.Locale, id)
 		if err != nil {
 			return mapErr(err)
 		}

@@ -367,7 +367,7 @@ func testAuditOutlivesUser(t *testing.T, s store.Store) {
 
 func newRecoveryLink(token, userID, by string, expires time.Time) *store.RecoveryLink {
 	return &store.RecoveryLink{TokenHash: hash("recovery-" + token), UserID: userID, CreatedBy: by,
-		CreatedAt: t0, ExpiresAt: expires}
+		CreatedAt: t0, ExpiresAt: expires, Purpose: store.LinkRecovery}
 }
 
 func testRecoveryLinks(t *testing.T, s store.Store) {
@@ -493,8 +493,6 @@ func testRecoveryLinksCascade(t *testing.T, s store.Store) {
 
 func testGCRecoveryLinks(t *testing.T, s store.Store) {
 	ctx := t.Context()
-	must(t, s.CreateUser(ctx, newUser("u1", "alice", "")), "create alice")
-	must(t, s.CreateUser(ctx, newUser("u2", "bob", "")), "create bob")
 	now := t0.Add(72 * time.Hour)
 	day := 24 * time.Hour
 	for token, exp := range map[string]time.Time{
@@ -504,9 +502,9 @@ func testGCRecoveryLinks(t *testing.T, s store.Store) {
 		"live":             now.Add(time.Hour),
 		"used-long-ago":    now.Add(-day - time.Hour), // goes, used or not
 	} {
-		// The used one is bob's: using a link ends its member's others.
-		user := map[bool]string{true: "u2", false: "u1"}[token == "used-long-ago"]
-		must(t, s.CreateRecoveryLink(ctx, newRecoveryLink(token, user, "a1", exp)), "create "+token)
+		// Each its own member's: a newer link replaces a member's older one.
+		must(t, s.CreateUser(ctx, newUser("u-"+token, token, "")), "create a member for "+token)
+		must(t, s.CreateRecoveryLink(ctx, newRecoveryLink(token, "u-"+token, "a1", exp)), "create "+token)
 	}
 	_, err := s.ConsumeRecoveryLink(ctx, hash("recovery-used-long-ago"), t0)
 	must(t, err, "consume a link")
@@ -582,19 +580,24 @@ func testPortLeavesAuditAndRecovery(t *testing.T, newStore func(t *testing.T) st
 	}
 }
 
-// A member's unused recovery links end together: when one is used, when
-// the password is set (a rehash of the same password is no change), and
-// when the account is disabled.
+// A member's unused links that set a password end together: when a newer
+// one of the same kind is made, when one is used, when the password is set
+// (a rehash of the same password is no change), and when the account is
+// disabled. A verify link is apart: only a newer verify link replaces it.
 func testRecoveryLinksEndTogether(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	must(t, s.CreateUser(ctx, newUser("u1", "alice", "")), "create alice")
 	must(t, s.CreateUser(ctx, newUser("u2", "bob", "")), "create bob")
 	exp := t0.Add(time.Hour)
 	n := 0
-	link := func(user string) []byte {
+	link := func(user, purpose string) []byte {
 		n++
 		l := newRecoveryLink(fmt.Sprintf("link%d", n), user, "", exp)
-		must(t, s.CreateRecoveryLink(ctx, l), "create recovery link")
+		l.Purpose = purpose
+		if purpose == store.LinkVerify {
+			l.Email = user + "@example.org"
+		}
+		must(t, s.CreateRecoveryLink(ctx, l), "create link")
 		return l.TokenHash
 	}
 	valid := func(h []byte) bool {
@@ -606,25 +609,39 @@ func testRecoveryLinksEndTogether(t *testing.T, s store.Store) {
 		must(t, err, what)
 	}
 
-	a, b, bobs := link("u1"), link("u1"), link("u2")
-	_, err := s.ConsumeRecoveryLink(ctx, a, t0)
+	older := link("u1", store.LinkRecovery)
+	a, invite, verify, bobs := link("u1", store.LinkRecovery), link("u1", store.LinkInvite), link("u1", store.LinkVerify), link("u2", store.LinkRecovery)
+	if valid(older) || !valid(a) {
+		t.Fatalf("a newer recovery link: older valid %v (want false), newer %v (want true)", valid(older), valid(a))
+	}
+	got, err := s.ConsumeRecoveryLink(ctx, a, t0)
 	must(t, err, "use a link")
-	if valid(b) || !valid(bobs) {
-		t.Fatalf("after using one of alice's links: her other link valid %v (want false), bob's %v (want true)", valid(b), valid(bobs))
+	if got.Purpose != store.LinkRecovery {
+		t.Errorf("consumed link purpose %q", got.Purpose)
+	}
+	if valid(invite) || !valid(verify) || !valid(bobs) {
+		t.Fatalf("after using alice's recovery link: her invitation %v (want false), her verify link %v, bob's link %v (want true)",
+			valid(invite), valid(verify), valid(bobs))
+	}
+	v, err := s.ConsumeRecoveryLink(ctx, verify, t0)
+	must(t, err, "verify")
+	if v.Purpose != store.LinkVerify || v.Email != "u1@example.org" {
+		t.Errorf("verify link: %+v", v)
 	}
 
-	c := link("u1")
+	c := link("u1", store.LinkRecovery)
 	update("rehash", func(u *store.User) { u.PasswordHash += "x" })
 	update("rename", func(u *store.User) { u.Name = "Alice" })
 	if !valid(c) {
 		t.Fatal("a rehash or a profile change ended a recovery link")
 	}
+	verify = link("u1", store.LinkVerify)
 	update("set password", func(u *store.User) { u.PasswordChangedAt = t0.Add(time.Minute) })
-	if valid(c) {
-		t.Fatal("a recovery link outlived a password change")
+	if valid(c) || !valid(verify) {
+		t.Fatalf("after a password change: recovery link valid %v (want false), verify link %v (want true)", valid(c), valid(verify))
 	}
 
-	d := link("u1")
+	d := link("u1", store.LinkInvite)
 	update("disable", func(u *store.User) { u.Disabled = true })
 	update("enable", func(u *store.User) { u.Disabled = false })
 	if valid(d) || !valid(bobs) {

@@ -103,6 +103,8 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"ConcurrentRecoveryConsume", testConcurrentRecoveryConsume},
 		{"RecoveryLinksCascade", testRecoveryLinksCascade},
 		{"RecoveryLinksEndTogether", testRecoveryLinksEndTogether},
+		{"Outbox", testOutbox},
+		{"ConcurrentOutboxClaims", testConcurrentOutboxClaims},
 		{"GCRecoveryLinks", testGCRecoveryLinks},
 		{"ThrottleFailures", testThrottleFailures},
 		{"GCThrottleFailures", testGCThrottleFailures},

@@ -29,14 +29,16 @@ const (
 	attestation_format, transports, aaguid, sign_count, clone_warning, attachment, user_present,
 	user_verified, backup_eligible, backup_state, auto_created, created_at, created_ua, last_used_at,
 	last_used_ua`
-	RecoveryLinkColumns = `token_hash, user_id, created_by, created_at, expires_at, used_at`
+	RecoveryLinkColumns = `token_hash, user_id, created_by, created_at, expires_at, used_at, purpose, email`
+	OutboxColumns       = `id, kind, recipient, topic, payload, created_at, next_attempt_at, attempts, claimed_until,
+	sent_at, last_error`
 	RefreshTokenColumns = `id, token_hash, family_id, parent_id, client_id, subject, scopes, audience,
 	auth_time, amr, created_at, expires_at, family_expires_at, used_at, revoked_at, reply`
 	SessionColumns = `id, user_id, auth_time, amr, created_at, last_seen_at, idle_expires_at, expires_at,
 	user_agent, ip`
 	SigningKeyColumns = `id, algorithm, private_key, created_at, active_from, retire_at`
 	UserColumns       = `id, username, email, email_verified, name, role, password_hash, disabled,
-	webauthn_id, created_at, updated_at, password_changed_at`
+	webauthn_id, created_at, updated_at, password_changed_at, locale`
 )
 
 // Fold lower-cases the unique login names, which is what makes them unique
@@ -102,11 +104,37 @@ func ScanPasskey(sc Scanner) (*store.Passkey, error) {
 func ScanRecoveryLink(sc Scanner) (*store.RecoveryLink, error) {
 	var l store.RecoveryLink
 	err := sc.Scan(&l.TokenHash, &l.UserID, &l.CreatedBy, TimeCol(&l.CreatedAt), TimeCol(&l.ExpiresAt),
-		TimePtrCol(&l.UsedAt))
+		TimePtrCol(&l.UsedAt), &l.Purpose, &l.Email)
 	if err != nil {
 		return nil, err
 	}
 	return &l, nil
+}
+
+// RecoveryLinkValues are l's values in the order of RecoveryLinkColumns.
+func RecoveryLinkValues(l *store.RecoveryLink) []any {
+	purpose := l.Purpose
+	if purpose == "" {
+		purpose = store.LinkRecovery
+	}
+	return []any{l.TokenHash, l.UserID, l.CreatedBy, Unix(l.CreatedAt), Unix(l.ExpiresAt), UnixPtr(l.UsedAt), purpose, l.Email}
+}
+
+// ScanOutbox reads one row of OutboxColumns.
+func ScanOutbox(sc Scanner) (*store.OutboxMessage, error) {
+	var m store.OutboxMessage
+	err := sc.Scan(&m.ID, &m.Kind, &m.Recipient, &m.Topic, &m.Payload, TimeCol(&m.CreatedAt), TimeCol(&m.NextAttemptAt),
+		&m.Attempts, TimePtrCol(&m.ClaimedUntil), TimePtrCol(&m.SentAt), &m.LastError)
+	if err != nil {
+		return nil, err
+	}
+	return &m, nil
+}
+
+// OutboxValues are m's values in the order of OutboxColumns.
+func OutboxValues(m *store.OutboxMessage) []any {
+	return []any{m.ID, m.Kind, m.Recipient, m.Topic, NullBytes(m.Payload), Unix(m.CreatedAt), Unix(m.NextAttemptAt),
+		m.Attempts, UnixPtr(m.ClaimedUntil), UnixPtr(m.SentAt), m.LastError}
 }
 
 // ScanRefreshToken reads one row of RefreshTokenColumns.
@@ -146,9 +174,15 @@ func ScanUser(sc Scanner) (*store.User, error) {
 	var u store.User
 	err := sc.Scan(&u.ID, &u.Username, StringCol(&u.Email), &u.EmailVerified, &u.Name, &u.Role,
 		&u.PasswordHash, &u.Disabled, &u.WebAuthnID, TimeCol(&u.CreatedAt), TimeCol(&u.UpdatedAt),
-		TimeCol(&u.PasswordChangedAt))
+		TimeCol(&u.PasswordChangedAt), &u.Locale)
 	if err != nil {
 		return nil, err
 	}
 	return &u, nil
+}
+
+// UserValues are u's values in the order of UserColumns.
+func UserValues(u *store.User) []any {
+	return []any{u.ID, u.Username, NullString(u.Email), u.EmailVerified, u.Name, string(u.Role), u.PasswordHash,
+		u.Disabled, NullBytes(u.WebAuthnID), Unix(u.CreatedAt), Unix(u.UpdatedAt), Unix(u.PasswordChangedAt), u.Locale}
 }
