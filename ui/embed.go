@@ -18,6 +18,12 @@ import (
 //go:embed templates/*.html
 var Templates embed.FS
 
+// Mail are the templates of the mail the provider sends: message.html and
+// message.txt, filled with texts from the catalogs.
+//
+//go:embed mail/*
+var Mail embed.FS
+
 // Static are the assets under static/, served at /static/.
 //
 //go:embed static

@@ -25,6 +25,7 @@ type Metrics struct {
 	storeLatency *prometheus.HistogramVec
 	created      *prometheus.CounterVec
 	rateLimited  *prometheus.CounterVec
+	mail         *prometheus.CounterVec
 }
 
 // New registers the metrics on a fresh registry.
@@ -58,8 +59,11 @@ func New() *Metrics {
 		rateLimited: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "idp_rate_limited_total", Help: "Requests turned away by a per-address rate limit, by limit (identifier, authorize, ceremony, failure_report).",
 		}, []string{"limit"}),
+		mail: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "idp_mail_total", Help: "Mail by topic (reset, verify, invite, notice...) and result (sent, retry, given_up).",
+		}, []string{"topic", "result"}),
 	}
-	r.MustRegister(m.httpRequests, m.httpDuration, m.signIns, m.ceremonies, m.tokens, m.storeLatency, m.created, m.rateLimited,
+	r.MustRegister(m.httpRequests, m.httpDuration, m.signIns, m.ceremonies, m.tokens, m.storeLatency, m.created, m.rateLimited, m.mail,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -125,4 +129,12 @@ func (m *Metrics) RateLimited(limit string) {
 		return
 	}
 	m.rateLimited.WithLabelValues(limit).Inc()
+}
+
+// Mail counts a send attempt's result: sent, retry or given_up.
+func (m *Metrics) Mail(topic, result string) {
+	if m == nil {
+		return
+	}
+	m.mail.WithLabelValues(topic, result).Inc()
 }
