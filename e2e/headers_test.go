@@ -228,6 +228,8 @@ func TestPageHeaders(t *testing.T) {
 		{"setup", 200, get(anon, "/setup?token="+setupToken)},
 		{"recover", 200, get(anon, "/recover?token="+recoveryToken)},
 		{"help", 200, get(anon, "/help/errors")},
+		{"forgot password", 200, get(anon, "/forgot")},
+		{"sign-up closed", 404, get(anon, "/signup")},
 		{"signed out", 200, get(anon, "/logout/done")},
 		{"not found", 404, get(anon, "/nowhere")},
 		{"CSRF failure", 403, post(anon, "/login", "login=alice")},
@@ -245,6 +247,7 @@ func TestPageHeaders(t *testing.T) {
 		{"admin rollout", 200, get(adm, "/admin/rollout")},
 		{"admin audit", 200, get(adm, "/admin/audit")},
 		{"admin health", 200, get(adm, "/admin/health")},
+		{"admin mail", 200, get(adm, "/admin/mail")},
 	}
 	for _, pg := range pages {
 		first, second := pg.fetch(), pg.fetch()
@@ -318,6 +321,13 @@ func TestCSRFOnEveryForm(t *testing.T) {
 		"POST /admin/members/:id/enable":              {adm, "/admin/members/x/enable", false},
 		"POST /admin/members/:id/recovery":            {adm, "/admin/members/x/recovery", false},
 		"POST /admin/health":                          {adm, "/admin/health", false},
+		"POST /admin/members/:id/reset":               {adm, "/admin/members/x/reset", false},
+		"POST /admin/members/:id/verify-email":        {adm, "/admin/members/x/verify-email", false},
+		"POST /admin/members/invite":                  {adm, "/admin/members/invite", false},
+		"POST /admin/members/invite-csv":              {adm, "/admin/members/invite-csv", false},
+		"POST /forgot":                                {anon, "/forgot", false},
+		"POST /signup":                                {anon, "/signup", false},
+		"POST /settings/verify-email":                 {member, "/settings/verify-email", false},
 	}
 	// The protocol endpoints are called across sites by design and
 	// authenticate by other means (client credentials, tokens, the

@@ -13,8 +13,10 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/communityidp/idp/config"
 	"github.com/communityidp/idp/idp/audit"
 	"github.com/communityidp/idp/idp/clientip"
+	"github.com/communityidp/idp/idp/mail"
 	"github.com/communityidp/idp/idp/passkey"
 	"github.com/communityidp/idp/idp/password"
 	"github.com/communityidp/idp/idp/ratelimit"
@@ -42,7 +44,11 @@ type Handler struct {
 	Throttle *throttle.Throttle
 	// CeremonyLimit caps passkey registrations begun per address.
 	CeremonyLimit *ratelimit.Limiter
-	Now           func() time.Time
+	// Mail writes to members (nil: mail is off).
+	Mail *mail.Service
+	// VerifyLifetime is how long an address verification link works.
+	VerifyLifetime time.Duration
+	Now            func() time.Time
 }
 
 // Register mounts the pages.
@@ -50,6 +56,7 @@ func (h *Handler) Register(r gin.IRouter) {
 	r.GET("/settings", h.settings)
 	r.POST("/settings/profile", h.profile)
 	r.POST("/settings/password", h.password)
+	r.POST("/settings/verify-email", h.verifyEmail)
 	r.POST("/settings/signout-everywhere", h.signOutEverywhere)
 	r.GET("/settings/passkeys", h.passkeys)
 	r.POST("/settings/passkeys/:id/rename", h.rename)
@@ -59,10 +66,12 @@ func (h *Handler) Register(r gin.IRouter) {
 }
 
 type settingsPage struct {
-	Tab                         string
-	PasskeysOn                  bool
-	History                     []store.AuditEvent
-	Name, Email                 string
+	Tab         string
+	PasskeysOn  bool
+	History     []store.AuditEvent
+	Name, Email string
+	// EmailVerified, and whether a verification link can be mailed.
+	EmailVerified, CanVerify    bool
 	Notice                      string
 	ProfileError, PasswordError string
 	MinLength                   int
@@ -83,7 +92,8 @@ func (h *Handler) member(c *gin.Context) *session.Current {
 }
 
 func (h *Handler) page(cur *session.Current) settingsPage {
-	return settingsPage{Tab: "profile", PasskeysOn: h.Passkeys != nil, Name: cur.User.Name, Email: cur.User.Email, MinLength: h.PasswordMinLength}
+	return settingsPage{Tab: "profile", PasskeysOn: h.Passkeys != nil, Name: cur.User.Name, Email: cur.User.Email, MinLength: h.PasswordMinLength,
+		EmailVerified: cur.User.EmailVerified, CanVerify: h.Mail.Enabled()}
 }
 
 func (h *Handler) show(c *gin.Context, status int, cur *session.Current, p settingsPage) {
@@ -109,6 +119,8 @@ func (h *Handler) settings(c *gin.Context) {
 		p.Notice = h.Render.T(c.Request, "settings.notice.password")
 	case "recovered":
 		p.Notice = h.Render.T(c.Request, "settings.notice.recovered")
+	case "verify-sent":
+		p.Notice = h.Render.T(c.Request, "settings.notice.verify_sent", cur.User.Email)
 	}
 	h.show(c, http.StatusOK, cur, p)
 }
@@ -138,7 +150,9 @@ func (h *Handler) profile(c *gin.Context) {
 	if p.Email != cur.User.Email && h.stale(c, cur, "/settings") {
 		return
 	}
-	_, err := h.Store.UpdateUser(c.Request.Context(), cur.User.ID, func(u *store.User) error {
+	ctx := c.Request.Context()
+	old := *cur.User
+	u, err := h.Store.UpdateUser(ctx, cur.User.ID, func(u *store.User) error {
 		if u.Email != p.Email {
 			u.EmailVerified = false
 		}
@@ -154,6 +168,19 @@ func (h *Handler) profile(c *gin.Context) {
 	if err != nil {
 		h.serverError(c, "update profile", err)
 		return
+	}
+	if u.Email != old.Email {
+		// The new address must prove itself; the old one hears of it.
+		slog.InfoContext(ctx, "email changed", "user", u.ID)
+		h.Audit.Record(ctx, c.Request, store.AuditEvent{Kind: audit.EmailChanged, ActorID: u.ID, UserID: u.ID})
+		h.Mail.Notify(ctx, &old, old.Email, config.NoticeEmailChanged, passkey.Device(c.Request.UserAgent()))
+		if err := h.Mail.Verify(ctx, h.Store, u, h.VerifyLifetime); err != nil {
+			slog.ErrorContext(ctx, "send a verification link", "user", u.ID, "error", err)
+		}
+		if h.Mail.Enabled() {
+			c.Redirect(http.StatusSeeOther, "/settings?done=verify-sent")
+			return
+		}
 	}
 	c.Redirect(http.StatusSeeOther, "/settings?done=profile")
 }
@@ -225,8 +252,27 @@ func (h *Handler) password(c *gin.Context) {
 		return
 	}
 	slog.InfoContext(ctx, "password changed", "user", cur.User.ID)
+	h.Mail.Notify(ctx, cur.User, "", config.NoticePasswordChanged, passkey.Device(c.Request.UserAgent()))
 	h.Audit.Record(ctx, c.Request, store.AuditEvent{Kind: audit.PasswordChanged, ActorID: cur.User.ID, UserID: cur.User.ID})
 	c.Redirect(http.StatusSeeOther, "/settings?done=password")
+}
+
+// verifyEmail is POST /settings/verify-email: "Verify email" mails a link
+// that proves the member's address (a newer link replaces an older one).
+func (h *Handler) verifyEmail(c *gin.Context) {
+	cur := h.guard(c)
+	if cur == nil {
+		return
+	}
+	if !h.Mail.Enabled() || cur.User.EmailVerified {
+		c.Redirect(http.StatusSeeOther, "/settings")
+		return
+	}
+	if err := h.Mail.Verify(c.Request.Context(), h.Store, cur.User, h.VerifyLifetime); err != nil {
+		h.serverError(c, "send a verification link", err)
+		return
+	}
+	c.Redirect(http.StatusSeeOther, "/settings?done=verify-sent")
 }
 
 // signOutEverywhere is POST /settings/signout-everywhere, for a member who

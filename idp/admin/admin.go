@@ -22,6 +22,8 @@ import (
 	"github.com/communityidp/idp/config"
 	"github.com/communityidp/idp/idp/audit"
 	"github.com/communityidp/idp/idp/doctor"
+	"github.com/communityidp/idp/idp/invite"
+	"github.com/communityidp/idp/idp/mail"
 	"github.com/communityidp/idp/idp/passkey"
 	"github.com/communityidp/idp/idp/session"
 	"github.com/communityidp/idp/idp/store"
@@ -38,7 +40,10 @@ type Handler struct {
 	Config   config.Config
 	// Synthetic runs the end-to-end sign-in check; nil when not configured.
 	Synthetic func(ctx context.Context) doctor.Result
-	Now       func() time.Time
+	// Mail writes to members (nil: mail is off); Invite invites them.
+	Mail   *mail.Service
+	Invite *invite.Inviter
+	Now    func() time.Time
 }
 
 // Register mounts the console; the guard runs first on every route.
@@ -52,6 +57,11 @@ func (h *Handler) Register(r gin.IRouter) {
 	g.POST("/members/:id/disable", h.change(h.setDisabled(true)))
 	g.POST("/members/:id/enable", h.change(h.setDisabled(false)))
 	g.POST("/members/:id/recovery", h.change(h.createRecoveryLink))
+	g.POST("/members/:id/reset", h.change(h.mailReset))
+	g.POST("/members/:id/verify-email", h.change(h.markVerified))
+	g.POST("/members/invite", h.change(h.inviteOne))
+	g.POST("/members/invite-csv", h.change(h.inviteCSV))
+	g.GET("/mail", h.mailOutbox)
 	g.GET("/clients", h.clients)
 	g.GET("/rollout", h.rollout)
 	g.GET("/audit", h.auditLog)
@@ -126,6 +136,10 @@ func (h *Handler) record(c *gin.Context, kind, userID string, details map[string
 type membersPage struct {
 	Query   string
 	Members []store.User
+	// The invitation form: what was typed, what went wrong, and whether
+	// mail (and so invitations) is on.
+	InviteEmail, InviteUsername, InviteError string
+	Mail                                     bool
 }
 
 func (h *Handler) members(c *gin.Context) {
@@ -139,7 +153,7 @@ func (h *Handler) members(c *gin.Context) {
 		h.serverError(c, "search members", err)
 		return
 	}
-	h.page(c, http.StatusOK, "admin_members", membersPage{Query: q, Members: list})
+	h.page(c, http.StatusOK, "admin_members", membersPage{Query: q, Members: list, Mail: h.Mail.Enabled()})
 }
 
 type memberPage struct {
@@ -148,6 +162,8 @@ type memberPage struct {
 	Sessions []store.Session
 	History  []store.AuditEvent
 	Notice   string
+	// Mail: reset links can go by mail.
+	Mail bool
 	// Recovery is a link just created: shown once.
 	Recovery        string
 	RecoveryExpires time.Time
@@ -173,7 +189,7 @@ func (h *Handler) loadMember(c *gin.Context) *store.User {
 
 func (h *Handler) memberData(c *gin.Context, u *store.User) (*memberPage, error) {
 	ctx := c.Request.Context()
-	p := &memberPage{Member: u}
+	p := &memberPage{Member: u, Mail: h.Mail.Enabled()}
 	pks, err := h.Store.PasskeysByUser(ctx, u.ID)
 	if err != nil {
 		return nil, err
@@ -215,6 +231,12 @@ func (h *Handler) member(c *gin.Context) {
 		p.Notice = h.Render.T(c.Request, "admin.member.notice.disabled")
 	case "enabled":
 		p.Notice = h.Render.T(c.Request, "admin.member.notice.enabled")
+	case "invited":
+		p.Notice = h.Render.T(c.Request, "admin.member.notice.invited", u.Email)
+	case "verified":
+		p.Notice = h.Render.T(c.Request, "admin.member.notice.verified")
+	case "reset":
+		p.Notice = h.Render.T(c.Request, "admin.member.notice.reset", u.Email)
 	}
 	h.page(c, http.StatusOK, "admin_member", p)
 }
@@ -234,6 +256,7 @@ func (h *Handler) deletePasskey(c *gin.Context) {
 		return
 	}
 	h.record(c, audit.PasskeyDeleted, u.ID, map[string]string{"passkey": c.Param("pk"), "by": "admin"})
+	h.Mail.Notify(c.Request.Context(), u, "", config.NoticePasskeyDeleted, "")
 	c.Redirect(http.StatusSeeOther, "/admin/members/"+url.PathEscape(u.ID)+"?done=passkey")
 }
 
@@ -282,11 +305,12 @@ func (h *Handler) setDisabled(disable bool) gin.HandlerFunc {
 			h.serverError(c, "disable or enable member", err)
 			return
 		}
-		kind, done := audit.UserEnabled, "enabled"
+		kind, done, notice := audit.UserEnabled, "enabled", config.NoticeAccountEnabled
 		if disable {
-			kind, done = audit.UserDisabled, "disabled"
+			kind, done, notice = audit.UserDisabled, "disabled", config.NoticeAccountDisabled
 		}
 		h.record(c, kind, u.ID, nil)
+		h.Mail.Notify(ctx, u, "", notice, "")
 		c.Redirect(http.StatusSeeOther, "/admin/members/"+url.PathEscape(u.ID)+"?done="+done)
 	}
 }

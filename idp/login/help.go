@@ -47,6 +47,7 @@ var helpCodes = []helpCode{
 	{"RECOVERY-LINK", []string{failRecoveryLink.Message}, failRecoveryLink.Hint},
 	{"RECOVERY-THROTTLED", []string{"help.RECOVERY-THROTTLED.meaning"}, "help.RECOVERY-THROTTLED.todo"},
 	{"RATE-LIMITED", []string{"help.RATE-LIMITED.meaning"}, "help.RATE-LIMITED.todo"},
+	{"EMAIL-UNVERIFIED", []string{"login.unverified"}, "help.EMAIL-UNVERIFIED.todo"},
 	{"SETUP-LINK", []string{failSetupLink.Message}, failSetupLink.Hint},
 	{"CSRF", []string{"help.CSRF.meaning"}, "error.CSRF.hint"},
 	{"NOT-FOUND", []string{"help.NOT-FOUND.meaning"}, "help.NOT-FOUND.todo"},

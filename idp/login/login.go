@@ -22,6 +22,7 @@ import (
 
 	"github.com/communityidp/idp/idp/audit"
 	"github.com/communityidp/idp/idp/clientip"
+	"github.com/communityidp/idp/idp/mail"
 	"github.com/communityidp/idp/idp/passkey"
 	"github.com/communityidp/idp/idp/password"
 	"github.com/communityidp/idp/idp/ratelimit"
@@ -52,7 +53,11 @@ type Handler struct {
 	Throttle *throttle.Throttle
 	// Limits cap per address what costs the provider a page or a row.
 	Limits Limits
-	Now    func() time.Time
+	// Mail writes to members (nil: mail is off).
+	Mail *mail.Service
+	// Lifecycle configures the self-service pages.
+	Lifecycle Lifecycle
+	Now       func() time.Time
 }
 
 // Limits are the per-address rate limits of the sign-in pages (nil: none).
@@ -85,6 +90,11 @@ func (h *Handler) Register(r gin.IRouter) {
 	r.POST("/webauthn/login/begin", h.passkeyBegin)
 	r.POST("/webauthn/login/finish", h.passkeyFinish)
 	r.POST("/webauthn/failure", h.passkeyFailure)
+	r.GET("/signup", h.signupForm)
+	r.POST("/signup", h.signup)
+	r.GET("/verify", h.verify)
+	r.GET("/forgot", h.forgotForm)
+	r.POST("/forgot", h.forgot)
 	r.GET("/recover", h.recoverForm)
 	r.POST("/recover", h.recoverAccount)
 	r.GET("/help/errors", h.helpErrors)
@@ -192,10 +202,12 @@ type identifierPage struct {
 	Error  string
 	// Autofill offers passkeys in the field's autofill (conditional UI).
 	Autofill bool
+	// Signup links "Create account" (registration: open).
+	Signup bool
 }
 
 func (h *Handler) identifierPage(c *gin.Context, f flow, login, errMsg string) identifierPage {
-	return identifierPage{Flow: f, Login: login, Error: errMsg,
+	return identifierPage{Flow: f, Login: login, Error: errMsg, Signup: h.signupOpen(),
 		Autofill: h.Passkeys != nil && !passkey.IsEmbeddedWebView(c.Request.UserAgent())}
 }
 
@@ -359,6 +371,16 @@ func (h *Handler) password(c *gin.Context) {
 	if u.Disabled {
 		h.Audit.SignIn(ctx, c.Request, u.ID, clientID, audit.MethodPassword, failDisabled.Code)
 		h.Render.Error(c.Writer, c.Request, failDisabled)
+		return
+	}
+	if h.Lifecycle.RequireVerifiedEmail && !u.EmailVerified {
+		// Not until the address is verified: a fresh link goes to it.
+		if err := h.Mail.Verify(ctx, h.Store, u, h.Lifecycle.VerifyLifetime); err != nil {
+			slog.ErrorContext(ctx, "send a verification link", "user", u.ID, "error", err)
+		}
+		h.Audit.SignIn(ctx, c.Request, u.ID, clientID, audit.MethodPassword, "EMAIL-UNVERIFIED")
+		page.Error, page.Code = h.Render.T(c.Request, "login.unverified"), "EMAIL-UNVERIFIED"
+		h.Render.Render(c.Writer, c.Request, http.StatusForbidden, "login_password", nil, page)
 		return
 	}
 	if rehash {

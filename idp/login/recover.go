@@ -1,15 +1,18 @@
 package login
 
 import (
-	"crypto/sha256"
 	"errors"
 	"log/slog"
 	"net/http"
+	"net/url"
+	"slices"
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/communityidp/idp/config"
 	"github.com/communityidp/idp/idp/audit"
 	"github.com/communityidp/idp/idp/clientip"
+	"github.com/communityidp/idp/idp/passkey"
 	"github.com/communityidp/idp/idp/password"
 	"github.com/communityidp/idp/idp/store"
 	"github.com/communityidp/idp/idp/throttle"
@@ -22,18 +25,23 @@ var failRecoveryLink = web.Failure{Status: http.StatusNotFound, Code: "RECOVERY-
 type recoverPage struct {
 	Token, Username, Error string
 	MinLength              int
+	// Invite: the link is an invitation (a first password, a welcome).
+	Invite bool
 }
 
-func recoveryHash(token string) []byte {
-	sum := sha256.Sum256([]byte(token))
-	return sum[:]
-}
+func recoveryHash(token string) []byte { return store.HashToken(token) }
 
-// recoveryLink looks up a live recovery link. Unknown links are counted
-// per address: scanning for links is slowed down like password guessing.
-// It answers the request itself (and returns nil, nil) when the link does
-// not work or the address must wait.
+// recoveryLink looks up a live link that sets a password (recovery or
+// invitation); see recoveryLinkOf.
 func (h *Handler) recoveryLink(c *gin.Context, token string) (*store.RecoveryLink, error) {
+	return h.recoveryLinkOf(c, token, store.LinkRecovery, store.LinkInvite)
+}
+
+// recoveryLinkOf looks up a live link of one of purposes. Unknown links are
+// counted per address: scanning for links is slowed down like password
+// guessing. It answers the request itself (and returns nil, nil) when the
+// link does not work or the address must wait.
+func (h *Handler) recoveryLinkOf(c *gin.Context, token string, purposes ...string) (*store.RecoveryLink, error) {
 	ctx := c.Request.Context()
 	key := h.Throttle.Recovery(clientip.From(c.Request))
 	wait, err := h.Throttle.Wait(ctx, key)
@@ -48,6 +56,9 @@ func (h *Handler) recoveryLink(c *gin.Context, token string) (*store.RecoveryLin
 		return nil, nil
 	}
 	link, err := h.Store.RecoveryLinkByHash(ctx, recoveryHash(token), h.Now())
+	if err == nil && !slices.Contains(purposes, link.Purpose) {
+		err = store.ErrNotFound // a link of another kind does nothing here
+	}
 	if errors.Is(err, store.ErrNotFound) || (err == nil && token == "") {
 		if err := h.Throttle.Fail(ctx, key); err != nil {
 			slog.ErrorContext(ctx, "count failed recovery link", "error", err)
@@ -78,7 +89,8 @@ func (h *Handler) recoverForm(c *gin.Context) {
 		h.serverError(c, "load user", err)
 		return
 	}
-	h.Render.Render(c.Writer, c.Request, http.StatusOK, "recover", nil, recoverPage{Token: token, Username: u.Username, MinLength: h.PasswordMinLength})
+	h.Render.Render(c.Writer, c.Request, http.StatusOK, "recover", nil, recoverPage{Token: token, Username: u.Username,
+		MinLength: h.PasswordMinLength, Invite: link.Purpose == store.LinkInvite})
 }
 
 // recoverAccount is POST /recover: set the password, use up the link, end
@@ -105,7 +117,8 @@ func (h *Handler) recoverAccount(c *gin.Context) {
 	}
 	if err := password.CheckPolicy(pw, h.PasswordMinLength, u.Username, u.Email, h.Render.Site()); err != nil {
 		h.Render.Render(c.Writer, c.Request, http.StatusBadRequest, "recover", nil,
-			recoverPage{Token: token, Username: u.Username, Error: h.Render.ErrorText(c.Request, err), MinLength: h.PasswordMinLength})
+			recoverPage{Token: token, Username: u.Username, Error: h.Render.ErrorText(c.Request, err), MinLength: h.PasswordMinLength,
+				Invite: link.Purpose == store.LinkInvite})
 		return
 	}
 	hash, err := password.Hash(pw)
@@ -123,8 +136,12 @@ func (h *Handler) recoverAccount(c *gin.Context) {
 		return
 	}
 	now := h.Now()
+	invite := link.Purpose == store.LinkInvite
 	u, err = h.Store.UpdateUser(ctx, u.ID, func(x *store.User) error {
 		x.PasswordHash, x.PasswordChangedAt, x.UpdatedAt = hash, now, now
+		// The invitation reached the address: it is the member's.
+		x.EmailVerified = x.EmailVerified || invite
+		x.Locale = h.Render.Printer(c.Request).Tag().String()
 		return nil
 	})
 	if err == nil {
@@ -137,7 +154,13 @@ func (h *Handler) recoverAccount(c *gin.Context) {
 		h.serverError(c, "recover account", err)
 		return
 	}
-	h.Audit.Record(ctx, c.Request, store.AuditEvent{Kind: audit.RecoveryUsed, ActorID: u.ID, UserID: u.ID,
+	kind := audit.RecoveryUsed
+	if invite {
+		kind = audit.InviteAccepted
+	} else {
+		h.Mail.Notify(ctx, u, "", config.NoticeRecoveryUsed, passkey.Device(c.Request.UserAgent()))
+	}
+	h.Audit.Record(ctx, c.Request, store.AuditEvent{Kind: kind, ActorID: u.ID, UserID: u.ID,
 		Details: map[string]string{"created_by": link.CreatedBy}})
 	if u.Disabled {
 		h.Render.Error(c.Writer, c.Request, failDisabled)
@@ -147,9 +170,13 @@ func (h *Handler) recoverAccount(c *gin.Context) {
 		h.serverError(c, "start session", err)
 		return
 	}
+	// A member who has passkeys goes to remove the lost device's; one who
+	// has none is offered one, where the rollout includes them.
 	next := "/settings?done=recovered"
-	if h.Passkeys != nil {
+	if pks, err := h.Store.PasskeysByUser(ctx, u.ID); err == nil && len(pks) > 0 && h.Passkeys != nil {
 		next = "/settings/passkeys?done=recovered"
+	} else if h.suggestFor(c, u) {
+		next = "/login/suggest?" + url.Values{"continue": {next}, "sig": {h.CSRF.SignTarget(next)}}.Encode()
 	}
 	c.Redirect(http.StatusSeeOther, next)
 }

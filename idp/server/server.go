@@ -16,6 +16,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
 	"time"
 
@@ -27,8 +28,10 @@ import (
 	"github.com/communityidp/idp/idp/audit"
 	"github.com/communityidp/idp/idp/clientip"
 	"github.com/communityidp/idp/idp/doctor"
+	"github.com/communityidp/idp/idp/invite"
 	"github.com/communityidp/idp/idp/keys"
 	"github.com/communityidp/idp/idp/login"
+	"github.com/communityidp/idp/idp/mail"
 	"github.com/communityidp/idp/idp/metrics"
 	"github.com/communityidp/idp/idp/oidcop"
 	"github.com/communityidp/idp/idp/passkey"
@@ -106,7 +109,9 @@ type Server struct {
 	proxies  *clientip.Resolver
 	brand    *branding
 	csrf     *session.CSRF
-	now      func() time.Time
+	// mailWorker sends the outbox's mail (nil: mail is off).
+	mailWorker *mail.Worker
+	now        func() time.Time
 }
 
 // Options tune a Server; the zero value is production.
@@ -119,6 +124,10 @@ type Options struct {
 func New(ctx context.Context, cfg config.Config, st store.Store, o Options) (*Server, error) {
 	if o.Now == nil {
 		o.Now = time.Now
+	}
+	sealed, ok := st.(interface{ Keyring() *secrets.Keyring })
+	if !ok {
+		return nil, errors.New("server: the store was not opened with OpenStore (its secrets are not sealed)")
 	}
 	var m *metrics.Metrics
 	if cfg.Metrics.Listen != "" {
@@ -158,6 +167,10 @@ func New(ctx context.Context, cfg config.Config, st store.Store, o Options) (*Se
 	csrf := session.NewCSRF(csrfKeys[0], cfg.Issuer)
 	csrf.SetKeys(csrfKeys...)
 	brand, err := newBranding(cfg.Branding)
+	if err != nil {
+		return nil, err
+	}
+	mailer, worker, err := newMail(cfg, st, sealed.Keyring(), brand, m, o.Now)
 	if err != nil {
 		return nil, err
 	}
@@ -210,17 +223,22 @@ func New(ctx context.Context, cfg config.Config, st store.Store, o Options) (*Se
 		return nil, err
 	}
 	s := &Server{cfg: cfg, store: st, keys: km, provider: provider, avail: avail, metrics: m, now: o.Now, proxies: proxies, brand: brand,
-		csrf: csrf}
+		csrf: csrf, mailWorker: worker}
 	s.handler = s.routes(sessions, render, provider, wellKnown,
 		&login.Handler{
 			Store: st, Sessions: sessions, CSRF: csrf, Render: render, Passkeys: passkeys, Audit: rec, ClientNames: names,
 			CallbackURL: provider.CallbackURL, RedirectError: provider.RedirectError,
 			PasswordMinLength: cfg.Password.MinLength, Throttle: limiter, Limits: limits, Now: o.Now,
+			Mail: mailer, Lifecycle: login.Lifecycle{Issuer: cfg.Issuer, ResetLifetime: cfg.Admin.RecoveryLinkLifetime.D(),
+				InviteLifetime: cfg.Registration.InvitationLifetime.D(), VerifyLifetime: cfg.Registration.VerificationLifetime.D(),
+				Registration: cfg.Registration.Mode, RequireVerifiedEmail: cfg.Registration.RequireVerifiedEmail},
 		},
 		&account.Handler{Store: st, Sessions: sessions, CSRF: csrf, Render: render, Passkeys: passkeys, Audit: rec, PasswordMinLength: cfg.Password.MinLength,
-			ReauthAfter: cfg.Sessions.ReauthAfter.D(), Throttle: limiter, CeremonyLimit: limits.Ceremony, Now: o.Now},
+			ReauthAfter: cfg.Sessions.ReauthAfter.D(), Throttle: limiter, CeremonyLimit: limits.Ceremony, Now: o.Now,
+			Mail: mailer, VerifyLifetime: cfg.Registration.VerificationLifetime.D()},
 		&admin.Handler{Store: st, CSRF: csrf, Render: render, Audit: rec, Passkeys: passkeys, Config: cfg, Now: o.Now,
-			Synthetic: s.synthetic()},
+			Synthetic: s.synthetic(), Mail: mailer,
+			Invite: &invite.Inviter{Store: st, Mail: mailer, Lifetime: cfg.Registration.InvitationLifetime.D(), Now: o.Now}},
 	)
 	return s, nil
 }
@@ -304,6 +322,9 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	go s.every(loops, time.Hour, "audit retention", s.pruneAudit)
 	if s.metrics != nil {
 		go s.serveMetrics(loops)
+	}
+	if s.mailWorker != nil {
+		go s.mailWorker.Run(loops)
 	}
 
 	errc := make(chan error, 1)
@@ -418,4 +439,45 @@ func (s SecretState) Load(ctx context.Context) ([]byte, error) {
 func (s SecretState) Save(ctx context.Context, data []byte) error {
 	_, err := s.Store.Secret(ctx, stateSecret, func() ([]byte, error) { return data, nil })
 	return err
+}
+
+// newMail builds the mail service and its sender: SMTP when email is
+// configured; else, for the development provider, a printer on standard
+// error (the development provider's mail, links included, is meant to be
+// read there); else none, and everything that needs mail is off.
+func newMail(cfg config.Config, st store.OutboxStore, kr *secrets.Keyring, b *branding, m *metrics.Metrics, now func() time.Time) (*mail.Service, *mail.Worker, error) {
+	var sender mail.Sender
+	switch {
+	case cfg.Email.Enabled():
+		smtp, err := mail.NewSMTP(cfg.Email)
+		if err != nil {
+			return nil, nil, err
+		}
+		sender = smtp
+	case cfg.Development():
+		sender = mail.NewPrinter(os.Stderr)
+		slog.Info("email is not configured: the development provider prints the mail it would send on standard error")
+	default:
+		return nil, nil, nil
+	}
+	logo := b.brand.Logo
+	if strings.HasPrefix(logo, "/") {
+		logo = cfg.Issuer + logo
+	}
+	support := cfg.Branding.SupportEmail
+	if support == "" {
+		support = cfg.Branding.SupportURL
+	}
+	letters, err := mail.NewLetters(mail.Brand{Site: cfg.Branding.SiteName, Logo: logo, Color: cfg.Branding.PrimaryColor,
+		Support: support}, cfg.UI.DefaultLanguage)
+	if err != nil {
+		return nil, nil, fmt.Errorf("mail templates: %w", err)
+	}
+	host := cfg.Issuer
+	if u, err := url.Parse(cfg.Issuer); err == nil {
+		host = u.Hostname()
+	}
+	outbox := mail.NewOutbox(kr, host, now)
+	svc := &mail.Service{Letters: letters, Outbox: outbox, Store: st, Notices: cfg.Email.Notices, Issuer: cfg.Issuer, Now: now}
+	return svc, &mail.Worker{Store: st, Outbox: outbox, Sender: sender, Metrics: m}, nil
 }

@@ -252,6 +252,12 @@ type AccessToken struct {
 	RefreshFamily string `json:"refresh_family"`
 }
 
+// HashToken is how link and setup tokens are stored: their SHA-256.
+func HashToken(token string) []byte {
+	sum := sha256.Sum256([]byte(token))
+	return sum[:]
+}
+
 // AccessTokenKey is what an access token with this id is stored under:
 // its SHA-256, base64url.
 func AccessTokenKey(id string) string {

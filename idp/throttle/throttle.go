@@ -99,6 +99,25 @@ func (t *Throttle) Client(clientID, ip string) Key {
 	return Key{Name: "client:" + hex.EncodeToString(sum[:12]) + "|" + clientip.Bucket(ip), Limits: t.account}
 }
 
+// Forgot counts reset links asked for a sign-in name (whether an account
+// has it or not), so nobody is flooded with mail.
+func (t *Throttle) Forgot(name string) Key {
+	k := t.Login(name)
+	return Key{Name: "forgot:" + strings.TrimPrefix(k.Name, "login:"), Limits: Limits{Free: 3, Window: t.account.Window, Hourly: 10}}
+}
+
+// ForgotAddress counts reset links asked from an address (an IPv6 /64),
+// across names: generous, like the password counter of an address.
+func (t *Throttle) ForgotAddress(ip string) Key {
+	return Key{Name: "forgot-ip:" + clientip.Bucket(ip), Limits: t.server}
+}
+
+// Signup counts accounts created from an address (an IPv6 /64):
+// generous, since whole schools share one address.
+func (t *Throttle) Signup(ip string) Key {
+	return Key{Name: "signup:" + clientip.Bucket(ip), Limits: t.server}
+}
+
 // Recovery counts unknown or expired recovery links tried from an address.
 func (t *Throttle) Recovery(ip string) Key {
 	return Key{Name: "recover:" + clientip.Bucket(ip), Limits: t.account}

@@ -60,6 +60,7 @@ type loginData struct {
 	Login    string
 	Error    string
 	Autofill bool
+	Signup   bool
 }
 
 // page renders the sign-in page for req, after the language middleware.
