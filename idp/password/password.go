@@ -69,10 +69,14 @@ func phc(p Params, salt, key []byte) string {
 		argon2.Version, p.Memory, p.Time, p.Threads, b64.EncodeToString(salt), b64.EncodeToString(key))
 }
 
-// Verify reports whether password matches the PHC hash, and whether the
-// hash should be recomputed because its parameters are weaker than the
-// current ones.
+// Verify reports whether password matches the hash, and whether the hash
+// should be recomputed: its parameters are weaker than the current ones,
+// or it is an imported hash of another format (see SchemeOf).
 func Verify(hash, password string) (ok, needsRehash bool, err error) {
+	if !strings.HasPrefix(hash, "$argon2id$") {
+		ok, err := verifyLegacy(hash, password)
+		return ok, true, err
+	}
 	p, salt, key, err := Parse(hash)
 	if err != nil {
 		return false, false, err
