@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
@@ -111,6 +112,60 @@ type User struct {
 	Locale string `json:"locale,omitempty"`
 }
 
+// ImportedMember is one member brought from another system. User holds
+// the account as the file describes it (ID, WebAuthnID and times are set
+// for a new account); its PasswordHash may be the other system's hash or
+// empty. The digests fingerprint the row's profile fields and its hash,
+// so that running the same file again changes nothing.
+type ImportedMember struct {
+	User                      *User
+	RowDigest, PasswordDigest []byte
+}
+
+// ImportOutcome is what ImportMember did.
+type ImportOutcome string
+
+const (
+	ImportCreated   ImportOutcome = "created"
+	ImportUpdated   ImportOutcome = "updated"
+	ImportUnchanged ImportOutcome = "unchanged"
+)
+
+// UserImport is what the last import of a member wrote.
+type UserImport struct {
+	UserID         string    `json:"user_id"`
+	RowDigest      []byte    `json:"row_digest"`
+	PasswordDigest []byte    `json:"password_digest"`
+	ImportedAt     time.Time `json:"imported_at"`
+}
+
+// ApplyImport decides what importing im does to cur, the account already
+// holding the username, last imported as prev. What changed in the file
+// since that import is applied and nothing else: profile fields when the
+// row changed, the hash when the file's hash changed (a hash the member
+// replaced by signing in, or a password they set here, is kept while the
+// file's stays the same; a row that lost its hash keeps the password).
+// It returns the account to write, or nil when nothing changed.
+func ApplyImport(cur *User, prev UserImport, im ImportedMember, now time.Time) *User {
+	rowChanged := !bytes.Equal(prev.RowDigest, im.RowDigest)
+	hashChanged := !bytes.Equal(prev.PasswordDigest, im.PasswordDigest) && im.User.PasswordHash != ""
+	if !rowChanged && !hashChanged {
+		return nil
+	}
+	next := *cur
+	if rowChanged {
+		in := im.User
+		// An address verified here stays verified while it stays the same.
+		next.EmailVerified = in.EmailVerified || (in.Email == cur.Email && cur.EmailVerified)
+		next.Email, next.Name, next.Role = in.Email, in.Name, in.Role
+	}
+	if hashChanged {
+		next.PasswordHash, next.PasswordChangedAt = im.User.PasswordHash, now
+	}
+	next.UpdatedAt = now
+	return &next
+}
+
 // UserStore keeps member accounts.
 type UserStore interface {
 	// CreateUser inserts u. A taken username or email gives a *ConflictError
@@ -129,6 +184,14 @@ type UserStore interface {
 	// recovery links and tokens; audit events about them stay. An unknown
 	// ID gives ErrNotFound.
 	DeleteUser(ctx context.Context, id string) error
+	// ImportMember creates or updates, in one transaction, the member that
+	// im describes (matched by username), as ApplyImport decides. A
+	// username held by an account that was not imported, or an email
+	// held by another account, gives a *ConflictError naming the field.
+	ImportMember(ctx context.Context, im ImportedMember, now time.Time) (ImportOutcome, *User, error)
+	// UserImportOf returns the record of the member's last import;
+	// ErrNotFound when the account was not imported.
+	UserImportOf(ctx context.Context, userID string) (*UserImport, error)
 	// UpdateUser loads the user, calls fn on it and writes every field back,
 	// in one transaction. ID and CreatedAt cannot change; fn sets UpdatedAt.
 	// A change that EndsRecoveryLinks deletes the member's unused recovery
@@ -550,6 +613,7 @@ type Record struct {
 	Session      *Session      `json:"session,omitempty"`
 	RefreshToken *RefreshToken `json:"refresh_token,omitempty"`
 	AccessToken  *AccessToken  `json:"access_token,omitempty"`
+	UserImport   *UserImport   `json:"user_import,omitempty"`
 }
 
 // Record kinds; Kinds is the order Export emits them in.
@@ -562,11 +626,12 @@ const (
 	KindSession      = "session"
 	KindRefreshToken = "refresh_token"
 	KindAccessToken  = "access_token"
+	KindUserImport   = "user_import"
 )
 
 // Kinds lists every record kind in the order Export emits them: each kind
 // after the kinds its rows refer to, so Import can insert in that order.
-var Kinds = []string{KindSecret, KindSigningKey, KindUser, KindPasskey, KindSnooze, KindSession,
+var Kinds = []string{KindSecret, KindSigningKey, KindUser, KindUserImport, KindPasskey, KindSnooze, KindSession,
 	KindRefreshToken, KindAccessToken}
 
 // ImportStats counts what an import wrote, by kind.

@@ -35,6 +35,12 @@ var exports = map[string]struct {
 			u, err := codec.ScanUser(sc)
 			return store.Record{Kind: store.KindUser, User: u}, err
 		}},
+	store.KindUserImport: {`SELECT user_id, row_digest, password_digest, imported_at FROM user_imports ORDER BY user_id COLLATE "C"`,
+		func(sc scanner) (store.Record, error) {
+			var v store.UserImport
+			err := sc.Scan(&v.UserID, &v.RowDigest, &v.PasswordDigest, codec.TimeCol(&v.ImportedAt))
+			return store.Record{Kind: store.KindUserImport, UserImport: &v}, err
+		}},
 	store.KindPasskey: {`SELECT ` + codec.PasskeyColumns + ` FROM passkeys ORDER BY id COLLATE "C"`,
 		func(sc scanner) (store.Record, error) {
 			p, err := codec.ScanPasskey(sc)
@@ -183,6 +189,10 @@ func importRecord(ctx context.Context, db dbtx, r store.Record) error {
 	case store.KindPasskey:
 		if v := r.Passkey; v != nil {
 			return insertPasskey(ctx, db, v)
+		}
+	case store.KindUserImport:
+		if v := r.UserImport; v != nil {
+			return insertUserImport(ctx, db, v)
 		}
 	case store.KindSnooze:
 		if v := r.Snooze; v != nil {

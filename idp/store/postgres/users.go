@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -102,20 +103,8 @@ func (s *Store) UpdateUser(ctx context.Context, id string, fn func(*store.User) 
 			return err
 		}
 		u.ID, u.CreatedAt = id, before.CreatedAt
-		codec.Fold(u)
-		if store.EndsRecoveryLinks(&before, u) {
-			if _, err := tx.Exec(ctx, `DELETE FROM recovery_links WHERE user_id = $1 AND used_at IS NULL
-				AND purpose IN ('recovery', 'invite')`, id); err != nil {
-				return err
-			}
-		}
-		_, err = tx.Exec(ctx, `UPDATE users SET username = $1, email = $2, email_verified = $3, name = $4,
-			role = $5, password_hash = $6, disabled = $7, webauthn_id = $8, updated_at = $9, password_changed_at = $10,
-			locale = $11 WHERE id = $12`,
-			u.Username, codec.NullString(u.Email), u.EmailVerified, u.Name, string(u.Role), u.PasswordHash, u.Disabled,
-			codec.NullBytes(u.WebAuthnID), codec.Unix(u.UpdatedAt), codec.Unix(u.PasswordChangedAt), u.Locale, id)
-		if err != nil {
-			return mapErr(err)
+		if err := writeUser(ctx, tx, &before, u); err != nil {
+			return err
 		}
 		out = u
 		return nil
@@ -263,4 +252,88 @@ func (s *Store) CreateFirstAdmin(ctx context.Context, tokenHash []byte, u *store
 		return fmt.Errorf("create first admin %q: %w", u.Username, err)
 	}
 	return nil
+}
+
+// writeUser writes every field of u, which was before, ending its
+// recovery links when the change does (store.EndsRecoveryLinks).
+func writeUser(ctx context.Context, tx pgx.Tx, before, u *store.User) error {
+	codec.Fold(u)
+	if store.EndsRecoveryLinks(before, u) {
+		if _, err := tx.Exec(ctx, `DELETE FROM recovery_links WHERE user_id = $1 AND used_at IS NULL
+			AND purpose IN ('recovery', 'invite')`, u.ID); err != nil {
+			return err
+		}
+	}
+	_, err := tx.Exec(ctx, `UPDATE users SET username = $1, email = $2, email_verified = $3, name = $4,
+		role = $5, password_hash = $6, disabled = $7, webauthn_id = $8, updated_at = $9, password_changed_at = $10,
+		locale = $11 WHERE id = $12`,
+		u.Username, codec.NullString(u.Email), u.EmailVerified, u.Name, string(u.Role), u.PasswordHash, u.Disabled,
+		codec.NullBytes(u.WebAuthnID), codec.Unix(u.UpdatedAt), codec.Unix(u.PasswordChangedAt), u.Locale, u.ID)
+	return mapErr(err)
+}
+
+// ImportMember creates or updates the member im describes, with its
+// import record, in one transaction (see store.ApplyImport). The
+// account's row stays locked meanwhile, so two imports of the same file
+// at once apply each row once.
+func (s *Store) ImportMember(ctx context.Context, im store.ImportedMember, now time.Time) (store.ImportOutcome, *store.User, error) {
+	codec.Fold(im.User)
+	outcome, out := store.ImportUnchanged, im.User
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		cur, err := codec.ScanUser(tx.QueryRow(ctx, `SELECT `+codec.UserColumns+` FROM users WHERE username = $1
+			FOR NO KEY UPDATE`, im.User.Username))
+		if errors.Is(err, pgx.ErrNoRows) {
+			outcome = store.ImportCreated
+			if err := insertUser(ctx, tx, im.User); err != nil {
+				return err
+			}
+			return insertUserImport(ctx, tx, &store.UserImport{UserID: im.User.ID, RowDigest: im.RowDigest,
+				PasswordDigest: im.PasswordDigest, ImportedAt: now})
+		}
+		if err != nil {
+			return err
+		}
+		out = cur
+		var prev store.UserImport
+		err = tx.QueryRow(ctx, `SELECT row_digest, password_digest FROM user_imports WHERE user_id = $1`, cur.ID).
+			Scan(&prev.RowDigest, &prev.PasswordDigest)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return &store.ConflictError{Field: "username"}
+		}
+		if err != nil {
+			return err
+		}
+		next := store.ApplyImport(cur, prev, im, now)
+		if next == nil {
+			return nil
+		}
+		outcome, out = store.ImportUpdated, next
+		if err := writeUser(ctx, tx, cur, next); err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, `UPDATE user_imports SET row_digest = $1, password_digest = $2, imported_at = $3
+			WHERE user_id = $4`, im.RowDigest, im.PasswordDigest, now.Unix(), cur.ID)
+		return err
+	})
+	if err != nil {
+		return "", nil, fmt.Errorf("import user %q: %w", im.User.Username, mapErr(err))
+	}
+	return outcome, out, nil
+}
+
+// UserImportOf returns the record of the member's last import.
+func (s *Store) UserImportOf(ctx context.Context, userID string) (*store.UserImport, error) {
+	v := store.UserImport{UserID: userID}
+	err := s.pool.QueryRow(ctx, `SELECT row_digest, password_digest, imported_at FROM user_imports WHERE user_id = $1`,
+		userID).Scan(&v.RowDigest, &v.PasswordDigest, codec.TimeCol(&v.ImportedAt))
+	if err != nil {
+		return nil, fmt.Errorf("import record of %q: %w", userID, mapErr(err))
+	}
+	return &v, nil
+}
+
+func insertUserImport(ctx context.Context, db dbtx, v *store.UserImport) error {
+	_, err := db.Exec(ctx, `INSERT INTO user_imports (user_id, row_digest, password_digest, imported_at)
+		VALUES ($1, $2, $3, $4)`, v.UserID, v.RowDigest, v.PasswordDigest, codec.Unix(v.ImportedAt))
+	return mapErr(err)
 }

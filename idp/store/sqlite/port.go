@@ -36,6 +36,12 @@ var exports = map[string]struct {
 			u, err := codec.ScanUser(sc)
 			return store.Record{Kind: store.KindUser, User: u}, err
 		}},
+	store.KindUserImport: {`SELECT user_id, row_digest, password_digest, imported_at FROM user_imports ORDER BY user_id`,
+		func(sc scanner) (store.Record, error) {
+			var v store.UserImport
+			err := sc.Scan(&v.UserID, &v.RowDigest, &v.PasswordDigest, codec.TimeCol(&v.ImportedAt))
+			return store.Record{Kind: store.KindUserImport, UserImport: &v}, err
+		}},
 	store.KindPasskey: {`SELECT ` + codec.PasskeyColumns + ` FROM passkeys ORDER BY id`,
 		func(sc scanner) (store.Record, error) {
 			p, err := codec.ScanPasskey(sc)
@@ -198,6 +204,10 @@ func importRecord(ctx context.Context, tx *txn, r store.Record) error {
 				p.Attachment, p.UserPresent, p.UserVerified, p.BackupEligible, p.BackupState, p.AutoCreated,
 				codec.Unix(p.CreatedAt), p.CreatedUA, codec.UnixPtr(p.LastUsedAt), p.LastUsedUA)
 			return mapErr(err)
+		}
+	case store.KindUserImport:
+		if v := r.UserImport; v != nil {
+			return insertUserImport(ctx, tx, v)
 		}
 	case store.KindSnooze:
 		if v := r.Snooze; v != nil {

@@ -2,6 +2,8 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -111,20 +113,8 @@ func (s *Store) UpdateUser(ctx context.Context, id string, fn func(*store.User) 
 			return err
 		}
 		u.ID, u.CreatedAt = id, before.CreatedAt
-		codec.Fold(u)
-		if store.EndsRecoveryLinks(&before, u) {
-			if _, err := tx.ExecContext(ctx, `DELETE FROM recovery_links WHERE user_id = ? AND used_at IS NULL
-				AND purpose IN ('recovery', 'invite')`, id); err != nil {
-				return err
-			}
-		}
-		_, err = tx.ExecContext(ctx, `UPDATE users SET username = ?, email = ?, email_verified = ?, name = ?,
-			role = ?, password_hash = ?, disabled = ?, webauthn_id = ?, updated_at = ?, password_changed_at = ?, locale = ?
-			WHERE id = ?`,
-			u.Username, codec.NullString(u.Email), u.EmailVerified, u.Name, string(u.Role), u.PasswordHash, u.Disabled,
-			codec.NullBytes(u.WebAuthnID), codec.Unix(u.UpdatedAt), codec.Unix(u.PasswordChangedAt), u.Locale, id)
-		if err != nil {
-			return mapErr(err)
+		if err := writeUser(ctx, tx, &before, u); err != nil {
+			return err
 		}
 		out = u
 		return nil
@@ -277,4 +267,85 @@ func (s *Store) CreateFirstAdmin(ctx context.Context, tokenHash []byte, u *store
 		return fmt.Errorf("create first admin %q: %w", u.Username, err)
 	}
 	return nil
+}
+
+// writeUser writes every field of u, which was before, ending its
+// recovery links when the change does (store.EndsRecoveryLinks).
+func writeUser(ctx context.Context, tx *txn, before, u *store.User) error {
+	codec.Fold(u)
+	if store.EndsRecoveryLinks(before, u) {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM recovery_links WHERE user_id = ? AND used_at IS NULL
+			AND purpose IN ('recovery', 'invite')`, u.ID); err != nil {
+			return err
+		}
+	}
+	_, err := tx.ExecContext(ctx, `UPDATE users SET username = ?, email = ?, email_verified = ?, name = ?,
+		role = ?, password_hash = ?, disabled = ?, webauthn_id = ?, updated_at = ?, password_changed_at = ?, locale = ?
+		WHERE id = ?`,
+		u.Username, codec.NullString(u.Email), u.EmailVerified, u.Name, string(u.Role), u.PasswordHash, u.Disabled,
+		codec.NullBytes(u.WebAuthnID), codec.Unix(u.UpdatedAt), codec.Unix(u.PasswordChangedAt), u.Locale, u.ID)
+	return mapErr(err)
+}
+
+// ImportMember creates or updates the member im describes, with its
+// import record, in one transaction (see store.ApplyImport).
+func (s *Store) ImportMember(ctx context.Context, im store.ImportedMember, now time.Time) (store.ImportOutcome, *store.User, error) {
+	codec.Fold(im.User)
+	outcome, out := store.ImportUnchanged, im.User
+	err := s.inTx(ctx, func(tx *txn) error {
+		cur, err := codec.ScanUser(tx.QueryRowContext(ctx, `SELECT `+codec.UserColumns+` FROM users WHERE username = ?`, im.User.Username))
+		if errors.Is(err, sql.ErrNoRows) {
+			outcome = store.ImportCreated
+			if err := insertUser(ctx, tx, im.User); err != nil {
+				return err
+			}
+			return insertUserImport(ctx, tx, &store.UserImport{UserID: im.User.ID, RowDigest: im.RowDigest,
+				PasswordDigest: im.PasswordDigest, ImportedAt: now})
+		}
+		if err != nil {
+			return err
+		}
+		out = cur
+		var prev store.UserImport
+		err = tx.QueryRowContext(ctx, `SELECT row_digest, password_digest FROM user_imports WHERE user_id = ?`, cur.ID).
+			Scan(&prev.RowDigest, &prev.PasswordDigest)
+		if errors.Is(err, sql.ErrNoRows) {
+			return &store.ConflictError{Field: "username"}
+		}
+		if err != nil {
+			return err
+		}
+		next := store.ApplyImport(cur, prev, im, now)
+		if next == nil {
+			return nil
+		}
+		outcome, out = store.ImportUpdated, next
+		if err := writeUser(ctx, tx, cur, next); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `UPDATE user_imports SET row_digest = ?, password_digest = ?, imported_at = ?
+			WHERE user_id = ?`, im.RowDigest, im.PasswordDigest, now.Unix(), cur.ID)
+		return err
+	})
+	if err != nil {
+		return "", nil, fmt.Errorf("import user %q: %w", im.User.Username, mapErr(err))
+	}
+	return outcome, out, nil
+}
+
+// UserImportOf returns the record of the member's last import.
+func (s *Store) UserImportOf(ctx context.Context, userID string) (*store.UserImport, error) {
+	v := store.UserImport{UserID: userID}
+	err := s.r.QueryRowContext(ctx, `SELECT row_digest, password_digest, imported_at FROM user_imports WHERE user_id = ?`,
+		userID).Scan(&v.RowDigest, &v.PasswordDigest, codec.TimeCol(&v.ImportedAt))
+	if err != nil {
+		return nil, fmt.Errorf("import record of %q: %w", userID, mapErr(err))
+	}
+	return &v, nil
+}
+
+func insertUserImport(ctx context.Context, tx *txn, v *store.UserImport) error {
+	_, err := tx.ExecContext(ctx, `INSERT INTO user_imports (user_id, row_digest, password_digest, imported_at)
+		VALUES (?, ?, ?, ?)`, v.UserID, v.RowDigest, v.PasswordDigest, codec.Unix(v.ImportedAt))
+	return mapErr(err)
 }

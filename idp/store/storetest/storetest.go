@@ -111,6 +111,8 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"ReserveAttempt", testReserveAttempt},
 		{"ConcurrentReservations", testConcurrentReservations},
 		{"RefreshSingleSuccessor", testRefreshSingleSuccessor},
+		{"ImportMember", testImportMember},
+		{"ConcurrentImports", testConcurrentImports},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newStore(t)) })
@@ -1928,6 +1930,9 @@ func Fill(t *testing.T, s store.Store) {
 	must(t, s.RecordPasskeyUse(ctx, "pk1", store.PasskeyUse{SignCount: 7, UserVerified: true, BackupState: true,
 		At: t0.Add(2 * time.Hour), UserAgent: "Mozilla/5.0 (Fill)"}), "fill: use passkey")
 	must(t, s.SnoozeSuggestion(ctx, "u2", t0.Add(30*24*time.Hour)), "fill: snooze")
+	_, _, err := s.ImportMember(ctx, store.ImportedMember{User: newUser("u3", "carol", "carol@example.org"),
+		RowDigest: hash("row"), PasswordDigest: hash("pw")}, t0)
+	must(t, err, "fill: import carol")
 
 	must(t, s.RotateSigningKey(ctx, newKey("k1", "RS256", t0), "", time.Time{}), "fill: first key")
 	must(t, s.RotateSigningKey(ctx, newKey("k2", "RS256", t0.Add(time.Hour)), "k1", t0.Add(25*time.Hour)), "fill: rotate key")
@@ -2039,6 +2044,10 @@ func checkDumpOfStore(t *testing.T, s store.Store, dump []store.Record) {
 			u, err := s.UserByID(ctx, r.User.ID)
 			must(t, err, "user "+r.User.ID)
 			checkEqual(t, "exported user "+r.User.ID, r.User, u)
+		case store.KindUserImport:
+			v, err := s.UserImportOf(ctx, r.UserImport.UserID)
+			must(t, err, "import record of "+r.UserImport.UserID)
+			checkEqual(t, "exported import record of "+r.UserImport.UserID, r.UserImport, v)
 		case store.KindPasskey:
 			p, err := s.PasskeyByCredentialID(ctx, r.Passkey.CredentialID)
 			must(t, err, "passkey "+r.Passkey.ID)
@@ -2063,7 +2072,7 @@ func checkDumpOfStore(t *testing.T, s store.Store, dump []store.Record) {
 			t.Errorf("record %d has unknown kind %q", i, r.Kind)
 		}
 	}
-	want := map[string]int{store.KindSecret: 2, store.KindSigningKey: 3, store.KindUser: 2, store.KindPasskey: 3,
+	want := map[string]int{store.KindSecret: 2, store.KindSigningKey: 3, store.KindUser: 3, store.KindUserImport: 1, store.KindPasskey: 3,
 		store.KindSnooze: 1, store.KindSession: 1, store.KindRefreshToken: 2, store.KindAccessToken: 3}
 	if !reflect.DeepEqual(counts, want) {
 		t.Errorf("dump has %v, want %v", counts, want)
@@ -2181,8 +2190,8 @@ func testImportWipe(t *testing.T, newStore func(t *testing.T) store.Store) {
 
 	stats, err := dst.Import(ctx, Feed(dump), true)
 	must(t, err, "import with wipe")
-	if stats[store.KindUser] != 2 {
-		t.Errorf("ImportStats = %v, want 2 users", stats)
+	if stats[store.KindUser] != 3 || stats[store.KindUserImport] != 1 {
+		t.Errorf("ImportStats = %v, want 3 users, 1 import record", stats)
 	}
 	CheckSameDump(t, "dump of the wiped and imported store", Dump(t, dst), dump)
 	checkNotMoved(t, dst)
@@ -2524,5 +2533,130 @@ func testRevokeSigningKey(t *testing.T, s store.Store) {
 	}
 	if want := map[string]string{"k1": "0s", "k2": "0s", "k3": "current"}; !maps.Equal(state, want) {
 		t.Errorf("keys after revocations = %v, want %v", state, want)
+	}
+}
+
+// An import creates a member once, applies what changed in the file
+// since, keeps what the member changed here, and refuses accounts it did
+// not create.
+func testImportMember(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	row := func(email, name, hashed string, verified bool) store.ImportedMember {
+		u := newUser("imp", "Dana", email)
+		u.Name, u.PasswordHash, u.EmailVerified = name, hashed, verified
+		return store.ImportedMember{User: u, RowDigest: hash(strings.ToLower(email) + name + fmt.Sprint(verified)),
+			PasswordDigest: hash(hashed)}
+	}
+	first := row("Dana@Example.org", "Dana", "$2y$10$old", false)
+	outcome, u, err := s.ImportMember(ctx, first, t0)
+	must(t, err, "first import")
+	if outcome != store.ImportCreated || u.Username != "dana" || u.Email != "dana@example.org" || u.PasswordHash != "$2y$10$old" {
+		t.Fatalf("first import: %s %+v", outcome, u)
+	}
+	rec, err := s.UserImportOf(ctx, "imp")
+	must(t, err, "import record")
+	if !bytes.Equal(rec.RowDigest, first.RowDigest) || !rec.ImportedAt.Equal(t0) {
+		t.Errorf("import record %+v", rec)
+	}
+
+	// The same row again changes nothing, even after the member's first
+	// sign-in replaced the hash and they verified their address here.
+	_, err = s.UpdateUser(ctx, "imp", func(u *store.User) error {
+		u.PasswordHash, u.EmailVerified = "$argon2id$rehashed", true
+		return nil
+	})
+	must(t, err, "rehash")
+	again := row("dana@example.org", "Dana", "$2y$10$old", false)
+	again.User.ID, again.User.WebAuthnID = "other", handle("other")
+	outcome, _, err = s.ImportMember(ctx, again, t0.Add(time.Hour))
+	must(t, err, "second import")
+	if got, _ := s.UserByID(ctx, "imp"); outcome != store.ImportUnchanged || got.PasswordHash != "$argon2id$rehashed" || !got.EmailVerified {
+		t.Errorf("second import: %s %+v", outcome, got)
+	}
+
+	// A changed name updates the profile; the hash the member has now
+	// stays, and so does the verified address.
+	renamed := row("dana@example.org", "Dana Scully", "$2y$10$old", false)
+	outcome, u, err = s.ImportMember(ctx, renamed, t0.Add(2*time.Hour))
+	must(t, err, "changed row")
+	if outcome != store.ImportUpdated || u.Name != "Dana Scully" || u.PasswordHash != "$argon2id$rehashed" || !u.EmailVerified {
+		t.Errorf("changed row: %s %+v", outcome, u)
+	}
+	// A new hash in the file replaces the password and ends open links.
+	link := &store.RecoveryLink{TokenHash: hash("imp-link"), UserID: "imp", Purpose: store.LinkRecovery, CreatedAt: t0,
+		ExpiresAt: t0.Add(100 * time.Hour)}
+	must(t, s.CreateRecoveryLink(ctx, link), "link")
+	newHash := row("dana@example.org", "Dana Scully", "$2y$10$new", false)
+	outcome, u, err = s.ImportMember(ctx, newHash, t0.Add(3*time.Hour))
+	must(t, err, "new hash")
+	if outcome != store.ImportUpdated || u.PasswordHash != "$2y$10$new" || !u.PasswordChangedAt.Equal(t0.Add(3*time.Hour)) {
+		t.Errorf("new hash: %s %+v", outcome, u)
+	}
+	if _, err := s.RecoveryLinkByHash(ctx, hash("imp-link"), t0); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("the recovery link outlived an imported password: %v", err)
+	}
+	// A row that lost its hash keeps the password.
+	noHash := row("dana@example.org", "Dana Scully", "", false)
+	_, u, err = s.ImportMember(ctx, noHash, t0.Add(4*time.Hour))
+	must(t, err, "no hash")
+	if u.PasswordHash != "$2y$10$new" {
+		t.Errorf("a row without a hash cleared the password: %+v", u)
+	}
+
+	// Accounts made here are not the import's to change.
+	must(t, s.CreateUser(ctx, newUser("local", "erin", "erin@example.org")), "local account")
+	taken := row("erin2@example.org", "Erin", "", false)
+	taken.User.ID, taken.User.Username, taken.User.WebAuthnID = "imp2", "Erin", handle("imp2")
+	if _, _, err := s.ImportMember(ctx, taken, t0); !isConflict(err, "username") {
+		t.Errorf("import over a local account: %v", err)
+	}
+	// Nor is another account's address; nothing of the row is stored.
+	stolen := row("erin@example.org", "Frank", "", false)
+	stolen.User.ID, stolen.User.Username, stolen.User.WebAuthnID = "imp3", "frank", handle("imp3")
+	if _, _, err := s.ImportMember(ctx, stolen, t0); !isConflict(err, "email") {
+		t.Errorf("import with a taken email: %v", err)
+	}
+	if _, err := s.UserByLogin(ctx, "frank"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("a refused row left an account: %v", err)
+	}
+	if _, err := s.UserImportOf(ctx, "local"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("import record of a local account: %v", err)
+	}
+}
+
+func isConflict(err error, field string) bool {
+	var ce *store.ConflictError
+	return errors.As(err, &ce) && ce.Field == field
+}
+
+// Two imports of the same file at once create each member once.
+func testConcurrentImports(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	var wg sync.WaitGroup
+	outcomes := make(chan store.ImportOutcome, 8)
+	for i := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			u := newUser(fmt.Sprintf("c%d", i), "gina", "gina@example.org")
+			o, _, err := s.ImportMember(ctx, store.ImportedMember{User: u, RowDigest: hash("r"), PasswordDigest: hash("p")}, t0)
+			if err != nil && !isConflict(err, "username") {
+				t.Errorf("import %d: %v", i, err)
+			}
+			if err == nil {
+				outcomes <- o
+			}
+		}()
+	}
+	wg.Wait()
+	close(outcomes)
+	created := 0
+	for o := range outcomes {
+		if o == store.ImportCreated {
+			created++
+		}
+	}
+	if n, _ := s.CountUsers(ctx); created != 1 || n != 1 {
+		t.Errorf("created %d times, %d accounts; want once", created, n)
 	}
 }
