@@ -271,18 +271,26 @@ func (c *Catalog) unknown(key string) {
 	}
 }
 
-// Wait says how long d is, rounded up to whole seconds below a minute and
-// to whole minutes above: "1 second", "40 seconds", "3 minutes".
+// Wait says how long d is, rounded up to whole seconds below a minute,
+// minutes to an hour and a half, hours to two days, then days: "1
+// second", "40 seconds", "30 minutes", "24 hours", "7 days".
 func (p *Printer) Wait(d time.Duration) string {
-	switch s := int((d + time.Second - 1) / time.Second); {
-	case s <= 1:
+	// Rounded up: a member told "2 minutes" must not find the wait, or
+	// the link, over after one.
+	up := func(unit time.Duration) int { return int((d + unit - 1) / unit) }
+	switch {
+	case d <= time.Second:
 		return p.T("time.second")
-	case s < 60:
-		return p.T("time.seconds", s)
-	case s <= 60:
+	case d < time.Minute:
+		return p.T("time.seconds", up(time.Second))
+	case d <= time.Minute:
 		return p.T("time.minute")
+	case d <= 90*time.Minute:
+		return p.T("time.minutes", up(time.Minute))
+	case d <= 48*time.Hour:
+		return p.T("time.hours", up(time.Hour))
 	default:
-		return p.T("time.minutes", (s+59)/60)
+		return p.T("time.days", up(24*time.Hour))
 	}
 }
 

@@ -191,6 +191,8 @@ func TestWait(t *testing.T) {
 	for d, want := range map[time.Duration]string{
 		time.Millisecond: "1 second", time.Second: "1 second", 1500 * time.Millisecond: "2 seconds", 59 * time.Second: "59 seconds",
 		time.Minute: "1 minute", 61 * time.Second: "2 minutes", 15 * time.Minute: "15 minutes",
+		90 * time.Minute: "90 minutes", 91 * time.Minute: "2 hours", 24 * time.Hour: "24 hours", 48 * time.Hour: "48 hours",
+		49 * time.Hour: "3 days", 7 * 24 * time.Hour: "7 days",
 	} {
 		if got := p.Wait(d); got != want {
 			t.Errorf("Wait(%v) = %q, want %q", d, got, want)
