@@ -10,7 +10,9 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/communityidp/idp/config"
 	"github.com/communityidp/idp/idp/password"
+	"github.com/communityidp/idp/idp/secrets"
 	"github.com/communityidp/idp/idp/store"
 	"github.com/communityidp/idp/idp/users"
 )
@@ -20,7 +22,9 @@ const usersUsage = `usage:
   idp users list [--json]
   idp users set-password --username U --password-stdin
   idp users disable --username U
-  idp users enable --username U`
+  idp users enable --username U
+  idp users invite --email E [--username U] [--name N] [--admin]
+  idp users import --file F [--format csv|jsonl] [--dry-run] [--no-invite]`
 
 func usersCmd(ctx context.Context, c *cli, args []string) error {
 	if len(args) == 0 {
@@ -36,6 +40,10 @@ func usersCmd(ctx context.Context, c *cli, args []string) error {
 		return usersSetPassword(ctx, c, args)
 	case "disable", "enable":
 		return usersSetDisabled(ctx, c, args, sub == "disable")
+	case "invite":
+		return usersInvite(ctx, c, args)
+	case "import":
+		return usersImport(ctx, c, args)
 	}
 	return usageError{fmt.Sprintf("unknown subcommand %q\n%s", sub, usersUsage)}
 }
@@ -224,6 +232,7 @@ func usersSetPassword(ctx context.Context, c *cli, args []string) error {
 	if err := endAccess(ctx, st, u.ID); err != nil {
 		return err
 	}
+	c.notify(ctx, cfg, st, u, config.NoticePasswordChanged)
 	fmt.Fprintf(c.stdout, "password of %q changed; its sessions and tokens were ended\n", u.Username)
 	return nil
 }
@@ -243,7 +252,7 @@ func usersSetDisabled(ctx context.Context, c *cli, args []string, disable bool) 
 	if err != nil {
 		return err
 	}
-	_, st, err := c.openStore(ctx, *cfgPath)
+	cfg, st, err := c.openStore(ctx, *cfgPath)
 	if err != nil {
 		return err
 	}
@@ -258,13 +267,30 @@ func usersSetDisabled(ctx context.Context, c *cli, args []string, disable bool) 
 	}); err != nil {
 		return fmt.Errorf("%s account: %w", verb, err)
 	}
+	notice := config.NoticeAccountEnabled
 	if disable {
 		if err := endAccess(ctx, st, u.ID); err != nil {
 			return err
 		}
+		notice = config.NoticeAccountDisabled
+	}
+	c.notify(ctx, cfg, st, u, notice)
+	if disable {
 		fmt.Fprintf(c.stdout, "disabled %q; its sessions and tokens were ended\n", u.Username)
 		return nil
 	}
 	fmt.Fprintf(c.stdout, "enabled %q\n", u.Username)
 	return nil
+}
+
+// notify mails u the security notice of kind, when mail is on: a change
+// made from the command line is told like one made in the console.
+func (c *cli) notify(ctx context.Context, cfg config.Config, st *secrets.Store, u *store.User, kind string) {
+	m, err := newMailer(cfg, st)
+	if err != nil {
+		fmt.Fprintf(c.stderr, "no notice mailed: %v\n", err)
+		return
+	}
+	m.svc.Notify(ctx, u, "", kind, "")
+	m.send(ctx)
 }

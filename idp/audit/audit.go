@@ -40,6 +40,7 @@ const (
 	EmailChanged       = "email.changed"
 	SignedUp           = "user.signed_up"
 	UserDeleted        = "user.deleted"
+	UsersImported      = "users.imported"
 	UserDisabled       = "admin.user.disabled"
 	UserEnabled        = "admin.user.enabled"
 	SessionsRevoked    = "admin.sessions.revoked"

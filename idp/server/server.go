@@ -16,7 +16,6 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"os"
 	"strings"
 	"time"
 
@@ -170,7 +169,7 @@ func New(ctx context.Context, cfg config.Config, st store.Store, o Options) (*Se
 	if err != nil {
 		return nil, err
 	}
-	mailer, worker, err := newMail(cfg, st, sealed.Keyring(), brand, m, o.Now)
+	mailer, worker, err := NewMail(cfg, st, sealed.Keyring(), brand.brand.Logo, m, o.Now)
 	if err != nil {
 		return nil, err
 	}
@@ -439,45 +438,4 @@ func (s SecretState) Load(ctx context.Context) ([]byte, error) {
 func (s SecretState) Save(ctx context.Context, data []byte) error {
 	_, err := s.Store.Secret(ctx, stateSecret, func() ([]byte, error) { return data, nil })
 	return err
-}
-
-// newMail builds the mail service and its sender: SMTP when email is
-// configured; else, for the development provider, a printer on standard
-// error (the development provider's mail, links included, is meant to be
-// read there); else none, and everything that needs mail is off.
-func newMail(cfg config.Config, st store.OutboxStore, kr *secrets.Keyring, b *branding, m *metrics.Metrics, now func() time.Time) (*mail.Service, *mail.Worker, error) {
-	var sender mail.Sender
-	switch {
-	case cfg.Email.Enabled():
-		smtp, err := mail.NewSMTP(cfg.Email)
-		if err != nil {
-			return nil, nil, err
-		}
-		sender = smtp
-	case cfg.Development():
-		sender = mail.NewPrinter(os.Stderr)
-		slog.Info("email is not configured: the development provider prints the mail it would send on standard error")
-	default:
-		return nil, nil, nil
-	}
-	logo := b.brand.Logo
-	if strings.HasPrefix(logo, "/") {
-		logo = cfg.Issuer + logo
-	}
-	support := cfg.Branding.SupportEmail
-	if support == "" {
-		support = cfg.Branding.SupportURL
-	}
-	letters, err := mail.NewLetters(mail.Brand{Site: cfg.Branding.SiteName, Logo: logo, Color: cfg.Branding.PrimaryColor,
-		Support: support}, cfg.UI.DefaultLanguage)
-	if err != nil {
-		return nil, nil, fmt.Errorf("mail templates: %w", err)
-	}
-	host := cfg.Issuer
-	if u, err := url.Parse(cfg.Issuer); err == nil {
-		host = u.Hostname()
-	}
-	outbox := mail.NewOutbox(kr, host, now)
-	svc := &mail.Service{Letters: letters, Outbox: outbox, Store: st, Notices: cfg.Email.Notices, Issuer: cfg.Issuer, Now: now}
-	return svc, &mail.Worker{Store: st, Outbox: outbox, Sender: sender, Metrics: m}, nil
 }
