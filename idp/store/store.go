@@ -13,6 +13,10 @@ import (
 	"unicode/utf8"
 )
 
+// ErrLastAdmin is returned for deleting the last enabled admin: nobody
+// would be left to run the provider.
+var ErrLastAdmin = errors.New("the last admin cannot be deleted")
+
 // ErrNotFound is returned when a row does not exist. Getters return
 // expired, used and revoked rows too (callers check, so a replayed token
 // can be recognised); only setup tokens count as gone once used.
@@ -180,9 +184,11 @@ type UserStore interface {
 	// ListUsers returns all users ordered by username.
 	ListUsers(ctx context.Context) ([]User, error)
 	CountUsers(ctx context.Context) (int, error)
-	// DeleteUser deletes the member with their sessions, passkeys, snooze,
-	// recovery links and tokens; audit events about them stay. An unknown
-	// ID gives ErrNotFound.
+	// DeleteUser erases the member with their sessions, passkeys, snooze,
+	// recovery links, import record and tokens, in one transaction; their
+	// audit events stay as an anonymous trace (kind, time, client,
+	// result), with nothing that says who, from where or with what. An
+	// unknown ID gives ErrNotFound; the last enabled admin, ErrLastAdmin.
 	DeleteUser(ctx context.Context, id string) error
 	// ImportMember creates or updates, in one transaction, the member that
 	// im describes (matched by username), as ApplyImport decides. A

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -121,6 +122,23 @@ func (s *Store) UpdateUser(ctx context.Context, id string, fn func(*store.User) 
 // CASCADE); audit events stay. An unknown ID gives store.ErrNotFound.
 func (s *Store) DeleteUser(ctx context.Context, id string) error {
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		// The admins' rows stay locked to the end: two admins deleting
+		// themselves at once cannot both count the other as the one left.
+		rows, err := tx.Query(ctx, `SELECT id FROM users WHERE role = 'admin' AND NOT disabled OR id = $1 FOR UPDATE`, id)
+		if err != nil {
+			return err
+		}
+		ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			return err
+		}
+		var admin bool
+		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM users WHERE id = $1 AND role = 'admin')`, id).Scan(&admin); err != nil {
+			return err
+		}
+		if admin && !slices.ContainsFunc(ids, func(other string) bool { return other != id }) {
+			return store.ErrLastAdmin
+		}
 		tag, err := tx.Exec(ctx, `DELETE FROM users WHERE id = $1`, id)
 		if err != nil {
 			return err
@@ -131,7 +149,10 @@ func (s *Store) DeleteUser(ctx context.Context, id string) error {
 		if _, err := tx.Exec(ctx, `DELETE FROM access_tokens WHERE subject = $1`, id); err != nil {
 			return err
 		}
-		_, err = tx.Exec(ctx, `DELETE FROM refresh_tokens WHERE subject = $1`, id)
+		if _, err := tx.Exec(ctx, `DELETE FROM refresh_tokens WHERE subject = $1`, id); err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, anonymizeAudit, id)
 		return err
 	})
 	if err != nil {
@@ -337,3 +358,11 @@ func insertUserImport(ctx context.Context, db dbtx, v *store.UserImport) error {
 		VALUES ($1, $2, $3, $4)`, v.UserID, v.RowDigest, v.PasswordDigest, codec.Unix(v.ImportedAt))
 	return mapErr(err)
 }
+
+// anonymizeAudit keeps the events of a deleted member as an anonymous
+// trace: what happened and when, not who, from where or with what.
+const anonymizeAudit = `UPDATE audit_events SET
+	actor_id = CASE WHEN actor_id = $1 THEN '' ELSE actor_id END,
+	user_id = CASE WHEN user_id = $1 THEN '' ELSE user_id END,
+	ip = '', user_agent = '', device = '', details = '{}'
+	WHERE user_id = $1 OR actor_id = $1`

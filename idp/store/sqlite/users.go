@@ -131,6 +131,16 @@ func (s *Store) UpdateUser(ctx context.Context, id string, fn func(*store.User) 
 // CASCADE); audit events stay. An unknown ID gives store.ErrNotFound.
 func (s *Store) DeleteUser(ctx context.Context, id string) error {
 	err := s.inTx(ctx, func(tx *txn) error {
+		var admin bool
+		var others int
+		err := tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM users WHERE id = ?1 AND role = 'admin'),
+			(SELECT COUNT(*) FROM users WHERE role = 'admin' AND NOT disabled AND id <> ?1)`, id).Scan(&admin, &others)
+		if err != nil {
+			return err
+		}
+		if admin && others == 0 {
+			return store.ErrLastAdmin
+		}
 		res, err := tx.ExecContext(ctx, `DELETE FROM users WHERE id = ?`, id)
 		if err != nil {
 			return err
@@ -141,7 +151,10 @@ func (s *Store) DeleteUser(ctx context.Context, id string) error {
 		if _, err := tx.ExecContext(ctx, `DELETE FROM access_tokens WHERE subject = ?`, id); err != nil {
 			return err
 		}
-		_, err = tx.ExecContext(ctx, `DELETE FROM refresh_tokens WHERE subject = ?`, id)
+		if _, err := tx.ExecContext(ctx, `DELETE FROM refresh_tokens WHERE subject = ?`, id); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, anonymizeAudit, id)
 		return err
 	})
 	if err != nil {
@@ -349,3 +362,11 @@ func insertUserImport(ctx context.Context, tx *txn, v *store.UserImport) error {
 		VALUES (?, ?, ?, ?)`, v.UserID, v.RowDigest, v.PasswordDigest, codec.Unix(v.ImportedAt))
 	return mapErr(err)
 }
+
+// anonymizeAudit keeps the events of a deleted member as an anonymous
+// trace: what happened and when, not who, from where or with what.
+const anonymizeAudit = `UPDATE audit_events SET
+	actor_id = CASE WHEN actor_id = ?1 THEN '' ELSE actor_id END,
+	user_id = CASE WHEN user_id = ?1 THEN '' ELSE user_id END,
+	ip = '', user_agent = '', device = '', details = '{}'
+	WHERE user_id = ?1 OR actor_id = ?1`

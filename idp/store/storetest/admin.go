@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"reflect"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -354,11 +355,75 @@ func testPruneAudit(t *testing.T, s store.Store) {
 func testAuditOutlivesUser(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	must(t, s.CreateUser(ctx, newUser("u1", "alice", "")), "create alice")
-	id := appendAudit(t, s, &store.AuditEvent{At: t0, Kind: "signin.success", ActorID: "u1", UserID: "u1"})
+	must(t, s.CreateUser(ctx, newUser("a1", "root", "")), "create an admin")
+	mine := appendAudit(t, s, &store.AuditEvent{At: t0, Kind: "signin.success", ActorID: "u1", UserID: "u1", ClientID: "app",
+		IP: "192.0.2.1", UserAgent: "Firefox", Device: "Firefox on Linux", Details: map[string]string{"email": "alice@example.org"}})
+	byAdmin := appendAudit(t, s, &store.AuditEvent{At: t0, Kind: "admin.user.disabled", ActorID: "a1", UserID: "u1", IP: "192.0.2.9"})
+	others := appendAudit(t, s, &store.AuditEvent{At: t0, Kind: "signin.success", ActorID: "a1", UserID: "a1", IP: "192.0.2.9"})
 	must(t, s.DeleteUser(ctx, "u1"), "delete alice")
-	if got := listIDs(t, s, store.AuditFilter{UserID: "u1"}); !slices.Equal(got, []int64{id}) {
-		t.Errorf("events of the deleted user = %v, want [%d]", got, id)
+	// What happened stays, not who it was, from where or with what.
+	if got := listIDs(t, s, store.AuditFilter{UserID: "u1"}); len(got) != 0 {
+		t.Errorf("events still name the deleted user: %v", got)
 	}
+	all, err := s.ListAudit(ctx, store.AuditFilter{})
+	must(t, err, "list audit")
+	for _, e := range all {
+		switch e.ID {
+		case mine:
+			if e.UserID != "" || e.ActorID != "" || e.IP != "" || e.UserAgent != "" || e.Device != "" || len(e.Details) != 0 ||
+				e.Kind != "signin.success" || e.ClientID != "app" || !e.At.Equal(t0) {
+				t.Errorf("the deleted member's event: %+v", e)
+			}
+		case byAdmin:
+			if e.UserID != "" || e.ActorID != "a1" || e.IP != "" {
+				t.Errorf("an admin's event about the deleted member: %+v", e)
+			}
+		case others:
+			if e.UserID != "a1" || e.IP != "192.0.2.9" {
+				t.Errorf("another member's event changed: %+v", e)
+			}
+		}
+	}
+	if len(all) != 3 {
+		t.Errorf("%d events, want 3: the trace stays", len(all))
+	}
+}
+
+// The last enabled admin stays: deleting them would leave nobody to run
+// the provider. Two admins deleting each other at once leave one.
+func testLastAdmin(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	for _, id := range []string{"a1", "a2", "a3"} {
+		u := newUser(id, "admin-"+id, "")
+		u.Role = store.RoleAdmin
+		must(t, s.CreateUser(ctx, u), "create "+id)
+	}
+	_, err := s.UpdateUser(ctx, "a3", func(u *store.User) error { u.Disabled = true; return nil })
+	must(t, err, "disable a3")
+	var wg sync.WaitGroup
+	errs := make([]error, 2)
+	for i, id := range []string{"a1", "a2"} {
+		wg.Add(1)
+		go func() { defer wg.Done(); errs[i] = s.DeleteUser(ctx, id) }()
+	}
+	wg.Wait()
+	deleted := 0
+	for _, err := range errs {
+		switch {
+		case err == nil:
+			deleted++
+		case !errors.Is(err, store.ErrLastAdmin):
+			t.Errorf("delete: %v", err)
+		}
+	}
+	if deleted != 1 {
+		t.Errorf("%d of two admins deleted at once, want 1", deleted)
+	}
+	// A disabled admin is no admin left: the last enabled one stays even
+	// then, and a member goes as ever.
+	must(t, s.CreateUser(ctx, newUser("m1", "member", "")), "create a member")
+	must(t, s.DeleteUser(ctx, "m1"), "delete a member")
+	must(t, s.DeleteUser(ctx, "a3"), "delete the disabled admin")
 	// No foreign key: events may name users that never existed.
 	appendAudit(t, s, &store.AuditEvent{At: t0, Kind: "signin.failure", UserID: "ghost"})
 }
@@ -468,9 +533,9 @@ func testConcurrentRecoveryConsume(t *testing.T, s store.Store) {
 
 func testRecoveryLinksCascade(t *testing.T, s store.Store) {
 	ctx := t.Context()
-	for _, id := range []string{"u1", "u2", "a1"} {
+	for _, id := range []string{"u1", "u2", "a1", "a2"} {
 		u := newUser(id, "user-"+id, "")
-		if id == "a1" {
+		if id == "a1" || id == "a2" {
 			u.Role = store.RoleAdmin
 		}
 		must(t, s.CreateUser(ctx, u), "create "+id)

@@ -99,6 +99,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"CountAudit", testCountAudit},
 		{"PruneAudit", testPruneAudit},
 		{"AuditOutlivesUser", testAuditOutlivesUser},
+		{"LastAdmin", testLastAdmin},
 		{"RecoveryLinks", testRecoveryLinks},
 		{"ConcurrentRecoveryConsume", testConcurrentRecoveryConsume},
 		{"RecoveryLinksCascade", testRecoveryLinksCascade},
