@@ -58,6 +58,9 @@ func (h *Handler) Register(r gin.IRouter) {
 	r.POST("/settings/password", h.password)
 	r.POST("/settings/verify-email", h.verifyEmail)
 	r.POST("/settings/signout-everywhere", h.signOutEverywhere)
+	r.GET("/settings/data", h.data)
+	r.GET("/settings/delete", h.deleteForm)
+	r.POST("/settings/delete", h.deleteAccount)
 	r.GET("/settings/passkeys", h.passkeys)
 	r.POST("/settings/passkeys/:id/rename", h.rename)
 	r.POST("/settings/passkeys/:id/delete", h.remove)
@@ -173,7 +176,7 @@ func (h *Handler) profile(c *gin.Context) {
 		// The new address must prove itself; the old one hears of it.
 		slog.InfoContext(ctx, "email changed", "user", u.ID)
 		h.Audit.Record(ctx, c.Request, store.AuditEvent{Kind: audit.EmailChanged, ActorID: u.ID, UserID: u.ID})
-		h.Mail.Notify(ctx, &old, old.Email, config.NoticeEmailChanged, passkey.Device(c.Request.UserAgent()))
+		h.Mail.Notify(ctx, &old, old.Email, config.NoticeEmailChanged, c.Request.UserAgent())
 		if err := h.Mail.Verify(ctx, h.Store, u, h.VerifyLifetime); err != nil {
 			slog.ErrorContext(ctx, "send a verification link", "user", u.ID, "error", err)
 		}
@@ -252,7 +255,7 @@ func (h *Handler) password(c *gin.Context) {
 		return
 	}
 	slog.InfoContext(ctx, "password changed", "user", cur.User.ID)
-	h.Mail.Notify(ctx, cur.User, "", config.NoticePasswordChanged, passkey.Device(c.Request.UserAgent()))
+	h.Mail.Notify(ctx, cur.User, "", config.NoticePasswordChanged, c.Request.UserAgent())
 	h.Audit.Record(ctx, c.Request, store.AuditEvent{Kind: audit.PasswordChanged, ActorID: cur.User.ID, UserID: cur.User.ID})
 	c.Redirect(http.StatusSeeOther, "/settings?done=password")
 }

@@ -178,7 +178,7 @@ func (h *Handler) registerFinish(c *gin.Context) {
 	}
 	h.Audit.Record(ctx, c.Request, store.AuditEvent{Kind: audit.PasskeyAdded, ActorID: cur.User.ID, UserID: cur.User.ID,
 		Details: map[string]string{"passkey": pk.ID, "name": pk.Name, "provider": passkey.Provider(pk.AAGUID), "source": req.Source}})
-	h.Mail.Notify(ctx, cur.User, "", config.NoticePasskeyAdded, passkey.Device(c.Request.UserAgent()))
+	h.Mail.Notify(ctx, cur.User, "", config.NoticePasskeyAdded, c.Request.UserAgent())
 	if req.Source == "suggestion" {
 		h.Audit.Record(ctx, c.Request, store.AuditEvent{Kind: audit.SuggestionAccepted, ActorID: cur.User.ID, UserID: cur.User.ID})
 	}
@@ -246,7 +246,7 @@ func (h *Handler) remove(c *gin.Context) {
 		return
 	}
 	slog.InfoContext(ctx, "passkey deleted", "user", cur.User.ID, "passkey", c.Param("id"))
-	h.Mail.Notify(ctx, cur.User, "", config.NoticePasskeyDeleted, passkey.Device(c.Request.UserAgent()))
+	h.Mail.Notify(ctx, cur.User, "", config.NoticePasskeyDeleted, c.Request.UserAgent())
 	h.Audit.Record(ctx, c.Request, store.AuditEvent{Kind: audit.PasskeyDeleted, ActorID: cur.User.ID, UserID: cur.User.ID,
 		Details: map[string]string{"passkey": c.Param("id")}})
 	// The page tells the password manager the credential is gone.

@@ -12,7 +12,6 @@ import (
 	"github.com/communityidp/idp/config"
 	"github.com/communityidp/idp/idp/audit"
 	"github.com/communityidp/idp/idp/clientip"
-	"github.com/communityidp/idp/idp/passkey"
 	"github.com/communityidp/idp/idp/password"
 	"github.com/communityidp/idp/idp/store"
 	"github.com/communityidp/idp/idp/throttle"
@@ -158,7 +157,7 @@ func (h *Handler) recoverAccount(c *gin.Context) {
 	if invite {
 		kind = audit.InviteAccepted
 	} else {
-		h.Mail.Notify(ctx, u, "", config.NoticeRecoveryUsed, passkey.Device(c.Request.UserAgent()))
+		h.Mail.Notify(ctx, u, "", config.NoticeRecoveryUsed, c.Request.UserAgent())
 	}
 	h.Audit.Record(ctx, c.Request, store.AuditEvent{Kind: kind, ActorID: u.ID, UserID: u.ID,
 		Details: map[string]string{"created_by": link.CreatedBy}})

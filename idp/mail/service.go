@@ -10,6 +10,7 @@ import (
 
 	"github.com/communityidp/idp/config"
 	"github.com/communityidp/idp/idp/i18n"
+	"github.com/communityidp/idp/idp/passkey"
 	"github.com/communityidp/idp/idp/store"
 )
 
@@ -54,9 +55,10 @@ func (s *Service) Queue(ctx context.Context, topic string, m Message, err error)
 
 // Notify sends u (at to, their address unless another is given) the
 // security notice of kind, if mail is on and the notice is: what
-// happened, when, and on which device. A failure is logged: the change it
-// tells of has happened either way.
-func (s *Service) Notify(ctx context.Context, u *store.User, to, kind, device string) {
+// happened, when, and on which device (named from userAgent, in the
+// member's language; "" for a change an admin made). A failure is
+// logged: the change it tells of has happened either way.
+func (s *Service) Notify(ctx context.Context, u *store.User, to, kind, userAgent string) {
 	if s == nil || !s.Notices.Notice(kind) {
 		return
 	}
@@ -66,7 +68,8 @@ func (s *Service) Notify(ctx context.Context, u *store.User, to, kind, device st
 	if to == "" {
 		return
 	}
-	m, err := s.Letters.Notice(s.For(u), to, u.Username, kind, s.Now(), device, s.Issuer+"/settings")
+	p := s.For(u)
+	m, err := s.Letters.Notice(p, to, u.Username, kind, s.Now(), passkey.DeviceIn(p, userAgent), s.Issuer+"/settings")
 	if err := s.Queue(ctx, "notice."+kind, m, err); err != nil {
 		slog.ErrorContext(ctx, "queue a security notice", "kind", kind, "user", u.ID, "error", err)
 	}
