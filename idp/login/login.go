@@ -437,6 +437,7 @@ func (h *Handler) complete(c *gin.Context, f flow, u *store.User, s *store.Sessi
 // member and returns where the browser continues: the protocol callback,
 // or the provider page it came from.
 func (h *Handler) finish(c *gin.Context, f flow, u *store.User, s *store.Session) (string, *web.Failure) {
+	h.rememberLanguage(c, u)
 	if f.AuthRequestID == "" {
 		return web.LocalPath(f.Next, "/settings"), nil
 	}
@@ -464,6 +465,27 @@ func (h *Handler) finish(c *gin.Context, f flow, u *store.User, s *store.Session
 		return "", &f
 	}
 	return h.CallbackURL(f.AuthRequestID), nil
+}
+
+// rememberLanguage keeps the language the member signs in with, when
+// their browser says one, for the mail written to them. Only a change is
+// written.
+func (h *Handler) rememberLanguage(c *gin.Context, u *store.User) {
+	if c.Request.Header.Get("Accept-Language") == "" {
+		if _, err := c.Request.Cookie(web.LangCookie); err != nil {
+			return
+		}
+	}
+	tag := h.Render.Printer(c.Request).Tag().String()
+	if tag == u.Locale {
+		return
+	}
+	_, err := h.Store.UpdateUser(c.Request.Context(), u.ID, func(x *store.User) error { x.Locale = tag; return nil })
+	if err != nil {
+		slog.WarnContext(c.Request.Context(), "remember the member's language", "user", u.ID, "error", err)
+		return
+	}
+	u.Locale = tag
 }
 
 // cancel is POST /login/cancel: the member does not want to sign in; the

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
-	"net/url"
 	"strings"
 	"time"
 
@@ -27,6 +26,10 @@ type signupPage struct {
 	MinLength              int
 	// Sent: the answer for a new address and a taken one alike.
 	Sent bool
+	// SignInNow: a new account may sign in before it verifies its
+	// address; SignIn is where, in the same flow.
+	SignInNow bool
+	SignIn    string
 }
 
 // signupOpen reports whether anyone may create an account.
@@ -124,25 +127,9 @@ func (h *Handler) signup(c *gin.Context) {
 	if err := h.Mail.Verify(ctx, h.Store, u, h.Lifecycle.VerifyLifetime); err != nil {
 		slog.ErrorContext(ctx, "send a verification link", "user", u.ID, "error", err)
 	}
-	if h.Lifecycle.RequireVerifiedEmail {
-		h.signupSent(c, start, page)
-		return
-	}
-	sess, err := h.Sessions.Start(ctx, c.Writer, c.Request, u, []string{"pwd"})
-	if err != nil {
-		h.serverError(c, "start session", err)
-		return
-	}
-	h.Audit.SignIn(ctx, c.Request, u.ID, "", audit.MethodPassword, "")
-	next, fail := h.finish(c, f, u, sess)
-	if fail != nil {
-		h.Render.Error(c.Writer, c.Request, *fail)
-		return
-	}
-	if h.suggestFor(c, u) {
-		next = "/login/suggest?" + url.Values{"continue": {next}, "sig": {h.CSRF.SignTarget(next)}}.Encode()
-	}
-	c.Redirect(http.StatusSeeOther, next)
+	// The answer is the one a taken address gets: the member signs in
+	// next, at once or once verified (registration.require_verified_email).
+	h.signupSent(c, start, page)
 }
 
 // signupSent answers a sign-up with "If that email is new, we sent a
@@ -150,6 +137,7 @@ func (h *Handler) signup(c *gin.Context) {
 func (h *Handler) signupSent(c *gin.Context, start time.Time, page signupPage) {
 	evenOut(c.Request.Context(), start)
 	page.Sent, page.Error, page.Invalid = true, "", ""
+	page.SignInNow, page.SignIn = !h.Lifecycle.RequireVerifiedEmail, page.Flow.restartURL()
 	h.Render.Render(c.Writer, c.Request, http.StatusOK, "signup", nil, page)
 }
 
