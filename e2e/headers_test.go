@@ -237,6 +237,7 @@ func TestPageHeaders(t *testing.T) {
 		{"form_post answer", 200, get(anon, authorizeURL(p, siteParams(map[string]string{"response_mode": "form_post", "prompt": "none"})))},
 		{"settings", 200, get(alice, "/settings")},
 		{"settings passkeys", 200, get(alice, "/settings/passkeys")},
+		{"delete account", 200, get(alice, "/settings/delete")},
 		{"sign-out confirmation", 200, get(alice, "/logout")},
 		{"members only", 403, get(alice, "/admin")},
 		{"suggestion", 200, get(bobBrowser, suggestURL)},
@@ -328,6 +329,7 @@ func TestCSRFOnEveryForm(t *testing.T) {
 		"POST /forgot":                                {anon, "/forgot", false},
 		"POST /signup":                                {anon, "/signup", false},
 		"POST /settings/verify-email":                 {member, "/settings/verify-email", false},
+		"POST /settings/delete":                       {member, "/settings/delete", false},
 	}
 	// The protocol endpoints are called across sites by design and
 	// authenticate by other means (client credentials, tokens, the
