@@ -60,11 +60,18 @@ type mailpit struct {
 
 func startMailpit(t *testing.T) *mailpit {
 	t.Helper()
+	return startMailpitAt(t, freeAddr(t))
+}
+
+// startMailpitAt runs Mailpit with its SMTP server on smtpAddr: an
+// address a provider was already told to send to.
+func startMailpitAt(t *testing.T, smtpAddr string) *mailpit {
+	t.Helper()
 	bin, err := mailpitBinary()
 	if err != nil {
 		t.Fatal(err)
 	}
-	smtpAddr, httpAddr := freeAddr(t), freeAddr(t)
+	httpAddr := freeAddr(t)
 	_, port, _ := net.SplitHostPort(smtpAddr)
 	m := &mailpit{t: t, api: "http://" + httpAddr}
 	m.smtpPort, _ = strconv.Atoi(port)

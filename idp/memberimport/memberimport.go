@@ -123,7 +123,8 @@ func readCSV(r io.Reader, now time.Time) ([]Row, error) {
 			return ""
 		}
 		if len(rec) != len(header) {
-			rows = append(rows, Row{Line: line, Err: fmt.Errorf("%d fields, the header has %d", len(rec), len(header))})
+			rows = append(rows, Row{Line: line, Err: fmt.Errorf("%d fields, the header has %d (a value holding a comma, such as an argon2 hash, must be in double quotes)",
+				len(rec), len(header))})
 			continue
 		}
 		var verified any = get("email_verified")
