@@ -100,13 +100,14 @@ func (a *rpApp) start(p *provider) {
 			return
 		}
 		var c struct {
-			Username string   `json:"preferred_username"`
-			AMR      []string `json:"amr"`
+			Username      string   `json:"preferred_username"`
+			AMR           []string `json:"amr"`
+			EmailVerified bool     `json:"email_verified"`
 		}
 		idt.Claims(&c)
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		fmt.Fprintf(w, "<h1>Community Site</h1><p>Signed in as %s</p><p>amr: %s</p>",
-			html.EscapeString(c.Username), html.EscapeString(strings.Join(c.AMR, " ")))
+		fmt.Fprintf(w, "<h1>Community Site</h1><p>Signed in as %s</p><p>amr: %s</p><p>email_verified: %v</p>",
+			html.EscapeString(c.Username), html.EscapeString(strings.Join(c.AMR, " ")), c.EmailVerified)
 	})
 	srv := &http.Server{Handler: mux}
 	go srv.Serve(a.ln)
