@@ -3,11 +3,13 @@ package e2e
 import (
 	"context"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -111,7 +113,7 @@ func TestDoctorHealthy(t *testing.T) {
 	p := startProvider(t, func(c *config.Config) { c.Passkeys.Rollout = config.RolloutEveryone })
 	cfg := doctorConfig(p)
 	for _, f := range doctor.Check(context.Background(), cfg, doctor.Options{Store: p.store}) {
-		if !f.OK {
+		if !f.OK && !(f.Note && f.Check == "email") {
 			t.Errorf("healthy provider: %s: %s", f.Check, f.Problem)
 		}
 	}
@@ -195,9 +197,79 @@ func TestDoctorCommand(t *testing.T) {
 	if err == nil || !strings.Contains(string(out), "FAIL  /.well-known/apple-app-site-association") || !strings.Contains(string(out), "fix:") {
 		t.Fatalf("idp doctor: %v\n%s", err, out)
 	}
-	if !regexp.MustCompile(`ok +issuer reachable`).Match(out) {
+	if !regexp.MustCompile(`ok +issuer reachable`).Match(out) || !regexp.MustCompile(`note +email: off`).Match(out) {
 		t.Fatalf("idp doctor: %s", out)
 	}
+}
+
+// idp doctor says when mail is off, tries the SMTP server when it is on,
+// and reports mail that keeps failing.
+func TestDoctorEmail(t *testing.T) {
+	mp := startMailpit(t)
+	p := startProvider(t, mp.configure)
+	check := func(cfg config.Config) map[string]doctor.Finding {
+		out := map[string]doctor.Finding{}
+		for _, f := range doctor.Check(context.Background(), cfg, doctor.Options{Store: p.store}) {
+			out[f.Check] = f
+		}
+		return out
+	}
+	got := check(doctorConfig(p))
+	if f := got["email: SMTP server 127.0.0.1 answers"]; !f.OK {
+		t.Errorf("reachable SMTP server: %+v", got)
+	}
+	if f := got["email: no mail failing"]; !f.OK {
+		t.Errorf("empty outbox: %+v", got)
+	}
+	off := doctorConfig(p)
+	off.Email = config.Email{}
+	off.FillDefaults()
+	if f := check(off)["email"]; !f.Note || !strings.Contains(f.Problem, "forgot password") {
+		t.Errorf("mail off: %+v", f)
+	}
+	// A server that is not there, and mail that keeps failing.
+	down := doctorConfig(p)
+	down.Email.SMTP.Port = portOf(t, freeAddr(t))
+	if f := check(down)["email: SMTP server"]; f.OK || !strings.Contains(f.Fix, "email.smtp") {
+		t.Errorf("unreachable server: %+v", f)
+	}
+	q := startProvider(t, func(c *config.Config) { c.Email = down.Email })
+	b := newBrowser(t, q)
+	b.Submit(b.Get(q.URL+"/forgot").page, "Send link", map[string]string{"Email or username": aliceLogin})
+	waitFor(t, "a failed mail", func() bool {
+		failing, _ := q.store.ListOutbox(context.Background(), 10)
+		return len(failing) == 1
+	})
+	var f doctor.Finding
+	for _, x := range doctor.Check(context.Background(), doctorConfig(q), doctor.Options{Store: q.store}) {
+		if x.Check == "email: outbox" {
+			f = x
+		}
+	}
+	if f.OK || !strings.Contains(f.Problem, "1 messages are not sent") || !strings.Contains(f.Problem, "refused") {
+		t.Errorf("failing mail: %+v", f)
+	}
+	// The console's Mail page shows it to the admins.
+	addAdmin(t, q)
+	adm := newBrowser(t, q)
+	signInPage(t, adm, q, adminLogin, adminPassword)
+	page := adm.Get(q.URL + "/admin/mail").Text()
+	if !strings.Contains(page, "alice@example.org") || !strings.Contains(page, "refused") {
+		t.Errorf("admin mail page: %s", page)
+	}
+}
+
+func portOf(t *testing.T, addr string) int {
+	t.Helper()
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := strconv.Atoi(port)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
 }
 
 func failed(findings []doctor.Finding, check string) bool {

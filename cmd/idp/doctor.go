@@ -46,6 +46,10 @@ func doctorCmd(ctx context.Context, c *cli, args []string) error {
 			fmt.Fprintf(c.stdout, "ok    %s\n", f.Check)
 			continue
 		}
+		if f.Note {
+			fmt.Fprintf(c.stdout, "note  %s: %s\n      to change: %s\n", f.Check, f.Problem, f.Fix)
+			continue
+		}
 		problems++
 		fmt.Fprintf(c.stdout, "FAIL  %s: %s\n      fix: %s\n", f.Check, f.Problem, f.Fix)
 	}

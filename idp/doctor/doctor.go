@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/communityidp/idp/config"
+	"github.com/communityidp/idp/idp/mail"
 	"github.com/communityidp/idp/idp/passkey"
 	"github.com/communityidp/idp/idp/store"
 )
@@ -32,6 +33,9 @@ type Finding struct {
 	OK      bool
 	Problem string
 	Fix     string
+	// Note marks a finding that is no problem, only worth knowing (a
+	// feature that is off): Problem says what, Fix how to turn it on.
+	Note bool
 }
 
 // Options tune the checks.
@@ -58,6 +62,7 @@ func Check(ctx context.Context, cfg config.Config, o Options) []Finding {
 		c.wellKnown()
 	}
 	c.database()
+	c.email()
 	return c.out
 }
 
@@ -69,6 +74,10 @@ type checker struct {
 }
 
 func (c *checker) ok(check string) { c.out = append(c.out, Finding{Check: check, OK: true}) }
+
+func (c *checker) note(check, what, how string) {
+	c.out = append(c.out, Finding{Check: check, Problem: what, Fix: how, Note: true})
+}
 
 func (c *checker) fail(check, problem, fix string) {
 	c.out = append(c.out, Finding{Check: check, Problem: problem, Fix: fix})
@@ -245,4 +254,42 @@ func origin(u string) string {
 		return u
 	}
 	return p.Scheme + "://" + p.Host
+}
+
+// email says whether mail is on; when it is, that the SMTP server takes
+// a connection with the configured TLS and credentials, and that no mail
+// keeps failing in the outbox.
+func (c *checker) email() {
+	if !c.cfg.Email.Enabled() {
+		c.note("email", "off: forgot password, sign-up, invitations, address checks and security notices are off",
+			"set email.from and email.smtp (docs/admins.md, \"Setting up email\")")
+		return
+	}
+	smtp, err := mail.NewSMTP(c.cfg.Email)
+	if err == nil {
+		ctx, cancel := context.WithTimeout(c.ctx, 30*time.Second)
+		err = smtp.Check(ctx)
+		cancel()
+	}
+	if err != nil {
+		c.fail("email: SMTP server", err.Error(),
+			"check email.smtp (host, port, tls: starttls for 587, implicit for 465) and the credentials, and that this host may reach the server")
+	} else {
+		c.ok("email: SMTP server " + c.cfg.Email.SMTP.Host + " answers")
+	}
+	if c.o.Store == nil {
+		return
+	}
+	failing, err := c.o.Store.ListOutbox(c.ctx, 100)
+	if err != nil {
+		c.fail("email: outbox", err.Error(), "check the database")
+		return
+	}
+	if len(failing) > 0 {
+		last := failing[0]
+		c.fail("email: outbox", fmt.Sprintf("%d messages are not sent; the last error: %s", len(failing), last.LastError),
+			"the admin console's Mail page lists them; they are retried for a day, then kept as given up")
+		return
+	}
+	c.ok("email: no mail failing")
 }

@@ -76,6 +76,21 @@ func (s *SMTP) Send(ctx context.Context, m Message) error {
 	if m.HTML != "" {
 		msg.AddAlternativeString(gomail.TypeTextHTML, m.HTML)
 	}
+	c, err := s.client()
+	if err != nil {
+		return err
+	}
+	if err := c.DialAndSendWithContext(ctx, msg); err != nil {
+		return fmt.Errorf("smtp %s:%d: %w", s.cfg.SMTP.Host, s.cfg.SMTP.Port, err)
+	}
+	return nil
+}
+
+// client is a go-mail client for the configured server: TLS as
+// email.smtp.tls says (starttls is mandatory, never opportunistic: a
+// reset link must not cross the network in clear), authentication when
+// a username is set.
+func (s *SMTP) client() (*gomail.Client, error) {
 	opts := []gomail.Option{gomail.WithPort(s.cfg.SMTP.Port), gomail.WithTimeout(20 * time.Second)}
 	switch s.cfg.SMTP.TLS {
 	case "implicit":
@@ -91,12 +106,22 @@ func (s *SMTP) Send(ctx context.Context, m Message) error {
 	}
 	c, err := gomail.NewClient(s.cfg.SMTP.Host, opts...)
 	if err != nil {
-		return fmt.Errorf("smtp client: %w", err)
+		return nil, fmt.Errorf("smtp client: %w", err)
 	}
-	if err := c.DialAndSendWithContext(ctx, msg); err != nil {
+	return c, nil
+}
+
+// Check connects to the SMTP server (TLS and authentication included)
+// and hangs up, sending nothing: idp doctor's test of the settings.
+func (s *SMTP) Check(ctx context.Context) error {
+	c, err := s.client()
+	if err != nil {
+		return err
+	}
+	if err := c.DialWithContext(ctx); err != nil {
 		return fmt.Errorf("smtp %s:%d: %w", s.cfg.SMTP.Host, s.cfg.SMTP.Port, err)
 	}
-	return nil
+	return c.Close()
 }
 
 // Printer "sends" by writing the message to w: the development provider,
