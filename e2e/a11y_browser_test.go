@@ -21,6 +21,7 @@ import (
 
 	"github.com/communityidp/idp/config"
 	"github.com/communityidp/idp/idp/i18n"
+	"github.com/communityidp/idp/idp/store"
 	"github.com/communityidp/idp/ui"
 )
 
@@ -206,6 +207,7 @@ func TestA11yPages(t *testing.T) {
 		}
 		began := time.Now()
 		p, app := startPasskeyProvider(t, func(cfg *config.Config) {
+			cfg.Registration.Mode = config.RegistrationOpen
 			if lang == "en" {
 				return // English runs with the default look
 			}
@@ -268,7 +270,7 @@ func TestA11yPages(t *testing.T) {
 		c.presence(false)
 
 		// Admin console.
-		for _, path := range []string{"/admin", "/admin/members", "/admin/rollout", "/admin/clients", "/admin/audit", "/admin/health"} {
+		for _, path := range []string{"/admin", "/admin/members", "/admin/rollout", "/admin/clients", "/admin/audit", "/admin/health", "/admin/mail"} {
 			c.open(p.URL + path)
 			c.waitSel("main h1")
 			check(path)
@@ -284,6 +286,14 @@ func TestA11yPages(t *testing.T) {
 			}
 		}
 
+		// Delete account, and a confirmation it refuses.
+		c.open(p.URL + "/settings/delete")
+		c.waitSel("#confirm")
+		check("delete-account")
+		c.submitSel(map[string]string{"#confirm": "not-me"}, "form[action='/settings/delete'] button[type=submit]")
+		c.waitSel("#confirm[aria-invalid=true]")
+		check("delete-account-failed")
+
 		// Error pages and the logout confirmation.
 		c.open(p.URL + "/nowhere")
 		c.waitSel("main h1")
@@ -297,6 +307,34 @@ func TestA11yPages(t *testing.T) {
 		c.submitSel(nil, "form[action='/logout'] button[type=submit]")
 		c.waitJS(`!document.querySelector("form[action='/logout']") && document.querySelector('main h1')`)
 		check("signed-out")
+
+		// Forgot password, sign-up and an address verified, signed out.
+		c.open(p.URL + "/forgot")
+		c.waitSel("#login")
+		check("forgot")
+		// Nobody's name: alice's own would end the recovery link below.
+		c.submitSel(map[string]string{"#login": "nobody-here"}, "form[action='/forgot'] button[type=submit]")
+		c.waitSel("[role=status]")
+		check("forgot-sent")
+		c.open(p.URL + "/signup")
+		c.waitSel("#username")
+		check("signup")
+		c.submitSel(map[string]string{"#username": "newbie", "#email": "newbie@example.org", "#password": "short"},
+			"form[action='/signup'] button[type=submit]")
+		c.waitSel("#password[aria-invalid=true]")
+		check("signup-failed")
+		c.submitSel(map[string]string{"#password": "a long enough passphrase"}, "form[action='/signup'] button[type=submit]")
+		c.waitSel("[role=status]")
+		check("signup-sent")
+		verify := "verify-token-" + lang + "-0123456789abcdef"
+		if err := p.store.CreateRecoveryLink(context.Background(), &store.RecoveryLink{TokenHash: store.HashToken(verify),
+			UserID: userID(t, p, aliceLogin), Purpose: store.LinkVerify, Email: "alice@example.org",
+			CreatedAt: p.clock.Now(), ExpiresAt: p.clock.Now().Add(time.Hour)}); err != nil {
+			t.Fatal(err)
+		}
+		c.open(p.URL + "/verify?token=" + verify)
+		c.waitSel("[role=status]")
+		check("verified")
 
 		// The member's recovery page, and a password it refuses.
 		c.open(recovery)
