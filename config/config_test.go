@@ -381,3 +381,72 @@ func TestDevelopmentClients(t *testing.T) {
 		}
 	}
 }
+
+// Mail settings are checked like the rest, and what needs mail refuses
+// to start without it (outside development).
+func TestEmailAndRegistration(t *testing.T) {
+	base := Default()
+	base.Issuer = "https://login.example.org"
+	base.Secrets.Key = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="
+	base.FillDefaults()
+	good := base
+	good.Email = Email{From: "Community <no-reply@community.example>", SMTP: SMTP{Host: "smtp.example.org", Port: 587, TLS: "starttls",
+		Username: "no-reply", Password: "secret"}}
+	good.Registration.Mode = RegistrationOpen
+	good.FillDefaults()
+	if err := good.Validate(); err != nil {
+		t.Fatalf("good mail settings refused: %v", err)
+	}
+	if !good.Email.Enabled() || base.Email.Enabled() {
+		t.Error("Enabled")
+	}
+	for _, tc := range []struct {
+		edit  func(*Config)
+		field string
+	}{
+		{func(c *Config) { c.Email.From = "not an address" }, "email.from"},
+		{func(c *Config) { c.Email.SMTP.Host = "" }, "email.smtp.host"},
+		{func(c *Config) { c.Email.SMTP.Port = 70000 }, "email.smtp.port"},
+		{func(c *Config) { c.Email.SMTP.TLS = "ssl" }, "email.smtp.tls"},
+		{func(c *Config) { c.Email.SMTP.Password = "" }, "email.smtp.password_file"},
+		{func(c *Config) { c.Registration.Mode = "anyone" }, "registration.mode"},
+		{func(c *Config) { c.Registration.InvitationLifetime = Duration(time.Minute) }, "registration.invitation_lifetime"},
+		// Open sign-up and invitations are mailed: not without mail.
+		{func(c *Config) { c.Email = Email{}; c.FillDefaults() }, "registration.mode"},
+	} {
+		c := good
+		tc.edit(&c)
+		err := c.Validate()
+		if err == nil || !strings.Contains(err.Error(), tc.field) {
+			t.Errorf("got %v, want a problem with %s", err, tc.field)
+		}
+	}
+	// The development provider prints its mail: open sign-up works there.
+	dev := Default()
+	dev.Registration.Mode = RegistrationOpen
+	dev.FillDefaults()
+	if err := dev.Validate(); err != nil {
+		t.Errorf("development provider with sign-up: %v", err)
+	}
+	// The SMTP password is read from its file; not both.
+	dir := t.TempDir()
+	pw := filepath.Join(dir, "smtp_password")
+	if err := os.WriteFile(pw, []byte("from-file\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(dir, "idp.yaml")
+	yaml := "issuer: http://localhost:9000\nemail: {from: a@example.org, smtp: {host: 127.0.0.1, port: 1025, tls: none, username: u, password_file: " + pw + "}}\n"
+	if err := os.WriteFile(file, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := Load(file, nil)
+	if err != nil || c.Email.SMTP.Password != "from-file" {
+		t.Errorf("password_file: %q %v", c.Email.SMTP.Password, err)
+	}
+	if err := os.WriteFile(file, []byte(strings.Replace(yaml, "username: u,", "username: u, password: inline,", 1)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Load(file, nil); err == nil || !strings.Contains(err.Error(), "email.smtp.password_file") {
+		t.Errorf("password and password_file: %v", err)
+	}
+}

@@ -71,7 +71,7 @@ func (l *Letters) Printer(locale string) *i18n.Printer {
 type letter struct {
 	Lang, Site, Logo, Color, Subject string
 	Lines                            []string
-	Button, URL, CopyLink            string
+	Button, LinkLabel, URL, CopyLink string
 	After                            []string
 	Footer                           string
 }
@@ -82,7 +82,8 @@ func (l *Letters) compose(p *i18n.Printer, to, subject string, lines []string, b
 		footer += " " + p.T("mail.footer_support", l.brand.Support)
 	}
 	d := letter{Lang: p.Tag().String(), Site: l.brand.Site, Logo: l.brand.Logo, Color: l.brand.Color, Subject: subject,
-		Lines: lines, Button: button, URL: url, CopyLink: p.T("mail.copy_link"), After: after, Footer: footer}
+		Lines: lines, Button: button, LinkLabel: p.T("mail.link_label", button), URL: url, CopyLink: p.T("mail.copy_link"),
+		After: after, Footer: footer}
 	var h, t strings.Builder
 	if err := l.html.Execute(&h, d); err != nil {
 		return Message{}, err
