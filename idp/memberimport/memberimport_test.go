@@ -1,12 +1,15 @@
 package memberimport
 
 import (
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/communityidp/idp/idp/store"
+	"github.com/communityidp/idp/idp/store/pgtest"
+	"github.com/communityidp/idp/idp/store/postgres"
 	"github.com/communityidp/idp/idp/store/sqlite"
 )
 
@@ -158,5 +161,61 @@ func TestImport(t *testing.T) {
 	dry, _ = Import(ctx, st, read(), true, now)
 	if dry.Unchanged != 2 {
 		t.Errorf("dry run after import: %+v", dry)
+	}
+}
+
+// BenchmarkImport imports 10,000 new members (bcrypt hashes, one
+// transaction each) per iteration: the issue's "10,000 in under a
+// minute", on SQLite and, with IDP_TEST_POSTGRES, PostgreSQL.
+func BenchmarkImport(b *testing.B) {
+	stores := map[string]func(b *testing.B) store.Store{
+		"sqlite": func(b *testing.B) store.Store {
+			st, err := sqlite.Open(b.Context(), filepath.Join(b.TempDir(), "idp.db"))
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.Cleanup(func() { st.Close() })
+			if err := st.Migrate(b.Context()); err != nil {
+				b.Fatal(err)
+			}
+			return st
+		},
+	}
+	if pgtest.Enabled() {
+		stores["postgres"] = func(b *testing.B) store.Store {
+			st, err := postgres.Open(b.Context(), pgtest.NewDatabase(b))
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.Cleanup(func() { st.Close() })
+			if err := st.Migrate(b.Context()); err != nil {
+				b.Fatal(err)
+			}
+			return st
+		}
+	}
+	const n = 10000
+	var file strings.Builder
+	file.WriteString("username,email,name,email_verified,role,password_hash\n")
+	for i := range n {
+		fmt.Fprintf(&file, "member%d,member%d@example.org,Member %d,1,member,%s\n", i, i, i, bcryptHash)
+	}
+	for name, open := range stores {
+		b.Run(name, func(b *testing.B) {
+			for range b.N {
+				b.StopTimer()
+				st := open(b)
+				b.StartTimer()
+				rows, err := Read(strings.NewReader(file.String()), CSV, now)
+				if err != nil {
+					b.Fatal(err)
+				}
+				res, err := Import(b.Context(), st, rows, false, now)
+				if err != nil || res.Created != n {
+					b.Fatalf("%+v %v", res, err)
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N*n), "us/member")
+		})
 	}
 }
