@@ -558,3 +558,49 @@ func TestDeleteAccount(t *testing.T) {
 		t.Errorf("deleted on an old sign-in: %v", err)
 	}
 }
+
+// Asking for reset links is throttled per name, a member's and nobody's
+// alike (so the throttle tells nothing either), and sign-ups per
+// address: nobody's mailbox is flooded.
+func TestLifecycleThrottled(t *testing.T) {
+	mp := startMailpit(t)
+	p := startProvider(t, func(c *config.Config) {
+		mp.configure(c)
+		c.Registration.Mode = config.RegistrationOpen
+		c.Throttle.AddressFailures = 3
+		c.TrustedProxies = []string{"127.0.0.1"}
+	})
+	for _, name := range []string{aliceLogin, "nobody-here"} {
+		var statuses []int
+		for i := range 5 {
+			b := browserFrom(t, p, fmt.Sprintf("198.51.100.%d", i+1))
+			r := b.Submit(b.Get(p.URL+"/forgot").page, "Send link", map[string]string{"Email or username": name})
+			statuses = append(statuses, r.Status)
+			if r.Status == http.StatusTooManyRequests && (r.Header.Get("Retry-After") == "" || !strings.Contains(r.Text(), "Too many requests")) {
+				t.Errorf("%s: throttled without saying how long: %s", name, r.Text())
+			}
+		}
+		if !slices.Equal(statuses, []int{200, 200, 200, 429, 429}) {
+			t.Errorf("%s: %v, want three links then a wait", name, statuses)
+		}
+	}
+	mp.wait("alice@example.org", 3)
+	mp.quiet("alice@example.org", 3)
+
+	// Sign-ups from one address.
+	var statuses []int
+	for i := range 5 {
+		b := browserFrom(t, p, "203.0.113.7")
+		r := b.Submit(b.Get(p.URL+"/signup").page, "Create account", map[string]string{"Username": fmt.Sprintf("new%d", i),
+			"Email": fmt.Sprintf("new%d@example.org", i), "Password": "a new member passphrase"})
+		statuses = append(statuses, r.Status)
+	}
+	if !slices.Equal(statuses, []int{200, 200, 200, 429, 429}) {
+		t.Errorf("sign-ups from one address: %v", statuses)
+	}
+	other := browserFrom(t, p, "203.0.113.8")
+	if r := other.Submit(other.Get(p.URL+"/signup").page, "Create account", map[string]string{"Username": "elsewhere",
+		"Email": "elsewhere@example.org", "Password": "a new member passphrase"}); r.Status != 200 {
+		t.Errorf("a sign-up from another address: %d", r.Status)
+	}
+}
