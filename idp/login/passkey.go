@@ -215,7 +215,7 @@ func (h *Handler) passkeyFailure(c *gin.Context) {
 		h.Render.JSONFail(c.Writer, c.Request, http.StatusBadRequest, passkey.CodeInvalid, "json.unreadable_report")
 		return
 	}
-	err := h.Passkeys.Abandon(c.Request.Context(), req.Ceremony, h.CSRF.Binding(c.Request), req.Stage == audit.StageRegister)
+	conditional, err := h.Passkeys.Abandon(c.Request.Context(), req.Ceremony, h.CSRF.Binding(c.Request), req.Stage == audit.StageRegister)
 	var pe *passkey.Error
 	if errors.As(err, &pe) {
 		// Unknown, already reported or finished, or another browser's.
@@ -225,6 +225,13 @@ func (h *Handler) passkeyFailure(c *gin.Context) {
 	if err != nil {
 		slog.ErrorContext(c.Request.Context(), "end a failed ceremony", "error", err)
 		h.Render.JSONFailure(c.Writer, c.Request, err)
+		return
+	}
+	if conditional {
+		// Autofill found nothing, or the page moved on: not a sign-in
+		// that failed, and no reason to call the password that follows
+		// "after a failed passkey".
+		c.Status(http.StatusNoContent)
 		return
 	}
 	userID := ""

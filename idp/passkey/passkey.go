@@ -224,14 +224,19 @@ func randomID() string {
 // Abandon ends a ceremony the browser reports as failed (cancelled, timed
 // out, refused): it must be one this browser began, of the right kind
 // (registration or sign-in), and it can be reported once. Otherwise it
-// gives the Error a stale ceremony gets.
-func (s *Service) Abandon(ctx context.Context, ceremonyID string, binding []byte, registration bool) error {
+// gives the Error a stale ceremony gets. conditional reports an autofill
+// or automatic ceremony: it asked nothing of the member, so its end is no
+// failure of theirs.
+func (s *Service) Abandon(ctx context.Context, ceremonyID string, binding []byte, registration bool) (conditional bool, err error) {
 	kinds := []string{"login", "login-fake"}
 	if registration {
 		kinds = []string{"register"}
 	}
-	_, _, err := s.consume(ctx, ceremonyID, binding, kinds...)
-	return err
+	_, sess, err := s.consume(ctx, ceremonyID, binding, kinds...)
+	if err != nil {
+		return false, err
+	}
+	return sess.Mediation == protocol.MediationConditional, nil
 }
 
 // --- registration
@@ -402,6 +407,9 @@ func (s *Service) BeginDiscoverable(ctx context.Context, binding []byte, conditi
 	if err != nil {
 		return nil, fmt.Errorf("begin discoverable login: %w", err)
 	}
+	// The library keeps the mediation of registrations only; an autofill
+	// sign-in's must be known when its failure is reported.
+	sess.Mediation = mediation
 	id, err := s.saveCeremony(ctx, "login", "", binding, sess)
 	if err != nil {
 		return nil, err

@@ -75,6 +75,7 @@
     if (!res.ok) {
       const err = new Error(data.message || data.error || String(res.status));
       err.code = data.error || 'PK-FAILED';
+      err.server = true; // the server refused: it counted the failure itself
       err.data = data;
       throw err;
     }
@@ -91,8 +92,11 @@
   const codeText = messages.codes || {};
   const text = messages.text || {};
 
+  // codeOf names a failure by our codes. A DOMException carries a legacy
+  // numeric code (InvalidStateError is 11): only its name says what it is.
   const codeOf = (err) => {
-    if (err && err.code) return err.code;
+    if (err && err.server) return err.code;
+    if (err && typeof err.code === 'string' && err.code.startsWith('PK-')) return err.code;
     switch (err && err.name) {
       case 'NotAllowedError': case 'AbortError': return 'PK-CANCELLED';
       case 'InvalidStateError': return 'PK-EXISTS';
@@ -106,7 +110,7 @@
   // for the admins' figures: the server counts it once, for a ceremony
   // this browser began. Failures the server saw itself carry a code.
   const report = (stage, err, ceremony) => {
-    if (!err || err.code || !ceremony) return;
+    if (!err || err.server || !ceremony) return;
     fetch('/webauthn/failure', {
       method: 'POST', credentials: 'same-origin', keepalive: true,
       headers: { 'Content-Type': 'application/json', 'X-CSRF-Token': csrf },
@@ -215,15 +219,20 @@
         next: form.querySelector('[name=next]')?.value,
       };
       let begin;
+      let picked = false;
       try {
         begin = await post('/webauthn/login/begin', { conditional: true });
         const credential = await navigator.credentials.get({
           mediation: 'conditional', signal: abort.signal, publicKey: requestOptions(begin.publicKey),
         });
+        picked = true;
         await finishLogin(begin, credential, flow);
       } catch (err) {
-        // Leaving the page or typing a name instead aborts quietly.
-        if (!abort.signal.aborted && err.name !== 'AbortError') await loginError(err, begin);
+        // Until the member picks a passkey from the autofill, nothing was
+        // asked of them: no passkey on this device, leaving the page or
+        // typing a name instead is no failure, shown or counted. Once
+        // picked, the server's refusal is shown like the button's.
+        if (picked) await loginError(err, begin);
       }
     })();
   }
