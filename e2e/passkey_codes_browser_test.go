@@ -126,3 +126,45 @@ func TestAutofillFailureReportNotCounted(t *testing.T) {
 		}
 	}
 }
+
+// A refused sign-in request speaks the member's language: the protocol
+// library's English goes into the support details only.
+func TestRequestErrorsTranslated(t *testing.T) {
+	p := startProvider(t, nil)
+	b := newBrowser(t, p)
+	b.client.Transport = headers{"Accept-Language": "es"}
+	for _, tc := range []struct {
+		name    string
+		params  map[string]string
+		english string
+	}{
+		{"unknown client", map[string]string{"client_id": "nope"}, "unknown client_id"},
+		{"unregistered redirect", map[string]string{"redirect_uri": "https://evil.example/cb"}, "redirect_uri"},
+	} {
+		r := b.Get(authorizeURL(p, siteParams(tc.params)))
+		if r.Status != 400 {
+			t.Fatalf("%s: %d %s", tc.name, r.Status, r.Text())
+		}
+		var msg string
+		walk(r.Doc, func(n *htmlNode) {
+			if n.Data == "main" {
+				msg = textOf(n)
+			}
+		})
+		if !strings.Contains(msg, "Esta app no está configurada para iniciar sesión aquí") {
+			t.Errorf("%s: no Spanish message: %s", tc.name, msg)
+		}
+		details := ""
+		walk(r.Doc, func(n *htmlNode) {
+			if n.Data == "details" && strings.Contains(attr(n, "class"), "support-details") {
+				details = textOf(n)
+			}
+		})
+		if !strings.Contains(details, tc.english) {
+			t.Errorf("%s: the library's text is not in the support details: %q", tc.name, details)
+		}
+		if strings.Contains(strings.Replace(msg, details, "", 1), tc.english) {
+			t.Errorf("%s: English library text outside the support details: %s", tc.name, msg)
+		}
+	}
+}

@@ -261,18 +261,34 @@ func errorPage(render *web.Renderer, h http.HandlerFunc) gin.HandlerFunc {
 		}
 		kind, desc := parseOAuthError(ew.body.Bytes())
 		f := web.Failure{Status: ew.status, Code: strings.ToUpper(strings.ReplaceAll(kind, "_", "-")),
-			Title: "error.request.title", Raw: desc, Hint: "error.request.hint"}
-		switch key, ours := oidcop.DescriptionKeys[desc]; {
-		case ours:
-			f.Message = key
-		case desc == "":
-			f.Message = "error.request.invalid"
-		}
+			Title: "error.request.title", Detail: desc, Hint: "error.request.hint"}
+		f.Message = requestMessage(kind, desc)
 		if ew.status >= 500 {
 			f.Title, f.Hint = web.FailServer.Title, web.FailServer.Hint
 		}
 		render.Error(c.Writer, c.Request, f)
 	}
+}
+
+// requestMessage is the sentence, in the member's language, for a
+// refused sign-in request: ours where we wrote the description, else by
+// the kind of error. The library's own English stays in the details.
+func requestMessage(kind, desc string) string {
+	if key, ours := oidcop.DescriptionKeys[desc]; ours {
+		return key
+	}
+	switch {
+	case kind == "invalid_client" || kind == "unauthorized_client" || strings.Contains(desc, "client_id") ||
+		strings.Contains(desc, "redirect_uri"):
+		// The app is not registered, or sent the member to an address
+		// it did not register: the app's makers must fix it.
+		return "error.request.client"
+	case kind == "invalid_scope":
+		return "error.request.scope"
+	case kind == "access_denied":
+		return "error.request.denied"
+	}
+	return "error.request.invalid"
 }
 
 // errorCapture passes successful responses through and holds back error

@@ -190,9 +190,10 @@ type Failure struct {
 	Message string
 	// Args fill the placeholders of Message.
 	Args []any
-	// Raw is shown as it is where Message is empty: text the provider
-	// does not write itself (an OAuth error description).
-	Raw       string
+	// Detail is text the provider does not write itself (the protocol
+	// library's English error description): never the page's message,
+	// only a line of the support details.
+	Detail    string
 	Hint      string
 	Back      string
 	BackLabel string
@@ -200,17 +201,29 @@ type Failure struct {
 
 // failurePage is a Failure in the member's language.
 type failurePage struct {
-	Code, Title, Message, Hint, Back, BackLabel string
+	Code, Title, Message, Hint, Back, BackLabel, Detail string
 }
 
 // SupportCode is the code the support details name.
 func (f failurePage) SupportCode() string { return f.Code }
+
+// SupportDetail is the technical detail the support details add.
+func (f failurePage) SupportDetail() string { return f.Detail }
 
 // SupportCode is the error code of the page's failure, or "" (a passkey
 // failure in the browser fills it in).
 func (v View) SupportCode() string {
 	if f, ok := v.Data.(interface{ SupportCode() string }); ok {
 		return f.SupportCode()
+	}
+	return ""
+}
+
+// SupportDetail is the technical detail of the page's failure for the
+// support details, or "".
+func (v View) SupportDetail() string {
+	if f, ok := v.Data.(interface{ SupportDetail() string }); ok {
+		return printable(f.SupportDetail())
 	}
 	return ""
 }
@@ -235,12 +248,14 @@ func (r *Renderer) Text(req *http.Request, f Failure) string {
 	return msg
 }
 
-// say is the failure's message (or its Raw text) and hint in p's language.
+// say is the failure's message and hint in p's language (a failure
+// without a message of ours says the request is not valid).
 func (f Failure) say(p *i18n.Printer) (msg, hint string) {
-	msg = f.Raw
-	if f.Message != "" {
-		msg = p.T(f.Message, f.Args...)
+	key := f.Message
+	if key == "" {
+		key = "error.request.invalid"
 	}
+	msg = p.T(key, f.Args...)
 	if f.Hint != "" {
 		hint = p.T(f.Hint)
 	}
@@ -259,7 +274,7 @@ func (r *Renderer) Error(w http.ResponseWriter, req *http.Request, f Failure) {
 		f.BackLabel = "error.back"
 	}
 	p := r.Printer(req)
-	page := failurePage{Code: f.Code, Title: p.T(f.Title), Back: f.Back}
+	page := failurePage{Code: f.Code, Title: p.T(f.Title), Back: f.Back, Detail: f.Detail}
 	page.Message, page.Hint = f.say(p)
 	if f.BackLabel != "" {
 		page.BackLabel = p.T(f.BackLabel)
