@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/communityidp/idp/idp/audit"
 	"github.com/communityidp/idp/idp/store"
 )
 
@@ -41,13 +42,14 @@ func auditCmd(ctx context.Context, c *cli, args []string) error {
 	defer st.Close()
 	w := bufio.NewWriter(c.stdout)
 	enc := json.NewEncoder(w)
+	namer := &audit.Namer{Store: st}
 	n := 0
 	for {
 		events, err := st.ListAudit(ctx, f)
 		if err != nil {
 			return fmt.Errorf("read audit log: %w", err)
 		}
-		for _, e := range events {
+		for _, e := range namer.Name(ctx, events) {
 			if err := enc.Encode(e); err != nil {
 				return err
 			}

@@ -88,7 +88,7 @@ func usersInvite(ctx context.Context, c *cli, args []string) error {
 	case err != nil:
 		return fmt.Errorf("invite: %w", err)
 	}
-	recordCLI(ctx, st, audit.InviteCreated, map[string]string{"user": u.ID, "role": string(u.Role)})
+	recordCLIUser(ctx, st, audit.InviteCreated, u.ID, map[string]string{"role": string(u.Role)})
 	m.send(ctx)
 	fmt.Fprintf(c.stdout, "invited %q (%s) as %s; the link works for %s\n", u.Username, u.Email, u.Role,
 		cfg.Registration.InvitationLifetime.D())

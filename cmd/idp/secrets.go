@@ -103,5 +103,15 @@ func rotateSecret(ctx context.Context, c *cli, args []string) error {
 
 // recordCLI writes an audit event for an operator's command.
 func recordCLI(ctx context.Context, st store.AuditStore, kind string, details map[string]string) {
-	(&audit.Recorder{Store: st, Now: time.Now}).Record(ctx, nil, store.AuditEvent{Kind: kind, Details: details})
+	recordCLIUser(ctx, st, kind, "", details)
+}
+
+// recordCLIUser writes an audit event for an operator's command about
+// the member userID; details say "via": "command line".
+func recordCLIUser(ctx context.Context, st store.AuditStore, kind, userID string, details map[string]string) {
+	if details == nil {
+		details = map[string]string{}
+	}
+	details["via"] = "command line"
+	(&audit.Recorder{Store: st, Now: time.Now}).Record(ctx, nil, store.AuditEvent{Kind: kind, UserID: userID, Details: details})
 }

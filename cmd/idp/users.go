@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/communityidp/idp/config"
+	"github.com/communityidp/idp/idp/audit"
 	"github.com/communityidp/idp/idp/password"
 	"github.com/communityidp/idp/idp/secrets"
 	"github.com/communityidp/idp/idp/store"
@@ -120,6 +121,7 @@ func usersAdd(ctx context.Context, c *cli, args []string) error {
 	if err != nil {
 		return fmt.Errorf("create account: %w", err)
 	}
+	recordCLIUser(ctx, st, audit.UserCreated, u.ID, map[string]string{"role": string(u.Role)})
 	fmt.Fprintf(c.stdout, "created %s %q (%s)\n", u.Role, u.Username, u.Email)
 	return nil
 }
@@ -232,6 +234,7 @@ func usersSetPassword(ctx context.Context, c *cli, args []string) error {
 	if err := endAccess(ctx, st, u.ID); err != nil {
 		return err
 	}
+	recordCLIUser(ctx, st, audit.PasswordChanged, u.ID, nil)
 	c.notify(ctx, cfg, st, u, config.NoticePasswordChanged)
 	fmt.Fprintf(c.stdout, "password of %q changed; its sessions and tokens were ended\n", u.Username)
 	return nil
@@ -267,13 +270,15 @@ func usersSetDisabled(ctx context.Context, c *cli, args []string, disable bool) 
 	}); err != nil {
 		return fmt.Errorf("%s account: %w", verb, err)
 	}
-	notice := config.NoticeAccountEnabled
+	notice, kind := config.NoticeAccountEnabled, audit.UserEnabled
 	if disable {
+		kind = audit.UserDisabled
 		if err := endAccess(ctx, st, u.ID); err != nil {
 			return err
 		}
 		notice = config.NoticeAccountDisabled
 	}
+	recordCLIUser(ctx, st, kind, u.ID, nil)
 	c.notify(ctx, cfg, st, u, notice)
 	if disable {
 		fmt.Fprintf(c.stdout, "disabled %q; its sessions and tokens were ended\n", u.Username)

@@ -160,7 +160,7 @@ type memberPage struct {
 	Member   *store.User
 	Passkeys []passkeyRow
 	Sessions []store.Session
-	History  []store.AuditEvent
+	History  []audit.Named
 	Notice   string
 	// Mail: reset links can go by mail.
 	Mail bool
@@ -208,7 +208,9 @@ func (h *Handler) memberData(c *gin.Context, u *store.User) (*memberPage, error)
 		}
 	}
 	p.Sessions = live
-	p.History, err = h.Store.ListAudit(ctx, store.AuditFilter{UserID: u.ID, Limit: 20})
+	var history []store.AuditEvent
+	history, err = h.Store.ListAudit(ctx, store.AuditFilter{UserID: u.ID, Limit: 20})
+	p.History = (&audit.Namer{Store: h.Store}).Name(ctx, history)
 	return p, err
 }
 

@@ -2,7 +2,9 @@ package admin
 
 import (
 	"encoding/json"
+	"maps"
 	"net/http"
+	"slices"
 	"strconv"
 	"time"
 
@@ -13,18 +15,13 @@ import (
 )
 
 // Kinds lists the audit event kinds, for the filter.
-var Kinds = []string{
-	audit.SignInOK, audit.SignInFailed, audit.SignedOut, audit.SignedOutAll, audit.PasskeyAdded, audit.PasskeyRenamed, audit.PasskeyDeleted,
-	audit.PasskeyFailed, audit.PasskeyRegisterFailed, audit.PasswordChanged, audit.UserCreated, audit.RecoveryCreated, audit.RecoveryUsed,
-	audit.UserDisabled, audit.UserEnabled, audit.SessionsRevoked, audit.SuggestionShown, audit.SuggestionAccepted,
-	audit.SuggestionSnoozed, audit.SyntheticCheck,
-}
+var Kinds = slices.Sorted(maps.Keys(audit.KindKeys))
 
 type auditPage struct {
 	Kinds  []string
 	Kind   string
 	User   string
-	Events []store.AuditEvent
+	Events []audit.Named
 	// Next pages to older events.
 	Next string
 }
@@ -62,7 +59,7 @@ func (h *Handler) auditLog(c *gin.Context) {
 		h.serverError(c, "list audit events", err)
 		return
 	}
-	p := auditPage{Kinds: Kinds, Kind: kind, User: user, Events: events}
+	p := auditPage{Kinds: Kinds, Kind: kind, User: user, Events: (&audit.Namer{Store: h.Store}).Name(c.Request.Context(), events)}
 	if len(events) == f.Limit {
 		q := c.Request.URL.Query()
 		q.Set("before", strconv.FormatInt(events[len(events)-1].ID, 10))
@@ -78,6 +75,7 @@ func (h *Handler) auditExport(c *gin.Context) {
 	c.Header("Content-Disposition", `attachment; filename="audit.jsonl"`)
 	c.Header("Cache-Control", "no-store")
 	enc := json.NewEncoder(c.Writer)
+	namer := &audit.Namer{Store: h.Store}
 	f.Limit = 1000
 	for {
 		events, err := h.Store.ListAudit(c.Request.Context(), f)
@@ -85,7 +83,7 @@ func (h *Handler) auditExport(c *gin.Context) {
 			h.serverError(c, "export audit events", err)
 			return
 		}
-		for _, e := range events {
+		for _, e := range namer.Name(c.Request.Context(), events) {
 			if err := enc.Encode(e); err != nil {
 				return
 			}

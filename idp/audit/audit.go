@@ -32,6 +32,7 @@ const (
 	PasskeyClone       = "passkey.clone"
 	PasswordChanged    = "password.changed"
 	UserCreated        = "user.created"
+	UserUpdated        = "user.updated"
 	RecoveryCreated    = "recovery.created"
 	RecoveryUsed       = "recovery.used"
 	InviteAccepted     = "invite.accepted"
@@ -48,6 +49,7 @@ const (
 	SuggestionAccepted = "suggestion.accepted"
 	SuggestionSnoozed  = "suggestion.snoozed"
 	SyntheticCheck     = "doctor.synthetic"
+	RolloutChanged     = "admin.rollout.changed"
 	// Operators' actions on the provider's own keys (the command line).
 	KeyRevoked    = "key.revoked"
 	SecretRotated = "secret.rotated"

@@ -1,7 +1,10 @@
 package web
 
 import (
+	"time"
+
 	"fmt"
+	"github.com/communityidp/idp/idp/audit"
 	"html/template"
 	"net/http"
 	"strings"
@@ -74,6 +77,60 @@ func (v View) Method(m string) string {
 		return v.T("method.password_after_passkey")
 	}
 	return m
+}
+
+// Event says an audit event's kind in words ("Passkey sign-in failed").
+func (v View) Event(kind string) string {
+	if key, ok := audit.KindKeys[kind]; ok {
+		return v.T(key)
+	}
+	return kind
+}
+
+// Ago shows when t was: "5 minutes ago" up to a week, then the date; the
+// UTC time on hover, and the exact time for the page script, which shows
+// older dates in the member's own time zone.
+func (v View) Ago(t any) template.HTML {
+	var at time.Time
+	switch x := t.(type) {
+	case time.Time:
+		at = x
+	case *time.Time:
+		if x == nil {
+			return ""
+		}
+		at = *x
+	}
+	if at.IsZero() {
+		return ""
+	}
+	now := v.Now
+	if now.IsZero() {
+		now = time.Now()
+	}
+	d := now.Sub(at)
+	var text string
+	switch n := int(d / time.Minute); {
+	case d < time.Minute:
+		text = v.T("ago.now")
+	case d < 2*time.Minute:
+		text = v.T("ago.minute")
+	case d < time.Hour:
+		text = v.T("ago.minutes", n)
+	case d < 2*time.Hour:
+		text = v.T("ago.hour")
+	case d < 24*time.Hour:
+		text = v.T("ago.hours", int(d/time.Hour))
+	case d < 48*time.Hour:
+		text = v.T("ago.day")
+	case d < 7*24*time.Hour:
+		text = v.T("ago.days", int(d/(24*time.Hour)))
+	default:
+		return template.HTML(`<time datetime="` + at.UTC().Format(time.RFC3339) + `" data-local>` +
+			template.HTMLEscapeString(formatDate(at)) + `</time>`)
+	}
+	return template.HTML(`<time datetime="` + at.UTC().Format(time.RFC3339) + `" title="` +
+		template.HTMLEscapeString(formatDate(at)) + `">` + template.HTMLEscapeString(text) + `</time>`)
 }
 
 // Device names a User-Agent's browser and system, "Unknown" when neither

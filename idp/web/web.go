@@ -117,6 +117,8 @@ func NewRenderer(o Options) (*Renderer, error) {
 	}
 	funcs := template.FuncMap{
 		"date": formatDate,
+		// list makes a few values one, for a shared template.
+		"list": func(v ...any) []any { return v },
 		"asset": func(name string) (string, error) {
 			if u, ok := r.assets[name]; ok {
 				return u, nil

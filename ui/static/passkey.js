@@ -348,6 +348,18 @@
     })();
   }
 
+  // --- times: older dates in the reader's own time zone and language
+
+  document.querySelectorAll('time[data-local]').forEach((el) => {
+    const at = new Date(el.getAttribute('datetime'));
+    if (Number.isNaN(at.getTime())) return;
+    try {
+      el.title = el.textContent; // the UTC time, on hover
+      el.textContent = new Intl.DateTimeFormat(document.documentElement.lang || undefined,
+        { dateStyle: 'medium', timeStyle: 'short' }).format(at);
+    } catch (e) { /* an old browser keeps the UTC time */ }
+  });
+
   // --- support details: copy them for a message to support
 
   document.querySelectorAll('[data-copy]').forEach((button) => {
