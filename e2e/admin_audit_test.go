@@ -88,3 +88,16 @@ func TestCommandLineAccountsAudited(t *testing.T) {
 		}
 	}
 }
+
+// A setup link that no longer works says what to do now: once an account
+// exists a restart prints no link, so the page says to sign in (and how
+// a locked-out admin gets back in), without Markdown backticks.
+func TestUsedSetupLink(t *testing.T) {
+	p := startProvider(t, nil)
+	r := newBrowser(t, p).Get(p.URL + "/setup?token=long-gone-setup-token")
+	text := r.Text()
+	if r.Status != 404 || !strings.Contains(text, "The first account exists: sign in with it") ||
+		strings.Contains(text, "Restart the provider") || strings.Contains(text, "`") {
+		t.Errorf("used setup link: %d %s", r.Status, text)
+	}
+}

@@ -109,7 +109,8 @@ var (
 
 // Texts are plain text in every language: keys are well formed, no key
 // is also the start of another (so the catalog converts to nested forms),
-// and no text holds markup (the pages escape it) or a stray %.
+// and no text holds markup (the pages escape it), Markdown backticks or
+// a stray %.
 func TestCatalogTexts(t *testing.T) {
 	all := shipped(t)
 	keys := make([]string, 0, len(all[Source]))
@@ -129,6 +130,9 @@ func TestCatalogTexts(t *testing.T) {
 		for key, text := range m {
 			if markup.MatchString(text) {
 				t.Errorf("%s.json: %q holds markup: %q", lang, key, text)
+			}
+			if strings.Contains(text, "`") {
+				t.Errorf("%s.json: %q holds a backtick, which the page shows as it is: %q", lang, key, text)
 			}
 			if text != strings.TrimSpace(text) {
 				t.Errorf("%s.json: %q starts or ends with a space", lang, key)

@@ -529,6 +529,17 @@ type setupPage struct {
 var failSetupLink = web.Failure{Status: http.StatusNotFound, Code: "SETUP-LINK", Title: "error.SETUP-LINK.title",
 	Message: "error.SETUP-LINK.message", Hint: "error.SETUP-LINK.hint", Back: "/login", BackLabel: "error.to_sign_in"}
 
+// setupLinkFailure is the page for a setup link that does not work. Once
+// an account exists a restart prints no new link: the page says to sign
+// in, or how an admin who lost access gets back in.
+func (h *Handler) setupLinkFailure(ctx context.Context) web.Failure {
+	f := failSetupLink
+	if n, err := h.Store.CountUsers(ctx); err == nil && n > 0 {
+		f.Hint = "error.SETUP-LINK.hint_done"
+	}
+	return f
+}
+
 func tokenHash(token string) []byte {
 	sum := sha256.Sum256([]byte(token))
 	return sum[:]
@@ -543,7 +554,7 @@ func (h *Handler) setupForm(c *gin.Context) {
 		return
 	}
 	if !ok || token == "" {
-		h.Render.Error(c.Writer, c.Request, failSetupLink)
+		h.Render.Error(c.Writer, c.Request, h.setupLinkFailure(c.Request.Context()))
 		return
 	}
 	h.Render.Render(c.Writer, c.Request, http.StatusOK, "setup", nil, setupPage{Token: token, MinLength: h.PasswordMinLength})
@@ -584,7 +595,7 @@ func (h *Handler) setup(c *gin.Context) {
 	err = h.Store.CreateFirstAdmin(ctx, tokenHash(page.Token), u, h.Now())
 	switch {
 	case errors.Is(err, store.ErrNotFound), errors.Is(err, store.ErrConflict):
-		h.Render.Error(c.Writer, c.Request, failSetupLink)
+		h.Render.Error(c.Writer, c.Request, h.setupLinkFailure(c.Request.Context()))
 		return
 	case err != nil:
 		h.serverError(c, "create first admin", err)
