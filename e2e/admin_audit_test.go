@@ -19,7 +19,7 @@ func TestAuditLogNamesPeople(t *testing.T) {
 	signInPage(t, adm, p, adminLogin, adminPassword)
 	alice := mustUser(t, p, aliceLogin)
 	r := adm.Get(p.URL + "/admin/members/" + alice.ID)
-	adm.Submit(r.page, "Disable account", nil)
+	adm.Submit(r.page, "Yes, disable", nil)
 
 	page := adm.Get(p.URL + "/admin/audit")
 	text := page.Text()

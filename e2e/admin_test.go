@@ -105,7 +105,7 @@ func TestAdminDeletesPasskeyAndSignsOut(t *testing.T) {
 		t.Fatalf("deleted passkey: %d %s", st, done)
 	}
 
-	r = adm.Submit(adm.Get(p.URL+"/admin/members/"+alice).page, "Sign out everywhere", nil)
+	r = adm.Submit(adm.Get(p.URL+"/admin/members/"+alice).page, "Yes, sign out everywhere", nil)
 	if !strings.Contains(r.Text(), "signed out everywhere") || !strings.Contains(r.Text(), "Not signed in anywhere.") {
 		t.Fatalf("sign out everywhere: %s", r.Text())
 	}
@@ -116,7 +116,7 @@ func TestAdminDeletesPasskeyAndSignsOut(t *testing.T) {
 	wantOAuthError(t, "refresh after sign out everywhere", st2, body, 400, "invalid_grant")
 
 	// Disable and enable.
-	r = adm.Submit(adm.Get(p.URL+"/admin/members/"+alice).page, "Disable account", nil)
+	r = adm.Submit(adm.Get(p.URL+"/admin/members/"+alice).page, "Yes, disable", nil)
 	if !strings.Contains(r.Text(), "The account is disabled") {
 		t.Fatalf("disable: %s", r.Text())
 	}
@@ -194,12 +194,36 @@ func TestAdminChangesNeedRecentSignIn(t *testing.T) {
 	signInPage(t, adm, p, adminLogin, adminPassword)
 	page := adm.Get(p.URL + "/admin/members/" + alice)
 	p.clock.Advance(p.cfg.Sessions.ReauthAfter.D() + time.Minute)
-	r := adm.Submit(page.page, "Disable account", nil)
+	r := adm.Submit(page.page, "Yes, disable", nil)
 	if !strings.Contains(r.Text(), "Email or username") {
 		t.Fatalf("stale admin changed an account: %s", r.Text())
 	}
 	if u, _ := p.store.UserByID(context.Background(), alice); u.Disabled {
 		t.Fatal("the account was disabled without a recent sign-in")
+	}
+	// Signed in again, the admin finds the action waiting, not done, and
+	// one press does it.
+	if !strings.Contains(r.Text(), "Enter your password") && !strings.Contains(r.Text(), "Use Password") {
+		r = adm.Submit(r.page, "Continue", map[string]string{"Email or username": adminLogin})
+	}
+	if strings.Contains(r.Text(), "Use Password") {
+		r = adm.Submit(r.page, "Use Password", nil)
+	}
+	r = adm.Submit(r.page, "Sign in", map[string]string{"Password": adminPassword})
+	if r.URL.Path != "/admin/confirm" || !strings.Contains(r.Text(), "You signed in again. “Yes, disable” was not done yet") {
+		t.Fatalf("after signing in again: %s %s", r.URL, r.Text())
+	}
+	if u, _ := p.store.UserByID(context.Background(), alice); u.Disabled {
+		t.Fatal("disabled before the admin confirmed")
+	}
+	r = adm.Submit(r.page, "Yes, disable", nil)
+	if u, _ := p.store.UserByID(context.Background(), alice); !u.Disabled || !strings.Contains(r.Text(), "disabled") {
+		t.Fatalf("the waiting action was not done: %s", r.Text())
+	}
+	// The confirm page offers only what it was signed for.
+	forged := adm.Get(p.URL + "/admin/confirm?do=" + url.QueryEscape("/admin/members/"+alice+"/enable") + "&sig=x")
+	if forged.Status != 404 {
+		t.Errorf("an unsigned action was offered: %d", forged.Status)
 	}
 }
 
@@ -330,7 +354,7 @@ func TestRolloutCountsOnlySignInFailures(t *testing.T) {
 // was ended stays ended.
 func TestAdminDisableEndsAccess(t *testing.T) {
 	p, alice, phone, key, tok, adm := memberAndAdmin(t)
-	r := adm.Submit(adm.Get(p.URL+"/admin/members/"+alice).page, "Disable account", nil)
+	r := adm.Submit(adm.Get(p.URL+"/admin/members/"+alice).page, "Yes, disable", nil)
 	if !strings.Contains(r.Text(), "The account is disabled") {
 		t.Fatalf("disable: %s", r.Text())
 	}

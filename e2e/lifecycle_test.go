@@ -375,7 +375,7 @@ func TestSecurityNotices(t *testing.T) {
 	signInPage(t, adm, p, adminLogin, adminPassword)
 	id := mustUser(t, p, aliceLogin).ID
 	r = adm.Get(p.URL + "/admin/members/" + id)
-	adm.Submit(r.page, "Disable account", nil)
+	adm.Submit(r.page, "Yes, disable", nil)
 	expect("deaktiviert", false)
 	r = adm.Get(p.URL + "/admin/members/" + id)
 	adm.Submit(r.page, "Enable account", nil)

@@ -56,7 +56,7 @@ func TestRecoveryLinksEndTogether(t *testing.T) {
 	dead("the password was changed", link)
 
 	link = create()
-	if r := adm.Submit(adm.Get(p.URL+"/admin/members/"+alice).page, "Disable account", nil); r.Status != 200 {
+	if r := adm.Submit(adm.Get(p.URL+"/admin/members/"+alice).page, "Yes, disable", nil); r.Status != 200 {
 		t.Fatalf("disable: %d %s", r.Status, r.Text())
 	}
 	dead("the account was disabled", link)

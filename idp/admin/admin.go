@@ -61,6 +61,7 @@ func (h *Handler) Register(r gin.IRouter) {
 	g.POST("/members/:id/verify-email", h.change(h.markVerified))
 	g.POST("/members/invite", h.change(h.inviteOne))
 	g.POST("/members/invite-csv", h.change(h.inviteCSV))
+	g.GET("/confirm", h.confirm)
 	g.GET("/mail", h.mailOutbox)
 	g.GET("/clients", h.clients)
 	g.GET("/rollout", h.rollout)
@@ -105,11 +106,8 @@ func (h *Handler) change(action gin.HandlerFunc) gin.HandlerFunc {
 		}
 		cur := admin(c)
 		if !cur.Recent(h.Now(), h.Config.Sessions.ReauthAfter.D()) {
-			back := c.Request.URL.Path
-			if p := c.Param("id"); p != "" {
-				back = "/admin/members/" + url.PathEscape(p)
-			}
-			c.Redirect(http.StatusSeeOther, "/login?reauth=1&next="+url.QueryEscape(back))
+			// Sign in again, then find the action waiting, not done.
+			c.Redirect(http.StatusSeeOther, "/login?reauth=1&next="+url.QueryEscape(h.pending(c)))
 			return
 		}
 		action(c)
@@ -235,6 +233,8 @@ func (h *Handler) member(c *gin.Context) {
 		p.Notice = h.Render.T(c.Request, "admin.member.notice.enabled")
 	case "invited":
 		p.Notice = h.Render.T(c.Request, "admin.member.notice.invited", u.Email)
+	case "not-done":
+		p.Notice = h.Render.T(c.Request, "admin.member.notice.not_done")
 	case "verified":
 		p.Notice = h.Render.T(c.Request, "admin.member.notice.verified")
 	case "reset":
