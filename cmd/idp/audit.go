@@ -13,15 +13,15 @@ import (
 
 // auditCmd exports the audit log as JSON lines.
 func auditCmd(ctx context.Context, c *cli, args []string) error {
-	if len(args) == 0 || args[0] != "export" {
-		return usageError{"usage: idp audit export [--since 2026-11-01] [--until 2026-12-01] [--kind signin.failure]"}
+	if args[0] != "export" {
+		return usageError{fmt.Sprintf("unknown subcommand %q\n%s", args[0], auditUsage)}
 	}
 	fs := c.flags("audit export")
 	cfgPath := c.configFlag(fs)
 	since := fs.String("since", "", "only events from this `date` (YYYY-MM-DD, or RFC 3339)")
 	until := fs.String("until", "", "only events before this `date`")
 	kind := fs.String("kind", "", "only events of this `kind`")
-	if err := parse(fs, args[1:]); err != nil {
+	if err := c.parse(fs, args[1:]); err != nil {
 		return err
 	}
 	f := store.AuditFilter{Limit: 1000}

@@ -17,7 +17,7 @@ func backupCmd(ctx context.Context, c *cli, args []string) error {
 	cfgPath := c.configFlag(fs)
 	to := fs.String("to", "", "write the copy to `FILE` (required; refused if it exists, unless --force)")
 	force := fs.Bool("force", false, "replace the --to file if it exists")
-	if err := parse(fs, args); err != nil {
+	if err := c.parse(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
@@ -57,7 +57,7 @@ func restoreCmd(ctx context.Context, c *cli, args []string) error {
 	cfgPath := c.configFlag(fs)
 	from := fs.String("from", "", "the backup `FILE` to restore (made by idp backup; required)")
 	force := fs.Bool("force", false, "replace the configured database if it exists (it is kept as DB.before-restore-<time>)")
-	if err := parse(fs, args); err != nil {
+	if err := c.parse(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {

@@ -9,11 +9,11 @@ import (
 )
 
 func clientsCmd(ctx context.Context, c *cli, args []string) error {
-	if len(args) == 0 || args[0] != "hash-secret" {
-		return usageError{"usage: idp clients hash-secret < secret.txt"}
+	if args[0] != "hash-secret" {
+		return usageError{fmt.Sprintf("unknown subcommand %q\n%s", args[0], clientsUsage)}
 	}
 	fs := c.flags("clients hash-secret")
-	if err := parse(fs, args[1:]); err != nil {
+	if err := c.parse(fs, args[1:]); err != nil {
 		return err
 	}
 	raw, err := io.ReadAll(io.LimitReader(c.stdin, 4096))

@@ -168,10 +168,10 @@ func TestGuidesCommands(t *testing.T) {
 					continue
 				}
 				cmd := inv[:1]
-				code, _, errs := runCLI(t, nil, "", inv[0], "-h")
-				if code == 2 && len(inv) > 1 { // a command with subcommands
-					cmd = inv[:2]
-					code, _, errs = runCLI(t, nil, "", inv[0], inv[1], "-h")
+				code, errs, _ := runCLI(t, nil, "", inv[0], "-h")
+				if len(inv) > 1 && !strings.HasPrefix(inv[1], "-") && strings.Contains(errs, "idp "+inv[0]+" "+inv[1]) {
+					cmd = inv[:2] // a command with subcommands: the subcommand's own flags
+					code, errs, _ = runCLI(t, nil, "", inv[0], inv[1], "-h")
 				}
 				if code != 0 {
 					t.Errorf("%s: `idp %s`: not a command (%q)", md.path, strings.Join(inv, " "), strings.TrimSpace(errs))

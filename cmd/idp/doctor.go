@@ -18,7 +18,7 @@ func doctorCmd(ctx context.Context, c *cli, args []string) error {
 	synthetic := fs.Bool("synthetic", false, "also sign the doctor test account in, with its password and a software passkey")
 	statePath := fs.String("state", "", "keep the software passkey in this `FILE` instead of the database")
 	noDB := fs.Bool("no-database", false, "do not open the database (checks from another machine)")
-	if err := parse(fs, args); err != nil {
+	if err := c.parse(fs, args); err != nil {
 		return err
 	}
 	cfg, err := c.loadConfig(*cfgPath)

@@ -15,7 +15,7 @@ import (
 
 func keysCmd(ctx context.Context, c *cli, args []string) error {
 	if len(args) == 0 || (args[0] != "list" && args[0] != "rotate") {
-		return usageError{"usage: idp keys list | idp keys rotate [--alg RS256|ES256] | idp keys rotate --revoke KID"}
+		return usageError{fmt.Sprintf("unknown subcommand %q\n%s", args[0], keysUsage)}
 	}
 	fs := c.flags("keys " + args[0])
 	cfgPath := c.configFlag(fs)
@@ -24,7 +24,7 @@ func keysCmd(ctx context.Context, c *cli, args []string) error {
 		alg = fs.String("alg", "", "rotate only this algorithm (RS256 or ES256); default both")
 		revoke = fs.String("revoke", "", "withdraw the key `KID` at once (it leaked): it leaves the JWKS and tokens it signed stop verifying")
 	}
-	if err := parse(fs, args[1:]); err != nil {
+	if err := c.parse(fs, args[1:]); err != nil {
 		return err
 	}
 	cfg, st, err := c.openStore(ctx, *cfgPath)

@@ -32,26 +32,44 @@ type cli struct {
 type command struct {
 	name, usage string
 	run         func(ctx context.Context, c *cli, args []string) error
+	// subcommands is the usage of a command that has subcommands
+	// (idp users add ...): printed for -h and when none is given.
+	subcommands string
 }
 
 func commands() []command {
 	return []command{
-		{"serve", "run the provider", serve},
-		{"migrate", "create or upgrade the database schema", migrate},
-		{"users", "add, list, disable and enable accounts, set passwords", usersCmd},
-		{"clients", "hash-secret: hash a client secret for the configuration", clientsCmd},
-		{"config", "check: validate a configuration file", configCmd},
-		{"keys", "list or rotate the token signing keys, or revoke a leaked one", keysCmd},
-		{"secrets", "rotate the key-encryption key, the token crypto key or the CSRF key", secretsCmd},
-		{"export", "write every account, passkey, key, session and token as JSON lines", export},
-		{"import", "read an export into an empty database (--wipe replaces one)", importCmd},
-		{"backup", "--to FILE: copy the SQLite database while the provider runs", backupCmd},
-		{"restore", "--from FILE: replace the SQLite database with a backup (provider stopped)", restoreCmd},
-		{"audit", "export: write the audit log as JSON lines", auditCmd},
-		{"doctor", "check a deployment from the outside (--synthetic: sign a test account in)", doctorCmd},
-		{"healthcheck", "exit 0 if the provider on this machine answers (for Docker)", healthcheck},
-		{"version", "print the version, the Go version and the source revision", versionCmd},
+		{"serve", "run the provider", serve, ""},
+		{"migrate", "create or upgrade the database schema", migrate, ""},
+		{"users", "add, list, invite, import, disable and enable accounts, set passwords", usersCmd, usersUsage},
+		{"clients", "hash-secret: hash a client secret for the configuration", clientsCmd, clientsUsage},
+		{"config", "check: validate a configuration file", configCmd, configUsage},
+		{"keys", "list or rotate the token signing keys, or revoke a leaked one", keysCmd, keysUsage},
+		{"secrets", "rotate the key-encryption key, the token crypto key or the CSRF key", secretsCmd, secretsUsage},
+		{"export", "write every account, passkey, key, session and token as JSON lines", export, ""},
+		{"import", "read an export into an empty database (--wipe replaces one)", importCmd, ""},
+		{"backup", "--to FILE: copy the SQLite database while the provider runs", backupCmd, ""},
+		{"restore", "--from FILE: replace the SQLite database with a backup (provider stopped)", restoreCmd, ""},
+		{"audit", "export: write the audit log as JSON lines", auditCmd, auditUsage},
+		{"doctor", "check a deployment from the outside (--synthetic: sign a test account in)", doctorCmd, ""},
+		{"healthcheck", "exit 0 if the provider on this machine answers (for Docker)", healthcheck, ""},
+		{"version", "print the version, the Go version and the source revision", versionCmd, ""},
 	}
+}
+
+// Usage of the commands that have subcommands.
+const (
+	clientsUsage = `usage: idp clients hash-secret < secret.txt`
+	configUsage  = `usage: idp config check --config FILE`
+	keysUsage    = `usage: idp keys list
+       idp keys rotate [--alg RS256|ES256]
+       idp keys rotate --revoke KID`
+	auditUsage = `usage: idp audit export [--since 2026-11-01] [--until 2026-12-01] [--kind signin.failure]`
+)
+
+// isHelp reports whether arg asks for help.
+func isHelp(arg string) bool {
+	return arg == "-h" || arg == "-help" || arg == "--help" || arg == "help"
 }
 
 // usageError is a mistake in how the command was called: exit status 2.
@@ -65,13 +83,30 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 }
 
 func (c *cli) run(ctx context.Context, args []string) int {
-	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
+	switch {
+	case len(args) == 0:
+		// A command was expected: say which, where errors go.
+		c.usage(c.stderr)
+		return 2
+	case args[0] == "--version" || args[0] == "-version":
+		args = []string{"version"}
+	case args[0] == "help" && len(args) > 1:
+		args = []string{args[1], "-h"} // idp help users
+	case isHelp(args[0]):
 		c.usage(c.stdout)
 		return 0
 	}
 	for _, cmd := range commands() {
 		if cmd.name != args[0] {
 			continue
+		}
+		if cmd.subcommands != "" && (len(args) < 2 || isHelp(args[1])) {
+			if len(args) < 2 {
+				fmt.Fprintln(c.stderr, cmd.subcommands)
+				return 2
+			}
+			fmt.Fprintln(c.stdout, cmd.subcommands)
+			return 0
 		}
 		err := cmd.run(ctx, c, args[1:])
 		var ue usageError
@@ -105,19 +140,52 @@ func (c *cli) usage(w io.Writer) {
 	fmt.Fprintln(w, "Run `idp <command> -h` for a command's flags.")
 }
 
-// flags returns a FlagSet that reports errors instead of exiting.
+// synopses are the first line of a command's -h where "idp NAME
+// [flags]" would not say enough.
+var synopses = map[string]string{
+	"clients hash-secret": "idp clients hash-secret < secret.txt\n\nHashes the client secret read from standard input (argon2id) for a client's secret_hash.",
+	"version":             "idp version\n\nPrints the version, the Go version and the source revision.",
+	"healthcheck":         "idp healthcheck [flags]\n\nExits 0 if the provider on this machine answers on /ready (the Docker HEALTHCHECK).",
+}
+
+// flags returns a FlagSet that reports errors instead of exiting; its
+// usage (for -h) lists the flags, or says there are none.
 func (c *cli) flags(name string) *flag.FlagSet {
 	fs := flag.NewFlagSet("idp "+name, flag.ContinueOnError)
 	fs.SetOutput(c.stderr)
+	fs.Usage = func() {
+		w := fs.Output()
+		synopsis, ok := synopses[name]
+		if !ok {
+			synopsis = "idp " + name + " [flags]"
+		}
+		fmt.Fprintf(w, "usage: %s\n", synopsis)
+		n := 0
+		fs.VisitAll(func(*flag.Flag) { n++ })
+		if n == 0 {
+			fmt.Fprintln(w, "\nThis command takes no flags.")
+			return
+		}
+		fmt.Fprintln(w, "\nFlags:")
+		fs.PrintDefaults()
+	}
 	return fs
 }
 
-// parse parses flags and turns a bad flag into a usage error.
-func parse(fs *flag.FlagSet, args []string) error {
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
+// parse parses flags: -h prints the usage on standard output (exit 0), a
+// bad flag is a usage error (exit 2).
+func (c *cli) parse(fs *flag.FlagSet, args []string) error {
+	for _, a := range args {
+		if a == "--" {
+			break
 		}
+		if a == "-h" || a == "-help" || a == "--help" {
+			fs.SetOutput(c.stdout)
+			fs.Usage()
+			return flag.ErrHelp
+		}
+	}
+	if err := fs.Parse(args); err != nil {
 		return usageError{err.Error()}
 	}
 	return nil

@@ -157,6 +157,50 @@ func TestUsage(t *testing.T) {
 	}
 }
 
+// Every command and subcommand answers -h and --help with its usage on
+// standard output, exit 0; --version prints the version; bare idp prints
+// the usage on standard error, exit 2.
+func TestHelpEverywhere(t *testing.T) {
+	subs := map[string][]string{
+		"users":   {"add", "list", "set-password", "disable", "enable", "invite", "import"},
+		"clients": {"hash-secret"},
+		"config":  {"check"},
+		"keys":    {"list", "rotate"},
+		"secrets": {"rotate-kek", "rotate"},
+		"audit":   {"export"},
+	}
+	for _, cmd := range commands() {
+		lines := [][]string{{cmd.name}}
+		for _, sub := range subs[cmd.name] {
+			lines = append(lines, []string{cmd.name, sub})
+		}
+		if cmd.subcommands != "" && len(subs[cmd.name]) == 0 {
+			t.Errorf("%s has subcommands the test does not know", cmd.name)
+		}
+		for _, line := range lines {
+			for _, h := range []string{"-h", "--help"} {
+				args := append(append([]string{}, line...), h)
+				code, out, errs := runCLI(t, nil, "", args...)
+				if code != 0 || !strings.Contains(out, "usage:") || errs != "" {
+					t.Errorf("idp %s: exit %d, stdout %q, stderr %q", strings.Join(args, " "), code, out, errs)
+				}
+			}
+		}
+	}
+	if code, out, _ := runCLI(t, nil, "", "--version"); code != 0 || !strings.HasPrefix(out, "idp ") {
+		t.Errorf("idp --version: %d %q", code, out)
+	}
+	if code, out, errs := runCLI(t, nil, "", "keys", "list", "-h"); code != 0 || strings.Contains(out, "-alg") || errs != "" {
+		t.Errorf("idp keys list -h documents flags of rotate: %q", out)
+	}
+	if code, out, errs := runCLI(t, nil, ""); code != 2 || out != "" || !strings.Contains(errs, "Usage: idp <command>") {
+		t.Errorf("bare idp: exit %d, stdout %q, stderr %q", code, out, errs)
+	}
+	if code, _, errs := runCLI(t, nil, "", "users", "frobnicate"); code != 2 || !strings.Contains(errs, "unknown subcommand") {
+		t.Errorf("unknown subcommand: exit %d %q", code, errs)
+	}
+}
+
 // buildBinary compiles the real command once per test run.
 // buildBinary returns the idp binary, built once per test run: static,
 // stamped with the git revision (-buildvcs=auto: GOFLAGS may turn stamping

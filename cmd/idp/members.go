@@ -59,7 +59,7 @@ func usersInvite(ctx context.Context, c *cli, args []string) error {
 	username := fs.String("username", "", "the account's username (default: from the address)")
 	name := fs.String("name", "", "display name")
 	admin := fs.Bool("admin", false, "give the account the admin role")
-	if err := parse(fs, args); err != nil {
+	if err := c.parse(fs, args); err != nil {
 		return err
 	}
 	if *email == "" {
@@ -103,7 +103,7 @@ func usersImport(ctx context.Context, c *cli, args []string) error {
 	format := fs.String("format", "", "csv or jsonl (default: from the file name, else csv)")
 	dryRun := fs.Bool("dry-run", false, "check every row and say what would change, without writing")
 	noInvite := fs.Bool("no-invite", false, "do not mail an invitation to members imported without a password")
-	if err := parse(fs, args); err != nil {
+	if err := c.parse(fs, args); err != nil {
 		return err
 	}
 	if *file == "" {

@@ -35,7 +35,7 @@ func export(ctx context.Context, c *cli, args []string) error {
 	fs := c.flags("export")
 	cfgPath := c.configFlag(fs)
 	output := fs.String("output", "", "write to `FILE` instead of standard output")
-	if err := parse(fs, args); err != nil {
+	if err := c.parse(fs, args); err != nil {
 		return err
 	}
 	cfg, st, err := c.openStore(ctx, *cfgPath)
@@ -82,7 +82,7 @@ func importCmd(ctx context.Context, c *cli, args []string) error {
 	cfgPath := c.configFlag(fs)
 	input := fs.String("input", "", "read from `FILE` instead of standard input")
 	wipe := fs.Bool("wipe", false, "delete everything in the target database first (it is refused when not empty otherwise)")
-	if err := parse(fs, args); err != nil {
+	if err := c.parse(fs, args); err != nil {
 		return err
 	}
 	in := c.stdin

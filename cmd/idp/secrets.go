@@ -34,7 +34,7 @@ func rotateKEK(ctx context.Context, c *cli, args []string) error {
 	fs := c.flags("secrets rotate-kek")
 	cfgPath := c.configFlag(fs)
 	newFile := fs.String("new-key-file", "", "the new key-encryption key `FILE` (32 random bytes, base64: head -c 32 /dev/urandom | base64)")
-	if err := parse(fs, args); err != nil {
+	if err := c.parse(fs, args); err != nil {
 		return err
 	}
 	if *newFile == "" {
@@ -78,7 +78,7 @@ func rotateSecret(ctx context.Context, c *cli, args []string) error {
 	fs := c.flags("secrets rotate op_crypto_key|csrf_key")
 	cfgPath := c.configFlag(fs)
 	drop := fs.Bool("drop-previous", false, "stop accepting what the old value made at once (it leaked): signs every member out of the apps' access tokens, or voids open forms")
-	if err := parse(fs, args); err != nil {
+	if err := c.parse(fs, args); err != nil {
 		return err
 	}
 	if name == "" {

@@ -42,7 +42,7 @@ func (c *cli) openStore(ctx context.Context, path string) (config.Config, *secre
 func serve(ctx context.Context, c *cli, args []string) error {
 	fs := c.flags("serve")
 	cfgPath := c.configFlag(fs)
-	if err := parse(fs, args); err != nil {
+	if err := c.parse(fs, args); err != nil {
 		return err
 	}
 	cfg, err := c.loadConfig(*cfgPath)
@@ -93,7 +93,7 @@ func serve(ctx context.Context, c *cli, args []string) error {
 func migrate(ctx context.Context, c *cli, args []string) error {
 	fs := c.flags("migrate")
 	cfgPath := c.configFlag(fs)
-	if err := parse(fs, args); err != nil {
+	if err := c.parse(fs, args); err != nil {
 		return err
 	}
 	cfg, st, err := c.openStore(ctx, *cfgPath)
@@ -106,12 +106,12 @@ func migrate(ctx context.Context, c *cli, args []string) error {
 }
 
 func configCmd(ctx context.Context, c *cli, args []string) error {
-	if len(args) == 0 || args[0] != "check" {
-		return usageError{"usage: idp config check --config FILE"}
+	if args[0] != "check" {
+		return usageError{fmt.Sprintf("unknown subcommand %q\n%s", args[0], configUsage)}
 	}
 	fs := c.flags("config check")
 	cfgPath := c.configFlag(fs)
-	if err := parse(fs, args[1:]); err != nil {
+	if err := c.parse(fs, args[1:]); err != nil {
 		return err
 	}
 	cfg, err := c.loadConfig(*cfgPath)
@@ -129,7 +129,7 @@ func healthcheck(ctx context.Context, c *cli, args []string) error {
 	fs := c.flags("healthcheck")
 	cfgPath := c.configFlag(fs)
 	url := fs.String("url", "", "health `URL` to probe (default: /healthz on the configured listen address)")
-	if err := parse(fs, args); err != nil {
+	if err := c.parse(fs, args); err != nil {
 		return err
 	}
 	target := *url

@@ -72,7 +72,7 @@ func usersAdd(ctx context.Context, c *cli, args []string) error {
 	admin := fs.Bool("admin", false, "give the account the admin role")
 	verified := fs.Bool("email-verified", false, "mark the email address as verified")
 	fromStdin := fs.Bool("password-stdin", false, "read the password from standard input (required)")
-	if err := parse(fs, args); err != nil {
+	if err := c.parse(fs, args); err != nil {
 		return err
 	}
 	switch {
@@ -130,7 +130,7 @@ func usersList(ctx context.Context, c *cli, args []string) error {
 	fs := c.flags("users list")
 	cfgPath := c.configFlag(fs)
 	asJSON := fs.Bool("json", false, "print JSON lines")
-	if err := parse(fs, args); err != nil {
+	if err := c.parse(fs, args); err != nil {
 		return err
 	}
 	_, st, err := c.openStore(ctx, *cfgPath)
@@ -201,7 +201,7 @@ func usersSetPassword(ctx context.Context, c *cli, args []string) error {
 	cfgPath := c.configFlag(fs)
 	username := fs.String("username", "", "the account's username or email (required)")
 	fromStdin := fs.Bool("password-stdin", false, "read the new password from standard input (required)")
-	if err := parse(fs, args); err != nil {
+	if err := c.parse(fs, args); err != nil {
 		return err
 	}
 	login, err := loginArg(fs, *username)
@@ -248,7 +248,7 @@ func usersSetDisabled(ctx context.Context, c *cli, args []string, disable bool) 
 	fs := c.flags("users " + verb)
 	cfgPath := c.configFlag(fs)
 	username := fs.String("username", "", "the account's username or email (required)")
-	if err := parse(fs, args); err != nil {
+	if err := c.parse(fs, args); err != nil {
 		return err
 	}
 	login, err := loginArg(fs, *username)

@@ -65,7 +65,7 @@ func describeBuild(info *debug.BuildInfo, ok bool) buildDetails {
 
 func versionCmd(ctx context.Context, c *cli, args []string) error {
 	fs := c.flags("version")
-	if err := parse(fs, args); err != nil {
+	if err := c.parse(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
