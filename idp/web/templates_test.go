@@ -26,7 +26,7 @@ var textAttrs = map[string]bool{
 
 // templateFuncs are the names the templates may call, for the parser.
 var templateFuncs = map[string]any{
-	"date": true, "asset": true, "list": true,
+	"date": true, "asset": true, "list": true, "wbr": true,
 	"and": true, "or": true, "not": true, "len": true, "index": true, "slice": true, "call": true, "html": true, "js": true,
 	"urlquery": true, "print": true, "printf": true, "println": true, "eq": true, "ne": true, "lt": true, "le": true, "gt": true, "ge": true,
 }

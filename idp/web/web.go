@@ -117,6 +117,18 @@ func NewRenderer(o Options) (*Renderer, error) {
 	}
 	funcs := template.FuncMap{
 		"date": formatDate,
+		// wbr lets a long address or name break at its dots, @ and
+		// underscores rather than anywhere (or nowhere).
+		"wbr": func(s string) template.HTML {
+			var b strings.Builder
+			for _, r := range s {
+				b.WriteString(template.HTMLEscapeString(string(r)))
+				if r == '.' || r == '@' || r == '_' {
+					b.WriteString("<wbr>")
+				}
+			}
+			return template.HTML(b.String())
+		},
 		// list makes a few values one, for a shared template.
 		"list": func(v ...any) []any { return v },
 		"asset": func(name string) (string, error) {
