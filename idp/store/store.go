@@ -53,6 +53,7 @@ type Store interface {
 	SessionStore
 	KeyStore
 	SecretStore
+	SettingStore
 	PasskeyStore
 	CeremonyStore
 	SuggestionStore
@@ -480,6 +481,26 @@ type SecretStore interface {
 	RewrapSecrets(ctx context.Context, fn func(purpose, id string, value []byte) ([]byte, error)) (int, error)
 }
 
+// Setting is a setting an admin changed in the console; absent, the
+// configuration's applies. Value is JSON.
+type Setting struct {
+	Name      string    `json:"name"`
+	Value     []byte    `json:"value"`
+	UpdatedAt time.Time `json:"updated_at"`
+	// UpdatedBy is the admin's user ID.
+	UpdatedBy string `json:"updated_by"`
+}
+
+// SettingStore keeps the console's settings, shared by every replica.
+type SettingStore interface {
+	// Setting returns the setting named name; ErrNotFound when the
+	// configuration's applies.
+	Setting(ctx context.Context, name string) (*Setting, error)
+	// PutSetting stores s, replacing what was there; a nil Value deletes
+	// it (back to the configuration's).
+	PutSetting(ctx context.Context, s *Setting) error
+}
+
 // What RewrapSecrets hands fn: a generated secret, a signing key's private
 // key, or an unsent outbox message.
 const (
@@ -620,6 +641,7 @@ type Record struct {
 	RefreshToken *RefreshToken `json:"refresh_token,omitempty"`
 	AccessToken  *AccessToken  `json:"access_token,omitempty"`
 	UserImport   *UserImport   `json:"user_import,omitempty"`
+	Setting      *Setting      `json:"setting,omitempty"`
 }
 
 // Record kinds; Kinds is the order Export emits them in.
@@ -633,11 +655,12 @@ const (
 	KindRefreshToken = "refresh_token"
 	KindAccessToken  = "access_token"
 	KindUserImport   = "user_import"
+	KindSetting      = "setting"
 )
 
 // Kinds lists every record kind in the order Export emits them: each kind
 // after the kinds its rows refer to, so Import can insert in that order.
-var Kinds = []string{KindSecret, KindSigningKey, KindUser, KindUserImport, KindPasskey, KindSnooze, KindSession,
+var Kinds = []string{KindSecret, KindSetting, KindSigningKey, KindUser, KindUserImport, KindPasskey, KindSnooze, KindSession,
 	KindRefreshToken, KindAccessToken}
 
 // ImportStats counts what an import wrote, by kind.

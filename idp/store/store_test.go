@@ -56,7 +56,7 @@ func TestDumpNames(t *testing.T) {
 
 // TestKinds: every kind once, in the order Export emits them.
 func TestKinds(t *testing.T) {
-	want := []string{"secret", "signing_key", "user", "user_import", "passkey", "snooze", "session", "refresh_token", "access_token"}
+	want := []string{"secret", "setting", "signing_key", "user", "user_import", "passkey", "snooze", "session", "refresh_token", "access_token"}
 	if !slices.Equal(Kinds, want) {
 		t.Errorf("Kinds = %v, want %v", Kinds, want)
 	}

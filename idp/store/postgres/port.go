@@ -35,6 +35,14 @@ var exports = map[string]struct {
 			u, err := codec.ScanUser(sc)
 			return store.Record{Kind: store.KindUser, User: u}, err
 		}},
+	store.KindSetting: {`SELECT name, value, updated_at, updated_by FROM settings ORDER BY name COLLATE "C"`,
+		func(sc scanner) (store.Record, error) {
+			var v store.Setting
+			var value string
+			err := sc.Scan(&v.Name, &value, codec.TimeCol(&v.UpdatedAt), &v.UpdatedBy)
+			v.Value = []byte(value)
+			return store.Record{Kind: store.KindSetting, Setting: &v}, err
+		}},
 	store.KindUserImport: {`SELECT user_id, row_digest, password_digest, imported_at FROM user_imports ORDER BY user_id COLLATE "C"`,
 		func(sc scanner) (store.Record, error) {
 			var v store.UserImport
@@ -77,7 +85,7 @@ var durableTables = []string{"users", "signing_keys", "secrets", "browser_sessio
 // that refer to others first. The audit log is history and stays.
 var wipeOrder = []string{"passkeys", "suggestion_snoozes", "browser_sessions", "recovery_links", "users",
 	"access_tokens", "refresh_tokens", "auth_requests", "webauthn_ceremonies", "setup_tokens", "signing_keys",
-	"secrets", "throttle_failures"}
+	"secrets", "throttle_failures", "settings"}
 
 // Export calls emit for every durable row, from one REPEATABLE READ
 // snapshot: a dump taken while the provider runs is consistent.
@@ -189,6 +197,12 @@ func importRecord(ctx context.Context, db dbtx, r store.Record) error {
 	case store.KindPasskey:
 		if v := r.Passkey; v != nil {
 			return insertPasskey(ctx, db, v)
+		}
+	case store.KindSetting:
+		if v := r.Setting; v != nil {
+			_, err := db.Exec(ctx, `INSERT INTO settings (name, value, updated_at, updated_by) VALUES ($1, $2, $3, $4)`,
+				v.Name, string(v.Value), codec.Unix(v.UpdatedAt), v.UpdatedBy)
+			return mapErr(err)
 		}
 	case store.KindUserImport:
 		if v := r.UserImport; v != nil {

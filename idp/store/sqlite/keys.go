@@ -210,3 +210,34 @@ func (s *Store) RewrapSecrets(ctx context.Context, fn func(purpose, id string, v
 	}
 	return changed, nil
 }
+
+// Setting returns the console's setting named name.
+func (s *Store) Setting(ctx context.Context, name string) (*store.Setting, error) {
+	v := store.Setting{Name: name}
+	var value string
+	err := s.r.QueryRowContext(ctx, `SELECT value, updated_at, updated_by FROM settings WHERE name = ?`, name).
+		Scan(&value, codec.TimeCol(&v.UpdatedAt), &v.UpdatedBy)
+	if err != nil {
+		return nil, fmt.Errorf("setting %q: %w", name, mapErr(err))
+	}
+	v.Value = []byte(value)
+	return &v, nil
+}
+
+// PutSetting stores or (nil Value) deletes a console setting.
+func (s *Store) PutSetting(ctx context.Context, v *store.Setting) error {
+	err := s.inTx(ctx, func(tx *txn) error {
+		if v.Value == nil {
+			_, err := tx.ExecContext(ctx, `DELETE FROM settings WHERE name = ?`, v.Name)
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO settings (name, value, updated_at, updated_by) VALUES (?, ?, ?, ?)
+			ON CONFLICT (name) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at,
+			updated_by = excluded.updated_by`, v.Name, string(v.Value), codec.Unix(v.UpdatedAt), v.UpdatedBy)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("put setting %q: %w", v.Name, err)
+	}
+	return nil
+}

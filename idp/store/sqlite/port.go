@@ -36,6 +36,14 @@ var exports = map[string]struct {
 			u, err := codec.ScanUser(sc)
 			return store.Record{Kind: store.KindUser, User: u}, err
 		}},
+	store.KindSetting: {`SELECT name, value, updated_at, updated_by FROM settings ORDER BY name`,
+		func(sc scanner) (store.Record, error) {
+			var v store.Setting
+			var value string
+			err := sc.Scan(&v.Name, &value, codec.TimeCol(&v.UpdatedAt), &v.UpdatedBy)
+			v.Value = []byte(value)
+			return store.Record{Kind: store.KindSetting, Setting: &v}, err
+		}},
 	store.KindUserImport: {`SELECT user_id, row_digest, password_digest, imported_at FROM user_imports ORDER BY user_id`,
 		func(sc scanner) (store.Record, error) {
 			var v store.UserImport
@@ -90,7 +98,7 @@ var durableTables = []string{"users", "signing_keys", "secrets", "browser_sessio
 // to others first. The audit log is history and stays.
 var wipeOrder = []string{"passkeys", "suggestion_snoozes", "browser_sessions", "recovery_links", "users",
 	"access_tokens", "refresh_tokens", "auth_requests", "webauthn_ceremonies", "setup_tokens", "signing_keys",
-	"secrets", "throttle_failures"}
+	"secrets", "throttle_failures", "settings"}
 
 // Export calls emit for every durable row, from one read transaction: WAL
 // gives it a snapshot, so a dump taken while the provider runs is
@@ -203,6 +211,12 @@ func importRecord(ctx context.Context, tx *txn, r store.Record) error {
 				p.AttestationFormat, codec.List(p.Transports), codec.NullBytes(p.AAGUID), int64(p.SignCount), p.CloneWarning,
 				p.Attachment, p.UserPresent, p.UserVerified, p.BackupEligible, p.BackupState, p.AutoCreated,
 				codec.Unix(p.CreatedAt), p.CreatedUA, codec.UnixPtr(p.LastUsedAt), p.LastUsedUA)
+			return mapErr(err)
+		}
+	case store.KindSetting:
+		if v := r.Setting; v != nil {
+			_, err := tx.ExecContext(ctx, `INSERT INTO settings (name, value, updated_at, updated_by) VALUES (?, ?, ?, ?)`,
+				v.Name, string(v.Value), codec.Unix(v.UpdatedAt), v.UpdatedBy)
 			return mapErr(err)
 		}
 	case store.KindUserImport:

@@ -113,6 +113,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"ConcurrentReservations", testConcurrentReservations},
 		{"RefreshSingleSuccessor", testRefreshSingleSuccessor},
 		{"ImportMember", testImportMember},
+		{"Settings", testSettings},
 		{"ConcurrentImports", testConcurrentImports},
 	}
 	for _, tc := range tests {
@@ -1934,6 +1935,8 @@ func Fill(t *testing.T, s store.Store) {
 	_, _, err := s.ImportMember(ctx, store.ImportedMember{User: newUser("u3", "carol", "carol@example.org"),
 		RowDigest: hash("row"), PasswordDigest: hash("pw")}, t0)
 	must(t, err, "fill: import carol")
+	must(t, s.PutSetting(ctx, &store.Setting{Name: "passkeys.rollout", Value: []byte(`{"stage":"group"}`), UpdatedAt: t0,
+		UpdatedBy: "u1"}), "fill: setting")
 
 	must(t, s.RotateSigningKey(ctx, newKey("k1", "RS256", t0), "", time.Time{}), "fill: first key")
 	must(t, s.RotateSigningKey(ctx, newKey("k2", "RS256", t0.Add(time.Hour)), "k1", t0.Add(25*time.Hour)), "fill: rotate key")
@@ -2045,6 +2048,10 @@ func checkDumpOfStore(t *testing.T, s store.Store, dump []store.Record) {
 			u, err := s.UserByID(ctx, r.User.ID)
 			must(t, err, "user "+r.User.ID)
 			checkEqual(t, "exported user "+r.User.ID, r.User, u)
+		case store.KindSetting:
+			v, err := s.Setting(ctx, r.Setting.Name)
+			must(t, err, "setting "+r.Setting.Name)
+			checkEqual(t, "exported setting "+r.Setting.Name, r.Setting, v)
 		case store.KindUserImport:
 			v, err := s.UserImportOf(ctx, r.UserImport.UserID)
 			must(t, err, "import record of "+r.UserImport.UserID)
@@ -2073,7 +2080,7 @@ func checkDumpOfStore(t *testing.T, s store.Store, dump []store.Record) {
 			t.Errorf("record %d has unknown kind %q", i, r.Kind)
 		}
 	}
-	want := map[string]int{store.KindSecret: 2, store.KindSigningKey: 3, store.KindUser: 3, store.KindUserImport: 1, store.KindPasskey: 3,
+	want := map[string]int{store.KindSecret: 2, store.KindSigningKey: 3, store.KindUser: 3, store.KindUserImport: 1, store.KindSetting: 1, store.KindPasskey: 3,
 		store.KindSnooze: 1, store.KindSession: 1, store.KindRefreshToken: 2, store.KindAccessToken: 3}
 	if !reflect.DeepEqual(counts, want) {
 		t.Errorf("dump has %v, want %v", counts, want)
@@ -2659,5 +2666,24 @@ func testConcurrentImports(t *testing.T, s store.Store) {
 	}
 	if n, _ := s.CountUsers(ctx); created != 1 || n != 1 {
 		t.Errorf("created %d times, %d accounts; want once", created, n)
+	}
+}
+
+// Console settings: absent until set, replaced, deleted back to absent.
+func testSettings(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	if _, err := s.Setting(ctx, "passkeys.rollout"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("unset setting: %v", err)
+	}
+	for i, v := range []string{`{"stage":"group","group":["alice"]}`, `{"stage":"everyone"}`} {
+		put := &store.Setting{Name: "passkeys.rollout", Value: []byte(v), UpdatedAt: t0.Add(time.Duration(i) * time.Hour), UpdatedBy: "a1"}
+		must(t, s.PutSetting(ctx, put), "put setting")
+		got, err := s.Setting(ctx, "passkeys.rollout")
+		must(t, err, "setting")
+		checkEqual(t, "setting", got, put)
+	}
+	must(t, s.PutSetting(ctx, &store.Setting{Name: "passkeys.rollout"}), "delete setting")
+	if _, err := s.Setting(ctx, "passkeys.rollout"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("deleted setting: %v", err)
 	}
 }
