@@ -95,7 +95,7 @@ func (h *Handler) member(c *gin.Context) *session.Current {
 }
 
 func (h *Handler) page(cur *session.Current) settingsPage {
-	return settingsPage{Tab: "profile", PasskeysOn: h.Passkeys != nil, Name: cur.User.Name, Email: cur.User.Email, MinLength: h.PasswordMinLength,
+	return settingsPage{Tab: "profile", PasskeysOn: h.Passkeys.On(), Name: cur.User.Name, Email: cur.User.Email, MinLength: h.PasswordMinLength,
 		EmailVerified: cur.User.EmailVerified, CanVerify: h.Mail.Enabled()}
 }
 

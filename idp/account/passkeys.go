@@ -42,7 +42,7 @@ func (h *Handler) passkeys(c *gin.Context) {
 	if cur == nil {
 		return
 	}
-	if h.Passkeys == nil {
+	if !h.Passkeys.On() {
 		h.Render.Error(c.Writer, c.Request, web.FailNotFound)
 		return
 	}
@@ -82,7 +82,7 @@ func (h *Handler) passkeys(c *gin.Context) {
 
 // jsonMember checks a JSON call: passkeys on, CSRF, signed in.
 func (h *Handler) jsonMember(c *gin.Context) *session.Current {
-	if h.Passkeys == nil {
+	if !h.Passkeys.On() {
 		h.Render.JSONFail(c.Writer, c.Request, http.StatusNotFound, "PK-OFF", "json.PK-OFF")
 		return nil
 	}
@@ -197,7 +197,7 @@ func validPasskeyName(n string) (string, bool) {
 // from the sign-in suggestion, it continues to the signed target.
 func (h *Handler) rename(c *gin.Context) {
 	cur := h.guard(c)
-	if cur == nil || h.Passkeys == nil {
+	if cur == nil || !h.Passkeys.On() {
 		return
 	}
 	ctx := c.Request.Context()
@@ -228,7 +228,7 @@ func (h *Handler) rename(c *gin.Context) {
 // remove is POST /settings/passkeys/:id/delete.
 func (h *Handler) remove(c *gin.Context) {
 	cur := h.guard(c)
-	if cur == nil || h.Passkeys == nil || h.stale(c, cur, "/settings/passkeys") {
+	if cur == nil || !h.Passkeys.On() || h.stale(c, cur, "/settings/passkeys") {
 		return
 	}
 	ctx := c.Request.Context()

@@ -65,6 +65,7 @@ func (h *Handler) Register(r gin.IRouter) {
 	g.GET("/mail", h.mailOutbox)
 	g.GET("/clients", h.clients)
 	g.GET("/rollout", h.rollout)
+	g.POST("/rollout", h.change(h.setRollout))
 	g.GET("/audit", h.auditLog)
 	g.GET("/audit/export", h.auditExport)
 	g.GET("/health", h.health)

@@ -1,14 +1,18 @@
 package admin
 
 import (
+	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
+	"slices"
 	"sort"
 	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/communityidp/idp/config"
 	"github.com/communityidp/idp/idp/audit"
 	"github.com/communityidp/idp/idp/passkey"
 	"github.com/communityidp/idp/idp/store"
@@ -69,6 +73,34 @@ type rolloutPage struct {
 	// RegisterFailures counts passkeys that could not be added (last 30
 	// days): not sign-in failures, so they stay out of the figures above.
 	RegisterFailures int
+
+	// FromConsole: an admin chose the stage (SetBy, at SetAt), not the
+	// configuration (whose stage is ConfigStage).
+	FromConsole bool
+	SetBy       string
+	SetAt       time.Time
+	ConfigStage string
+	// The form: a refused group, why, and a notice after saving.
+	Error, GroupInput, Notice string
+	// Choices are the form's stages, then "the configuration's".
+	Choices []stageChoice
+}
+
+// Stages are the rollout's stages, in order.
+var Stages = []string{config.RolloutOff, config.RolloutAdmins, config.RolloutGroup, config.RolloutEveryone}
+
+// stageKeys name each stage for people.
+var stageKeys = map[string]string{
+	config.RolloutOff:      "rollout.name.off",
+	config.RolloutAdmins:   "rollout.name.admins",
+	config.RolloutGroup:    "rollout.name.group",
+	config.RolloutEveryone: "rollout.name.everyone",
+}
+
+// stageChoice is one stage of the form.
+type stageChoice struct {
+	Value, Label string
+	Checked      bool
 }
 
 // GroupList is the rollout group as one line: "alice, role:admin".
@@ -79,7 +111,20 @@ func (p *rolloutPage) GroupList() string { return strings.Join(p.Group, ", ") }
 func (h *Handler) rolloutFigures(c *gin.Context) (*rolloutPage, error) {
 	ctx := c.Request.Context()
 	now := h.Now()
-	p := &rolloutPage{Stage: h.Config.Passkeys.Rollout, Group: h.Config.Passkeys.RolloutGroup}
+	cur := h.Passkeys.Rollout().Current(ctx)
+	p := &rolloutPage{Stage: cur.Stage, Group: cur.Group, FromConsole: cur.FromConsole, SetAt: cur.SetAt,
+		ConfigStage: h.Passkeys.Rollout().Config().Stage}
+	if cur.SetBy != "" {
+		if u, err := h.Store.UserByID(ctx, cur.SetBy); err == nil {
+			p.SetBy = u.Username
+		}
+	}
+	for _, st := range Stages {
+		p.Choices = append(p.Choices, stageChoice{Value: st, Label: h.Render.T(c.Request, stageKeys[st]),
+			Checked: cur.FromConsole && cur.Stage == st})
+	}
+	p.Choices = append(p.Choices, stageChoice{Value: "config", Checked: !cur.FromConsole,
+		Label: h.Render.T(c.Request, "admin.rollout.use_config", h.Render.T(c.Request, stageKeys[p.ConfigStage]))})
 	var err error
 	if p.Coverage, err = h.Store.PasskeyCoverage(ctx); err != nil {
 		return nil, err
@@ -197,7 +242,73 @@ func (h *Handler) rollout(c *gin.Context) {
 		h.serverError(c, "rollout figures", err)
 		return
 	}
+	p.GroupInput = strings.Join(p.Group, "\n")
+	if c.Query("done") == "saved" {
+		p.Notice = h.Render.T(c.Request, "admin.rollout.saved")
+	}
 	h.page(c, http.StatusOK, "admin_rollout", p)
+}
+
+// setRollout is POST /admin/rollout: the stage (or "config": back to the
+// configuration's) and, for the group stage, the group: usernames and
+// role:admin or role:member, one a line or separated by commas. Every
+// name must be a member's: a typo would leave someone out unseen.
+func (h *Handler) setRollout(c *gin.Context) {
+	ctx := c.Request.Context()
+	stage := c.PostForm("stage")
+	input := c.PostForm("group")
+	var group []string
+	for _, f := range strings.FieldsFunc(input, func(r rune) bool { return r == ',' || r == '\n' || r == '\r' }) {
+		if f = strings.ToLower(strings.TrimSpace(f)); f != "" && !slices.Contains(group, f) {
+			group = append(group, f)
+		}
+	}
+	fail := func(key string, args ...any) {
+		p, err := h.rolloutFigures(c)
+		if err != nil {
+			h.serverError(c, "rollout figures", err)
+			return
+		}
+		p.Error, p.GroupInput = h.Render.T(c.Request, key, args...), input
+		h.page(c, http.StatusBadRequest, "admin_rollout", p)
+	}
+	switch {
+	case stage == "config":
+		stage, group = "", nil
+	case !slices.Contains(Stages, stage):
+		fail("admin.rollout.error.stage")
+		return
+	case stage == config.RolloutGroup && len(group) == 0:
+		fail("admin.rollout.error.empty_group")
+		return
+	case stage != config.RolloutGroup:
+		group = nil
+	}
+	var unknown []string
+	for _, g := range group {
+		if g == "role:admin" || g == "role:member" {
+			continue
+		}
+		if _, err := h.Store.UserByLogin(ctx, g); errors.Is(err, store.ErrNotFound) || strings.Contains(g, "@") {
+			unknown = append(unknown, g)
+		}
+	}
+	if len(unknown) > 0 {
+		fail("admin.rollout.error.unknown", strings.Join(unknown, ", "))
+		return
+	}
+	before := h.Passkeys.Rollout().Current(ctx)
+	if err := h.Passkeys.Rollout().Set(ctx, stage, group, admin(c).User.ID); err != nil {
+		h.serverError(c, "save the rollout", err)
+		return
+	}
+	to := stage
+	if to == "" {
+		to = "config:" + h.Passkeys.Rollout().Config().Stage
+	}
+	h.record(c, audit.RolloutChanged, "", map[string]string{"from": before.Stage, "to": to, "group": strings.Join(group, ",")})
+	slog.InfoContext(ctx, "passkey rollout changed", "from", before.Stage, "to", to)
+	c.Redirect(http.StatusSeeOther, "/admin/rollout?done=saved")
 }
 
 type overviewPage struct {

@@ -112,6 +112,13 @@ func (p *Page) Fill(button string, fields map[string]string) (*html.Node, url.Va
 		if input == nil {
 			return nil, nil, fmt.Errorf("no field labelled %q on %s", label, p.URL.Path)
 		}
+		if t := Attr(input, "type"); t == "radio" || t == "checkbox" {
+			// Choosing a radio (or ticking a box) sends its own value.
+			v = Attr(input, "value")
+			if v == "" {
+				v = "on"
+			}
+		}
 		byName[Attr(input, "name")] = v
 	}
 	values := Values(form, byName)
@@ -123,10 +130,12 @@ func (p *Page) Fill(button string, fields map[string]string) (*html.Node, url.Va
 
 // Values are the form's named inputs (hidden ones included) with set
 // replacing the values of the inputs it names.
+// Like a browser: a radio or checkbox only when checked, a textarea's
+// text, a select's selected option.
 func Values(form *html.Node, set map[string]string) url.Values {
 	values := url.Values{}
 	Walk(form, func(n *html.Node) {
-		if n.Type != html.ElementNode || n.Data != "input" {
+		if n.Type != html.ElementNode || (n.Data != "input" && n.Data != "textarea" && n.Data != "select") {
 			return
 		}
 		name := Attr(n, "name")
@@ -137,9 +146,39 @@ func Values(form *html.Node, set map[string]string) url.Values {
 			values.Set(name, v)
 			return
 		}
-		values.Add(name, Attr(n, "value"))
+		switch {
+		case n.Data == "textarea":
+			values.Add(name, TextOf(n))
+		case n.Data == "select":
+			opt := Find(n, func(o *html.Node) bool { return o.Data == "option" && hasAttr(o, "selected") })
+			if opt == nil {
+				opt = Find(n, func(o *html.Node) bool { return o.Data == "option" })
+			}
+			if opt != nil {
+				values.Add(name, Attr(opt, "value"))
+			}
+		case Attr(n, "type") == "radio" || Attr(n, "type") == "checkbox":
+			if hasAttr(n, "checked") {
+				v := Attr(n, "value")
+				if v == "" {
+					v = "on"
+				}
+				values.Add(name, v)
+			}
+		default:
+			values.Add(name, Attr(n, "value"))
+		}
 	})
 	return values
+}
+
+func hasAttr(n *html.Node, key string) bool {
+	for _, a := range n.Attr {
+		if a.Key == key {
+			return true
+		}
+	}
+	return false
 }
 
 // Text is the page's visible text, whitespace collapsed (scripts, styles
@@ -147,6 +186,14 @@ func Values(form *html.Node, set map[string]string) url.Values {
 func (p *Page) Text() string {
 	var sb strings.Builder
 	Walk(p.Doc, func(n *html.Node) {
+		if n.Type == html.ElementNode && n.Data == "wbr" {
+			// A place a word may break: the word goes on.
+			if t := sb.String(); strings.HasSuffix(t, " ") {
+				sb.Reset()
+				sb.WriteString(t[:len(t)-1])
+			}
+			return
+		}
 		if n.Type == html.TextNode && n.Parent != nil && n.Parent.Data != "script" && n.Parent.Data != "style" && n.Parent.Data != "title" {
 			sb.WriteString(n.Data)
 			sb.WriteString(" ")
@@ -181,11 +228,14 @@ func (p *Page) FormWithAction(action string) *html.Node {
 	return Find(p.Doc, func(n *html.Node) bool { return n.Data == "form" && Attr(n, "action") == action })
 }
 
-// Labelled finds the input the label with this text is for.
+// Labelled finds the input the label with this text is for, or holds.
 func (p *Page) Labelled(label string) *html.Node {
 	l := Find(p.Doc, func(n *html.Node) bool { return n.Data == "label" && collapse(TextOf(n)) == label })
-	if l == nil || Attr(l, "for") == "" {
+	if l == nil {
 		return nil
+	}
+	if Attr(l, "for") == "" {
+		return Find(l, func(n *html.Node) bool { return n.Data == "input" || n.Data == "textarea" || n.Data == "select" })
 	}
 	return FindByID(p.Doc, Attr(l, "for"))
 }

@@ -208,7 +208,7 @@ type identifierPage struct {
 
 func (h *Handler) identifierPage(c *gin.Context, f flow, login, errMsg string) identifierPage {
 	return identifierPage{Flow: f, Login: login, Error: errMsg, Signup: h.signupOpen(),
-		Autofill: h.Passkeys != nil && !passkey.IsEmbeddedWebView(c.Request.UserAgent())}
+		Autofill: h.Passkeys.On() && !passkey.IsEmbeddedWebView(c.Request.UserAgent())}
 }
 
 // start is GET /login: answer at once from the browser session when the
@@ -338,7 +338,7 @@ func (h *Handler) password(c *gin.Context) {
 		slog.WarnContext(ctx, "sign-in throttled", "user", userID, "wait", wait.Round(time.Second))
 		page.Code = "LOGIN-THROTTLED"
 		page.Error = h.Render.T(c.Request, "login.throttled", h.Render.Wait(c.Request, wait))
-		if h.Passkeys != nil {
+		if h.Passkeys.On() {
 			page.Error += " " + h.Render.T(c.Request, "login.throttled_passkey")
 		}
 		c.Header("Retry-After", throttle.RetryAfter(wait))

@@ -19,7 +19,7 @@ import (
 // hasPasskeys reports whether passkeys are on and the account named by
 // login has one.
 func (h *Handler) hasPasskeys(c *gin.Context, login string) bool {
-	if h.Passkeys == nil {
+	if !h.Passkeys.On() {
 		return false
 	}
 	ctx := c.Request.Context()
@@ -47,7 +47,7 @@ func (h *Handler) passkeyPage(c *gin.Context, f flow, login string) passkeyPage 
 
 // jsonGuard checks a JSON call's CSRF token and origin.
 func (h *Handler) jsonGuard(c *gin.Context) bool {
-	if h.Passkeys == nil {
+	if !h.Passkeys.On() {
 		h.Render.JSONFail(c.Writer, c.Request, http.StatusNotFound, "PK-OFF", "json.PK-OFF")
 		return false
 	}

@@ -172,7 +172,7 @@ func (h *Handler) recoverAccount(c *gin.Context) {
 	// A member who has passkeys goes to remove the lost device's; one who
 	// has none is offered one, where the rollout includes them.
 	next := "/settings?done=recovered"
-	if pks, err := h.Store.PasskeysByUser(ctx, u.ID); err == nil && len(pks) > 0 && h.Passkeys != nil {
+	if pks, err := h.Store.PasskeysByUser(ctx, u.ID); err == nil && len(pks) > 0 && h.Passkeys.On() {
 		next = "/settings/passkeys?done=recovered"
 	} else if h.suggestFor(c, u) {
 		next = "/login/suggest?" + url.Values{"continue": {next}, "sig": {h.CSRF.SignTarget(next)}}.Encode()

@@ -48,6 +48,7 @@ type Service struct {
 	now     func() time.Time
 	fakeKey []byte
 	metrics *metrics.Metrics
+	rollout *Rollout
 }
 
 // Options configure a Service.
@@ -62,11 +63,9 @@ type Options struct {
 	Now     func() time.Time
 }
 
-// New returns a Service, or nil when passkeys are off.
+// New returns a Service. Whether passkeys are on at a given moment is the
+// rollout's (On): an admin can switch them on from the console.
 func New(o Options) (*Service, error) {
-	if o.Config.Passkeys.Rollout == config.RolloutOff {
-		return nil, nil
-	}
 	if o.Now == nil {
 		o.Now = time.Now
 	}
@@ -91,8 +90,18 @@ func New(o Options) (*Service, error) {
 	if err != nil {
 		return nil, fmt.Errorf("passkeys configuration: %w", err)
 	}
-	return &Service{wa: wa, store: o.Store, cfg: o.Config.Passkeys, now: o.Now, fakeKey: o.FakeKey, metrics: o.Metrics}, nil
+	return &Service{wa: wa, store: o.Store, cfg: o.Config.Passkeys, now: o.Now, fakeKey: o.FakeKey, metrics: o.Metrics,
+		rollout: NewRollout(o.Store, o.Config.Passkeys, o.Now)}, nil
 }
+
+// On reports whether passkeys are on (the rollout is past "off"): the
+// pages show passkeys only then.
+func (s *Service) On() bool {
+	return s != nil && s.rollout.Current(context.Background()).Stage != config.RolloutOff
+}
+
+// Rollout is who is offered passkeys, as the console sets it.
+func (s *Service) Rollout() *Rollout { return s.rollout }
 
 // RPID is the relying party ID.
 func (s *Service) RPID() string { return s.cfg.RPID }
@@ -100,18 +109,7 @@ func (s *Service) RPID() string { return s.cfg.RPID }
 // Offered reports whether the rollout offers u "Add Passkey" and the
 // suggestion. Signing in with an existing passkey does not depend on it.
 func (s *Service) Offered(u *store.User) bool {
-	if s == nil || u == nil {
-		return false
-	}
-	switch s.cfg.Rollout {
-	case config.RolloutEveryone:
-		return true
-	case config.RolloutAdmins:
-		return u.Role == store.RoleAdmin
-	case config.RolloutGroup:
-		return slices.Contains(s.cfg.RolloutGroup, u.Username) || slices.Contains(s.cfg.RolloutGroup, "role:"+string(u.Role))
-	}
-	return false
+	return s != nil && s.rollout.Current(context.Background()).Offers(u)
 }
 
 // SuggestionSnooze is how long "Not now" lasts.

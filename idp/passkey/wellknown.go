@@ -27,9 +27,6 @@ type WellKnown struct {
 func NewWellKnown(cfg config.Config) (WellKnown, error) {
 	var w WellKnown
 	pk := cfg.Passkeys
-	if pk.Rollout == config.RolloutOff {
-		return w, nil
-	}
 	if len(pk.Android) > 0 {
 		type target struct {
 			Namespace    string   `json:"namespace"`

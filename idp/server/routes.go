@@ -69,6 +69,10 @@ func (s *Server) routes(sessions *session.Manager, render *web.Renderer, p *oidc
 	} {
 		if body != nil {
 			g.GET(path, func(c *gin.Context) {
+				if !lh.Passkeys.On() { // the rollout is off: no passkeys to share
+					render.Error(c.Writer, c.Request, web.FailNotFound)
+					return
+				}
 				c.Header("Cache-Control", "public, max-age=3600")
 				c.Data(http.StatusOK, "application/json", body)
 			})
