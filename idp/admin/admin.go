@@ -61,6 +61,9 @@ func (h *Handler) Register(r gin.IRouter) {
 	g.POST("/members/:id/verify-email", h.change(h.markVerified))
 	g.POST("/members/invite", h.change(h.inviteOne))
 	g.POST("/members/invite-csv", h.change(h.inviteCSV))
+	g.POST("/members/create", h.change(h.createMember))
+	g.POST("/members/:id/role", h.change(h.changeRole))
+	g.POST("/members/:id/profile", h.change(h.editProfile))
 	g.GET("/confirm", h.confirm)
 	g.GET("/mail", h.mailOutbox)
 	g.GET("/clients", h.clients)
@@ -137,8 +140,10 @@ type membersPage struct {
 	Members []store.User
 	// The invitation form: what was typed, what went wrong, and whether
 	// mail (and so invitations) is on.
-	InviteEmail, InviteUsername, InviteError string
-	Mail                                     bool
+	InviteEmail, InviteUsername, InviteName, InviteError string
+	// CreateError is why "Create member" refused what was typed.
+	CreateError string
+	Mail        bool
 }
 
 func (h *Handler) members(c *gin.Context) {
@@ -166,6 +171,10 @@ type memberPage struct {
 	// Recovery is a link just created: shown once.
 	Recovery        string
 	RecoveryExpires time.Time
+	// The profile form: what was typed and what was wrong with it.
+	Username, Email, Name, ProfileError string
+	// Self: the admin's own account (no role change, no disabling).
+	Self bool
 }
 
 type passkeyRow struct {
@@ -188,7 +197,8 @@ func (h *Handler) loadMember(c *gin.Context) *store.User {
 
 func (h *Handler) memberData(c *gin.Context, u *store.User) (*memberPage, error) {
 	ctx := c.Request.Context()
-	p := &memberPage{Member: u, Mail: h.Mail.Enabled()}
+	p := &memberPage{Member: u, Mail: h.Mail.Enabled(), Username: u.Username, Email: u.Email, Name: u.Name,
+		Self: u.ID == admin(c).User.ID}
 	pks, err := h.Store.PasskeysByUser(ctx, u.ID)
 	if err != nil {
 		return nil, err
@@ -240,6 +250,8 @@ func (h *Handler) member(c *gin.Context) {
 		p.Notice = h.Render.T(c.Request, "admin.member.notice.verified")
 	case "reset":
 		p.Notice = h.Render.T(c.Request, "admin.member.notice.reset", u.Email)
+	case "updated":
+		p.Notice = h.Render.T(c.Request, "admin.member.notice.updated")
 	}
 	h.page(c, http.StatusOK, "admin_member", p)
 }
