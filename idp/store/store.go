@@ -760,6 +760,26 @@ type AuditStore interface {
 	// PruneAudit deletes events before the time (retention) and returns
 	// how many.
 	PruneAudit(ctx context.Context, before time.Time) (int64, error)
+	// CountAuditByDay counts events of kinds at or after since, by day
+	// (UTC, the day's start) and kind, method and code, oldest first.
+	CountAuditByDay(ctx context.Context, since time.Time, kinds []string) ([]DayCount, error)
+	// PasskeyAdoption counts, for each week from since (week 0 starts at
+	// since), the members who signed in that week and how many of them
+	// had a passkey by its end.
+	PasskeyAdoption(ctx context.Context, since time.Time, weeks int) ([]WeekAdoption, error)
+}
+
+// DayCount is one day's count of one kind of audit event.
+type DayCount struct {
+	Day                time.Time
+	Kind, Method, Code string
+	N                  int
+}
+
+// WeekAdoption is a week's active members and those with a passkey.
+type WeekAdoption struct {
+	Week                int
+	Active, WithPasskey int
 }
 
 // Link purposes: what a RecoveryLink does.

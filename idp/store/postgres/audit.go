@@ -124,3 +124,50 @@ func (s *Store) PruneAudit(ctx context.Context, before time.Time) (int64, error)
 	}
 	return tag.RowsAffected(), nil
 }
+
+// CountAuditByDay counts events by UTC day and kind, method and code.
+func (s *Store) CountAuditByDay(ctx context.Context, since time.Time, kinds []string) ([]store.DayCount, error) {
+	rows, err := s.pool.Query(ctx, `SELECT at - at % 86400 AS day, kind, method, code, COUNT(*) FROM audit_events
+		WHERE at >= $1 AND kind = ANY($2) GROUP BY day, kind, method, code
+		ORDER BY day, kind COLLATE "C", method COLLATE "C", code COLLATE "C"`, since.Unix(), kinds)
+	if err != nil {
+		return nil, fmt.Errorf("count audit events by day: %w", mapErr(err))
+	}
+	defer rows.Close()
+	var out []store.DayCount
+	for rows.Next() {
+		var c store.DayCount
+		var day int64
+		if err := rows.Scan(&day, &c.Kind, &c.Method, &c.Code, &c.N); err != nil {
+			return nil, fmt.Errorf("count audit events by day: %w", err)
+		}
+		c.Day = time.Unix(day, 0).UTC()
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
+// PasskeyAdoption counts each week's active members and those among them
+// with a passkey by the week's end (passkeys deleted since do not count).
+func (s *Store) PasskeyAdoption(ctx context.Context, since time.Time, weeks int) ([]store.WeekAdoption, error) {
+	rows, err := s.pool.Query(ctx, `SELECT w, COUNT(*), COUNT(*) FILTER (WHERE EXISTS (SELECT 1 FROM passkeys p
+			WHERE p.user_id = a.user_id AND p.created_at < $1 + (w + 1) * 604800))
+		FROM (SELECT DISTINCT (at - $1) / 604800 AS w, user_id FROM audit_events
+			WHERE kind = 'signin.success' AND user_id <> '' AND at >= $1 AND at < $1 + $2 * 604800) a
+		GROUP BY w ORDER BY w`, since.Unix(), weeks)
+	if err != nil {
+		return nil, fmt.Errorf("passkey adoption: %w", mapErr(err))
+	}
+	defer rows.Close()
+	var out []store.WeekAdoption
+	for rows.Next() {
+		var w store.WeekAdoption
+		var week, active, with int64
+		if err := rows.Scan(&week, &active, &with); err != nil {
+			return nil, fmt.Errorf("passkey adoption: %w", err)
+		}
+		w.Week, w.Active, w.WithPasskey = int(week), int(active), int(with)
+		out = append(out, w)
+	}
+	return out, rows.Err()
+}

@@ -114,6 +114,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"RefreshSingleSuccessor", testRefreshSingleSuccessor},
 		{"ImportMember", testImportMember},
 		{"Settings", testSettings},
+		{"AuditByDayAndAdoption", testAuditByDayAndAdoption},
 		{"ConcurrentImports", testConcurrentImports},
 	}
 	for _, tc := range tests {
@@ -2685,5 +2686,56 @@ func testSettings(t *testing.T, s store.Store) {
 	must(t, s.PutSetting(ctx, &store.Setting{Name: "passkeys.rollout"}), "delete setting")
 	if _, err := s.Setting(ctx, "passkeys.rollout"); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("deleted setting: %v", err)
+	}
+}
+
+// The rollout's charts: events by day, and each week's active members
+// with and without a passkey by the week's end.
+func testAuditByDayAndAdoption(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	day := time.Date(2030, 1, 7, 0, 0, 0, 0, time.UTC) // a Monday
+	for _, id := range []string{"u1", "u2", "u3"} {
+		must(t, s.CreateUser(ctx, newUser(id, "user-"+id, "")), "create "+id)
+	}
+	// u1 has a passkey from the start, u2 from the second week, u3 never.
+	must(t, s.CreatePasskey(ctx, newPasskey("pk1", "u1", day.Add(-time.Hour))), "passkey u1")
+	must(t, s.CreatePasskey(ctx, newPasskey("pk2", "u2", day.Add(8*24*time.Hour))), "passkey u2")
+	signIn := func(at time.Time, user, method string) {
+		appendAudit(t, s, &store.AuditEvent{At: at, Kind: "signin.success", UserID: user, ActorID: user, Method: method})
+	}
+	signIn(day.Add(time.Hour), "u1", "passkey")
+	signIn(day.Add(2*time.Hour), "u1", "passkey") // twice: still one member
+	signIn(day.Add(3*time.Hour), "u2", "pwd")
+	signIn(day.Add(25*time.Hour), "u3", "pwd")
+	signIn(day.Add(9*24*time.Hour), "u2", "passkey")
+	signIn(day.Add(10*24*time.Hour), "u3", "pwd")
+	appendAudit(t, s, &store.AuditEvent{At: day.Add(90 * time.Minute), Kind: "passkey.failure", Code: "PK-CANCELLED"})
+	appendAudit(t, s, &store.AuditEvent{At: day.Add(-time.Hour), Kind: "signin.success", UserID: "u3", Method: "pwd"}) // before since
+
+	got, err := s.PasskeyAdoption(ctx, day, 4)
+	must(t, err, "adoption")
+	want := []store.WeekAdoption{{Week: 0, Active: 3, WithPasskey: 1}, {Week: 1, Active: 2, WithPasskey: 1}}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("adoption = %+v, want %+v", got, want)
+	}
+
+	days, err := s.CountAuditByDay(ctx, day, []string{"signin.success", "passkey.failure"})
+	must(t, err, "by day")
+	wantDays := []store.DayCount{
+		{Day: day, Kind: "passkey.failure", Code: "PK-CANCELLED", N: 1},
+		{Day: day, Kind: "signin.success", Method: "passkey", N: 2},
+		{Day: day, Kind: "signin.success", Method: "pwd", N: 1},
+		{Day: day.Add(24 * time.Hour), Kind: "signin.success", Method: "pwd", N: 1},
+		{Day: day.Add(9 * 24 * time.Hour), Kind: "signin.success", Method: "passkey", N: 1},
+		{Day: day.Add(10 * 24 * time.Hour), Kind: "signin.success", Method: "pwd", N: 1},
+	}
+	if len(days) != len(wantDays) {
+		t.Fatalf("by day = %+v, want %+v", days, wantDays)
+	}
+	for i := range days {
+		if !days[i].Day.Equal(wantDays[i].Day) || days[i].Kind != wantDays[i].Kind || days[i].Method != wantDays[i].Method ||
+			days[i].Code != wantDays[i].Code || days[i].N != wantDays[i].N {
+			t.Errorf("by day [%d] = %+v, want %+v", i, days[i], wantDays[i])
+		}
 	}
 }
