@@ -64,8 +64,8 @@ func TestRolloutFigures(t *testing.T) {
 		"Last 24 hours 3 4 0 1 25%",
 		"Cancelled or timed out 1",
 		"Chrome on Linux 1",
-		"1 members 1 100%",
-		"1 admins 0 0%",
+		"1 member 1 100%",
+		"1 admin 0 0%",
 	} {
 		if !strings.Contains(text, want) {
 			t.Errorf("rollout page lacks %q:\n%s", want, text)

@@ -65,3 +65,23 @@ func TestRolloutFromConsole(t *testing.T) {
 		t.Errorf("back to the configuration: %s", r.Text())
 	}
 }
+
+// The rollout page draws adoption, sign-ins by method and the failure
+// rate as SVG charts a screen reader can read.
+func TestRolloutCharts(t *testing.T) {
+	p := startProvider(t, func(c *config.Config) { c.Passkeys.Rollout = config.RolloutEveryone })
+	addAdmin(t, p)
+	signInPage(t, newBrowser(t, p), p, aliceLogin, alicePassword)
+	adm := newBrowser(t, p)
+	signInPage(t, adm, p, adminLogin, adminPassword)
+	r := adm.Get(p.URL + "/admin/rollout")
+	if n := strings.Count(r.Body, `role="img"`); n < 3 {
+		t.Fatalf("%d charts on the rollout page", n)
+	}
+	for _, want := range []string{"Members signing in who have a passkey, by week", "0 with a passkey, 2 with a password",
+		"of 2.", "Passkey failure rate, by day"} {
+		if !strings.Contains(r.Text(), want) {
+			t.Errorf("the charts do not say %q", want)
+		}
+	}
+}

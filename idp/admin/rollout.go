@@ -3,7 +3,9 @@ package admin
 import (
 	"errors"
 	"fmt"
+	"html/template"
 	"log/slog"
+	"math"
 	"net/http"
 	"slices"
 	"sort"
@@ -14,6 +16,7 @@ import (
 
 	"github.com/communityidp/idp/config"
 	"github.com/communityidp/idp/idp/audit"
+	"github.com/communityidp/idp/idp/chart"
 	"github.com/communityidp/idp/idp/passkey"
 	"github.com/communityidp/idp/idp/store"
 )
@@ -84,6 +87,9 @@ type rolloutPage struct {
 	Error, GroupInput, Notice string
 	// Choices are the form's stages, then "the configuration's".
 	Choices []stageChoice
+	// Charts: adoption by week, sign-ins by method and the failure rate
+	// by day (the rollout page only).
+	Adoption, Methods, FailureRate template.HTML
 }
 
 // Stages are the rollout's stages, in order.
@@ -242,6 +248,10 @@ func (h *Handler) rollout(c *gin.Context) {
 		h.serverError(c, "rollout figures", err)
 		return
 	}
+	if err := h.rolloutCharts(c, p); err != nil {
+		h.serverError(c, "rollout charts", err)
+		return
+	}
 	p.GroupInput = strings.Join(p.Group, "\n")
 	if c.Query("done") == "saved" {
 		p.Notice = h.Render.T(c.Request, "admin.rollout.saved")
@@ -328,4 +338,96 @@ func (h *Handler) overview(c *gin.Context) {
 		return
 	}
 	h.page(c, http.StatusOK, "admin_overview", overviewPage{Rollout: p, LastCheck: last})
+}
+
+// chartWeeks and chartDays are how far back the charts look.
+const (
+	chartWeeks = 12
+	chartDays  = 30
+)
+
+// rolloutCharts draws what the figures say over time: the share of the
+// members signing in who have a passkey, week by week; sign-ins by method
+// and the passkey failure rate, day by day.
+func (h *Handler) rolloutCharts(c *gin.Context, p *rolloutPage) error {
+	ctx, r := c.Request.Context(), c.Request
+	now := h.Now().UTC()
+	today := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, time.UTC)
+	monday := today.AddDate(0, 0, -((int(today.Weekday()) + 6) % 7))
+	since := monday.AddDate(0, 0, -7*(chartWeeks-1))
+	weeks, err := h.Store.PasskeyAdoption(ctx, since, chartWeeks)
+	if err != nil {
+		return err
+	}
+	share := make([]float64, chartWeeks)
+	labels := make([]string, chartWeeks)
+	for i := range share {
+		share[i] = math.NaN()
+		labels[i] = since.AddDate(0, 0, 7*i).Format("01-02")
+	}
+	var desc []string
+	for _, w := range weeks {
+		if w.Week >= 0 && w.Week < chartWeeks && w.Active > 0 {
+			share[w.Week] = 100 * float64(w.WithPasskey) / float64(w.Active)
+			desc = append(desc, h.Render.T(r, "rollout.chart.adoption_week", labels[w.Week], w.WithPasskey, w.Active))
+		}
+	}
+	if len(desc) == 0 {
+		desc = append(desc, h.Render.T(r, "rollout.chart.no_sign_ins"))
+	}
+	p.Adoption = chart.Line(chart.Chart{ID: "adoption", Title: h.Render.T(r, "rollout.chart.adoption"),
+		Desc: strings.Join(desc, " "), Labels: labels, Percent: true},
+		[]chart.Series{{Name: h.Render.T(r, "rollout.chart.adoption_share"), Class: "s1", Values: share}})
+
+	start := today.AddDate(0, 0, -(chartDays - 1))
+	rows, err := h.Store.CountAuditByDay(ctx, start, []string{audit.SignInOK, audit.PasskeyFailed})
+	if err != nil {
+		return err
+	}
+	passkey, pwd, after, failures := make([]float64, chartDays), make([]float64, chartDays), make([]float64, chartDays), make([]float64, chartDays)
+	dayLabels := make([]string, chartDays)
+	for i := range dayLabels {
+		dayLabels[i] = start.AddDate(0, 0, i).Format("01-02")
+	}
+	for _, row := range rows {
+		i := int(row.Day.Sub(start) / (24 * time.Hour))
+		if i < 0 || i >= chartDays {
+			continue
+		}
+		switch {
+		case row.Kind == audit.PasskeyFailed:
+			failures[i] += float64(row.N)
+		case row.Method == audit.MethodPasskey:
+			passkey[i] += float64(row.N)
+		case row.Method == audit.MethodPasswordAfterFail:
+			after[i] += float64(row.N)
+		case row.Method == audit.MethodPassword:
+			pwd[i] += float64(row.N)
+		}
+	}
+	sum := func(v []float64) (n int) {
+		for _, x := range v {
+			n += int(x)
+		}
+		return n
+	}
+	p.Methods = chart.Stacked(chart.Chart{ID: "methods", Title: h.Render.T(r, "rollout.chart.methods"),
+		Desc: h.Render.T(r, "rollout.chart.methods_desc", chartDays, sum(passkey), sum(pwd), sum(after)), Labels: dayLabels},
+		[]chart.Series{
+			{Name: h.Render.T(r, "method.passkey"), Class: "s1", Values: passkey},
+			{Name: h.Render.T(r, "method.password"), Class: "s2", Values: pwd},
+			{Name: h.Render.T(r, "method.password_after_passkey"), Class: "s3", Values: after},
+		})
+	rate := make([]float64, chartDays)
+	for i := range rate {
+		rate[i] = math.NaN()
+		if attempts := passkey[i] + failures[i]; attempts > 0 {
+			rate[i] = 100 * failures[i] / attempts
+		}
+	}
+	p.FailureRate = chart.Line(chart.Chart{ID: "failures", Title: h.Render.T(r, "rollout.chart.failure_rate"),
+		Desc:   h.Render.T(r, "rollout.chart.failure_rate_desc", chartDays, sum(failures), sum(failures)+sum(passkey)),
+		Labels: dayLabels, Percent: true},
+		[]chart.Series{{Name: h.Render.T(r, "rollout.methods.failure_rate"), Class: "s4", Values: rate}})
+	return nil
 }
