@@ -70,7 +70,7 @@ func (h *Handler) changeRole(c *gin.Context) {
 	}
 	role := store.Role(c.PostForm("role"))
 	if !role.Valid() {
-		h.Render.Error(c.Writer, c.Request, web.Failure{Status: http.StatusBadRequest, Code: "INVALID",
+		h.Render.Error(c.Writer, c.Request, web.Failure{Status: http.StatusBadRequest, Code: "BAD-REQUEST",
 			Message: "admin.member.error.role", Back: "/admin/members/" + url.PathEscape(u.ID)})
 		return
 	}

@@ -544,7 +544,7 @@ func TestRollout(t *testing.T) {
 	off := config.Default()
 	off.Passkeys.Rollout = config.RolloutOff
 	svc, err := passkey.New(passkey.Options{Config: off})
-	if err != nil || svc != nil || svc.Offered(admin) {
+	if err != nil || svc == nil || svc.On() || svc.Offered(admin) {
 		t.Fatalf("rollout off: %v %v", svc, err)
 	}
 }
