@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/communityidp/idp/idp/testskip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -30,7 +31,7 @@ type chrome struct {
 func newChrome(t *testing.T) *chrome {
 	t.Helper()
 	if _, err := os.Stat(chromePath); err != nil {
-		t.Fatalf("browser tests need Chromium at %s (apt-get install -y chromium): %v", chromePath, err)
+		testskip.Skip(t, "browser (Chromium)", fmt.Sprintf("install Debian's Chromium at %s (apt-get install -y chromium): %v", chromePath, err))
 	}
 	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), chromedp.ExecPath(chromePath),
 		chromedp.Flag("headless", true), chromedp.NoSandbox, chromedp.Flag("disable-gpu", true),

@@ -15,6 +15,7 @@ import (
 	"testing"
 
 	"github.com/communityidp/idp/idp/server"
+	"github.com/communityidp/idp/idp/testskip"
 )
 
 // logs holds everything the providers under test logged, so that the run
@@ -63,7 +64,7 @@ func TestMain(m *testing.M) {
 	// The provider's own redaction (server.NewLogger) over a text handler
 	// at debug level: every line a provider may log is looked at.
 	slog.SetDefault(slog.New(server.Redact(slog.NewTextHandler(out, &slog.HandlerOptions{Level: slog.LevelDebug}))))
-	code := m.Run()
+	code := testskip.Main(m)
 	if code == 0 {
 		text := logs.String()
 		for _, s := range secrets.list {

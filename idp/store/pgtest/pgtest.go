@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/communityidp/idp/idp/testskip"
 )
 
 // EnvVar names the maintenance database DSN.
@@ -36,7 +38,7 @@ func AdminDSN(t testing.TB) string {
 	t.Helper()
 	admin := os.Getenv(EnvVar)
 	if admin == "" {
-		t.Skipf("PostgreSQL tests are off: set %s=postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable to run them", EnvVar)
+		testskip.Skip(t, "PostgreSQL", "set "+EnvVar+"=postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable to run these tests")
 	}
 	return admin
 }

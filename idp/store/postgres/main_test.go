@@ -1,0 +1,10 @@
+package postgres
+
+import (
+	"os"
+	"testing"
+
+	"github.com/communityidp/idp/idp/testskip"
+)
+
+func TestMain(m *testing.M) { os.Exit(testskip.Main(m)) }
