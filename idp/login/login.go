@@ -257,6 +257,9 @@ type passwordPage struct {
 	Error   string
 	// Code is the error code for support, shown with Error.
 	Code string
+	// Passkey offers "Use a passkey instead": the name gets the passkey
+	// step (an account with a passkey, or a stand-in that looks like one).
+	Passkey bool
 }
 
 // identifier is POST /login: the member said who they are.
@@ -282,7 +285,7 @@ func (h *Handler) identifier(c *gin.Context) {
 		return
 	}
 	h.Render.Render(c.Writer, c.Request, http.StatusOK, "login_password", nil,
-		passwordPage{Flow: f, Login: login, Restart: f.restartURL()})
+		passwordPage{Flow: f, Login: login, Restart: f.restartURL(), Passkey: h.hasPasskeys(c, login)})
 }
 
 // errWrongCredentials is the one message (key) for an unknown account and
@@ -307,6 +310,9 @@ func (h *Handler) password(c *gin.Context) {
 	login := strings.TrimSpace(c.PostForm("login"))
 	pw := c.PostForm("password")
 	page := passwordPage{Flow: f, Login: login, Restart: f.restartURL()}
+	if login != "" && len(login) <= 254 {
+		page.Passkey = h.hasPasskeys(c, login)
+	}
 	if login == "" || pw == "" || len(pw) > 4*password.MaxLength {
 		password.VerifyDummy(pw)
 		h.Audit.SignIn(ctx, c.Request, "", clientID, audit.MethodPassword, "LOGIN-WRONG")

@@ -209,6 +209,7 @@ func New(ctx context.Context, cfg config.Config, st store.Store, o Options) (*Se
 	if err != nil {
 		return nil, err
 	}
+	render.SetPasskeysOn(passkeys.On)
 	wellKnown, err := passkey.NewWellKnown(cfg)
 	if err != nil {
 		return nil, err

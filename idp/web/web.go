@@ -32,6 +32,8 @@ type Renderer struct {
 	csrf   *session.CSRF
 	assets map[string]string // name -> "/static/name?v=hash"
 	lang   languages
+	// passkeysOn reports whether passkeys are on now (the rollout).
+	passkeysOn func() bool
 }
 
 // Options configure a Renderer.
@@ -48,6 +50,9 @@ type Options struct {
 	Secure bool
 	// Catalog holds the messages; nil is the shipped one (ui/locales).
 	Catalog *i18n.Catalog
+	// PasskeysOn reports whether passkeys are on, for the account menu;
+	// nil is never.
+	PasskeysOn func() bool
 }
 
 // Brand is how the pages present the community beyond its name: each
@@ -75,12 +80,18 @@ type View struct {
 	Now       time.Time
 	User      *store.User
 	Data      any
+	// PasskeysOn: the account menu links Settings > Passkeys.
+	PasskeysOn bool
 
 	p *i18n.Printer
 }
 
 // Site is the community's name as the pages show it.
 func (r *Renderer) Site() string { return r.site }
+
+// SetPasskeysOn sets how the account menu knows passkeys are on (the
+// passkey service comes after the renderer).
+func (r *Renderer) SetPasskeysOn(on func() bool) { r.passkeysOn = on }
 
 // Fingerprint names a version of a file for its URL (?v=...), so that it
 // can be cached for long and changes address when it changes.
@@ -91,7 +102,8 @@ func Fingerprint(body []byte) string {
 
 // NewRenderer parses every page with the layout.
 func NewRenderer(o Options) (*Renderer, error) {
-	r := &Renderer{pages: map[string]*template.Template{}, site: o.Site, brand: o.Brand, csrf: o.CSRF, assets: map[string]string{}}
+	r := &Renderer{pages: map[string]*template.Template{}, site: o.Site, brand: o.Brand, csrf: o.CSRF, assets: map[string]string{},
+		passkeysOn: o.PasskeysOn}
 	cat := o.Catalog
 	if cat == nil {
 		cat = i18n.Default()
@@ -178,6 +190,9 @@ func (r *Renderer) Render(w http.ResponseWriter, req *http.Request, status int, 
 		User:      user,
 		Data:      data,
 		p:         p,
+	}
+	if user != nil && r.passkeysOn != nil {
+		v.PasskeysOn = r.passkeysOn()
 	}
 	var buf strings.Builder
 	if err := t.ExecuteTemplate(&buf, "layout", v); err != nil {

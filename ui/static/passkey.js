@@ -136,6 +136,10 @@
       box.querySelector('[data-msg]').append(' ', a);
     }
     box.hidden = false;
+    // A success said before is over: the error is what holds now.
+    document.querySelectorAll('main .notice[role=status]').forEach((n) => {
+      if (!n.closest('[data-passkey-name]')) n.hidden = true;
+    });
     box.focus();
   };
   const clearError = () => { const box = statusBox(); if (box) box.hidden = true; };
@@ -294,6 +298,11 @@
         const added = await register(false, null, suggest ? 'suggestion' : 'settings');
         await signal(added.signals);
         button.hidden = true;
+        // Only the success is left: the pitch and "Not now" are done with,
+        // and the list is no longer empty.
+        const body = suggest && suggest.querySelector('[data-suggest-body]');
+        if (body) body.hidden = true;
+        document.querySelectorAll('[data-passkeys-none]').forEach((p) => { p.hidden = true; });
         askName(added, suggestTarget());
       } catch (err) {
         report('register', err, err && err.ceremony);
@@ -347,6 +356,39 @@
       body.querySelector('[data-passkey-register]')?.focus();
     })();
   }
+
+  // --- show the password being typed, on request
+
+  document.querySelectorAll('input[data-reveal]').forEach((input, i) => {
+    const button = document.createElement('button');
+    button.type = 'button';
+    button.className = 'link reveal';
+    button.textContent = input.dataset.reveal;
+    button.setAttribute('aria-pressed', 'false');
+    if (!input.id) input.id = 'password-' + i;
+    button.setAttribute('aria-controls', input.id);
+    button.addEventListener('click', () => {
+      const shown = input.type === 'text';
+      input.type = shown ? 'password' : 'text';
+      button.textContent = shown ? input.dataset.reveal : input.dataset.conceal;
+      button.setAttribute('aria-pressed', String(!shown));
+      input.focus();
+    });
+    // Shown or not, what is sent is sent as a password.
+    input.form?.addEventListener('submit', () => { input.type = 'password'; });
+    input.insertAdjacentElement('afterend', button);
+  });
+
+  // Cancel in an inline confirmation closes it, without a reload.
+  document.querySelectorAll('[data-close-details]').forEach((a) => {
+    a.addEventListener('click', (e) => {
+      const d = a.closest('details');
+      if (!d) return;
+      e.preventDefault();
+      d.open = false;
+      d.querySelector('summary')?.focus();
+    });
+  });
 
   // --- times: older dates in the reader's own time zone and language
 
