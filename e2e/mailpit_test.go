@@ -78,16 +78,26 @@ func startMailpitAt(t *testing.T, smtpAddr string) *mailpit {
 	m.smtpPort, _ = strconv.Atoi(port)
 	m.cmd = exec.Command(bin, "--smtp", smtpAddr, "--listen", httpAddr, "--database", filepath.Join(t.TempDir(), "mailpit.db"),
 		"--max", "20000", "--smtp-auth-accept-any", "--smtp-auth-allow-insecure", "--disable-version-check", "--quiet")
-	var logs strings.Builder
+	var logs lockedBuffer
 	m.cmd.Stdout, m.cmd.Stderr = &logs, &logs
 	if err := m.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	exited := make(chan error, 1)
+	go func() { exited <- m.cmd.Wait() }()
 	t.Cleanup(func() {
 		_ = m.cmd.Process.Kill()
-		_ = m.cmd.Wait()
+		<-exited
 	})
-	for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+	// A loaded CI machine (every package's tests at once on two cores)
+	// can take a while to start it.
+	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		select {
+		case err := <-exited:
+			exited <- err
+			t.Fatalf("mailpit exited at start (%v): %s", err, logs.String())
+		default:
+		}
 		if resp, err := http.Get(m.api + "/readyz"); err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == 200 {

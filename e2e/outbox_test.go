@@ -42,7 +42,23 @@ email: {from: "Community <no-reply@community.example>", smtp: {host: %s, port: %
 // the provider is killed (SIGKILL) before it could send it. Restarted
 // with the server up, it sends the mail, once.
 func TestOutboxSurvivesKill(t *testing.T) {
-	smtpAddr := freeAddr(t) // nothing listens there yet
+	// The mail server's port is held by a listener that hangs up on
+	// every connection (each send fails), so that no other test takes it
+	// before Mailpit does.
+	down, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		for {
+			conn, err := down.Accept()
+			if err != nil {
+				return
+			}
+			conn.Close()
+		}
+	}()
+	smtpAddr := down.Addr().String()
 	s := mailProcess(t, smtpAddr)
 	if err := s.addMember(context.Background(), "erin"); err != nil {
 		t.Fatal(err)
@@ -54,7 +70,7 @@ func TestOutboxSurvivesKill(t *testing.T) {
 	if !strings.Contains(page.Text(), "If an account exists, we sent a link.") {
 		t.Fatalf("forgot: %s", page.Text())
 	}
-	// The first attempt fails (connection refused) and is recorded.
+	// The first attempt fails (the server hangs up) and is recorded.
 	waitFor(t, "a failed attempt", func() bool {
 		return column(t, s.db, `SELECT COUNT(*) FROM outbox WHERE attempts = 1 AND sent_at IS NULL`)["1"]
 	})
@@ -63,6 +79,7 @@ func TestOutboxSurvivesKill(t *testing.T) {
 		t.Errorf("a link reached the log:\n%s", logs)
 	}
 
+	down.Close()
 	mp := startMailpitAt(t, smtpAddr)
 	s.start(t, "after the kill")
 	// The retry comes after its back-off (30 s after the failure).
