@@ -403,3 +403,32 @@ func TestGuidesPathsAndCodes(t *testing.T) {
 
 // testVariables are read by the tests, not the configuration.
 var testVariables = map[string]bool{"IDP_TEST_POSTGRES": true, "IDP_SCREENSHOTS": true}
+
+// Every relative link and picture in the guides and the README names a
+// file of the repository: a screenshot renamed or never taken shows up
+// here, not as a broken picture for the reader.
+func TestGuidesLinksExist(t *testing.T) {
+	link := regexp.MustCompile(`\]\(([^)\s#]+)(?:#[^)]*)?\)`)
+	docs := guides(t)
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	docs = append(docs, markdown{path: "../../README.md", text: string(readme)})
+	checked := 0
+	for _, md := range docs {
+		for _, m := range link.FindAllStringSubmatch(md.text, -1) {
+			target := m[1]
+			if strings.Contains(target, "://") || strings.HasPrefix(target, "mailto:") {
+				continue
+			}
+			checked++
+			if _, err := os.Stat(filepath.Join(filepath.Dir(md.path), target)); err != nil {
+				t.Errorf("%s links to %s, which does not exist", md.path, target)
+			}
+		}
+	}
+	if checked < 20 {
+		t.Fatalf("only %d relative links found: the pattern misses them", checked)
+	}
+}
