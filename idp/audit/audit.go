@@ -30,6 +30,7 @@ const (
 	PasskeyDeleted     = "passkey.deleted"
 	PasskeyFailed      = "passkey.failure"
 	PasskeyClone       = "passkey.clone"
+	PasskeyFlags       = "passkey.flags_changed"
 	PasswordChanged    = "password.changed"
 	UserCreated        = "user.created"
 	UserUpdated        = "user.updated"

@@ -60,6 +60,7 @@ var KindKeys = map[string]string{
 	PasskeyFailed:         "event.passkey_failure",
 	PasskeyRegisterFailed: "event.passkey_register_failure",
 	PasskeyClone:          "event.passkey_clone",
+	PasskeyFlags:          "event.passkey_flags",
 	PasswordChanged:       "event.password_changed",
 	UserCreated:           "event.user_created",
 	UserUpdated:           "event.user_updated",

@@ -182,6 +182,10 @@ func (h *Handler) passkeyFinish(c *gin.Context) {
 		h.Audit.Record(ctx, c.Request, store.AuditEvent{Kind: audit.PasskeyClone, ActorID: res.User.ID, UserID: res.User.ID,
 			ClientID: clientID, Result: audit.ResultOK, Details: res.Clone})
 	}
+	if res.FlagsChanged != nil {
+		h.Audit.Record(ctx, c.Request, store.AuditEvent{Kind: audit.PasskeyFlags, ActorID: res.User.ID, UserID: res.User.ID,
+			ClientID: clientID, Result: audit.ResultOK, Details: res.FlagsChanged})
+	}
 	h.Audit.SignIn(ctx, c.Request, res.User.ID, clientID, audit.MethodPasskey, "")
 	next, fail := h.finish(c, f, res.User, sess)
 	if fail != nil {

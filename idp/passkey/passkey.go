@@ -425,6 +425,10 @@ type Result struct {
 	// cloned and the policy (passkeys.on_clone: warn) let the sign-in go
 	// on: what the counters were, for the audit log.
 	Clone map[string]string
+	// FlagsChanged is set when the authenticator changed the passkey's
+	// backup eligibility since it was registered (a password manager that
+	// took it over): what it was and is, for the audit log.
+	FlagsChanged map[string]string
 }
 
 // AMR is the authentication methods reference of a passkey sign-in.
@@ -466,6 +470,21 @@ func (s *Service) FinishLogin(ctx context.Context, ceremonyID string, binding, b
 	if err != nil {
 		return nil, err
 	}
+	// A password manager may change the backup eligibility of a passkey
+	// it took over. The flags are signed with the rest of the answer, so
+	// the change is the authenticator's own: expect it (the library
+	// refuses any change), then store and report it. BE=0 with BS=1 is
+	// still refused, as the spec requires.
+	beNow := parsed.Response.AuthenticatorData.Flags.HasBackupEligible()
+	var flagsChanged map[string]string
+	if beNow != pk.BackupEligible {
+		flagsChanged = map[string]string{"passkey": pk.Name, "backup_eligible": backupWord(pk.BackupEligible) + " → " + backupWord(beNow)}
+		for i := range w.creds {
+			if bytes.Equal(w.creds[i].ID, pk.CredentialID) {
+				w.creds[i].Flags.BackupEligible = beNow
+			}
+		}
+	}
 	var cred *webauthn.Credential
 	if c.UserID != "" {
 		if c.UserID != owner.ID {
@@ -497,7 +516,8 @@ func (s *Service) FinishLogin(ctx context.Context, ceremonyID string, binding, b
 			"user", owner.ID, "passkey", pk.ID, "stored", pk.SignCount, "received", received, "policy", s.cfg.OnClone)
 		if s.cfg.OnClone != "warn" {
 			// Marked, nothing else written: a refused attempt is no use.
-			mark := store.PasskeyUse{SignCount: pk.SignCount, CloneWarning: true, BackupState: pk.BackupState,
+			mark := store.PasskeyUse{SignCount: pk.SignCount, CloneWarning: true,
+				BackupEligible: pk.BackupEligible, BackupState: pk.BackupState,
 				UserAgent: pk.LastUsedUA}
 			if pk.LastUsedAt != nil {
 				mark.At = *pk.LastUsedAt
@@ -509,12 +529,21 @@ func (s *Service) FinishLogin(ctx context.Context, ceremonyID string, binding, b
 		}
 	}
 	use := store.PasskeyUse{SignCount: cred.Authenticator.SignCount, CloneWarning: cred.Authenticator.CloneWarning || clone != nil,
-		UserVerified: uv, BackupState: cred.Flags.BackupState, At: s.now(), UserAgent: store.Text(userAgent, 512)}
+		UserVerified: uv, BackupEligible: cred.Flags.BackupEligible, BackupState: cred.Flags.BackupState,
+		At: s.now(), UserAgent: store.Text(userAgent, 512)}
 	if err := s.store.RecordPasskeyUse(ctx, pk.ID, use); err != nil {
 		return nil, fmt.Errorf("record passkey use: %w", err)
 	}
-	pk.SignCount, pk.CloneWarning, pk.BackupState = use.SignCount, use.CloneWarning, use.BackupState
+	pk.SignCount, pk.CloneWarning, pk.BackupEligible, pk.BackupState = use.SignCount, use.CloneWarning, use.BackupEligible, use.BackupState
 	pk.UserVerified = pk.UserVerified || uv
 	pk.LastUsedAt, pk.LastUsedUA = &use.At, use.UserAgent
-	return &Result{User: owner, Passkey: pk, Verified: uv, Clone: clone}, nil
+	return &Result{User: owner, Passkey: pk, Verified: uv, Clone: clone, FlagsChanged: flagsChanged}, nil
+}
+
+// backupWord names a backup eligibility for the audit log.
+func backupWord(eligible bool) string {
+	if eligible {
+		return "synced"
+	}
+	return "device-bound"
 }

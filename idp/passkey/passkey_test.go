@@ -268,7 +268,7 @@ func TestSignInRejections(t *testing.T) {
 		{"wrong RP ID hash", func(a *softauthn.Authenticator) { a.RPIDOverride = "example.org" }, passkey.CodeOrigin},
 		{"no user verification", func(a *softauthn.Authenticator) { a.NoUserVerification = true }, passkey.CodeNoUV},
 		{"bogus signature", func(a *softauthn.Authenticator) { a.CorruptSignature = true }, passkey.CodeUnknown},
-		{"backup eligibility changed", func(a *softauthn.Authenticator) { a.BackupEligible = true }, passkey.CodeInvalid},
+		{"backed up but not eligible", func(a *softauthn.Authenticator) { a.BackupState = true }, passkey.CodeInvalid},
 		{"user handle of someone else", func(a *softauthn.Authenticator) { a.UserHandleOverride = make([]byte, 64) }, passkey.CodeUnknown},
 		{"wrong type", func(a *softauthn.Authenticator) { a.TypeOverride = "webauthn.create" }, passkey.CodeInvalid},
 	}
@@ -645,5 +645,46 @@ func TestDefaultNames(t *testing.T) {
 		if got := passkey.IsEmbeddedWebView(ua); got != want {
 			t.Errorf("IsEmbeddedWebView(%.60q) = %v, want %v", ua, got, want)
 		}
+	}
+}
+
+// Password managers flip the backup eligible flag of a passkey they
+// already hold (Keeper, KeePassXC, iCloud Keychain before it syncs).
+// The signature covers the flags, so the sign-in is genuine: it goes
+// through, the new flags are stored, and the change is reported for the
+// audit log. Both directions.
+func TestBackupEligibleFlip(t *testing.T) {
+	for _, c := range []struct {
+		name           string
+		before, after  bool
+		stateAfter     bool
+		wantFrom, want string
+	}{
+		{"device-bound becomes synced", false, true, true, "device-bound", "synced"},
+		{"synced becomes device-bound", true, false, false, "synced", "device-bound"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			f := setup(t, nil)
+			a := softauthn.New(origin)
+			a.BackupEligible, a.BackupState = c.before, c.before
+			p := f.mustRegister(f.alice, a)
+			a.BackupEligible, a.BackupState = c.after, c.stateAfter
+			res, err := f.login("alice", a)
+			if err != nil {
+				t.Fatalf("sign-in after the flip: %v", err)
+			}
+			if res.FlagsChanged["backup_eligible"] != c.wantFrom+" → "+c.want {
+				t.Errorf("reported change: %v", res.FlagsChanged)
+			}
+			stored, _ := f.store.PasskeyByCredentialID(f.ctx, p.CredentialID)
+			if stored.BackupEligible != c.after || stored.BackupState != c.stateAfter || stored.LastUsedAt == nil {
+				t.Errorf("stored flags: BE %v BS %v, want %v %v", stored.BackupEligible, stored.BackupState, c.after, c.stateAfter)
+			}
+			// The next sign-in sees no change.
+			res, err = f.login("alice", a)
+			if err != nil || len(res.FlagsChanged) != 0 {
+				t.Errorf("second sign-in: %v %v", res, err)
+			}
+		})
 	}
 }

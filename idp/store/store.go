@@ -547,9 +547,12 @@ type PasskeyUse struct {
 	SignCount    uint32
 	CloneWarning bool
 	UserVerified bool
-	BackupState  bool
-	At           time.Time
-	UserAgent    string
+	// BackupEligible can change when a password manager takes a passkey
+	// over; it is written as given, like BackupState.
+	BackupEligible bool
+	BackupState    bool
+	At             time.Time
+	UserAgent      string
 }
 
 // PasskeyStore keeps passkeys.

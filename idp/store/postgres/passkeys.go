@@ -58,9 +58,9 @@ func (s *Store) PasskeyByCredentialID(ctx context.Context, credentialID []byte) 
 // other values are written as given. An unknown id gives store.ErrNotFound.
 func (s *Store) RecordPasskeyUse(ctx context.Context, id string, use store.PasskeyUse) error {
 	tag, err := s.pool.Exec(ctx, `UPDATE passkeys SET sign_count = $1, clone_warning = (clone_warning OR $2),
-		user_verified = (user_verified OR $3), backup_state = $4, last_used_at = $5, last_used_ua = $6
-		WHERE id = $7`,
-		int64(use.SignCount), use.CloneWarning, use.UserVerified, use.BackupState, codec.Unix(use.At), use.UserAgent, id)
+		user_verified = (user_verified OR $3), backup_eligible = $4, backup_state = $5, last_used_at = $6, last_used_ua = $7
+		WHERE id = $8`,
+		int64(use.SignCount), use.CloneWarning, use.UserVerified, use.BackupEligible, use.BackupState, codec.Unix(use.At), use.UserAgent, id)
 	if err != nil {
 		return fmt.Errorf("record use of passkey %q: %w", id, mapErr(err))
 	}

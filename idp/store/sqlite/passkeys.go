@@ -66,9 +66,9 @@ func (s *Store) PasskeyByCredentialID(ctx context.Context, credentialID []byte) 
 // other values are written as given. An unknown id gives store.ErrNotFound.
 func (s *Store) RecordPasskeyUse(ctx context.Context, id string, use store.PasskeyUse) error {
 	res, err := s.w.ExecContext(ctx, `UPDATE passkeys SET sign_count = ?, clone_warning = (clone_warning OR ?),
-		user_verified = (user_verified OR ?), backup_state = ?, last_used_at = ?, last_used_ua = ?
+		user_verified = (user_verified OR ?), backup_eligible = ?, backup_state = ?, last_used_at = ?, last_used_ua = ?
 		WHERE id = ?`,
-		int64(use.SignCount), use.CloneWarning, use.UserVerified, use.BackupState, codec.Unix(use.At), use.UserAgent, id)
+		int64(use.SignCount), use.CloneWarning, use.UserVerified, use.BackupEligible, use.BackupState, codec.Unix(use.At), use.UserAgent, id)
 	if err != nil {
 		return fmt.Errorf("record use of passkey %q: %w", id, mapErr(err))
 	}

@@ -1623,9 +1623,9 @@ func testRecordPasskeyUse(t *testing.T, s store.Store) {
 
 	at1 := t0.Add(time.Hour)
 	must(t, s.RecordPasskeyUse(ctx, "pk1", store.PasskeyUse{SignCount: 6, CloneWarning: true, UserVerified: true,
-		BackupState: true, At: at1, UserAgent: "Mozilla/5.0 (Use 1)"}), "first use")
+		BackupEligible: true, BackupState: true, At: at1, UserAgent: "Mozilla/5.0 (Use 1)"}), "first use")
 	want := *p
-	want.SignCount, want.CloneWarning, want.UserVerified, want.BackupState = 6, true, true, true
+	want.SignCount, want.CloneWarning, want.UserVerified, want.BackupEligible, want.BackupState = 6, true, true, true, true
 	want.LastUsedAt, want.LastUsedUA = &at1, "Mozilla/5.0 (Use 1)"
 	check("after the first use", &want)
 
@@ -1634,7 +1634,7 @@ func testRecordPasskeyUse(t *testing.T, s store.Store) {
 	at2 := t0.Add(2 * time.Hour)
 	must(t, s.RecordPasskeyUse(ctx, "pk1", store.PasskeyUse{SignCount: math.MaxUint32, At: at2,
 		UserAgent: "Mozilla/5.0 (Use 2)"}), "second use")
-	want.SignCount, want.CloneWarning, want.UserVerified, want.BackupState = math.MaxUint32, true, true, false
+	want.SignCount, want.CloneWarning, want.UserVerified, want.BackupEligible, want.BackupState = math.MaxUint32, true, true, false, false
 	want.LastUsedAt, want.LastUsedUA = &at2, "Mozilla/5.0 (Use 2)"
 	check("after the second use", &want)
 
