@@ -232,6 +232,13 @@ type Client struct {
 	// RequirePKCE makes PKCE mandatory for a confidential client too
 	// (public clients always need it).
 	RequirePKCE bool `yaml:"require_pkce"`
+	// BackchannelLogoutURI receives a signed logout token when a session
+	// that signed in to this client ends (OpenID Connect Back-Channel
+	// Logout 1.0): https, or http on a loopback host.
+	BackchannelLogoutURI string `yaml:"backchannel_logout_uri"`
+	// BackchannelLogoutSessionRequired: the client needs sid in the
+	// logout token (it always gets one when the session is known).
+	BackchannelLogoutSessionRequired bool `yaml:"backchannel_logout_session_required"`
 }
 
 // Public reports whether the client is a public client.

@@ -123,6 +123,9 @@ func TestRefused(t *testing.T) {
 		{"typo in the ui section", good + "ui: {default_languge: en}\n", "ui.default_languge", `did you mean "default_language"`},
 		{"https issuer without a key-encryption key", strings.Replace(good, "http://localhost:9000", "https://login.example.org", 1), "secrets.key_file", "required with an https issuer"},
 		{"two key-encryption keys", good + "secrets: {key: abc, key_file: /etc/idp/secrets.key}\n", "secrets.key", "not both"},
+		{"back-channel logout over http", strings.Replace(good, "    post_logout_redirect_uris: [https://community.example/]\n", "    post_logout_redirect_uris: [https://community.example/]\n    backchannel_logout_uri: http://community.example/logout\n", 1), "clients[0].backchannel_logout_uri", "loopback"},
+		{"back-channel logout with a fragment", strings.Replace(good, "    post_logout_redirect_uris: [https://community.example/]\n", "    post_logout_redirect_uris: [https://community.example/]\n    backchannel_logout_uri: https://community.example/logout#x\n", 1), "clients[0].backchannel_logout_uri", "fragment"},
+		{"session required without a URI", strings.Replace(good, "    post_logout_redirect_uris: [https://community.example/]\n", "    post_logout_redirect_uris: [https://community.example/]\n    backchannel_logout_session_required: true\n", 1), "clients[0].backchannel_logout_session_required", "needs backchannel_logout_uri"},
 		{"client_credentials for public", strings.Replace(good, "    type: public\n", "    type: public\n    grant_types: [client_credentials]\n", 1), "clients[1].grant_types[0]", "confidential"},
 	}
 	for _, c := range cases {

@@ -25,6 +25,9 @@ func DevelopmentClients() []Client {
 			SecretHash:             "$argon2id$v=19$m=19456,t=2,p=1$DDea5XRa9x2kpdxI49/mIw$HIzbVOr8YroLY7D/RMYQRasPQeHEMlM4sO8E9yq13s4",
 			RedirectURIs:           []string{"http://localhost:3000/oidc/callback"},
 			PostLogoutRedirectURIs: []string{"http://localhost:3000/"},
+			// The example site ends its own session when this one ends.
+			BackchannelLogoutURI:             "http://localhost:3000/oidc/backchannel-logout",
+			BackchannelLogoutSessionRequired: true,
 		},
 		{
 			ID: "mobile-app", Name: "Community App", Type: ClientPublic,

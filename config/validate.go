@@ -247,6 +247,13 @@ func (cl *Client) validate(path string, p *Problems) {
 			p.add(fmt.Sprintf("%s[%d]", f("grant_types"), i), fmt.Sprintf("%q is not one of authorization_code, refresh_token, client_credentials", g))
 		}
 	}
+	if u := cl.BackchannelLogoutURI; u != "" {
+		if reason := backchannelURIProblem(u); reason != "" {
+			p.add(f("backchannel_logout_uri"), reason)
+		}
+	} else if cl.BackchannelLogoutSessionRequired {
+		p.add(f("backchannel_logout_session_required"), "needs backchannel_logout_uri")
+	}
 	if cl.IDTokenSigningAlg != "" && !validAlg(cl.IDTokenSigningAlg) {
 		p.add(f("id_token_signing_alg"), fmt.Sprintf("%q is not supported (use RS256 or ES256)", cl.IDTokenSigningAlg))
 	}
@@ -282,6 +289,29 @@ func redirectURIProblem(u string, public bool) string {
 		if !strings.Contains(parsed.Scheme, ".") {
 			return fmt.Sprintf("custom scheme %q must be a reverse domain name such as com.example.app (RFC 8252)", parsed.Scheme)
 		}
+	}
+	return ""
+}
+
+// backchannelURIProblem says why u cannot receive logout tokens, or "".
+// Back-Channel Logout 1.0 section 2.2: an absolute http(s) URI without a
+// fragment; this provider wants https except on a loopback host.
+func backchannelURIProblem(u string) string {
+	parsed, err := url.Parse(u)
+	if err != nil || parsed.Scheme == "" || parsed.Host == "" {
+		return fmt.Sprintf("%q is not an absolute URI", u)
+	}
+	if parsed.Fragment != "" || strings.Contains(u, "#") {
+		return "must not contain a fragment (#)"
+	}
+	switch parsed.Scheme {
+	case "https":
+	case "http":
+		if !isLoopbackHost(parsed.Hostname()) {
+			return "http is only allowed for loopback addresses (127.0.0.1, [::1], localhost); use https"
+		}
+	default:
+		return fmt.Sprintf("scheme %q: use https", parsed.Scheme)
 	}
 	return ""
 }
