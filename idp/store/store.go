@@ -414,9 +414,15 @@ type Session struct {
 	ExpiresAt     time.Time `json:"expires_at"`
 	UserAgent     string    `json:"user_agent"`
 	IP            string    `json:"ip"`
+	// Clients are the apps this session signed in to that take
+	// back-channel logout: each is told when the session ends.
+	Clients []string `json:"clients,omitempty"`
 }
 
-// SessionStore keeps browser sessions.
+// SessionStore keeps browser sessions. Deleting a session (one, a
+// member's, or with the member) queues, in the same transaction, a
+// back-channel logout notice (LogoutMessages) to each of its Clients;
+// sessions that merely expire are dropped without one.
 type SessionStore interface {
 	CreateSession(ctx context.Context, s *Session) error
 	// SessionByID returns the session; callers check expiry.
@@ -426,6 +432,9 @@ type SessionStore interface {
 	// DeleteUserSessions deletes all sessions of a user except keepID.
 	DeleteUserSessions(ctx context.Context, userID, keepID string) error
 	ListUserSessions(ctx context.Context, userID string) ([]Session, error)
+	// AddSessionClient adds clientID to the session's Clients (once). An
+	// unknown session gives ErrNotFound.
+	AddSessionClient(ctx context.Context, sessionID, clientID string) error
 }
 
 // SigningKey is a token signing key. The current key of an algorithm has
@@ -875,7 +884,9 @@ type OutboxStore interface {
 	// ClaimOutbox takes up to limit unsent messages due at now and not
 	// claimed (or whose claim ran out), claims them until now+lease and
 	// returns them, oldest first. Concurrent claimers get disjoint sets.
-	ClaimOutbox(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]OutboxMessage, error)
+	// With kinds, only messages of those kinds are claimed (a command
+	// line that sends mail leaves the rest to the provider).
+	ClaimOutbox(ctx context.Context, now time.Time, lease time.Duration, limit int, kinds ...string) ([]OutboxMessage, error)
 	// OutboxSent marks a message sent at now and drops its payload.
 	OutboxSent(ctx context.Context, id string, now time.Time) error
 	// OutboxFailed records a failed attempt: one more attempt, the error,

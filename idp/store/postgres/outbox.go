@@ -30,11 +30,12 @@ func (s *Store) Enqueue(ctx context.Context, msgs ...*store.OutboxMessage) error
 
 // ClaimOutbox claims due messages; SKIP LOCKED keeps replicas claiming at
 // the same moment from taking the same rows (or waiting for each other).
-func (s *Store) ClaimOutbox(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]store.OutboxMessage, error) {
+func (s *Store) ClaimOutbox(ctx context.Context, now time.Time, lease time.Duration, limit int, kinds ...string) ([]store.OutboxMessage, error) {
 	out, err := queryAll(ctx, s.pool, codec.ScanOutbox, `UPDATE outbox SET claimed_until = $1
 		WHERE id IN (SELECT id FROM outbox WHERE sent_at IS NULL AND next_attempt_at <= $2
-			AND (claimed_until IS NULL OR claimed_until <= $2) ORDER BY created_at, id LIMIT $3 FOR UPDATE SKIP LOCKED)
-		RETURNING `+codec.OutboxColumns, now.Add(lease).Unix(), now.Unix(), limit)
+			AND (claimed_until IS NULL OR claimed_until <= $2) AND (cardinality($4::text[]) = 0 OR kind = ANY($4))
+			ORDER BY created_at, id LIMIT $3 FOR UPDATE SKIP LOCKED)
+		RETURNING `+codec.OutboxColumns, now.Add(lease).Unix(), now.Unix(), limit, append([]string{}, kinds...))
 	if err != nil {
 		return nil, fmt.Errorf("claim outbox: %w", mapErr(err))
 	}

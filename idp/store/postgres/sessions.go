@@ -3,7 +3,10 @@ package postgres
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/communityidp/idp/idp/store"
 	"github.com/communityidp/idp/idp/store/internal/codec"
@@ -11,10 +14,32 @@ import (
 
 func insertSession(ctx context.Context, db dbtx, sess *store.Session) error {
 	_, err := db.Exec(ctx, `INSERT INTO browser_sessions (`+codec.SessionColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
 		sess.ID, sess.UserID, codec.Unix(sess.AuthTime), codec.List(sess.AMR), codec.Unix(sess.CreatedAt),
-		codec.Unix(sess.LastSeenAt), codec.Unix(sess.IdleExpiresAt), codec.Unix(sess.ExpiresAt), sess.UserAgent, sess.IP)
+		codec.Unix(sess.LastSeenAt), codec.Unix(sess.IdleExpiresAt), codec.Unix(sess.ExpiresAt), sess.UserAgent, sess.IP,
+		codec.List(sess.Clients))
 	return mapErr(err)
+}
+
+// endSessions deletes the sessions matching where (a condition on
+// browser_sessions with its args) and queues a logout notice to each app
+// they signed in to, in tx.
+func endSessions(ctx context.Context, tx pgx.Tx, where string, args ...any) error {
+	rows, err := tx.Query(ctx, `DELETE FROM browser_sessions WHERE `+where+` RETURNING `+codec.SessionColumns, args...)
+	if err != nil {
+		return err
+	}
+	ended, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (store.Session, error) {
+		s, err := codec.ScanSession(r)
+		if err != nil {
+			return store.Session{}, err
+		}
+		return *s, nil
+	})
+	if err != nil {
+		return err
+	}
+	return enqueue(ctx, tx, store.LogoutMessages(ended))
 }
 
 // CreateSession inserts sess. An unknown user gives ErrNotFound.
@@ -51,20 +76,43 @@ func (s *Store) TouchSession(ctx context.Context, id string, lastSeen, idleExpir
 	return nil
 }
 
-// DeleteSession deletes the session; an unknown id is not an error.
+// DeleteSession deletes the session (telling its apps); an unknown id
+// is not an error.
 func (s *Store) DeleteSession(ctx context.Context, id string) error {
-	if _, err := s.pool.Exec(ctx, `DELETE FROM browser_sessions WHERE id = $1`, id); err != nil {
+	if err := s.inTx(ctx, func(tx pgx.Tx) error { return endSessions(ctx, tx, `id = $1`, id) }); err != nil {
 		return fmt.Errorf("delete session: %w", err)
 	}
 	return nil
 }
 
 // DeleteUserSessions deletes every session of userID except keepID (which
-// may be "").
+// may be ""), telling their apps.
 func (s *Store) DeleteUserSessions(ctx context.Context, userID, keepID string) error {
-	_, err := s.pool.Exec(ctx, `DELETE FROM browser_sessions WHERE user_id = $1 AND id <> $2`, userID, keepID)
+	err := s.inTx(ctx, func(tx pgx.Tx) error { return endSessions(ctx, tx, `user_id = $1 AND id <> $2`, userID, keepID) })
 	if err != nil {
 		return fmt.Errorf("delete sessions of user %q: %w", userID, err)
+	}
+	return nil
+}
+
+// AddSessionClient adds clientID to the session's clients, once. The row
+// lock keeps two sign-ins through one session from losing one.
+func (s *Store) AddSessionClient(ctx context.Context, sessionID, clientID string) error {
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		var clients []string
+		if err := tx.QueryRow(ctx, `SELECT clients FROM browser_sessions WHERE id = $1 FOR UPDATE`, sessionID).
+			Scan(codec.ListCol(&clients)); err != nil {
+			return mapErr(err)
+		}
+		if slices.Contains(clients, clientID) {
+			return nil
+		}
+		_, err := tx.Exec(ctx, `UPDATE browser_sessions SET clients = $1 WHERE id = $2`,
+			codec.List(append(clients, clientID)), sessionID)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("add a client to a session: %w", err)
 	}
 	return nil
 }

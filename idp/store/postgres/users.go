@@ -117,7 +117,8 @@ func (s *Store) UpdateUser(ctx context.Context, id string, fn func(*store.User) 
 }
 
 // DeleteUser deletes the user with this ID and, in the same transaction,
-// the access and refresh tokens issued to it. Its sessions, passkeys,
+// the access and refresh tokens issued to it. Its sessions end (their
+// apps are told), and its passkeys,
 // passkey suggestion snooze and recovery links go with it (ON DELETE
 // CASCADE); audit events stay. An unknown ID gives store.ErrNotFound.
 func (s *Store) DeleteUser(ctx context.Context, id string) error {
@@ -138,6 +139,9 @@ func (s *Store) DeleteUser(ctx context.Context, id string) error {
 		}
 		if admin && !slices.ContainsFunc(ids, func(other string) bool { return other != id }) {
 			return store.ErrLastAdmin
+		}
+		if err := endSessions(ctx, tx, `user_id = $1`, id); err != nil {
+			return err
 		}
 		tag, err := tx.Exec(ctx, `DELETE FROM users WHERE id = $1`, id)
 		if err != nil {

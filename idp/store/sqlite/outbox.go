@@ -28,14 +28,16 @@ func (s *Store) Enqueue(ctx context.Context, msgs ...*store.OutboxMessage) error
 
 // ClaimOutbox claims due messages in one write transaction: SQLite's one
 // writer keeps two claimers apart.
-func (s *Store) ClaimOutbox(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]store.OutboxMessage, error) {
+func (s *Store) ClaimOutbox(ctx context.Context, now time.Time, lease time.Duration, limit int, kinds ...string) ([]store.OutboxMessage, error) {
 	var out []store.OutboxMessage
 	err := s.inTx(ctx, func(tx *txn) error {
 		out = nil
 		rows, err := tx.QueryContext(ctx, `UPDATE outbox SET claimed_until = ?1
 			WHERE id IN (SELECT id FROM outbox WHERE sent_at IS NULL AND next_attempt_at <= ?2
-				AND (claimed_until IS NULL OR claimed_until <= ?2) ORDER BY created_at, id LIMIT ?3)
-			RETURNING `+codec.OutboxColumns, now.Add(lease).Unix(), now.Unix(), limit)
+				AND (claimed_until IS NULL OR claimed_until <= ?2)
+				AND (json_array_length(?4) = 0 OR kind IN (SELECT value FROM json_each(?4)))
+				ORDER BY created_at, id LIMIT ?3)
+			RETURNING `+codec.OutboxColumns, now.Add(lease).Unix(), now.Unix(), limit, codec.List(kinds))
 		if err != nil {
 			return err
 		}

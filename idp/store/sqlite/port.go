@@ -232,9 +232,10 @@ func importRecord(ctx context.Context, tx *txn, r store.Record) error {
 	case store.KindSession:
 		if v := r.Session; v != nil {
 			_, err := tx.ExecContext(ctx, `INSERT INTO browser_sessions (`+codec.SessionColumns+`)
-				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 				v.ID, v.UserID, codec.Unix(v.AuthTime), codec.List(v.AMR), codec.Unix(v.CreatedAt),
-				codec.Unix(v.LastSeenAt), codec.Unix(v.IdleExpiresAt), codec.Unix(v.ExpiresAt), v.UserAgent, v.IP)
+				codec.Unix(v.LastSeenAt), codec.Unix(v.IdleExpiresAt), codec.Unix(v.ExpiresAt), v.UserAgent, v.IP,
+				codec.List(v.Clients))
 			return mapErr(err)
 		}
 	case store.KindRefreshToken:

@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/communityidp/idp/idp/store"
@@ -12,9 +13,10 @@ import (
 // CreateSession inserts sess. An unknown user gives ErrNotFound.
 func (s *Store) CreateSession(ctx context.Context, sess *store.Session) error {
 	_, err := s.w.ExecContext(ctx, `INSERT INTO browser_sessions (`+codec.SessionColumns+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		sess.ID, sess.UserID, codec.Unix(sess.AuthTime), codec.List(sess.AMR), codec.Unix(sess.CreatedAt),
-		codec.Unix(sess.LastSeenAt), codec.Unix(sess.IdleExpiresAt), codec.Unix(sess.ExpiresAt), sess.UserAgent, sess.IP)
+		codec.Unix(sess.LastSeenAt), codec.Unix(sess.IdleExpiresAt), codec.Unix(sess.ExpiresAt), sess.UserAgent, sess.IP,
+		codec.List(sess.Clients))
 	if err != nil {
 		return fmt.Errorf("create session of user %q: %w", sess.UserID, mapErr(err))
 	}
@@ -51,20 +53,69 @@ func (s *Store) TouchSession(ctx context.Context, id string, lastSeen, idleExpir
 	return nil
 }
 
-// DeleteSession deletes the session; an unknown id is not an error.
+// endSessions deletes the sessions matching where (a condition on
+// browser_sessions with its args) and queues a logout notice to each app
+// they signed in to, in tx.
+func endSessions(ctx context.Context, tx *txn, where string, args ...any) error {
+	rows, err := tx.QueryContext(ctx, `DELETE FROM browser_sessions WHERE `+where+` RETURNING `+codec.SessionColumns, args...)
+	if err != nil {
+		return err
+	}
+	var ended []store.Session
+	for rows.Next() {
+		sess, err := codec.ScanSession(rows)
+		if err != nil {
+			rows.Close()
+			return err
+		}
+		ended = append(ended, *sess)
+	}
+	if err := rows.Close(); err != nil {
+		return err
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	return enqueue(ctx, tx, store.LogoutMessages(ended))
+}
+
+// DeleteSession deletes the session (telling its apps); an unknown id
+// is not an error.
 func (s *Store) DeleteSession(ctx context.Context, id string) error {
-	if _, err := s.w.ExecContext(ctx, `DELETE FROM browser_sessions WHERE id = ?`, id); err != nil {
+	if err := s.inTx(ctx, func(tx *txn) error { return endSessions(ctx, tx, `id = ?`, id) }); err != nil {
 		return fmt.Errorf("delete session: %w", err)
 	}
 	return nil
 }
 
 // DeleteUserSessions deletes every session of userID except keepID (which
-// may be "").
+// may be ""), telling their apps.
 func (s *Store) DeleteUserSessions(ctx context.Context, userID, keepID string) error {
-	_, err := s.w.ExecContext(ctx, `DELETE FROM browser_sessions WHERE user_id = ? AND id <> ?`, userID, keepID)
+	err := s.inTx(ctx, func(tx *txn) error { return endSessions(ctx, tx, `user_id = ? AND id <> ?`, userID, keepID) })
 	if err != nil {
 		return fmt.Errorf("delete sessions of user %q: %w", userID, err)
+	}
+	return nil
+}
+
+// AddSessionClient adds clientID to the session's clients, once (in one
+// write transaction: SQLite's one writer keeps two additions apart).
+func (s *Store) AddSessionClient(ctx context.Context, sessionID, clientID string) error {
+	err := s.inTx(ctx, func(tx *txn) error {
+		var clients []string
+		if err := tx.QueryRowContext(ctx, `SELECT clients FROM browser_sessions WHERE id = ?`, sessionID).
+			Scan(codec.ListCol(&clients)); err != nil {
+			return mapErr(err)
+		}
+		if slices.Contains(clients, clientID) {
+			return nil
+		}
+		_, err := tx.ExecContext(ctx, `UPDATE browser_sessions SET clients = ? WHERE id = ?`,
+			codec.List(append(clients, clientID)), sessionID)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("add a client to a session: %w", err)
 	}
 	return nil
 }

@@ -126,7 +126,8 @@ func (s *Store) UpdateUser(ctx context.Context, id string, fn func(*store.User) 
 }
 
 // DeleteUser deletes the user with this ID and, in the same transaction,
-// the access and refresh tokens issued to it. Its sessions, passkeys,
+// the access and refresh tokens issued to it. Its sessions end (their
+// apps are told), and its passkeys,
 // passkey suggestion snooze and recovery links go with it (ON DELETE
 // CASCADE); audit events stay. An unknown ID gives store.ErrNotFound.
 func (s *Store) DeleteUser(ctx context.Context, id string) error {
@@ -140,6 +141,9 @@ func (s *Store) DeleteUser(ctx context.Context, id string) error {
 		}
 		if admin && others == 0 {
 			return store.ErrLastAdmin
+		}
+		if err := endSessions(ctx, tx, `user_id = ?`, id); err != nil {
+			return err
 		}
 		res, err := tx.ExecContext(ctx, `DELETE FROM users WHERE id = ?`, id)
 		if err != nil {

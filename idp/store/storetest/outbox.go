@@ -25,7 +25,18 @@ func testOutbox(t *testing.T, s store.Store) {
 	later.NextAttemptAt = t0.Add(time.Hour)
 	must(t, s.Enqueue(ctx, later), "enqueue a later one")
 
-	got, err := s.ClaimOutbox(ctx, t0.Add(time.Minute), time.Minute, 10)
+	logout := &store.OutboxMessage{ID: "b1", Kind: store.OutboxBackchannel, Recipient: "site", Topic: "logout",
+		Payload: []byte(`{"sub":"u1"}`), CreatedAt: t0.Add(-time.Second), NextAttemptAt: t0}
+	must(t, s.Enqueue(ctx, logout), "enqueue a logout notice")
+	// A claimer of some kinds takes only those.
+	got, err := s.ClaimOutbox(ctx, t0.Add(time.Minute), time.Minute, 10, store.OutboxBackchannel)
+	must(t, err, "claim logout notices")
+	if len(got) != 1 || got[0].ID != "b1" {
+		t.Fatalf("claim of one kind: %+v", got)
+	}
+	must(t, s.OutboxSent(ctx, "b1", t0), "sent b1")
+
+	got, err = s.ClaimOutbox(ctx, t0.Add(time.Minute), time.Minute, 10, "mail")
 	must(t, err, "claim")
 	if len(got) != 2 || got[0].ID != "m1" || got[1].ID != "m2" || string(got[0].Payload) != "sealed m1" {
 		t.Fatalf("first claim: %+v", got)
@@ -52,8 +63,8 @@ func testOutbox(t *testing.T, s store.Store) {
 	// GC: sent mail goes after a week, mail given up on after 30 days.
 	st, err := s.GC(ctx, t0.Add(8*24*time.Hour))
 	must(t, err, "gc")
-	if st.Outbox != 1 {
-		t.Errorf("GC after 8 days deleted %d outbox rows, want 1 (the sent one)", st.Outbox)
+	if st.Outbox != 2 {
+		t.Errorf("GC after 8 days deleted %d outbox rows, want 2 (the sent ones)", st.Outbox)
 	}
 	st, _ = s.GC(ctx, t0.Add(31*24*time.Hour))
 	if st.Outbox != 1 {

@@ -72,6 +72,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"ConcurrentSecret", testConcurrentSecret},
 		{"Sessions", testSessions},
 		{"UserSessions", testUserSessions},
+		{"SessionLogoutNotices", testSessionLogoutNotices},
 		{"RotateSigningKey", testRotateSigningKey},
 		{"SigningKeyAlgorithms", testSigningKeyAlgorithms},
 		{"Secret", testSecret},
@@ -1076,6 +1077,70 @@ func testUserSessions(t *testing.T, s store.Store) {
 	must(t, s.DeleteUserSessions(ctx, "u1", ""), "delete all sessions")
 	if got := ids("u1"); len(got) != 0 {
 		t.Errorf("sessions of u1 after sign out everywhere = %v", got)
+	}
+}
+
+// Ending a session queues a back-channel logout notice to each app it
+// signed in to, in the same transaction; an expired session collected
+// by GC tells nobody.
+func testSessionLogoutNotices(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	must(t, s.CreateUser(ctx, newUser("u1", "alice", "alice@example.org")), "create alice")
+	for _, id := range []string{"s1", "s2", "s3", "s4"} {
+		must(t, s.CreateSession(ctx, newSession(id, "u1", t0)), "create "+id)
+	}
+	must(t, s.AddSessionClient(ctx, "s1", "site"), "add site")
+	must(t, s.AddSessionClient(ctx, "s1", "forum"), "add forum")
+	must(t, s.AddSessionClient(ctx, "s1", "site"), "add site again")
+	for _, id := range []string{"s2", "s3", "s4"} {
+		must(t, s.AddSessionClient(ctx, id, "site"), "add site to "+id)
+	}
+	wantIs(t, s.AddSessionClient(ctx, "nope", "site"), store.ErrNotFound, "AddSessionClient(unknown)")
+	got, err := s.SessionByID(ctx, "s1")
+	must(t, err, "session by id")
+	if !slices.Equal(got.Clients, []string{"site", "forum"}) {
+		t.Errorf("clients = %v, want [site forum]", got.Clients)
+	}
+	notices := func(what string) map[string]int {
+		t.Helper()
+		claimed, err := s.ClaimOutbox(ctx, t0.Add(24*time.Hour), time.Minute, 100)
+		must(t, err, "claim outbox")
+		out := map[string]int{}
+		for _, m := range claimed {
+			var n store.LogoutNotice
+			if m.Kind != store.OutboxBackchannel || json.Unmarshal(m.Payload, &n) != nil || n.Subject != "u1" {
+				t.Errorf("%s: message %+v", what, m)
+			}
+			out[m.Recipient+" "+n.SID]++
+			must(t, s.OutboxSent(ctx, m.ID, t0), "sent")
+		}
+		return out
+	}
+	sid := store.SessionSID
+	must(t, s.DeleteSession(ctx, "s1"), "delete s1")
+	if got := notices("one session"); len(got) != 2 || got["site "+sid("s1")] != 1 || got["forum "+sid("s1")] != 1 {
+		t.Errorf("after DeleteSession: %v", got)
+	}
+	must(t, s.DeleteUserSessions(ctx, "u1", "s2"), "delete all but s2")
+	if got := notices("all but one"); len(got) != 2 || got["site "+sid("s3")] != 1 || got["site "+sid("s4")] != 1 {
+		t.Errorf("after DeleteUserSessions: %v", got)
+	}
+	must(t, s.DeleteUser(ctx, "u1"), "delete alice")
+	if got := notices("with the member"); len(got) != 1 || got["site "+sid("s2")] != 1 {
+		t.Errorf("after DeleteUser: %v", got)
+	}
+
+	// Expired sessions go quietly.
+	must(t, s.CreateUser(ctx, newUser("u2", "bob", "bob@example.org")), "create bob")
+	must(t, s.CreateSession(ctx, newSession("s5", "u2", t0)), "create s5")
+	must(t, s.AddSessionClient(ctx, "s5", "site"), "add site to s5")
+	_, err = s.GC(ctx, t0.Add(40*24*time.Hour))
+	must(t, err, "gc")
+	if got := notices("gc"); len(got) != 0 {
+		t.Errorf("an expired session told its apps: %v", got)
+	}
+	if sid("s1") == sid("s2") || len(sid("s1")) != 22 {
+		t.Errorf("sids: %q %q", sid("s1"), sid("s2"))
 	}
 }
 

@@ -35,7 +35,7 @@ const (
 	RefreshTokenColumns = `id, token_hash, family_id, parent_id, client_id, subject, scopes, audience,
 	auth_time, amr, created_at, expires_at, family_expires_at, used_at, revoked_at, reply`
 	SessionColumns = `id, user_id, auth_time, amr, created_at, last_seen_at, idle_expires_at, expires_at,
-	user_agent, ip`
+	user_agent, ip, clients`
 	SigningKeyColumns = `id, algorithm, private_key, created_at, active_from, retire_at`
 	UserColumns       = `id, username, email, email_verified, name, role, password_hash, disabled,
 	webauthn_id, created_at, updated_at, password_changed_at, locale`
@@ -162,7 +162,7 @@ func RefreshTokenValues(r *store.RefreshToken) []any {
 func ScanSession(sc Scanner) (*store.Session, error) {
 	var s store.Session
 	err := sc.Scan(&s.ID, &s.UserID, TimeCol(&s.AuthTime), ListCol(&s.AMR), TimeCol(&s.CreatedAt),
-		TimeCol(&s.LastSeenAt), TimeCol(&s.IdleExpiresAt), TimeCol(&s.ExpiresAt), &s.UserAgent, &s.IP)
+		TimeCol(&s.LastSeenAt), TimeCol(&s.IdleExpiresAt), TimeCol(&s.ExpiresAt), &s.UserAgent, &s.IP, ListCol(&s.Clients))
 	if err != nil {
 		return nil, err
 	}

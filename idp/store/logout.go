@@ -1,0 +1,49 @@
+package store
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"time"
+)
+
+// OutboxBackchannel is the outbox kind of back-channel logout notices:
+// Recipient is the client ID, Payload a LogoutNotice (not secret, so not
+// sealed).
+const OutboxBackchannel = "backchannel"
+
+// LogoutNotice says whose session ended, for a logout token.
+type LogoutNotice struct {
+	Subject string `json:"sub"`
+	SID     string `json:"sid,omitempty"`
+}
+
+// SessionSID is the sid claim of a session (in ID and logout tokens):
+// derived from its ID, which itself never leaves the provider.
+func SessionSID(sessionID string) string {
+	sum := sha256.Sum256([]byte("sid\x00" + sessionID))
+	return base64.RawURLEncoding.EncodeToString(sum[:16])
+}
+
+// LogoutMessages are the outbox messages that tell each client of the
+// ended sessions that they ended. They are due at once, whatever the
+// worker's clock says.
+func LogoutMessages(ended []Session) []*OutboxMessage {
+	var out []*OutboxMessage
+	now := time.Now()
+	for _, s := range ended {
+		payload, _ := json.Marshal(LogoutNotice{Subject: s.UserID, SID: SessionSID(s.ID)})
+		for _, c := range s.Clients {
+			out = append(out, &OutboxMessage{ID: newOutboxID(), Kind: OutboxBackchannel, Recipient: c, Topic: "logout",
+				Payload: payload, CreatedAt: now, NextAttemptAt: time.Unix(0, 0)})
+		}
+	}
+	return out
+}
+
+func newOutboxID() string {
+	b := make([]byte, 16)
+	_, _ = rand.Read(b) // never fails (crypto/rand)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
