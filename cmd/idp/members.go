@@ -13,6 +13,7 @@ import (
 	"github.com/communityidp/idp/idp/invite"
 	"github.com/communityidp/idp/idp/mail"
 	"github.com/communityidp/idp/idp/memberimport"
+	"github.com/communityidp/idp/idp/outbox"
 	"github.com/communityidp/idp/idp/secrets"
 	"github.com/communityidp/idp/idp/server"
 	"github.com/communityidp/idp/idp/store"
@@ -27,7 +28,7 @@ const sendTimeout = 30 * time.Second
 // mailer is the mail a command sends, and the sender that sends it now.
 type mailer struct {
 	svc    *mail.Service
-	worker *mail.Worker
+	worker *outbox.Worker
 }
 
 func newMailer(cfg config.Config, st *secrets.Store) (*mailer, error) {

@@ -17,6 +17,8 @@
 //	    secret_hash: "$argon2id$v=19$..."
 //	    redirect_uris: [http://localhost:3000/oidc/callback]
 //	    post_logout_redirect_uris: [http://localhost:3000/]
+//	    backchannel_logout_uri: http://localhost:3000/oidc/backchannel-logout
+//	    backchannel_logout_session_required: true
 //
 // Then, from the repository root, in two terminals:
 //
@@ -35,7 +37,8 @@
 //	-listen         the address to listen on (SITE_LISTEN; default 127.0.0.1:3000)
 //	-public-url     where browsers reach the site (SITE_PUBLIC_URL; default
 //	                http://localhost:PORT with the port of -listen); the
-//	                redirect URIs registered are PUBLIC_URL/oidc/callback and PUBLIC_URL/
+//	                redirect URIs registered are PUBLIC_URL/oidc/callback and PUBLIC_URL/,
+//	                and the back-channel logout URI PUBLIC_URL/oidc/backchannel-logout
 package main
 
 import (
@@ -94,7 +97,8 @@ func run(args []string) error {
 		return err
 	}
 	slog.Info("community site ready", "url", *publicURL, "issuer", *issuer, "client_id", *clientID,
-		"redirect_uri", site.RedirectURL(), "post_logout_redirect_uri", site.PostLogoutURL())
+		"redirect_uri", site.RedirectURL(), "post_logout_redirect_uri", site.PostLogoutURL(),
+		"backchannel_logout_uri", site.BackchannelLogoutURL())
 	srv := &http.Server{Handler: site, ReadHeaderTimeout: 10 * time.Second}
 	return srv.Serve(ln)
 }

@@ -10,6 +10,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -366,5 +367,36 @@ func (h *Handler) createRecoveryLink(c *gin.Context) {
 // --- clients
 
 func (h *Handler) clients(c *gin.Context) {
-	h.page(c, http.StatusOK, "admin_clients", h.Config.Clients)
+	list, err := h.Store.ListOutbox(c.Request.Context(), 100)
+	if err != nil {
+		h.serverError(c, "list the outbox", err)
+		return
+	}
+	p := clientsPage{Clients: h.Config.Clients}
+	for _, m := range list {
+		if m.Kind != store.OutboxBackchannel {
+			continue
+		}
+		var n store.LogoutNotice
+		_ = json.Unmarshal(m.Payload, &n)
+		f := failedLogout{Message: m, UserID: n.Subject}
+		if u, err := h.Store.UserByID(c.Request.Context(), n.Subject); err == nil {
+			f.Username = u.Username
+		}
+		p.FailingLogouts = append(p.FailingLogouts, f)
+	}
+	h.page(c, http.StatusOK, "admin_clients", p)
+}
+
+// clientsPage is the registered apps and the logout notices to them that
+// keep failing.
+type clientsPage struct {
+	Clients        []config.Client
+	FailingLogouts []failedLogout
+}
+
+type failedLogout struct {
+	Message  store.OutboxMessage
+	UserID   string
+	Username string
 }

@@ -156,7 +156,13 @@ func (h *Handler) mailOutbox(c *gin.Context) {
 		h.serverError(c, "list the outbox", err)
 		return
 	}
-	h.page(c, http.StatusOK, "admin_mail", mailPage{Failing: list, On: h.Mail.Enabled()})
+	var failing []store.OutboxMessage
+	for _, m := range list {
+		if m.Kind == mail.Kind {
+			failing = append(failing, m)
+		}
+	}
+	h.page(c, http.StatusOK, "admin_mail", mailPage{Failing: failing, On: h.Mail.Enabled()})
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }

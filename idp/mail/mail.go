@@ -155,8 +155,9 @@ type Outbox struct {
 	// Domain is the right-hand side of Message-IDs (the issuer's host).
 	Domain string
 	Now    func() time.Time
-	// wake nudges the local worker when a message is queued.
-	wake chan struct{}
+	// Nudge tells the local outbox worker a message is queued (nil:
+	// it finds it on its next round).
+	Nudge func()
 }
 
 // NewOutbox returns an Outbox sealing with s.
@@ -164,7 +165,7 @@ func NewOutbox(s Sealer, domain string, now func() time.Time) *Outbox {
 	if now == nil {
 		now = time.Now
 	}
-	return &Outbox{Sealer: s, Domain: domain, Now: now, wake: make(chan struct{}, 1)}
+	return &Outbox{Sealer: s, Domain: domain, Now: now}
 }
 
 // Row returns the outbox row for m, about topic, due now.
@@ -182,16 +183,15 @@ func (o *Outbox) Row(topic string, m Message) (*store.OutboxMessage, error) {
 		return nil, fmt.Errorf("seal mail: %w", err)
 	}
 	now := o.Now()
-	return &store.OutboxMessage{ID: id, Kind: "mail", Recipient: m.To, Topic: topic, Payload: sealed,
+	return &store.OutboxMessage{ID: id, Kind: Kind, Recipient: m.To, Topic: topic, Payload: sealed,
 		CreatedAt: now, NextAttemptAt: now}, nil
 }
 
 // Queued tells the local worker a message is waiting, so it need not
 // wait for its next round.
 func (o *Outbox) Queued() {
-	select {
-	case o.wake <- struct{}{}:
-	default:
+	if o.Nudge != nil {
+		o.Nudge()
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/communityidp/idp/config"
+	"github.com/communityidp/idp/idp/outbox"
 	"github.com/communityidp/idp/idp/secrets"
 	"github.com/communityidp/idp/idp/store/sqlite"
 )
@@ -44,7 +45,13 @@ func (r *recorder) Send(_ context.Context, m Message) error {
 	return nil
 }
 
-func newWorker(t *testing.T) (*Worker, *sqlite.Store, *clock, *recorder) {
+// worker is an outbox worker for mail, with the outbox that writes it.
+type worker struct {
+	*outbox.Worker
+	Outbox *Outbox
+}
+
+func newWorker(t *testing.T) (*worker, *sqlite.Store, *clock, *recorder) {
 	t.Helper()
 	st, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "idp.db"))
 	if err != nil {
@@ -60,7 +67,9 @@ func newWorker(t *testing.T) (*Worker, *sqlite.Store, *clock, *recorder) {
 	}
 	c := &clock{t: t0}
 	rec := &recorder{}
-	return &Worker{Store: st, Outbox: NewOutbox(kr, "login.example.org", c.Now), Sender: rec}, st, c, rec
+	ob := NewOutbox(kr, "login.example.org", c.Now)
+	w := outbox.NewWorker(st, map[string]outbox.Handler{Kind: ob.Handler(rec)}, c.Now)
+	return &worker{Worker: w, Outbox: ob}, st, c, rec
 }
 
 // A message is sealed in the outbox (its link is not in the database in
@@ -99,7 +108,7 @@ func TestWorkerRetriesThenGivesUp(t *testing.T) {
 		}
 	}
 	// Past a day it is given up: no more tries, still listed.
-	for at.Sub(t0) <= GiveUpAfter {
+	for at.Sub(t0) <= outbox.GiveUpAfter {
 		at = at.Add(time.Hour)
 		c.Set(at)
 		w.Drain(ctx)
@@ -122,7 +131,7 @@ func TestWorkerRetriesThenGivesUp(t *testing.T) {
 func TestWorkerSendsOnce(t *testing.T) {
 	ctx := t.Context()
 	w, st, c, rec := newWorker(t)
-	other := &Worker{Store: st, Outbox: w.Outbox, Sender: rec}
+	other := outbox.NewWorker(st, w.Handlers, c.Now)
 	for i := range 20 {
 		row, err := w.Outbox.Row("notice", Message{To: "m@example.org", Subject: "n" + string(rune('a'+i)), Text: "x"})
 		if err != nil {
@@ -134,7 +143,7 @@ func TestWorkerSendsOnce(t *testing.T) {
 	}
 	c.Set(t0.Add(time.Second))
 	var wg sync.WaitGroup
-	for _, x := range []*Worker{w, other} {
+	for _, x := range []*outbox.Worker{w.Worker, other} {
 		wg.Add(1)
 		go func() { defer wg.Done(); x.Drain(ctx) }()
 	}

@@ -26,6 +26,7 @@ type Metrics struct {
 	created      *prometheus.CounterVec
 	rateLimited  *prometheus.CounterVec
 	mail         *prometheus.CounterVec
+	backchannel  *prometheus.CounterVec
 }
 
 // New registers the metrics on a fresh registry.
@@ -62,8 +63,12 @@ func New() *Metrics {
 		mail: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "idp_mail_total", Help: "Mail by topic (reset, verify, invite, notice...) and result (sent, retry, given_up).",
 		}, []string{"topic", "result"}),
+		backchannel: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "idp_backchannel_logout_total", Help: "Back-channel logout tokens by client and result (sent, retry, given_up).",
+		}, []string{"client", "result"}),
 	}
 	r.MustRegister(m.httpRequests, m.httpDuration, m.signIns, m.ceremonies, m.tokens, m.storeLatency, m.created, m.rateLimited, m.mail,
+		m.backchannel,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -129,6 +134,15 @@ func (m *Metrics) RateLimited(limit string) {
 		return
 	}
 	m.rateLimited.WithLabelValues(limit).Inc()
+}
+
+// Backchannel counts a logout token delivery's result: sent, retry or
+// given_up.
+func (m *Metrics) Backchannel(client, result string) {
+	if m == nil {
+		return
+	}
+	m.backchannel.WithLabelValues(client, result).Inc()
 }
 
 // Mail counts a send attempt's result: sent, retry or given_up.

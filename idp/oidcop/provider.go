@@ -311,7 +311,9 @@ func (p *Provider) buildDiscovery(cfg config.Config) ([]byte, error) {
 	m["request_uri_parameter_supported"] = false
 	m["claims_parameter_supported"] = false
 	m["frontchannel_logout_supported"] = false
-	m["backchannel_logout_supported"] = false
+	// Back-Channel Logout 1.0: logout tokens carry sid, and ID tokens too.
+	m["backchannel_logout_supported"] = true
+	m["backchannel_logout_session_supported"] = true
 	return json.Marshal(m)
 }
 

@@ -326,6 +326,7 @@ func (s *Storage) CreateAccessToken(ctx context.Context, request op.TokenRequest
 		}
 		is.ConsumeCode = r.ID
 		is.Access, id = s.newAccessToken(r.ClientID, r.Subject, r.Scopes, r.GetAudience(), r.AuthTime, r.AMR, "")
+		defer s.signedInTo(ctx, r)
 	case *serviceRequest:
 		grant = string(oidc.GrantTypeClientCredentials)
 		is.Access, id = s.newAccessToken(r.clientID, r.clientID, r.scopes, r.GetAudience(), time.Time{}, nil, "")
@@ -337,6 +338,19 @@ func (s *Storage) CreateAccessToken(ctx context.Context, request op.TokenRequest
 	}
 	s.metrics.Token(grant)
 	return id, is.Access.ExpiresAt, nil
+}
+
+// signedInTo notes that r's browser session signed in to r's client,
+// when the client takes back-channel logout: ending the session tells it.
+func (s *Storage) signedInTo(ctx context.Context, r authRequest) {
+	c, ok := s.clients[r.ClientID]
+	if !ok || c.cfg.BackchannelLogoutURI == "" || r.SessionID == "" {
+		return
+	}
+	err := s.store.AddSessionClient(ctx, r.SessionID, r.ClientID)
+	if err != nil && !errors.Is(err, store.ErrNotFound) { // a session ended meanwhile has nothing to end
+		slog.ErrorContext(ctx, "note the app a session signed in to", "client_id", r.ClientID, "error", err)
+	}
 }
 
 // CreateAccessAndRefreshTokens issues an access token with a refresh token:
@@ -362,6 +376,7 @@ func (s *Storage) CreateAccessAndRefreshTokens(ctx context.Context, request op.T
 		if err := s.issue(ctx, store.Issue{ConsumeCode: r.ID, Refresh: rt, Access: access}); err != nil {
 			return "", "", time.Time{}, err
 		}
+		s.signedInTo(ctx, r)
 		s.metrics.Token(string(oidc.GrantTypeCode))
 		return id, value, access.ExpiresAt, nil
 	case *refreshRequest:
@@ -582,6 +597,11 @@ func (s *Storage) SetUserinfoFromRequest(ctx context.Context, info *oidc.UserInf
 		return fmt.Errorf("load user for ID token: %w", err)
 	}
 	setClaims(info, u, scopes)
+	// sid names the browser session (Back-Channel Logout 1.0 section 2.1),
+	// so that an app can match the logout token to its own session.
+	if r, ok := req.(authRequest); ok && r.SessionID != "" {
+		info.AppendClaims("sid", store.SessionSID(r.SessionID))
+	}
 	return nil
 }
 

@@ -10,7 +10,7 @@ import (
 
 	"github.com/communityidp/idp/config"
 	"github.com/communityidp/idp/idp/mail"
-	"github.com/communityidp/idp/idp/metrics"
+	"github.com/communityidp/idp/idp/outbox"
 	"github.com/communityidp/idp/idp/secrets"
 	"github.com/communityidp/idp/idp/store"
 )
@@ -21,8 +21,9 @@ import (
 // read there); else none (nil, nil), and everything that needs mail is
 // off. logo is the branding's logo address ("" for none; a path is on
 // the issuer). The commands that mail (users invite, users import) build
-// theirs here too, so their mail reads like the server's.
-func NewMail(cfg config.Config, st store.OutboxStore, kr *secrets.Keyring, logo string, m *metrics.Metrics, now func() time.Time) (*mail.Service, *mail.Worker, error) {
+// theirs here too, so their mail reads like the server's. The handler
+// delivers the mail the outbox holds.
+func NewMail(cfg config.Config, st store.OutboxStore, kr *secrets.Keyring, logo string, now func() time.Time) (*mail.Service, outbox.Handler, error) {
 	var sender mail.Sender
 	switch {
 	case cfg.Email.Enabled():
@@ -53,17 +54,22 @@ func NewMail(cfg config.Config, st store.OutboxStore, kr *secrets.Keyring, logo 
 	if u, err := url.Parse(cfg.Issuer); err == nil {
 		host = u.Hostname()
 	}
-	outbox := mail.NewOutbox(kr, host, now)
-	svc := &mail.Service{Letters: letters, Outbox: outbox, Store: st, Notices: cfg.Email.Notices, Issuer: cfg.Issuer, Now: now}
-	return svc, &mail.Worker{Store: st, Outbox: outbox, Sender: sender, Metrics: m}, nil
+	ob := mail.NewOutbox(kr, host, now)
+	svc := &mail.Service{Letters: letters, Outbox: ob, Store: st, Notices: cfg.Email.Notices, Issuer: cfg.Issuer, Now: now}
+	return svc, ob.Handler(sender), nil
 }
 
 // NewCommandMail is NewMail for a command line: the branding read from
-// cfg, no metrics.
-func NewCommandMail(cfg config.Config, st *secrets.Store) (*mail.Service, *mail.Worker, error) {
+// cfg, and a worker that delivers mail only (the provider delivers the
+// rest); nil, nil when mail is off.
+func NewCommandMail(cfg config.Config, st *secrets.Store) (*mail.Service, *outbox.Worker, error) {
 	b, err := newBranding(cfg.Branding)
 	if err != nil {
 		return nil, nil, err
 	}
-	return NewMail(cfg, st, st.Keyring(), b.brand.Logo, nil, time.Now)
+	svc, handler, err := NewMail(cfg, st, st.Keyring(), b.brand.Logo, time.Now)
+	if err != nil || svc == nil {
+		return nil, nil, err
+	}
+	return svc, outbox.NewWorker(st, map[string]outbox.Handler{mail.Kind: handler}, time.Now), nil
 }

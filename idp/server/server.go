@@ -25,6 +25,7 @@ import (
 	"github.com/communityidp/idp/idp/account"
 	"github.com/communityidp/idp/idp/admin"
 	"github.com/communityidp/idp/idp/audit"
+	"github.com/communityidp/idp/idp/backchannel"
 	"github.com/communityidp/idp/idp/clientip"
 	"github.com/communityidp/idp/idp/doctor"
 	"github.com/communityidp/idp/idp/invite"
@@ -33,6 +34,7 @@ import (
 	"github.com/communityidp/idp/idp/mail"
 	"github.com/communityidp/idp/idp/metrics"
 	"github.com/communityidp/idp/idp/oidcop"
+	"github.com/communityidp/idp/idp/outbox"
 	"github.com/communityidp/idp/idp/passkey"
 	"github.com/communityidp/idp/idp/ratelimit"
 	"github.com/communityidp/idp/idp/secrets"
@@ -108,9 +110,9 @@ type Server struct {
 	proxies  *clientip.Resolver
 	brand    *branding
 	csrf     *session.CSRF
-	// mailWorker sends the outbox's mail (nil: mail is off).
-	mailWorker *mail.Worker
-	now        func() time.Time
+	// outbox delivers the outbox's mail and logout notices.
+	outbox *outbox.Worker
+	now    func() time.Time
 }
 
 // Options tune a Server; the zero value is production.
@@ -133,6 +135,18 @@ func New(ctx context.Context, cfg config.Config, st store.Store, o Options) (*Se
 		m = metrics.New()
 		st = timedStore{Store: st, m: m}
 	}
+	// The outbox worker delivers from the store as it is; everything else
+	// sees sessions end through endingStore, which nudges it, so that the
+	// apps hear of a sign-out at once.
+	ob := outbox.NewWorker(st, map[string]outbox.Handler{}, o.Now)
+	ob.Result = func(msg store.OutboxMessage, result string) {
+		if msg.Kind == mail.Kind {
+			m.Mail(msg.Topic, result)
+		} else {
+			m.Backchannel(msg.Recipient, result)
+		}
+	}
+	st = endingStore{Store: st, nudge: ob.Nudge}
 	rec := &audit.Recorder{Store: st, Metrics: m, Now: o.Now}
 	cryptoKeys, err := secrets.Versions(ctx, st, secrets.CryptoKey)
 	if err != nil {
@@ -169,10 +183,15 @@ func New(ctx context.Context, cfg config.Config, st store.Store, o Options) (*Se
 	if err != nil {
 		return nil, err
 	}
-	mailer, worker, err := NewMail(cfg, st, sealed.Keyring(), brand.brand.Logo, m, o.Now)
+	mailer, mailHandler, err := NewMail(cfg, st, sealed.Keyring(), brand.brand.Logo, o.Now)
 	if err != nil {
 		return nil, err
 	}
+	if mailer != nil {
+		ob.Handlers[mail.Kind] = mailHandler
+		mailer.Outbox.Nudge = ob.Nudge
+	}
+	ob.Handlers[store.OutboxBackchannel] = backchannel.New(cfg, km, o.Now).Handler()
 	render, err := web.NewRenderer(web.Options{Site: cfg.Branding.SiteName, Brand: brand.brand, CSRF: csrf,
 		DefaultLanguage: cfg.UI.DefaultLanguage, Secure: secure})
 	if err != nil {
@@ -223,7 +242,7 @@ func New(ctx context.Context, cfg config.Config, st store.Store, o Options) (*Se
 		return nil, err
 	}
 	s := &Server{cfg: cfg, store: st, keys: km, provider: provider, avail: avail, metrics: m, now: o.Now, proxies: proxies, brand: brand,
-		csrf: csrf, mailWorker: worker}
+		csrf: csrf, outbox: ob}
 	s.handler = s.routes(sessions, render, provider, wellKnown,
 		&login.Handler{
 			Store: st, Sessions: sessions, CSRF: csrf, Render: render, Passkeys: passkeys, Audit: rec, ClientNames: names,
@@ -323,9 +342,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	if s.metrics != nil {
 		go s.serveMetrics(loops)
 	}
-	if s.mailWorker != nil {
-		go s.mailWorker.Run(loops)
-	}
+	go s.outbox.Run(loops)
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
@@ -439,4 +456,26 @@ func (s SecretState) Load(ctx context.Context) ([]byte, error) {
 func (s SecretState) Save(ctx context.Context, data []byte) error {
 	_, err := s.Store.Secret(ctx, stateSecret, func() ([]byte, error) { return data, nil })
 	return err
+}
+
+// endingStore nudges the outbox worker whenever sessions end: the store
+// queued a logout notice to their apps in the same transaction.
+type endingStore struct {
+	store.Store
+	nudge func()
+}
+
+func (e endingStore) DeleteSession(ctx context.Context, id string) error {
+	defer e.nudge()
+	return e.Store.DeleteSession(ctx, id)
+}
+
+func (e endingStore) DeleteUserSessions(ctx context.Context, userID, keepID string) error {
+	defer e.nudge()
+	return e.Store.DeleteUserSessions(ctx, userID, keepID)
+}
+
+func (e endingStore) DeleteUser(ctx context.Context, id string) error {
+	defer e.nudge()
+	return e.Store.DeleteUser(ctx, id)
 }

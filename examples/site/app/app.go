@@ -25,6 +25,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -64,7 +65,9 @@ const (
 	sessionCookie = "site_session" // the random id of the server-side session
 	logoutCookie  = "site_logout"  // the state of an RP-initiated logout in progress
 	callbackPath  = "/oidc/callback"
-	loginLifetime = 10 * time.Minute
+	// backchannelPath receives logout tokens from the provider.
+	backchannelPath = "/oidc/backchannel-logout"
+	loginLifetime   = 10 * time.Minute
 	// sessionLifetime bounds a session kept in memory, whatever the tokens say.
 	sessionLifetime = 8 * time.Hour
 )
@@ -84,6 +87,8 @@ type App struct {
 
 	mu       sync.Mutex
 	sessions map[string]*session
+	// logoutJTIs are the logout tokens already used, until they expire.
+	logoutJTIs map[string]time.Time
 }
 
 // discovery is what the site learns from the provider's discovery document.
@@ -114,6 +119,9 @@ type Claims struct {
 	PreferredUsername string   `json:"preferred_username"`
 	AuthTime          int64    `json:"auth_time"`
 	AMR               []string `json:"amr"`
+	// SessionID (sid) names the provider's browser session: a logout
+	// token for it ends this session.
+	SessionID string `json:"sid"`
 }
 
 //go:embed templates/*.html templates/*.css
@@ -134,7 +142,7 @@ func New(cfg Config) (*App, error) {
 		cfg.Scopes = []string{oidc.ScopeOpenID, "profile", "email", oidc.ScopeOfflineAccess}
 	}
 	a := &App{cfg: cfg, log: cfg.Logger, client: cfg.HTTPClient, secure: pub.Scheme == "https",
-		key: make([]byte, 32), sessions: map[string]*session{}}
+		key: make([]byte, 32), sessions: map[string]*session{}, logoutJTIs: map[string]time.Time{}}
 	if a.log == nil {
 		a.log = slog.Default()
 	}
@@ -154,6 +162,7 @@ func New(cfg Config) (*App, error) {
 	mux.HandleFunc("GET /account", a.account)
 	mux.HandleFunc("POST /refresh", a.refresh)
 	mux.HandleFunc("POST /logout", a.logout)
+	mux.HandleFunc("POST "+backchannelPath, a.backchannelLogout)
 	mux.HandleFunc("GET /site.css", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "public, max-age=3600")
 		http.ServeFileFS(w, r, files, "templates/site.css")
@@ -164,6 +173,10 @@ func New(cfg Config) (*App, error) {
 
 // RedirectURL is the redirect URI the site sends; it must be registered.
 func (a *App) RedirectURL() string { return a.cfg.PublicURL + callbackPath }
+
+// BackchannelLogoutURL is where the provider POSTs logout tokens: the
+// client's backchannel_logout_uri.
+func (a *App) BackchannelLogoutURL() string { return a.cfg.PublicURL + backchannelPath }
 
 // PostLogoutURL is the post-logout redirect URI; it must be registered.
 func (a *App) PostLogoutURL() string { return a.cfg.PublicURL + "/" }
@@ -651,4 +664,108 @@ func random() string {
 	b := make([]byte, 32)
 	rand.Read(b)
 	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// backchannelLogout receives a logout token (OpenID Connect Back-Channel
+// Logout 1.0, section 2.6): it checks it like an ID token (signature,
+// issuer, audience, expiry) plus what makes it a logout token, then ends
+// the member's sessions here: the one with its sid, or all of sub's.
+func (a *App) backchannelLogout(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Cache-Control", "no-store")
+	refuse := func(why string) {
+		a.log.Warn("logout token refused", "reason", why)
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusBadRequest)
+		_ = json.NewEncoder(w).Encode(map[string]string{"error": "invalid_request", "error_description": why})
+	}
+	raw := r.PostFormValue("logout_token")
+	if raw == "" {
+		refuse("no logout_token")
+		return
+	}
+	if typ := headerType(raw); typ != "logout+jwt" {
+		refuse("the token's typ is " + strconv.Quote(typ) + ", not logout+jwt")
+		return
+	}
+	d, err := a.discover(r.Context())
+	if err != nil {
+		w.WriteHeader(http.StatusServiceUnavailable) // the provider retries
+		return
+	}
+	tok, err := d.verifier.Verify(a.context(r.Context()), raw)
+	if err != nil {
+		refuse("the token does not verify: " + err.Error())
+		return
+	}
+	var c struct {
+		SID    string                     `json:"sid"`
+		JTI    string                     `json:"jti"`
+		Events map[string]json.RawMessage `json:"events"`
+		Nonce  *string                    `json:"nonce"`
+	}
+	if err := tok.Claims(&c); err != nil {
+		refuse("the token's claims cannot be read")
+		return
+	}
+	switch {
+	case c.Events["http://schemas.openid.net/event/backchannel-logout"] == nil:
+		refuse("the token has no back-channel logout event")
+		return
+	case c.Nonce != nil:
+		refuse("a logout token must not carry a nonce")
+		return
+	case tok.Subject == "" && c.SID == "":
+		refuse("the token names neither sub nor sid")
+		return
+	case c.JTI == "":
+		refuse("the token has no jti")
+		return
+	}
+	ended, replayed := a.endSessions(c.JTI, tok.Expiry, c.SID, tok.Subject)
+	if replayed {
+		refuse("this logout token was already used")
+		return
+	}
+	a.log.Info("signed out by the provider", "sessions", ended)
+	w.WriteHeader(http.StatusOK)
+}
+
+// endSessions ends the sessions of sid (or, without one, of sub) for the
+// logout token jti, unless that token was used before.
+func (a *App) endSessions(jti string, exp time.Time, sid, sub string) (ended int, replayed bool) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for j, until := range a.logoutJTIs {
+		if time.Now().After(until) {
+			delete(a.logoutJTIs, j)
+		}
+	}
+	if _, seen := a.logoutJTIs[jti]; seen {
+		return 0, true
+	}
+	a.logoutJTIs[jti] = exp
+	for id, s := range a.sessions {
+		if (sid != "" && s.claims.SessionID == sid) || (sid == "" && s.claims.Subject == sub) {
+			delete(a.sessions, id)
+			ended++
+		}
+	}
+	return ended, false
+}
+
+// headerType is the typ of a compact JWS's header, or "".
+func headerType(raw string) string {
+	head, _, ok := strings.Cut(raw, ".")
+	if !ok {
+		return ""
+	}
+	b, err := base64.RawURLEncoding.DecodeString(head)
+	if err != nil {
+		return ""
+	}
+	var h struct {
+		Typ string `json:"typ"`
+	}
+	_ = json.Unmarshal(b, &h)
+	return h.Typ
 }
