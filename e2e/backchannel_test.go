@@ -341,3 +341,37 @@ func TestBackchannelLogoutRetriedOnce(t *testing.T) {
 	time.Sleep(6 * time.Second)
 	recv.received(1)
 }
+
+// Remove access (Settings > Devices and apps) revokes the app's refresh
+// token and tells the app by back-channel logout, with sub and no sid.
+func TestRemoveAppAccess(t *testing.T) {
+	recv := newLogoutReceiver(t, "receiver")
+	p := startProvider(t, func(c *config.Config) { c.Clients = append(c.Clients, recv.client()) })
+	recv.start(p, false)
+	recv.oauth.Scopes = append(recv.oauth.Scopes, oidc.ScopeOfflineAccess)
+	b := newBrowser(t, p)
+	verifier := oauth2.GenerateVerifier()
+	back := b.signIn(recv.oauth.AuthCodeURL("state", oauth2.S256ChallengeOption(verifier)), aliceLogin, alicePassword)
+	tok, err := recv.oauth.Exchange(context.Background(), back.Query().Get("code"), oauth2.VerifierOption(verifier))
+	if err != nil || tok.RefreshToken == "" {
+		t.Fatalf("exchange: %v %+v", err, tok)
+	}
+	page := b.Get(p.URL + "/settings/devices")
+	if !strings.Contains(page.Text(), "Logout Receiver") {
+		t.Fatalf("the app is not listed: %s", page.Text())
+	}
+	r := b.Submit(page.page, "Yes, remove access", nil)
+	if !strings.Contains(r.Text(), "The app's access is removed.") || !strings.Contains(r.Text(), "No app keeps access to your account.") {
+		t.Fatalf("after Remove access: %s", r.Text())
+	}
+	got := recv.received(1)
+	checkLogoutToken(t, got[0], p.URL, recv.id, mustUser(t, p, aliceLogin).ID, "")
+	_, err = recv.oauth.TokenSource(context.Background(), &oauth2.Token{RefreshToken: tok.RefreshToken}).Token()
+	if err == nil || !strings.Contains(err.Error(), "invalid_grant") {
+		t.Fatalf("the removed app's refresh token still works: %v", err)
+	}
+	// The member's own session goes on.
+	if r := b.Get(p.URL + "/settings"); r.URL.Path != "/settings" {
+		t.Fatalf("signed out of the provider: %s", r.URL)
+	}
+}

@@ -49,7 +49,7 @@ func startExampleSite(t *testing.T) (*provider, *exampleSite) {
 	p := startProvider(t, func(c *config.Config) {
 		c.Clients = append(c.Clients, config.Client{ID: exampleSiteID, Name: "Community Site", Type: config.ClientConfidential,
 			SecretHash: siteSecretHash(), RedirectURIs: []string{siteURL + "/oidc/callback"},
-			PostLogoutRedirectURIs: []string{siteURL + "/"}})
+			PostLogoutRedirectURIs: []string{siteURL + "/"}, BackchannelLogoutURI: siteURL + "/oidc/backchannel-logout"})
 	})
 	site, err := app.New(app.Config{Issuer: p.URL, ClientID: exampleSiteID, ClientSecret: siteSecret, PublicURL: siteURL})
 	if err != nil {

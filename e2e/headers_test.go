@@ -334,6 +334,9 @@ func TestCSRFOnEveryForm(t *testing.T) {
 		"POST /signup":                                {anon, "/signup", false},
 		"POST /settings/verify-email":                 {member, "/settings/verify-email", false},
 		"POST /settings/delete":                       {member, "/settings/delete", false},
+		"POST /settings/devices/signout-others":       {member, "/settings/devices/signout-others", false},
+		"POST /settings/devices/:handle/signout":      {member, "/settings/devices/x/signout", false},
+		"POST /settings/apps/:client/remove":          {member, "/settings/apps/community-site/remove", false},
 	}
 	// The protocol endpoints are called across sites by design and
 	// authenticate by other means (client credentials, tokens, the

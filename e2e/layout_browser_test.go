@@ -100,7 +100,7 @@ func TestLayout(t *testing.T) {
 		t.Fatalf("no confirm page: %q", confirm)
 	}
 	pages := []string{
-		"/settings", "/settings/passkeys", "/settings/delete",
+		"/settings", "/settings/passkeys", "/settings/devices", "/settings/delete",
 		"/admin", "/admin/members", "/admin/members?q=member", "/admin/members/" + member, "/admin/rollout",
 		"/admin/clients", "/admin/audit", "/admin/health", "/admin/mail",
 		confirm,

@@ -48,7 +48,11 @@ type Handler struct {
 	Mail *mail.Service
 	// VerifyLifetime is how long an address verification link works.
 	VerifyLifetime time.Duration
-	Now            func() time.Time
+	// ClientNames names the registered apps; Backchannel says which take
+	// back-channel logout (told when the member removes their access).
+	ClientNames map[string]string
+	Backchannel map[string]bool
+	Now         func() time.Time
 }
 
 // Register mounts the pages.
@@ -58,6 +62,10 @@ func (h *Handler) Register(r gin.IRouter) {
 	r.POST("/settings/password", h.password)
 	r.POST("/settings/verify-email", h.verifyEmail)
 	r.POST("/settings/signout-everywhere", h.signOutEverywhere)
+	r.GET("/settings/devices", h.devices)
+	r.POST("/settings/devices/signout-others", h.signOutOthers)
+	r.POST("/settings/devices/:handle/signout", h.signOutDevice)
+	r.POST("/settings/apps/:client/remove", h.removeApp)
 	r.GET("/settings/data", h.data)
 	r.GET("/settings/delete", h.deleteForm)
 	r.POST("/settings/delete", h.deleteAccount)

@@ -165,8 +165,10 @@ type memberPage struct {
 	Member   *store.User
 	Passkeys []passkeyRow
 	Sessions []store.Session
-	History  []audit.Named
-	Notice   string
+	// Apps are the apps holding access to the member (refresh tokens).
+	Apps    []memberApp
+	History []audit.Named
+	Notice  string
 	// Mail: reset links can go by mail.
 	Mail bool
 	// Recovery is a link just created: shown once.
@@ -176,6 +178,12 @@ type memberPage struct {
 	Username, Email, Name, ProfileError string
 	// Self: the admin's own account (no role change, no disabling).
 	Self bool
+}
+
+// memberApp is an app holding access to a member, named.
+type memberApp struct {
+	store.Grant
+	Name string
 }
 
 type passkeyRow struct {
@@ -218,6 +226,19 @@ func (h *Handler) memberData(c *gin.Context, u *store.User) (*memberPage, error)
 		}
 	}
 	p.Sessions = live
+	grants, err := h.Store.UserGrants(ctx, u.ID, now)
+	if err != nil {
+		return nil, err
+	}
+	for _, g := range grants {
+		name := g.ClientID
+		for _, cl := range h.Config.Clients {
+			if cl.ID == g.ClientID && cl.Name != "" {
+				name = cl.Name
+			}
+		}
+		p.Apps = append(p.Apps, memberApp{Grant: g, Name: name})
+	}
 	var history []store.AuditEvent
 	history, err = h.Store.ListAudit(ctx, store.AuditFilter{UserID: u.ID, Limit: 20})
 	p.History = (&audit.Namer{Store: h.Store}).Name(ctx, history)

@@ -51,6 +51,7 @@ const (
 	SuggestionSnoozed  = "suggestion.snoozed"
 	SyntheticCheck     = "doctor.synthetic"
 	RolloutChanged     = "admin.rollout.changed"
+	GrantRevoked       = "grant.revoked"
 	// Operators' actions on the provider's own keys (the command line).
 	KeyRevoked    = "key.revoked"
 	SecretRotated = "secret.rotated"

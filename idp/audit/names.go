@@ -61,6 +61,7 @@ var KindKeys = map[string]string{
 	PasskeyRegisterFailed: "event.passkey_register_failure",
 	PasskeyClone:          "event.passkey_clone",
 	PasskeyFlags:          "event.passkey_flags",
+	GrantRevoked:          "event.grant_revoked",
 	PasswordChanged:       "event.password_changed",
 	UserCreated:           "event.user_created",
 	UserUpdated:           "event.user_updated",

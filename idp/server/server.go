@@ -254,7 +254,7 @@ func New(ctx context.Context, cfg config.Config, st store.Store, o Options) (*Se
 		},
 		&account.Handler{Store: st, Sessions: sessions, CSRF: csrf, Render: render, Passkeys: passkeys, Audit: rec, PasswordMinLength: cfg.Password.MinLength,
 			ReauthAfter: cfg.Sessions.ReauthAfter.D(), Throttle: limiter, CeremonyLimit: limits.Ceremony, Now: o.Now,
-			Mail: mailer, VerifyLifetime: cfg.Registration.VerificationLifetime.D()},
+			Mail: mailer, VerifyLifetime: cfg.Registration.VerificationLifetime.D(), ClientNames: names, Backchannel: backchannelClients(cfg)},
 		&admin.Handler{Store: st, CSRF: csrf, Render: render, Audit: rec, Passkeys: passkeys, Config: cfg, Now: o.Now,
 			Synthetic: s.synthetic(), Mail: mailer,
 			Invite: &invite.Inviter{Store: st, Mail: mailer, Lifetime: cfg.Registration.InvitationLifetime.D(), Now: o.Now}},
@@ -478,4 +478,18 @@ func (e endingStore) DeleteUserSessions(ctx context.Context, userID, keepID stri
 func (e endingStore) DeleteUser(ctx context.Context, id string) error {
 	defer e.nudge()
 	return e.Store.DeleteUser(ctx, id)
+}
+
+func (e endingStore) RevokeGrant(ctx context.Context, userID, clientID string, now time.Time, notify bool) (bool, error) {
+	defer e.nudge()
+	return e.Store.RevokeGrant(ctx, userID, clientID, now, notify)
+}
+
+// backchannelClients are the clients that take back-channel logout.
+func backchannelClients(cfg config.Config) map[string]bool {
+	out := map[string]bool{}
+	for _, c := range cfg.Clients {
+		out[c.ID] = c.BackchannelLogoutURI != ""
+	}
+	return out
 }

@@ -42,6 +42,14 @@ func LogoutMessages(ended []Session) []*OutboxMessage {
 	return out
 }
 
+// GrantLogoutMessage is the notice to clientID that userID's access was
+// removed: no sid, so it ends every session of the member at the app.
+func GrantLogoutMessage(userID, clientID string) *OutboxMessage {
+	payload, _ := json.Marshal(LogoutNotice{Subject: userID})
+	return &OutboxMessage{ID: newOutboxID(), Kind: OutboxBackchannel, Recipient: clientID, Topic: "logout",
+		Payload: payload, CreatedAt: time.Now(), NextAttemptAt: time.Unix(0, 0)}
+}
+
 func newOutboxID() string {
 	b := make([]byte, 16)
 	_, _ = rand.Read(b) // never fails (crypto/rand)

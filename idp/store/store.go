@@ -398,6 +398,24 @@ type TokenStore interface {
 	// RevokeUserTokens revokes every refresh family and deletes every
 	// access token of a user (password change, disable, sign out everywhere).
 	RevokeUserTokens(ctx context.Context, userID string, now time.Time) error
+	// UserGrants lists the apps holding a live refresh token of userID at
+	// now, one per client, the most recently used first.
+	UserGrants(ctx context.Context, userID string, now time.Time) ([]Grant, error)
+	// RevokeGrant revokes every refresh token and deletes every access
+	// token of userID for clientID; with notify it queues, in the same
+	// transaction, a back-channel logout notice (sub only) to the client.
+	// It reports whether there was anything to revoke.
+	RevokeGrant(ctx context.Context, userID, clientID string, now time.Time, notify bool) (bool, error)
+}
+
+// Grant is an app's standing access to a member: its live refresh
+// tokens (one per sign-in that asked for offline access).
+type Grant struct {
+	ClientID string
+	// FirstAt is when the oldest live family began; LastAt the newest
+	// token (a refresh, or a new sign-in).
+	FirstAt, LastAt time.Time
+	Families        int
 }
 
 // Session is a browser's sign-in session (SSO). ID is the SHA-256 hash of

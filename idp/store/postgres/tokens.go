@@ -159,3 +159,51 @@ func (s *Store) RevokeUserTokens(ctx context.Context, userID string, now time.Ti
 	}
 	return nil
 }
+
+// UserGrants lists the apps holding a live refresh token of userID.
+func (s *Store) UserGrants(ctx context.Context, userID string, now time.Time) ([]store.Grant, error) {
+	rows, err := s.pool.Query(ctx, `SELECT client_id, MIN(created_at), MAX(created_at), COUNT(DISTINCT family_id)
+		FROM refresh_tokens WHERE subject = $1 AND revoked_at IS NULL AND used_at IS NULL AND expires_at > $2
+		GROUP BY client_id ORDER BY MAX(created_at) DESC, client_id COLLATE "C"`, userID, now.Unix())
+	if err != nil {
+		return nil, fmt.Errorf("grants of user %q: %w", userID, err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (store.Grant, error) {
+		var g store.Grant
+		var first, last int64
+		var n int64
+		err := r.Scan(&g.ClientID, &first, &last, &n)
+		g.FirstAt, g.LastAt, g.Families = time.Unix(first, 0).UTC(), time.Unix(last, 0).UTC(), int(n)
+		return g, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("grants of user %q: %w", userID, err)
+	}
+	return out, nil
+}
+
+// RevokeGrant revokes userID's tokens for clientID, telling it if notify.
+func (s *Store) RevokeGrant(ctx context.Context, userID, clientID string, now time.Time, notify bool) (bool, error) {
+	var any bool
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `UPDATE refresh_tokens SET revoked_at = $1
+			WHERE subject = $2 AND client_id = $3 AND revoked_at IS NULL`, now.Unix(), userID, clientID)
+		if err != nil {
+			return err
+		}
+		n := tag.RowsAffected()
+		tag, err = tx.Exec(ctx, `DELETE FROM access_tokens WHERE subject = $1 AND client_id = $2`, userID, clientID)
+		if err != nil {
+			return err
+		}
+		any = n+tag.RowsAffected() > 0
+		if !notify {
+			return nil
+		}
+		return enqueue(ctx, tx, []*store.OutboxMessage{store.GrantLogoutMessage(userID, clientID)})
+	})
+	if err != nil {
+		return false, fmt.Errorf("revoke the grant of %q to %q: %w", userID, clientID, err)
+	}
+	return any, nil
+}

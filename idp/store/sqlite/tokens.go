@@ -160,3 +160,61 @@ func (s *Store) RevokeUserTokens(ctx context.Context, userID string, now time.Ti
 	}
 	return nil
 }
+
+// UserGrants lists the apps holding a live refresh token of userID.
+func (s *Store) UserGrants(ctx context.Context, userID string, now time.Time) ([]store.Grant, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT client_id, MIN(created_at), MAX(created_at), COUNT(DISTINCT family_id)
+		FROM refresh_tokens WHERE subject = ? AND revoked_at IS NULL AND used_at IS NULL AND expires_at > ?
+		GROUP BY client_id ORDER BY MAX(created_at) DESC, client_id`, userID, now.Unix())
+	if err != nil {
+		return nil, fmt.Errorf("grants of user %q: %w", userID, err)
+	}
+	defer rows.Close()
+	var out []store.Grant
+	for rows.Next() {
+		var g store.Grant
+		var first, last int64
+		if err := rows.Scan(&g.ClientID, &first, &last, &g.Families); err != nil {
+			return nil, fmt.Errorf("grants of user %q: %w", userID, err)
+		}
+		g.FirstAt, g.LastAt = time.Unix(first, 0).UTC(), time.Unix(last, 0).UTC()
+		out = append(out, g)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("grants of user %q: %w", userID, err)
+	}
+	return out, nil
+}
+
+// RevokeGrant revokes userID's tokens for clientID, telling it if notify.
+func (s *Store) RevokeGrant(ctx context.Context, userID, clientID string, now time.Time, notify bool) (bool, error) {
+	var any bool
+	err := s.inTx(ctx, func(tx *txn) error {
+		res, err := tx.ExecContext(ctx, `UPDATE refresh_tokens SET revoked_at = ?
+			WHERE subject = ? AND client_id = ? AND revoked_at IS NULL`, now.Unix(), userID, clientID)
+		if err != nil {
+			return err
+		}
+		n, err := affected(res)
+		if err != nil {
+			return err
+		}
+		res, err = tx.ExecContext(ctx, `DELETE FROM access_tokens WHERE subject = ? AND client_id = ?`, userID, clientID)
+		if err != nil {
+			return err
+		}
+		m, err := affected(res)
+		if err != nil {
+			return err
+		}
+		any = n+m > 0
+		if !notify {
+			return nil
+		}
+		return enqueue(ctx, tx, []*store.OutboxMessage{store.GrantLogoutMessage(userID, clientID)})
+	})
+	if err != nil {
+		return false, fmt.Errorf("revoke the grant of %q to %q: %w", userID, clientID, err)
+	}
+	return any, nil
+}

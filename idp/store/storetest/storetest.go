@@ -66,6 +66,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"TokenLookups", testTokenLookups},
 		{"RevokeRefreshFamily", testRevokeRefreshFamily},
 		{"RevokeUserTokens", testRevokeUserTokens},
+		{"Grants", testGrants},
 		{"ConcurrentCodeRedemption", testConcurrentCodeRedemption},
 		{"ConcurrentRefreshRotation", testConcurrentRefreshRotation},
 		{"ConcurrentKeyRotation", testConcurrentKeyRotation},
@@ -798,6 +799,66 @@ func testRevokeRefreshFamily(t *testing.T, s store.Store) {
 		if _, err := s.AccessTokenByID(ctx, id); err != nil {
 			t.Errorf("access token %s outside the family: %v", id, err)
 		}
+	}
+}
+
+// The apps holding a member's live refresh tokens, one line per app;
+// removing one revokes its tokens only and tells it when asked to.
+func testGrants(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	issue := func(rt, at, family, client, subject string, created time.Time) {
+		t.Helper()
+		r := newRefresh(rt, family, "", subject)
+		r.ClientID, r.CreatedAt = client, created
+		a := newAccess(at, subject, family)
+		a.ClientID = client
+		must(t, s.IssueTokens(ctx, store.Issue{Access: a, Refresh: r}, created), "issue "+rt)
+	}
+	issue("rt1", "at1", "fam1", "site", "u1", t0)
+	issue("rt2", "at2", "fam2", "site", "u1", t0.Add(time.Hour))
+	issue("rt3", "at3", "fam3", "app", "u1", t0.Add(2*time.Hour))
+	issue("rt4", "at4", "fam4", "forum", "u1", t0)
+	must(t, s.RevokeRefreshFamily(ctx, "fam4", t0), "revoke fam4")
+	issue("rt5", "at5", "fam5", "site", "u2", t0)
+	now := t0.Add(3 * time.Hour)
+	got, err := s.UserGrants(ctx, "u1", now)
+	must(t, err, "grants")
+	want := []store.Grant{
+		{ClientID: "app", FirstAt: t0.Add(2 * time.Hour), LastAt: t0.Add(2 * time.Hour), Families: 1},
+		{ClientID: "site", FirstAt: t0, LastAt: t0.Add(time.Hour), Families: 2},
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("grants = %+v, want %+v", got, want)
+	}
+	if late, _ := s.UserGrants(ctx, "u1", t0.Add(48*time.Hour)); len(late) != 0 {
+		t.Errorf("expired tokens listed: %+v", late)
+	}
+
+	ok, err := s.RevokeGrant(ctx, "u1", "site", now, true)
+	must(t, err, "revoke site")
+	if !ok {
+		t.Error("RevokeGrant found nothing to revoke")
+	}
+	got, _ = s.UserGrants(ctx, "u1", now)
+	if len(got) != 1 || got[0].ClientID != "app" {
+		t.Errorf("after removing site: %+v", got)
+	}
+	_, err = s.AccessTokenByID(ctx, "at1")
+	wantIs(t, err, store.ErrNotFound, "site's access token")
+	if _, err := s.AccessTokenByID(ctx, "at3"); err != nil {
+		t.Errorf("app's access token went too: %v", err)
+	}
+	if other, _ := s.UserGrants(ctx, "u2", now); len(other) != 1 {
+		t.Errorf("another member's grant went too: %+v", other)
+	}
+	claimed, err := s.ClaimOutbox(ctx, now, time.Minute, 10, store.OutboxBackchannel)
+	must(t, err, "claim")
+	if len(claimed) != 1 || claimed[0].Recipient != "site" || string(claimed[0].Payload) != `{"sub":"u1"}` {
+		t.Errorf("notices: %+v", claimed)
+	}
+	ok, err = s.RevokeGrant(ctx, "u1", "site", now, false)
+	if err != nil || ok {
+		t.Errorf("revoking again: %v %v", ok, err)
 	}
 }
 
