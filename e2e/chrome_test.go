@@ -63,12 +63,19 @@ func newChrome(t *testing.T) *chrome {
 // prompts are answered at once; see presence.
 func (c *chrome) addAuthenticator() webauthn.AuthenticatorID {
 	c.t.Helper()
+	return c.addAuthenticatorSynced(true)
+}
+
+// addAuthenticatorSynced plugs in an authenticator whose passkeys are
+// synced (a password manager) or bound to it (a security key).
+func (c *chrome) addAuthenticatorSynced(synced bool) webauthn.AuthenticatorID {
+	c.t.Helper()
 	res, err := chromedp.Call(c.ctx, webauthn.AddVirtualAuthenticator, webauthn.AddVirtualAuthenticatorParams{
 		Options: &webauthn.VirtualAuthenticatorOptions{
 			Protocol: webauthn.AuthenticatorProtocolCtap2, Ctap2version: webauthn.Ctap2versionCtap21,
 			Transport: webauthn.AuthenticatorTransportInternal, HasResidentKey: true, HasUserVerification: true,
 			IsUserVerified: true, AutomaticPresenceSimulation: true,
-			DefaultBackupEligibility: true, DefaultBackupState: true,
+			DefaultBackupEligibility: synced, DefaultBackupState: synced,
 		}})
 	if err != nil {
 		c.t.Fatalf("add virtual authenticator: %v", err)

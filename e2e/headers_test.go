@@ -337,6 +337,7 @@ func TestCSRFOnEveryForm(t *testing.T) {
 		"POST /settings/devices/signout-others":       {member, "/settings/devices/signout-others", false},
 		"POST /settings/devices/:handle/signout":      {member, "/settings/devices/x/signout", false},
 		"POST /settings/apps/:client/remove":          {member, "/settings/apps/community-site/remove", false},
+		"POST /settings/passkeys/coaching":            {member, "/settings/passkeys/coaching", false},
 	}
 	// The protocol endpoints are called across sites by design and
 	// authenticate by other means (client credentials, tokens, the

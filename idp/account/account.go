@@ -72,6 +72,7 @@ func (h *Handler) Register(r gin.IRouter) {
 	r.GET("/settings/passkeys", h.passkeys)
 	r.POST("/settings/passkeys/:id/rename", h.rename)
 	r.POST("/settings/passkeys/:id/delete", h.remove)
+	r.POST("/settings/passkeys/coaching", h.dismissCoaching)
 	r.POST("/webauthn/register/begin", h.registerBegin)
 	r.POST("/webauthn/register/finish", h.registerFinish)
 }

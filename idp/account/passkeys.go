@@ -30,7 +30,10 @@ type passkeyView struct {
 }
 
 type passkeysPage struct {
-	Tab, Notice, Error  string
+	Tab, Notice, Error string
+	// Coaching is a note when the passkeys would not survive losing one
+	// device or password manager.
+	Coaching            string
 	PasskeysOn, Offered bool
 	Passkeys            []passkeyView
 	Signals             *login.Signals
@@ -53,9 +56,13 @@ func (h *Handler) passkeys(c *gin.Context) {
 		return
 	}
 	p := passkeysPage{Tab: "passkeys", PasskeysOn: true, Offered: h.Passkeys.Offered(cur.User)}
+	var providers []string
 	for _, pk := range pks {
-		p.Passkeys = append(p.Passkeys, passkeyView{Passkey: pk, Provider: h.Render.PasskeyProvider(c.Request, pk)})
+		v := passkeyView{Passkey: pk, Provider: h.Render.PasskeyProvider(c.Request, pk)}
+		p.Passkeys = append(p.Passkeys, v)
+		providers = append(providers, v.Provider)
 	}
+	p.Coaching = h.coaching(c, pks, providers)
 	switch c.Query("done") {
 	case "added":
 		p.Notice = h.Render.T(c.Request, "passkeys.notice.added")

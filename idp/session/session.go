@@ -56,6 +56,9 @@ func NewManager(sessions store.SessionStore, users store.UserStore, opts Options
 	return &Manager{sessions: sessions, users: users, opts: opts, cookie: name}
 }
 
+// Secure reports whether cookies are Secure (an https issuer).
+func (m *Manager) Secure() bool { return m.opts.Secure }
+
 // Current is a live session and its member.
 type Current struct {
 	Session *store.Session
