@@ -82,6 +82,40 @@
     return data;
   };
 
+  // prepared fetches a ceremony's options ahead of the click, so that the
+  // click handler calls the browser's prompt at once. Safari refuses a
+  // prompt begun after an awaited network call (the click's user
+  // activation is spent by then). A ceremony lives five minutes on the
+  // server: options older than four are fetched again.
+  const FRESH_MS = 4 * 60 * 1000;
+  // The buttons say data-ready while their options are at hand.
+  const prepared = (url, body, buttons) => {
+    let value = null;
+    let at = 0;
+    let pending = null;
+    const fresh = () => value && Date.now() - at < FRESH_MS;
+    const mark = (ready) => buttons.forEach((b) => { if (ready) b.dataset.ready = ''; else delete b.dataset.ready; });
+    const warm = () => {
+      if (pending || fresh()) return;
+      pending = post(url, body)
+        .then((v) => { value = v; at = Date.now(); mark(true); })
+        .catch(() => { /* the click fetches them itself */ })
+        .finally(() => { pending = null; });
+    };
+    return {
+      warm,
+      // take hands over options ready now (and fetches the next), or null.
+      take() {
+        const v = fresh() ? value : null;
+        value = null;
+        mark(false);
+        setTimeout(warm, 0);
+        return v;
+      },
+      fetch: () => post(url, body),
+    };
+  };
+
   // --- failures in plain words
 
   // {codes: {code: sentence}, text: {generic, cancelledHint, signInAgain}}
@@ -194,13 +228,15 @@
       showError({ code: 'PK-UNSUPPORTED' });
       loginButton.disabled = true;
     }
+    const loginOptions = prepared('/webauthn/login/begin', { login: loginButton.dataset.passkeyLogin }, [loginButton]);
+    if (supported) loginOptions.warm();
     loginButton.addEventListener('click', async () => {
       clearError();
       loginButton.disabled = true;
       const flow = { authRequestID: loginButton.dataset.authRequest, next: loginButton.dataset.next };
-      let begin;
+      let begin = loginOptions.take();
       try {
-        begin = await post('/webauthn/login/begin', { login: loginButton.dataset.passkeyLogin });
+        if (!begin) begin = await loginOptions.fetch();
         const credential = await navigator.credentials.get({ publicKey: requestOptions(begin.publicKey) });
         await finishLogin(begin, credential, flow);
       } catch (err) {
@@ -246,10 +282,13 @@
   const nameForm = document.querySelector('[data-passkey-name]');
 
   // register creates a passkey; a failure carries the ceremony it ended
-  // (err.ceremony) for the report.
-  const register = async (conditional, abort, source) => {
-    const begin = await post('/webauthn/register/begin', { conditional });
-    const options = { publicKey: creationOptions(begin.publicKey) };
+  // (err.ceremony) for the report. With ready (options fetched before
+  // the click) the prompt opens before anything is awaited; hints tell
+  // the browser which authenticator to offer first.
+  const register = async (conditional, abort, source, ready, hints) => {
+    const begin = ready || await post('/webauthn/register/begin', { conditional });
+    const publicKey = hints && hints.length ? { ...begin.publicKey, hints } : begin.publicKey;
+    const options = { publicKey: creationOptions(publicKey) };
     if (conditional) {
       options.mediation = 'conditional';
       options.signal = abort.signal;
@@ -285,19 +324,24 @@
     sig: suggest.querySelector('[name=sig]')?.value || '',
   };
 
-  document.querySelectorAll('[data-passkey-register]').forEach((button) => {
+  const registerButtons = document.querySelectorAll('[data-passkey-register]');
+  const registerOptions = prepared('/webauthn/register/begin', { conditional: false }, [...registerButtons]);
+  if (supported && registerButtons.length) registerOptions.warm();
+  registerButtons.forEach((button) => {
     if (!supported) {
       button.disabled = true;
       showError({ code: 'PK-UNSUPPORTED' });
       return;
     }
+    const hints = (button.dataset.hints || '').split(' ').filter(Boolean);
     button.addEventListener('click', async () => {
       clearError();
-      button.disabled = true;
+      registerButtons.forEach((b) => { b.disabled = true; });
+      const ready = registerOptions.take();
       try {
-        const added = await register(false, null, suggest ? 'suggestion' : 'settings');
+        const added = await register(false, null, suggest ? 'suggestion' : 'settings', ready, hints);
         await signal(added.signals);
-        button.hidden = true;
+        registerButtons.forEach((b) => { b.hidden = true; });
         // Only the success is left: the pitch and "Not now" are done with,
         // and the list is no longer empty.
         const body = suggest && suggest.querySelector('[data-suggest-body]');
@@ -307,7 +351,7 @@
       } catch (err) {
         report('register', err, err && err.ceremony);
         showError(err);
-        button.disabled = false;
+        registerButtons.forEach((b) => { b.disabled = false; });
       }
     });
   });
