@@ -104,7 +104,7 @@ func TestLayout(t *testing.T) {
 		"/admin", "/admin/members", "/admin/members?q=member", "/admin/members/" + member, "/admin/rollout",
 		"/admin/clients", "/admin/audit", "/admin/health", "/admin/mail",
 		confirm,
-		"/help/errors", "/nowhere",
+		"/help/errors", "/help/passkeys-check?code=PK-UV&stage=setup", "/nowhere",
 	}
 	signedOut := []string{"/login", "/forgot", "/signup", "/logout/done"}
 	var problems []string

@@ -2,6 +2,7 @@ package login
 
 import (
 	"net/http"
+	"strings"
 
 	"github.com/gin-gonic/gin"
 
@@ -88,4 +89,52 @@ func (h *Handler) helpErrors(c *gin.Context) {
 	}
 	c.Header("Cache-Control", "public, max-age=3600")
 	h.Render.Render(c.Writer, c.Request, http.StatusOK, "help_errors", nil, helpPage{Codes: rows})
+}
+
+// checkPage is /help/passkeys-check: what this browser can do with
+// passkeys, found out by the page script, and a report for support.
+type checkPage struct {
+	// Code and Message are the error the member came with, if any (only
+	// a code this provider shows; anything else is ignored).
+	Code, Message string
+	// Stage is "setup" or "signin" when the link said which.
+	Stage string
+	// WebView: the server recognised an app's built-in browser.
+	WebView bool
+	// Texts are the script's words, in the member's language.
+	Texts map[string]string
+}
+
+// checkTexts are the words the check script shows: key in the page
+// script, message key in ui/locales.
+var checkTexts = map[string]string{
+	"webauthn_yes": "check.webauthn.yes", "webauthn_no": "check.webauthn.no",
+	"platform_yes": "check.platform.yes", "platform_no": "check.platform.no",
+	"conditional_yes": "check.conditional.yes", "conditional_no": "check.conditional.no",
+	"hybrid_yes": "check.hybrid.yes", "hybrid_no": "check.hybrid.no",
+	"verdict_yes": "check.verdict.yes", "verdict_no": "check.verdict.no",
+	"yes": "common.yes", "no": "common.no", "unknown": "check.unknown",
+	"summary_webauthn": "check.summary.webauthn", "summary_platform": "check.summary.platform",
+	"summary_conditional": "check.summary.conditional", "summary_hybrid": "check.summary.hybrid",
+	"summary_webview": "check.summary.webview",
+}
+
+// helpPasskeysCheck is GET /help/passkeys-check.
+func (h *Handler) helpPasskeysCheck(c *gin.Context) {
+	p := checkPage{WebView: passkey.IsEmbeddedWebView(c.Request.UserAgent()), Texts: map[string]string{}}
+	for k, key := range checkTexts {
+		p.Texts[k] = h.Render.T(c.Request, key)
+	}
+	if code := c.Query("code"); strings.HasPrefix(code, "PK-") {
+		for _, hc := range helpCodes {
+			if hc.Code == code {
+				p.Code, p.Message = code, h.Render.T(c.Request, hc.Meaning[0])
+			}
+		}
+	}
+	if st := c.Query("stage"); st == "setup" || st == "signin" {
+		p.Stage = st
+	}
+	c.Header("Cache-Control", "no-store")
+	h.Render.Render(c.Writer, c.Request, http.StatusOK, "help_passkeys_check", nil, p)
 }

@@ -98,6 +98,7 @@ func (h *Handler) Register(r gin.IRouter) {
 	r.GET("/recover", h.recoverForm)
 	r.POST("/recover", h.recoverAccount)
 	r.GET("/help/errors", h.helpErrors)
+	r.GET("/help/passkeys-check", h.helpPasskeysCheck)
 	r.GET("/login/suggest", h.suggestion)
 	r.POST("/login/suggest", h.snooze)
 }

@@ -162,6 +162,10 @@
     if (code === 'PK-CANCELLED' && text.cancelledHint) msg += ' ' + text.cancelledHint;
     box.querySelector('[data-msg]').textContent = extra ? msg + ' ' + extra : msg;
     box.querySelectorAll('[data-code]').forEach((el) => { el.textContent = code; });
+    box.querySelectorAll('[data-check-link]').forEach((a) => {
+      const stage = document.querySelector('[data-passkey-register]') ? 'setup' : 'signin';
+      a.href = '/help/passkeys-check?' + new URLSearchParams({ code, stage });
+    });
     const link = err && err.data && err.data.reauth;
     if (link) {
       const a = document.createElement('a');
@@ -445,6 +449,53 @@
         { dateStyle: 'medium', timeStyle: 'short' }).format(at);
     } catch (e) { /* an old browser keeps the UTC time */ }
   });
+
+  // --- "Can I use passkeys here?" (/help/passkeys-check)
+
+  const check = document.querySelector('[data-passkey-check]');
+  if (check) {
+    let words = {};
+    try { words = JSON.parse(document.getElementById('check-texts').textContent); } catch (e) { /* none */ }
+    const results = {};
+    const show = (name, ok) => {
+      results[name] = ok;
+      const li = check.querySelector('[data-check="' + name + '"]');
+      if (li) {
+        li.dataset.result = ok === true ? 'yes' : ok === false ? 'no' : 'unknown';
+        li.textContent = words[name + (ok === false ? '_no' : '_yes')] || '';
+      }
+    };
+    const report = () => {
+      const yn = (v) => (v === true ? words.yes : v === false ? words.no : words.unknown);
+      const webview = check.querySelector('[data-check=webview]').dataset.result === 'no';
+      const parts = [
+        [words.summary_webauthn, yn(results.webauthn)], [words.summary_platform, yn(results.platform)],
+        [words.summary_conditional, yn(results.conditional)], [words.summary_hybrid, yn(results.hybrid)],
+        [words.summary_webview, yn(webview)],
+      ];
+      const dd = document.querySelector('[data-report=checks]');
+      if (dd) dd.textContent = parts.map(([k, v]) => k + ': ' + v).join('; ');
+      const verdict = check.querySelector('[data-check-verdict]');
+      if (verdict) verdict.textContent = results.webauthn && !webview ? words.verdict_yes : words.verdict_no;
+    };
+    (async () => {
+      show('webauthn', supported);
+      const ask = async (fn) => { try { return fn ? !!(await fn.call(PKC)) : undefined; } catch (e) { return undefined; } };
+      show('platform', supported ? await ask(PKC.isUserVerifyingPlatformAuthenticatorAvailable) : false);
+      show('conditional', supported ? await ask(PKC.isConditionalMediationAvailable) : false);
+      let caps = {};
+      try { if (supported && PKC.getClientCapabilities) caps = await PKC.getClientCapabilities(); } catch (e) { /* none */ }
+      show('hybrid', supported ? (caps.hybridTransport === undefined ? undefined : !!caps.hybridTransport) : false);
+      report();
+    })();
+    // The member's answers go into the report as they choose them.
+    document.querySelectorAll('[data-report-answer]').forEach((input) => {
+      input.addEventListener('change', () => {
+        const dd = document.querySelector('[data-report="' + input.dataset.reportAnswer + '"]');
+        if (dd) dd.textContent = input.closest('label').textContent.trim();
+      });
+    });
+  }
 
   // --- support details: copy them for a message to support
 
