@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
+	"strings"
 	"testing"
 
 	"github.com/communityidp/idp/config"
@@ -306,10 +307,30 @@ func TestEmbeddedWebView(t *testing.T) {
 	c.waitFor("Passkeys do not work inside this app's built-in browser.")
 	c.waitFor("PK-WEBVIEW")
 	c.absent("Sign in with a passkey")
+	// The ways out, in one place: on Android an intent: link hands the
+	// app's site to the browser; the password is right there too.
+	var intent string
+	c.eval(`[...document.querySelectorAll('a')].find((a) => a.textContent === 'Open in your browser').href`, &intent)
+	if want := "intent://" + strings.TrimPrefix(app.URL, "http://") + "/#Intent;scheme=http;action=android.intent.action.VIEW;S.browser_fallback_url="; !strings.HasPrefix(intent, want) {
+		t.Errorf("Open in your browser: %q, want %q...", intent, want)
+	}
+	c.waitFor("Or use your password here: Use Password, below.")
 	c.click("Use Password")
 	c.fill("Password", adminPassword)
 	c.click("Sign in")
 	c.waitFor("Signed in as admin")
+
+	c.signOut(p)
+
+	// Elsewhere (an iPhone app's web view): a link to copy.
+	c.userAgent("Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Mobile/15E148")
+	c.open(app.URL + "/login")
+	c.fill("Email or username", adminLogin)
+	c.click("Continue")
+	c.waitFor("Copy this link and open it in Safari")
+	c.waitFor(app.URL + "/")
+	c.absent("Open in your browser")
+	c.click("Copy link")
 }
 
 // The suggestion after a password sign-in is only for members without a

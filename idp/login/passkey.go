@@ -4,8 +4,11 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"html/template"
 	"log/slog"
 	"net/http"
+	"net/url"
+	"strings"
 
 	"github.com/gin-gonic/gin"
 
@@ -36,13 +39,52 @@ type passkeyPage struct {
 	Login   string
 	Restart string
 	// WebView is set in an app's built-in browser, where the passkey
-	// prompt fails: the page says so instead of offering it.
+	// prompt fails: the page says so instead of offering it, with the
+	// ways out: OpenURL to open in the browser (IntentURL on Android,
+	// which hands it to the browser directly), and the password.
 	WebView bool
+	OpenURL string
+	// IntentURL is built here from an address this provider chose, so
+	// the template may trust its intent: scheme.
+	IntentURL template.URL
 }
 
 func (h *Handler) passkeyPage(c *gin.Context, f flow, login string) passkeyPage {
-	return passkeyPage{Flow: f, Login: login, Restart: f.restartURL(),
+	p := passkeyPage{Flow: f, Login: login, Restart: f.restartURL(),
 		WebView: passkey.IsEmbeddedWebView(c.Request.UserAgent())}
+	if p.WebView {
+		p.OpenURL = h.openElsewhere(c, f)
+		if strings.Contains(c.Request.UserAgent(), "Android") {
+			p.IntentURL = intentURL(p.OpenURL)
+		}
+	}
+	return p
+}
+
+// openElsewhere is where a member stuck in an app's built-in browser
+// starts again in their browser: the sign-in cannot move (it is bound to
+// this browser, and so is the app's own state), so the app's site when it
+// is a website, else the provider's sign-in.
+func (h *Handler) openElsewhere(c *gin.Context, f flow) string {
+	if f.AuthRequestID != "" {
+		if ar, err := h.Store.AuthRequestByID(c.Request.Context(), f.AuthRequestID); err == nil {
+			if u, err := url.Parse(ar.RedirectURI); err == nil && (u.Scheme == "https" || u.Scheme == "http") && u.Host != "" {
+				return u.Scheme + "://" + u.Host + "/"
+			}
+		}
+	}
+	return h.Lifecycle.Issuer + "/login"
+}
+
+// intentURL opens u in the member's browser from an Android app's
+// WebView (an intent: link), falling back to u itself.
+func intentURL(u string) template.URL {
+	parsed, err := url.Parse(u)
+	if err != nil {
+		return template.URL(url.PathEscape(u))
+	}
+	return template.URL("intent://" + parsed.Host + parsed.EscapedPath() + "#Intent;scheme=" + parsed.Scheme +
+		";action=android.intent.action.VIEW;S.browser_fallback_url=" + url.QueryEscape(u) + ";end")
 }
 
 // jsonGuard checks a JSON call's CSRF token and origin.

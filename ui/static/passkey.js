@@ -497,6 +497,27 @@
     });
   }
 
+  // --- copy a link as it is (an app's built-in browser: open it elsewhere)
+
+  document.querySelectorAll('[data-copy-text]').forEach((button) => {
+    button.addEventListener('click', async () => {
+      const el = document.getElementById(button.dataset.copyText);
+      if (!el) return;
+      try {
+        await navigator.clipboard.writeText(el.textContent.trim());
+      } catch (e) {
+        const range = document.createRange();
+        range.selectNodeContents(el);
+        window.getSelection().removeAllRanges();
+        window.getSelection().addRange(range);
+        return;
+      }
+      const label = button.textContent;
+      button.textContent = button.dataset.copied;
+      setTimeout(() => { button.textContent = label; }, 2000);
+    });
+  });
+
   // --- support details: copy them for a message to support
 
   document.querySelectorAll('[data-copy]').forEach((button) => {
