@@ -6,7 +6,9 @@ import (
 	"time"
 
 	"github.com/chromedp/cdproto/webauthn"
+	"github.com/chromedp/chromedp"
 
+	"github.com/communityidp/idp/config"
 	"github.com/communityidp/idp/idp/store"
 )
 
@@ -75,4 +77,55 @@ func userByLogin(t *testing.T, p *provider, login string) *store.User {
 		t.Fatal(err)
 	}
 	return u
+}
+
+// The password manager learns the member's new name (changed in Settings,
+// or by an admin) and forgets a passkey an admin deleted, at the next
+// visit to Settings.
+func TestSignalDetailsAndAdminDeletion(t *testing.T) {
+	p, app := startPasskeyProvider(t, func(c *config.Config) { c.Passkeys.Rollout = config.RolloutEveryone })
+	c := newChrome(t)
+	c.presence(false)
+	c.signInWithPassword(app, aliceLogin, alicePassword)
+	c.click("Not now")
+	c.waitFor("Signed in as alice")
+	c.presence(true)
+	c.addPasskey(p, "Phone")
+	auth := c.auths[0]
+	stored := func() webauthn.Credential {
+		t.Helper()
+		res, err := chromedp.Call(c.ctx, webauthn.GetCredentials, webauthn.GetCredentialsParams{AuthenticatorID: auth})
+		if err != nil || len(res.Credentials) != 1 {
+			t.Fatalf("credentials: %+v %v", res, err)
+		}
+		return *res.Credentials[0]
+	}
+	waitFor(t, "the first name", func() bool { return stored().UserDisplayName == "Alice Example" })
+
+	// The member changes their name in Settings.
+	c.open(p.URL + "/settings")
+	c.fill("Name", "Alice Liddell")
+	c.click("Save profile")
+	c.waitFor("Your profile was saved.")
+	waitFor(t, "the new name", func() bool { return stored().UserDisplayName == "Alice Liddell" })
+
+	// An admin renames the account: the next visit tells the device.
+	alice := mustUser(t, p, aliceLogin)
+	if _, err := p.store.UpdateUser(context.Background(), alice.ID, func(u *store.User) error {
+		u.Username = "alice.liddell"
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	c.open(p.URL + "/settings")
+	waitFor(t, "the new username", func() bool { return stored().UserName == "alice.liddell" })
+
+	// An admin deletes the passkey: the next visit to Settings makes the
+	// device forget it.
+	pks, _ := p.store.PasskeysByUser(context.Background(), alice.ID)
+	if err := p.store.DeletePasskey(context.Background(), alice.ID, pks[0].ID); err != nil {
+		t.Fatal(err)
+	}
+	c.open(p.URL + "/settings")
+	c.waitCredentials(auth, 0)
 }

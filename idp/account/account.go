@@ -16,6 +16,7 @@ import (
 	"github.com/communityidp/idp/config"
 	"github.com/communityidp/idp/idp/audit"
 	"github.com/communityidp/idp/idp/clientip"
+	"github.com/communityidp/idp/idp/login"
 	"github.com/communityidp/idp/idp/mail"
 	"github.com/communityidp/idp/idp/passkey"
 	"github.com/communityidp/idp/idp/password"
@@ -87,6 +88,10 @@ type settingsPage struct {
 	Notice                      string
 	ProfileError, PasswordError string
 	MinLength                   int
+	// Signals keep the member's password manager in step on each visit:
+	// their current name (after a change here or by an admin) and the
+	// passkeys that still exist (after an admin deleted one).
+	Signals *login.Signals
 }
 
 // member returns the signed-in member, or sends the browser to sign in.
@@ -124,6 +129,12 @@ func (h *Handler) settings(c *gin.Context) {
 		return
 	}
 	p.History = history
+	if h.Passkeys.On() {
+		// With none left, an empty list makes the device forget them all.
+		if pks, err := h.Store.PasskeysByUser(c.Request.Context(), cur.User.ID); err == nil {
+			p.Signals = login.SignalsFor(h.Passkeys.RPID(), cur.User, pks)
+		}
+	}
 	switch c.Query("done") {
 	case "profile":
 		p.Notice = h.Render.T(c.Request, "settings.notice.profile")
