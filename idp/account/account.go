@@ -16,7 +16,6 @@ import (
 	"github.com/communityidp/idp/config"
 	"github.com/communityidp/idp/idp/audit"
 	"github.com/communityidp/idp/idp/clientip"
-	"github.com/communityidp/idp/idp/login"
 	"github.com/communityidp/idp/idp/mail"
 	"github.com/communityidp/idp/idp/passkey"
 	"github.com/communityidp/idp/idp/password"
@@ -91,7 +90,7 @@ type settingsPage struct {
 	// Signals keep the member's password manager in step on each visit:
 	// their current name (after a change here or by an admin) and the
 	// passkeys that still exist (after an admin deleted one).
-	Signals *login.Signals
+	Signals *passkey.Signals
 }
 
 // member returns the signed-in member, or sends the browser to sign in.
@@ -132,7 +131,7 @@ func (h *Handler) settings(c *gin.Context) {
 	if h.Passkeys.On() {
 		// With none left, an empty list makes the device forget them all.
 		if pks, err := h.Store.PasskeysByUser(c.Request.Context(), cur.User.ID); err == nil {
-			p.Signals = login.SignalsFor(h.Passkeys.RPID(), cur.User, pks)
+			p.Signals = passkey.SignalsFor(h.Passkeys.RPID(), cur.User, pks)
 		}
 	}
 	switch c.Query("done") {

@@ -17,7 +17,6 @@ import (
 
 	"github.com/communityidp/idp/config"
 	"github.com/communityidp/idp/idp/audit"
-	"github.com/communityidp/idp/idp/login"
 	"github.com/communityidp/idp/idp/passkey"
 	"github.com/communityidp/idp/idp/session"
 	"github.com/communityidp/idp/idp/store"
@@ -36,7 +35,7 @@ type passkeysPage struct {
 	Coaching            string
 	PasskeysOn, Offered bool
 	Passkeys            []passkeyView
-	Signals             *login.Signals
+	Signals             *passkey.Signals
 }
 
 // passkeysPage is GET /settings/passkeys: Settings > Passkeys.
@@ -75,7 +74,7 @@ func (h *Handler) passkeys(c *gin.Context) {
 	}
 	// After a change, and on every visit, tell the password manager which
 	// passkeys still exist here (the WebAuthn Signal API).
-	p.Signals = login.SignalsFor(h.Passkeys.RPID(), cur.User, pks)
+	p.Signals = passkey.SignalsFor(h.Passkeys.RPID(), cur.User, pks)
 	// And right after a delete, that the deleted one is gone. Only a
 	// deletion this member just made in this browser counts (the redirect
 	// carries a signed, short-lived value): a crafted link must not make
@@ -152,10 +151,10 @@ type registerFinishRequest struct {
 }
 
 type registerFinishResponse struct {
-	ID      string         `json:"id"`
-	Name    string         `json:"name"`
-	Rename  string         `json:"rename"`
-	Signals *login.Signals `json:"signals"`
+	ID      string           `json:"id"`
+	Name    string           `json:"name"`
+	Rename  string           `json:"rename"`
+	Signals *passkey.Signals `json:"signals"`
 }
 
 // registerFinish is POST /webauthn/register/finish.
@@ -191,7 +190,7 @@ func (h *Handler) registerFinish(c *gin.Context) {
 	}
 	pks, _ := h.Store.PasskeysByUser(ctx, cur.User.ID)
 	web.JSON(c.Writer, http.StatusOK, registerFinishResponse{ID: pk.ID, Name: pk.Name,
-		Rename: "/settings/passkeys/" + pk.ID + "/rename", Signals: login.SignalsFor(h.Passkeys.RPID(), cur.User, pks)})
+		Rename: "/settings/passkeys/" + pk.ID + "/rename", Signals: passkey.SignalsFor(h.Passkeys.RPID(), cur.User, pks)})
 }
 
 // ValidPasskeyName checks a name a member gives a passkey.

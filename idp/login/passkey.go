@@ -141,33 +141,9 @@ type finishRequest struct {
 	Next          string          `json:"next"`
 }
 
-// Signals tells the page what to report to the browser's password manager
-// (the WebAuthn Signal API), so it stays in step with the site.
-type Signals struct {
-	RPID        string   `json:"rpId"`
-	UserID      string   `json:"userId,omitempty"`
-	Name        string   `json:"name,omitempty"`
-	DisplayName string   `json:"displayName,omitempty"`
-	Accepted    []string `json:"allAcceptedCredentialIds,omitempty"`
-	Unknown     string   `json:"unknownCredentialId,omitempty"`
-}
-
-// SignalsFor lists a member's current passkeys for the Signal API.
-func SignalsFor(rpID string, u *store.User, pks []store.Passkey) *Signals {
-	s := &Signals{RPID: rpID, UserID: base64.RawURLEncoding.EncodeToString(u.WebAuthnID), Name: u.Username, DisplayName: u.Name,
-		Accepted: []string{}}
-	if s.DisplayName == "" {
-		s.DisplayName = u.Username
-	}
-	for _, p := range pks {
-		s.Accepted = append(s.Accepted, base64.RawURLEncoding.EncodeToString(p.CredentialID))
-	}
-	return s
-}
-
 type finishResponse struct {
-	Redirect string   `json:"redirect"`
-	Signals  *Signals `json:"signals,omitempty"`
+	Redirect string           `json:"redirect"`
+	Signals  *passkey.Signals `json:"signals,omitempty"`
 }
 
 // passkeyFinish is POST /webauthn/login/finish: verify, sign in, and
@@ -235,7 +211,7 @@ func (h *Handler) passkeyFinish(c *gin.Context) {
 		return
 	}
 	pks, _ := h.Store.PasskeysByUser(ctx, res.User.ID)
-	web.JSON(c.Writer, http.StatusOK, finishResponse{Redirect: next, Signals: SignalsFor(h.Passkeys.RPID(), res.User, pks)})
+	web.JSON(c.Writer, http.StatusOK, finishResponse{Redirect: next, Signals: passkey.SignalsFor(h.Passkeys.RPID(), res.User, pks)})
 }
 
 type failureReport struct {
