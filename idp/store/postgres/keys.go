@@ -12,18 +12,6 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-func scanSigningKey(sc scanner) (*store.SigningKey, error) {
-	var k store.SigningKey
-	var activeFrom int64
-	if err := sc.Scan(&k.ID, &k.Algorithm, &k.PrivateKey, codec.TimeCol(&k.CreatedAt), &activeFrom, codec.TimePtrCol(&k.RetireAt)); err != nil {
-		return nil, err
-	}
-	// active_from is NOT NULL (0 for keys from before it existed), so it
-	// is read as is rather than as a nullable time.
-	k.ActiveFrom = time.Unix(activeFrom, 0).UTC()
-	return &k, nil
-}
-
 func insertSigningKey(ctx context.Context, db dbtx, k *store.SigningKey) error {
 	_, err := db.Exec(ctx, `INSERT INTO signing_keys (`+codec.SigningKeyColumns+`) VALUES ($1, $2, $3, $4, $5, $6)`,
 		k.ID, k.Algorithm, k.PrivateKey, codec.Unix(k.CreatedAt), k.ActiveFrom.Unix(), codec.UnixPtr(k.RetireAt))
@@ -32,7 +20,7 @@ func insertSigningKey(ctx context.Context, db dbtx, k *store.SigningKey) error {
 
 // SigningKeys returns every key, newest first.
 func (s *Store) SigningKeys(ctx context.Context) ([]store.SigningKey, error) {
-	keys, err := queryAll(ctx, s.pool, scanSigningKey, `SELECT `+codec.SigningKeyColumns+`
+	keys, err := queryAll(ctx, s.pool, codec.ScanSigningKey, `SELECT `+codec.SigningKeyColumns+`
 		FROM signing_keys ORDER BY created_at DESC, id COLLATE "C"`)
 	if err != nil {
 		return nil, fmt.Errorf("list signing keys: %w", err)

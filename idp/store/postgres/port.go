@@ -27,7 +27,7 @@ var exports = map[string]struct {
 		}},
 	store.KindSigningKey: {`SELECT ` + codec.SigningKeyColumns + ` FROM signing_keys ORDER BY id COLLATE "C"`,
 		func(sc scanner) (store.Record, error) {
-			k, err := scanSigningKey(sc)
+			k, err := codec.ScanSigningKey(sc)
 			return store.Record{Kind: store.KindSigningKey, SigningKey: k}, err
 		}},
 	store.KindUser: {`SELECT ` + codec.UserColumns + ` FROM users ORDER BY id COLLATE "C"`,

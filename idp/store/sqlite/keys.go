@@ -14,26 +14,12 @@ import (
 
 // SigningKeys returns every key, newest first.
 func (s *Store) SigningKeys(ctx context.Context) ([]store.SigningKey, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT id, algorithm, private_key, created_at, active_from, retire_at
+	keys, err := queryAll(ctx, s.r, codec.ScanSigningKey, `SELECT `+codec.SigningKeyColumns+`
 		FROM signing_keys ORDER BY created_at DESC, id`)
 	if err != nil {
 		return nil, fmt.Errorf("list signing keys: %w", err)
 	}
-	defer rows.Close()
-	var out []store.SigningKey
-	for rows.Next() {
-		var k store.SigningKey
-		var activeFrom int64
-		if err := rows.Scan(&k.ID, &k.Algorithm, &k.PrivateKey, codec.TimeCol(&k.CreatedAt), &activeFrom, codec.TimePtrCol(&k.RetireAt)); err != nil {
-			return nil, fmt.Errorf("list signing keys: %w", err)
-		}
-		k.ActiveFrom = time.Unix(activeFrom, 0).UTC()
-		out = append(out, k)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("list signing keys: %w", err)
-	}
-	return out, nil
+	return keys, nil
 }
 
 // RotateSigningKey makes k the active key of k.Algorithm if the active key

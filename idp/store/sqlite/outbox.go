@@ -31,25 +31,14 @@ func (s *Store) Enqueue(ctx context.Context, msgs ...*store.OutboxMessage) error
 func (s *Store) ClaimOutbox(ctx context.Context, now time.Time, lease time.Duration, limit int, kinds ...string) ([]store.OutboxMessage, error) {
 	var out []store.OutboxMessage
 	err := s.inTx(ctx, func(tx *txn) error {
-		out = nil
-		rows, err := tx.QueryContext(ctx, `UPDATE outbox SET claimed_until = ?1
+		var err error
+		out, err = queryAll(ctx, tx, codec.ScanOutbox, `UPDATE outbox SET claimed_until = ?1
 			WHERE id IN (SELECT id FROM outbox WHERE sent_at IS NULL AND next_attempt_at <= ?2
 				AND (claimed_until IS NULL OR claimed_until <= ?2)
 				AND (json_array_length(?4) = 0 OR kind IN (SELECT value FROM json_each(?4)))
 				ORDER BY created_at, id LIMIT ?3)
 			RETURNING `+codec.OutboxColumns, now.Add(lease).Unix(), now.Unix(), limit, codec.List(kinds))
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			m, err := codec.ScanOutbox(rows)
-			if err != nil {
-				return err
-			}
-			out = append(out, *m)
-		}
-		return rows.Err()
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("claim outbox: %w", mapErr(err))
@@ -80,19 +69,10 @@ func (s *Store) OutboxFailed(ctx context.Context, id, lastError string, next tim
 
 // ListOutbox returns unsent messages that failed, newest first.
 func (s *Store) ListOutbox(ctx context.Context, limit int) ([]store.OutboxMessage, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT `+codec.OutboxColumns+` FROM outbox
+	out, err := queryAll(ctx, s.r, codec.ScanOutbox, `SELECT `+codec.OutboxColumns+` FROM outbox
 		WHERE sent_at IS NULL AND attempts > 0 ORDER BY created_at DESC, id LIMIT ?`, limit)
 	if err != nil {
 		return nil, fmt.Errorf("list outbox: %w", mapErr(err))
 	}
-	defer rows.Close()
-	var out []store.OutboxMessage
-	for rows.Next() {
-		m, err := codec.ScanOutbox(rows)
-		if err != nil {
-			return nil, fmt.Errorf("list outbox: %w", err)
-		}
-		out = append(out, *m)
-	}
-	return out, rows.Err()
+	return out, nil
 }

@@ -31,21 +31,9 @@ func (s *Store) CreatePasskey(ctx context.Context, p *store.Passkey) error {
 
 // PasskeysByUser returns the member's passkeys, oldest first (ties by ID).
 func (s *Store) PasskeysByUser(ctx context.Context, userID string) ([]store.Passkey, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT `+codec.PasskeyColumns+` FROM passkeys
+	out, err := queryAll(ctx, s.r, codec.ScanPasskey, `SELECT `+codec.PasskeyColumns+` FROM passkeys
 		WHERE user_id = ? ORDER BY created_at, id`, userID)
 	if err != nil {
-		return nil, fmt.Errorf("list passkeys of user %q: %w", userID, err)
-	}
-	defer rows.Close()
-	var out []store.Passkey
-	for rows.Next() {
-		p, err := codec.ScanPasskey(rows)
-		if err != nil {
-			return nil, fmt.Errorf("list passkeys of user %q: %w", userID, err)
-		}
-		out = append(out, *p)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("list passkeys of user %q: %w", userID, err)
 	}
 	return out, nil

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"time"
 
 	"github.com/communityidp/idp/idp/store"
 	"github.com/communityidp/idp/idp/store/internal/codec"
@@ -28,7 +27,7 @@ var exports = map[string]struct {
 		}},
 	store.KindSigningKey: {`SELECT ` + codec.SigningKeyColumns + ` FROM signing_keys ORDER BY id`,
 		func(sc scanner) (store.Record, error) {
-			k, err := scanSigningKey(sc)
+			k, err := codec.ScanSigningKey(sc)
 			return store.Record{Kind: store.KindSigningKey, SigningKey: k}, err
 		}},
 	store.KindUser: {`SELECT ` + codec.UserColumns + ` FROM users ORDER BY id`,
@@ -76,18 +75,6 @@ var exports = map[string]struct {
 			v, err := codec.ScanAccessToken(sc)
 			return store.Record{Kind: store.KindAccessToken, AccessToken: v}, err
 		}},
-}
-
-// codec.SigningKeyColumns are the columns scanSigningKey reads (the
-// scan differs per backend).
-func scanSigningKey(sc scanner) (*store.SigningKey, error) {
-	var k store.SigningKey
-	var activeFrom int64
-	if err := sc.Scan(&k.ID, &k.Algorithm, &k.PrivateKey, codec.TimeCol(&k.CreatedAt), &activeFrom, codec.TimePtrCol(&k.RetireAt)); err != nil {
-		return nil, err
-	}
-	k.ActiveFrom = time.Unix(activeFrom, 0).UTC()
-	return &k, nil
 }
 
 // durableTables are the tables whose rows make a store "not empty" for

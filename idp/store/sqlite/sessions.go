@@ -57,23 +57,8 @@ func (s *Store) TouchSession(ctx context.Context, id string, lastSeen, idleExpir
 // browser_sessions with its args) and queues a logout notice to each app
 // they signed in to, in tx.
 func endSessions(ctx context.Context, tx *txn, where string, args ...any) error {
-	rows, err := tx.QueryContext(ctx, `DELETE FROM browser_sessions WHERE `+where+` RETURNING `+codec.SessionColumns, args...)
+	ended, err := queryAll(ctx, tx, codec.ScanSession, `DELETE FROM browser_sessions WHERE `+where+` RETURNING `+codec.SessionColumns, args...)
 	if err != nil {
-		return err
-	}
-	var ended []store.Session
-	for rows.Next() {
-		sess, err := codec.ScanSession(rows)
-		if err != nil {
-			rows.Close()
-			return err
-		}
-		ended = append(ended, *sess)
-	}
-	if err := rows.Close(); err != nil {
-		return err
-	}
-	if err := rows.Err(); err != nil {
 		return err
 	}
 	return enqueue(ctx, tx, store.LogoutMessages(ended))
@@ -122,21 +107,9 @@ func (s *Store) AddSessionClient(ctx context.Context, sessionID, clientID string
 
 // ListUserSessions returns the user's sessions, most recently seen first.
 func (s *Store) ListUserSessions(ctx context.Context, userID string) ([]store.Session, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT `+codec.SessionColumns+` FROM browser_sessions
+	out, err := queryAll(ctx, s.r, codec.ScanSession, `SELECT `+codec.SessionColumns+` FROM browser_sessions
 		WHERE user_id = ? ORDER BY last_seen_at DESC, id`, userID)
 	if err != nil {
-		return nil, fmt.Errorf("list sessions of user %q: %w", userID, err)
-	}
-	defer rows.Close()
-	var out []store.Session
-	for rows.Next() {
-		sess, err := codec.ScanSession(rows)
-		if err != nil {
-			return nil, fmt.Errorf("list sessions of user %q: %w", userID, err)
-		}
-		out = append(out, *sess)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("list sessions of user %q: %w", userID, err)
 	}
 	return out, nil

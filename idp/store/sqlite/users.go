@@ -70,20 +70,8 @@ func (s *Store) UserByWebAuthnID(ctx context.Context, handle []byte) (*store.Use
 
 // ListUsers returns all users ordered by username.
 func (s *Store) ListUsers(ctx context.Context) ([]store.User, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT `+codec.UserColumns+` FROM users ORDER BY username`)
+	out, err := queryAll(ctx, s.r, codec.ScanUser, `SELECT `+codec.UserColumns+` FROM users ORDER BY username`)
 	if err != nil {
-		return nil, fmt.Errorf("list users: %w", err)
-	}
-	defer rows.Close()
-	var out []store.User
-	for rows.Next() {
-		u, err := codec.ScanUser(rows)
-		if err != nil {
-			return nil, fmt.Errorf("list users: %w", err)
-		}
-		out = append(out, *u)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("list users: %w", err)
 	}
 	return out, nil
@@ -184,20 +172,8 @@ func (s *Store) SearchUsers(ctx context.Context, query string, limit int) ([]sto
 			ORDER BY username LIMIT ?1`
 		args = append(args, strings.ToLower(query))
 	}
-	rows, err := s.r.QueryContext(ctx, q, args...)
+	out, err := queryAll(ctx, s.r, codec.ScanUser, q, args...)
 	if err != nil {
-		return nil, fmt.Errorf("search users for %q: %w", query, err)
-	}
-	defer rows.Close()
-	var out []store.User
-	for rows.Next() {
-		u, err := codec.ScanUser(rows)
-		if err != nil {
-			return nil, fmt.Errorf("search users for %q: %w", query, err)
-		}
-		out = append(out, *u)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("search users for %q: %w", query, err)
 	}
 	return out, nil

@@ -2,6 +2,7 @@ package codec
 
 import (
 	"strings"
+	"time"
 
 	"github.com/communityidp/idp/idp/store"
 )
@@ -156,6 +157,19 @@ func RefreshTokenValues(r *store.RefreshToken) []any {
 		List(r.Scopes), List(r.Audience), Unix(r.AuthTime), List(r.AMR),
 		Unix(r.CreatedAt), Unix(r.ExpiresAt), Unix(r.FamilyExpiresAt), UnixPtr(r.UsedAt),
 		UnixPtr(r.RevokedAt), NullBytes(r.Reply)}
+}
+
+// ScanSigningKey reads one row of SigningKeyColumns. active_from is NOT
+// NULL (0 for keys from before it existed), so it is read as is rather
+// than as a nullable time.
+func ScanSigningKey(sc Scanner) (*store.SigningKey, error) {
+	var k store.SigningKey
+	var activeFrom int64
+	if err := sc.Scan(&k.ID, &k.Algorithm, &k.PrivateKey, TimeCol(&k.CreatedAt), &activeFrom, TimePtrCol(&k.RetireAt)); err != nil {
+		return nil, err
+	}
+	k.ActiveFrom = time.Unix(activeFrom, 0).UTC()
+	return &k, nil
 }
 
 // ScanSession reads one row of SessionColumns.
