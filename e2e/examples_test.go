@@ -220,7 +220,7 @@ func TestExampleSiteErrors(t *testing.T) {
 	}
 }
 
-// waitFor polls out until re matches, and returns the match.
+// examplePrinted polls out until re matches, and returns the match.
 func examplePrinted(t *testing.T, out *lockedBuffer, re *regexp.Regexp, done <-chan struct{}) string {
 	t.Helper()
 	deadline := time.After(10 * time.Second)

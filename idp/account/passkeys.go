@@ -38,7 +38,7 @@ type passkeysPage struct {
 	Signals             *passkey.Signals
 }
 
-// passkeysPage is GET /settings/passkeys: Settings > Passkeys.
+// passkeys is GET /settings/passkeys: Settings > Passkeys.
 func (h *Handler) passkeys(c *gin.Context) {
 	cur := h.member(c)
 	if cur == nil {
@@ -193,7 +193,7 @@ func (h *Handler) registerFinish(c *gin.Context) {
 		Rename: "/settings/passkeys/" + pk.ID + "/rename", Signals: passkey.SignalsFor(h.Passkeys.RPID(), cur.User, pks)})
 }
 
-// ValidPasskeyName checks a name a member gives a passkey.
+// validPasskeyName checks a name a member gives a passkey.
 func validPasskeyName(n string) (string, bool) {
 	n = strings.TrimSpace(n)
 	return n, n != "" && utf8.ValidString(n) && utf8.RuneCountInString(n) <= 64 && !strings.ContainsAny(n, "\x00\r\n")

@@ -90,7 +90,7 @@ func (rec *Recorder) Record(ctx context.Context, r *http.Request, e store.AuditE
 	}
 	if r != nil {
 		e.IP = clientip.From(r)
-		e.UserAgent = store.Text(r.UserAgent(), 512)
+		e.UserAgent = store.ClipUTF8(r.UserAgent(), 512)
 		if e.Device == "" {
 			e.Device = passkey.Device(r.UserAgent())
 		}

@@ -300,7 +300,7 @@ func (s *Service) FinishRegistration(ctx context.Context, u *store.User, ceremon
 		UserPresent: cred.Flags.UserPresent, UserVerified: cred.Flags.UserVerified,
 		BackupEligible: cred.Flags.BackupEligible, BackupState: cred.Flags.BackupState,
 		AutoCreated: sess.Mediation == protocol.MediationConditional,
-		CreatedAt:   now, CreatedUA: store.Text(userAgent, 512),
+		CreatedAt:   now, CreatedUA: store.ClipUTF8(userAgent, 512),
 	}
 	for _, t := range cred.Transport {
 		p.Transports = append(p.Transports, string(t))
@@ -530,7 +530,7 @@ func (s *Service) FinishLogin(ctx context.Context, ceremonyID string, binding, b
 	}
 	use := store.PasskeyUse{SignCount: cred.Authenticator.SignCount, CloneWarning: cred.Authenticator.CloneWarning || clone != nil,
 		UserVerified: uv, BackupEligible: cred.Flags.BackupEligible, BackupState: cred.Flags.BackupState,
-		At: s.now(), UserAgent: store.Text(userAgent, 512)}
+		At: s.now(), UserAgent: store.ClipUTF8(userAgent, 512)}
 	if err := s.store.RecordPasskeyUse(ctx, pk.ID, use); err != nil {
 		return nil, fmt.Errorf("record passkey use: %w", err)
 	}

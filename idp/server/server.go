@@ -421,7 +421,7 @@ func (s *Server) rotate(ctx context.Context) error {
 	return err
 }
 
-// ginMode keeps gin quiet: routes are not printed at start.
+// init keeps gin quiet: routes are not printed at start.
 func init() { gin.SetMode(gin.ReleaseMode) }
 
 // synthetic is the admin console's end-to-end sign-in check, when the

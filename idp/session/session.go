@@ -137,7 +137,7 @@ func (m *Manager) Start(ctx context.Context, w http.ResponseWriter, r *http.Requ
 		LastSeenAt:    now,
 		ExpiresAt:     now.Add(m.opts.AbsoluteLifetime),
 		IdleExpiresAt: minTime(now.Add(m.opts.IdleTimeout), now.Add(m.opts.AbsoluteLifetime)),
-		UserAgent:     store.Text(r.UserAgent(), 512),
+		UserAgent:     store.ClipUTF8(r.UserAgent(), 512),
 		IP:            clientip.From(r),
 	}
 	if err := m.sessions.CreateSession(ctx, s); err != nil {

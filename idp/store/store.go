@@ -968,10 +968,12 @@ type ThrottleCount struct {
 	Last           time.Time
 }
 
-// Text cuts s to at most n bytes of valid UTF-8, for a text column filled
-// from a request (a user agent): a header may hold any byte, PostgreSQL
-// refuses invalid UTF-8, and a plain cut may split a character.
-func Text(s string, n int) string {
+// ClipUTF8 cuts s to at most n bytes of valid UTF-8, for a text column
+// filled from a request (a user agent): a header may hold any byte,
+// PostgreSQL refuses invalid UTF-8, and a plain cut may split a
+// character, so invalid bytes become U+FFFD and the cut falls between
+// characters.
+func ClipUTF8(s string, n int) string {
 	s = strings.ToValidUTF8(s, "\uFFFD")
 	if len(s) <= n {
 		return s

@@ -74,8 +74,8 @@ func TestText(t *testing.T) {
 		{"a\xffb", 10, "a\uFFFDb"}, // bad UTF-8 replaced
 		{"", 5, ""},
 	} {
-		if got := Text(tc.in, tc.n); got != tc.want {
-			t.Errorf("Text(%q, %d) = %q, want %q", tc.in, tc.n, got, tc.want)
+		if got := ClipUTF8(tc.in, tc.n); got != tc.want {
+			t.Errorf("ClipUTF8(%q, %d) = %q, want %q", tc.in, tc.n, got, tc.want)
 		}
 	}
 }

@@ -59,7 +59,7 @@ func (s *Store) OutboxSent(ctx context.Context, id string, now time.Time) error 
 // OutboxFailed records a failed attempt.
 func (s *Store) OutboxFailed(ctx context.Context, id, lastError string, next time.Time) error {
 	tag, err := s.pool.Exec(ctx, `UPDATE outbox SET attempts = attempts + 1, last_error = $1, next_attempt_at = $2,
-		claimed_until = NULL WHERE id = $3`, store.Text(lastError, 1000), codec.Unix(next), id)
+		claimed_until = NULL WHERE id = $3`, store.ClipUTF8(lastError, 1000), codec.Unix(next), id)
 	if err != nil {
 		return fmt.Errorf("outbox %s failed: %w", id, mapErr(err))
 	}

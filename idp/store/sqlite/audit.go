@@ -20,7 +20,7 @@ func (s *Store) AppendAudit(ctx context.Context, e *store.AuditEvent) error {
 	if e.Kind == "" || e.At.IsZero() {
 		return errors.New("append audit event: kind and time are required")
 	}
-	err := s.w.QueryRowContext(ctx, `INSERT INTO audit_events (at, kind, actor_id, user_id, client_id, method,
+	err := s.writer.QueryRowContext(ctx, `INSERT INTO audit_events (at, kind, actor_id, user_id, client_id, method,
 		result, code, device, ip, user_agent, details) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
 		e.At.Unix(), e.Kind, e.ActorID, e.UserID, e.ClientID, e.Method, e.Result, e.Code, e.Device, e.IP,
 		e.UserAgent, codec.Map(e.Details)).Scan(&e.ID)
@@ -66,7 +66,7 @@ func (s *Store) ListAudit(ctx context.Context, f store.AuditFilter) ([]store.Aud
 	if len(where) > 0 {
 		query += ` WHERE ` + strings.Join(where, ` AND `)
 	}
-	rows, err := s.r.QueryContext(ctx, query+` ORDER BY id DESC LIMIT ?`, args...)
+	rows, err := s.reader.QueryContext(ctx, query+` ORDER BY id DESC LIMIT ?`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list audit events: %w", err)
 	}
@@ -105,7 +105,7 @@ func (s *Store) CountAudit(ctx context.Context, since time.Time, kinds []string)
 		query += ` WHERE ` + strings.Join(where, ` AND `)
 	}
 	query += ` GROUP BY kind, method, result, code, device ORDER BY kind, method, result, code, device`
-	rows, err := s.r.QueryContext(ctx, query, args...)
+	rows, err := s.reader.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("count audit events: %w", err)
 	}
@@ -130,7 +130,7 @@ func (s *Store) CountAudit(ctx context.Context, since time.Time, kinds []string)
 func (s *Store) PruneAudit(ctx context.Context, before time.Time) (int64, error) {
 	var total int64
 	for {
-		res, err := s.w.ExecContext(ctx, `DELETE FROM audit_events WHERE id IN
+		res, err := s.writer.ExecContext(ctx, `DELETE FROM audit_events WHERE id IN
 			(SELECT id FROM audit_events WHERE at < ? ORDER BY id LIMIT ?)`, before.Unix(), pruneBatch)
 		if err != nil {
 			return total, fmt.Errorf("prune audit events: %w", err)
@@ -157,7 +157,7 @@ func (s *Store) CountAuditByDay(ctx context.Context, since time.Time, kinds []st
 	for _, k := range kinds {
 		args = append(args, k)
 	}
-	rows, err := s.r.QueryContext(ctx, `SELECT at - at % 86400 AS day, kind, method, code, COUNT(*) FROM audit_events
+	rows, err := s.reader.QueryContext(ctx, `SELECT at - at % 86400 AS day, kind, method, code, COUNT(*) FROM audit_events
 		WHERE at >= ? AND kind IN (`+placeholders(len(kinds))+`) GROUP BY day, kind, method, code ORDER BY day, kind, method, code`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("count audit events by day: %w", err)
@@ -179,7 +179,7 @@ func (s *Store) CountAuditByDay(ctx context.Context, since time.Time, kinds []st
 // PasskeyAdoption counts each week's active members and those among them
 // with a passkey by the week's end (passkeys deleted since do not count).
 func (s *Store) PasskeyAdoption(ctx context.Context, since time.Time, weeks int) ([]store.WeekAdoption, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT w, COUNT(*), SUM(EXISTS (SELECT 1 FROM passkeys p WHERE p.user_id = a.user_id
+	rows, err := s.reader.QueryContext(ctx, `SELECT w, COUNT(*), SUM(EXISTS (SELECT 1 FROM passkeys p WHERE p.user_id = a.user_id
 			AND p.created_at < ?1 + (w + 1) * 604800))
 		FROM (SELECT DISTINCT (at - ?1) / 604800 AS w, user_id FROM audit_events
 			WHERE kind = 'signin.success' AND user_id <> '' AND at >= ?1 AND at < ?1 + ?2 * 604800) a

@@ -17,7 +17,7 @@ func (s *Store) CreateAuthRequest(ctx context.Context, ar *store.AuthRequest) er
 	if ar.MaxAge != nil {
 		maxAge = *ar.MaxAge
 	}
-	_, err := s.w.ExecContext(ctx, `INSERT INTO auth_requests (`+codec.AuthRequestColumns+`)
+	_, err := s.writer.ExecContext(ctx, `INSERT INTO auth_requests (`+codec.AuthRequestColumns+`)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		ar.ID, ar.ClientID, ar.RedirectURI, codec.List(ar.Scopes), ar.ResponseType, ar.ResponseMode,
 		ar.State, ar.Nonce, ar.CodeChallenge, ar.CodeChallengeMethod, codec.List(ar.Prompt), maxAge,
@@ -34,7 +34,7 @@ func (s *Store) CreateAuthRequest(ctx context.Context, ar *store.AuthRequest) er
 
 // AuthRequestByID returns the request, also when expired.
 func (s *Store) AuthRequestByID(ctx context.Context, id string) (*store.AuthRequest, error) {
-	ar, err := codec.ScanAuthRequest(s.r.QueryRowContext(ctx,
+	ar, err := codec.ScanAuthRequest(s.reader.QueryRowContext(ctx,
 		`SELECT `+codec.AuthRequestColumns+` FROM auth_requests WHERE id = ?`, id))
 	if err != nil {
 		return nil, fmt.Errorf("auth request %q: %w", id, mapErr(err))
@@ -48,7 +48,7 @@ func (s *Store) AuthRequestByCodeHash(ctx context.Context, codeHash []byte) (*st
 	if len(codeHash) == 0 {
 		return nil, fmt.Errorf("auth request by code: %w", store.ErrNotFound)
 	}
-	ar, err := codec.ScanAuthRequest(s.r.QueryRowContext(ctx,
+	ar, err := codec.ScanAuthRequest(s.reader.QueryRowContext(ctx,
 		`SELECT `+codec.AuthRequestColumns+` FROM auth_requests WHERE code_hash = ?`, codeHash))
 	if err != nil {
 		return nil, fmt.Errorf("auth request by code: %w", mapErr(err))
@@ -113,7 +113,7 @@ func (s *Store) SaveAuthCode(ctx context.Context, id string, codeHash []byte, ex
 // request stays as a tombstone until GC; deleting it, or an unknown id, is
 // not an error.
 func (s *Store) DeleteAuthRequest(ctx context.Context, id string) error {
-	_, err := s.w.ExecContext(ctx, `DELETE FROM auth_requests WHERE id = ? AND consumed_at IS NULL`, id)
+	_, err := s.writer.ExecContext(ctx, `DELETE FROM auth_requests WHERE id = ? AND consumed_at IS NULL`, id)
 	if err != nil {
 		return fmt.Errorf("delete auth request %q: %w", id, err)
 	}

@@ -45,7 +45,7 @@ func (s *Store) GC(ctx context.Context, now time.Time) (store.GCStats, error) {
 			OR (sent_at IS NULL AND next_attempt_at IS NULL AND created_at < ?1 - 2592000)`, &st.Outbox},
 	}
 	for _, step := range steps {
-		res, err := s.w.ExecContext(ctx, step.query, now.Unix())
+		res, err := s.writer.ExecContext(ctx, step.query, now.Unix())
 		if err != nil {
 			return st, fmt.Errorf("gc %s: %w", step.what, err)
 		}
@@ -54,7 +54,7 @@ func (s *Store) GC(ctx context.Context, now time.Time) (store.GCStats, error) {
 		}
 	}
 	// Failures count only within the last hour; older ones are noise.
-	res, err := s.w.ExecContext(ctx, `DELETE FROM throttle_failures WHERE at < ?`, now.Add(-store.ThrottleHorizon).UnixMilli())
+	res, err := s.writer.ExecContext(ctx, `DELETE FROM throttle_failures WHERE at < ?`, now.Add(-store.ThrottleHorizon).UnixMilli())
 	if err != nil {
 		return st, fmt.Errorf("gc throttle failures: %w", err)
 	}

@@ -14,7 +14,7 @@ import (
 
 // SigningKeys returns every key, newest first.
 func (s *Store) SigningKeys(ctx context.Context) ([]store.SigningKey, error) {
-	keys, err := queryAll(ctx, s.r, codec.ScanSigningKey, `SELECT `+codec.SigningKeyColumns+`
+	keys, err := queryAll(ctx, s.reader, codec.ScanSigningKey, `SELECT `+codec.SigningKeyColumns+`
 		FROM signing_keys ORDER BY created_at DESC, id`)
 	if err != nil {
 		return nil, fmt.Errorf("list signing keys: %w", err)
@@ -59,7 +59,7 @@ func (s *Store) RotateSigningKey(ctx context.Context, k *store.SigningKey, expec
 // value; generate runs only when the row is missing.
 func (s *Store) Secret(ctx context.Context, name string, generate func() ([]byte, error)) ([]byte, error) {
 	var v []byte
-	err := s.r.QueryRowContext(ctx, `SELECT value FROM secrets WHERE name = ?`, name).Scan(&v)
+	err := s.reader.QueryRowContext(ctx, `SELECT value FROM secrets WHERE name = ?`, name).Scan(&v)
 	if err == nil {
 		return v, nil
 	}
@@ -201,7 +201,7 @@ func (s *Store) RewrapSecrets(ctx context.Context, fn func(purpose, id string, v
 func (s *Store) Setting(ctx context.Context, name string) (*store.Setting, error) {
 	v := store.Setting{Name: name}
 	var value string
-	err := s.r.QueryRowContext(ctx, `SELECT value, updated_at, updated_by FROM settings WHERE name = ?`, name).
+	err := s.reader.QueryRowContext(ctx, `SELECT value, updated_at, updated_by FROM settings WHERE name = ?`, name).
 		Scan(&value, codec.TimeCol(&v.UpdatedAt), &v.UpdatedBy)
 	if err != nil {
 		return nil, fmt.Errorf("setting %q: %w", name, mapErr(err))

@@ -49,7 +49,7 @@ func (s *Store) ClaimOutbox(ctx context.Context, now time.Time, lease time.Durat
 
 // OutboxSent marks a message sent and drops its payload.
 func (s *Store) OutboxSent(ctx context.Context, id string, now time.Time) error {
-	res, err := s.w.ExecContext(ctx, `UPDATE outbox SET sent_at = ?, payload = NULL, claimed_until = NULL, last_error = ''
+	res, err := s.writer.ExecContext(ctx, `UPDATE outbox SET sent_at = ?, payload = NULL, claimed_until = NULL, last_error = ''
 		WHERE id = ?`, now.Unix(), id)
 	if err != nil {
 		return fmt.Errorf("outbox %s sent: %w", id, mapErr(err))
@@ -59,8 +59,8 @@ func (s *Store) OutboxSent(ctx context.Context, id string, now time.Time) error 
 
 // OutboxFailed records a failed attempt.
 func (s *Store) OutboxFailed(ctx context.Context, id, lastError string, next time.Time) error {
-	res, err := s.w.ExecContext(ctx, `UPDATE outbox SET attempts = attempts + 1, last_error = ?, next_attempt_at = ?,
-		claimed_until = NULL WHERE id = ?`, store.Text(lastError, 1000), codec.Unix(next), id)
+	res, err := s.writer.ExecContext(ctx, `UPDATE outbox SET attempts = attempts + 1, last_error = ?, next_attempt_at = ?,
+		claimed_until = NULL WHERE id = ?`, store.ClipUTF8(lastError, 1000), codec.Unix(next), id)
 	if err != nil {
 		return fmt.Errorf("outbox %s failed: %w", id, mapErr(err))
 	}
@@ -69,7 +69,7 @@ func (s *Store) OutboxFailed(ctx context.Context, id, lastError string, next tim
 
 // ListOutbox returns unsent messages that failed, newest first.
 func (s *Store) ListOutbox(ctx context.Context, limit int) ([]store.OutboxMessage, error) {
-	out, err := queryAll(ctx, s.r, codec.ScanOutbox, `SELECT `+codec.OutboxColumns+` FROM outbox
+	out, err := queryAll(ctx, s.reader, codec.ScanOutbox, `SELECT `+codec.OutboxColumns+` FROM outbox
 		WHERE sent_at IS NULL AND attempts > 0 ORDER BY created_at DESC, id LIMIT ?`, limit)
 	if err != nil {
 		return nil, fmt.Errorf("list outbox: %w", mapErr(err))

@@ -17,7 +17,7 @@ import (
 // *store.ConflictError on "credential_id"; an unknown member gives
 // store.ErrNotFound.
 func (s *Store) CreatePasskey(ctx context.Context, p *store.Passkey) error {
-	_, err := s.w.ExecContext(ctx, `INSERT INTO passkeys (`+codec.PasskeyColumns+`)
+	_, err := s.writer.ExecContext(ctx, `INSERT INTO passkeys (`+codec.PasskeyColumns+`)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		p.ID, p.UserID, p.CredentialID, p.RPID, p.Name, p.PublicKey, p.AttestationType,
 		p.AttestationFormat, codec.List(p.Transports), codec.NullBytes(p.AAGUID), int64(p.SignCount), p.CloneWarning,
@@ -31,7 +31,7 @@ func (s *Store) CreatePasskey(ctx context.Context, p *store.Passkey) error {
 
 // PasskeysByUser returns the member's passkeys, oldest first (ties by ID).
 func (s *Store) PasskeysByUser(ctx context.Context, userID string) ([]store.Passkey, error) {
-	out, err := queryAll(ctx, s.r, codec.ScanPasskey, `SELECT `+codec.PasskeyColumns+` FROM passkeys
+	out, err := queryAll(ctx, s.reader, codec.ScanPasskey, `SELECT `+codec.PasskeyColumns+` FROM passkeys
 		WHERE user_id = ? ORDER BY created_at, id`, userID)
 	if err != nil {
 		return nil, fmt.Errorf("list passkeys of user %q: %w", userID, err)
@@ -41,7 +41,7 @@ func (s *Store) PasskeysByUser(ctx context.Context, userID string) ([]store.Pass
 
 // PasskeyByCredentialID returns the passkey with this credential ID.
 func (s *Store) PasskeyByCredentialID(ctx context.Context, credentialID []byte) (*store.Passkey, error) {
-	p, err := codec.ScanPasskey(s.r.QueryRowContext(ctx, `SELECT `+codec.PasskeyColumns+` FROM passkeys
+	p, err := codec.ScanPasskey(s.reader.QueryRowContext(ctx, `SELECT `+codec.PasskeyColumns+` FROM passkeys
 		WHERE credential_id = ?`, credentialID))
 	if err != nil {
 		return nil, fmt.Errorf("passkey by credential id: %w", mapErr(err))
@@ -53,7 +53,7 @@ func (s *Store) PasskeyByCredentialID(ctx context.Context, credentialID []byte) 
 // UserVerified and CloneWarning only ever go from false to true; the
 // other values are written as given. An unknown id gives store.ErrNotFound.
 func (s *Store) RecordPasskeyUse(ctx context.Context, id string, use store.PasskeyUse) error {
-	res, err := s.w.ExecContext(ctx, `UPDATE passkeys SET sign_count = ?, clone_warning = (clone_warning OR ?),
+	res, err := s.writer.ExecContext(ctx, `UPDATE passkeys SET sign_count = ?, clone_warning = (clone_warning OR ?),
 		user_verified = (user_verified OR ?), backup_eligible = ?, backup_state = ?, last_used_at = ?, last_used_ua = ?
 		WHERE id = ?`,
 		int64(use.SignCount), use.CloneWarning, use.UserVerified, use.BackupEligible, use.BackupState, codec.Unix(use.At), use.UserAgent, id)
@@ -69,7 +69,7 @@ func (s *Store) RecordPasskeyUse(ctx context.Context, id string, use store.Passk
 // RenamePasskey renames passkey id of userID; a passkey that is not the
 // member's gives store.ErrNotFound.
 func (s *Store) RenamePasskey(ctx context.Context, userID, id, name string) error {
-	res, err := s.w.ExecContext(ctx, `UPDATE passkeys SET name = ? WHERE id = ? AND user_id = ?`, name, id, userID)
+	res, err := s.writer.ExecContext(ctx, `UPDATE passkeys SET name = ? WHERE id = ? AND user_id = ?`, name, id, userID)
 	if err != nil {
 		return fmt.Errorf("rename passkey %q of user %q: %w", id, userID, mapErr(err))
 	}
@@ -82,7 +82,7 @@ func (s *Store) RenamePasskey(ctx context.Context, userID, id, name string) erro
 // DeletePasskey deletes passkey id of userID; a passkey that is not the
 // member's (or no longer exists) gives store.ErrNotFound.
 func (s *Store) DeletePasskey(ctx context.Context, userID, id string) error {
-	res, err := s.w.ExecContext(ctx, `DELETE FROM passkeys WHERE id = ? AND user_id = ?`, id, userID)
+	res, err := s.writer.ExecContext(ctx, `DELETE FROM passkeys WHERE id = ? AND user_id = ?`, id, userID)
 	if err != nil {
 		return fmt.Errorf("delete passkey %q of user %q: %w", id, userID, err)
 	}
@@ -109,7 +109,7 @@ func oneRow(res sql.Result) error {
 // CreateCeremony stores c until a finish step consumes it. A taken ID gives
 // a *store.ConflictError.
 func (s *Store) CreateCeremony(ctx context.Context, c *store.Ceremony) error {
-	_, err := s.w.ExecContext(ctx, `INSERT INTO webauthn_ceremonies (id, kind, user_id, binding, data, expires_at)
+	_, err := s.writer.ExecContext(ctx, `INSERT INTO webauthn_ceremonies (id, kind, user_id, binding, data, expires_at)
 		VALUES (?, ?, ?, ?, ?, ?)`, c.ID, c.Kind, codec.NullString(c.UserID), c.Binding, c.Data, codec.Unix(c.ExpiresAt))
 	if err != nil {
 		return fmt.Errorf("create %s ceremony: %w", c.Kind, mapErr(err))
@@ -123,7 +123,7 @@ func (s *Store) CreateCeremony(ctx context.Context, c *store.Ceremony) error {
 // and gives store.ErrNotFound.
 func (s *Store) ConsumeCeremony(ctx context.Context, id string, now time.Time) (*store.Ceremony, error) {
 	var c store.Ceremony
-	err := s.w.QueryRowContext(ctx, `DELETE FROM webauthn_ceremonies WHERE id = ?
+	err := s.writer.QueryRowContext(ctx, `DELETE FROM webauthn_ceremonies WHERE id = ?
 		RETURNING id, kind, user_id, binding, data, expires_at`, id).
 		Scan(&c.ID, &c.Kind, codec.StringCol(&c.UserID), &c.Binding, &c.Data, codec.TimeCol(&c.ExpiresAt))
 	if err != nil {
@@ -145,9 +145,9 @@ func (s *Store) ConsumeCeremony(ctx context.Context, id string, now time.Time) (
 func (s *Store) SnoozeSuggestion(ctx context.Context, userID string, until time.Time) error {
 	var err error
 	if until.IsZero() {
-		_, err = s.w.ExecContext(ctx, `DELETE FROM suggestion_snoozes WHERE user_id = ?`, userID)
+		_, err = s.writer.ExecContext(ctx, `DELETE FROM suggestion_snoozes WHERE user_id = ?`, userID)
 	} else {
-		_, err = s.w.ExecContext(ctx, `INSERT INTO suggestion_snoozes (user_id, until) VALUES (?, ?)
+		_, err = s.writer.ExecContext(ctx, `INSERT INTO suggestion_snoozes (user_id, until) VALUES (?, ?)
 			ON CONFLICT (user_id) DO UPDATE SET until = excluded.until`, userID, until.Unix())
 	}
 	if err != nil {
@@ -160,7 +160,7 @@ func (s *Store) SnoozeSuggestion(ctx context.Context, userID string, until time.
 // also when that is past, and the zero time when there is no snooze.
 func (s *Store) SuggestionSnoozedUntil(ctx context.Context, userID string) (time.Time, error) {
 	var until time.Time
-	err := s.r.QueryRowContext(ctx, `SELECT until FROM suggestion_snoozes WHERE user_id = ?`, userID).
+	err := s.reader.QueryRowContext(ctx, `SELECT until FROM suggestion_snoozes WHERE user_id = ?`, userID).
 		Scan(codec.TimeCol(&until))
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return time.Time{}, fmt.Errorf("passkey suggestion snooze of user %q: %w", userID, err)

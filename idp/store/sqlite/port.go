@@ -91,7 +91,7 @@ var wipeOrder = []string{"passkeys", "suggestion_snoozes", "browser_sessions", "
 // gives it a snapshot, so a dump taken while the provider runs is
 // consistent. It runs on the read pool and does not block writers.
 func (s *Store) Export(ctx context.Context, emit func(store.Record) error) error {
-	tx, err := s.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	tx, err := s.reader.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
 		return fmt.Errorf("export: begin: %w", err)
 	}

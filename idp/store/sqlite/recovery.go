@@ -41,7 +41,7 @@ func (s *Store) RecoveryLinkByHash(ctx context.Context, tokenHash []byte, now ti
 	if len(tokenHash) == 0 {
 		return nil, fmt.Errorf("recovery link: empty token hash: %w", store.ErrNotFound)
 	}
-	l, err := codec.ScanRecoveryLink(s.r.QueryRowContext(ctx, `SELECT `+codec.RecoveryLinkColumns+` FROM recovery_links
+	l, err := codec.ScanRecoveryLink(s.reader.QueryRowContext(ctx, `SELECT `+codec.RecoveryLinkColumns+` FROM recovery_links
 		WHERE token_hash = ? AND used_at IS NULL AND expires_at > ?`, tokenHash, now.Unix()))
 	if err != nil {
 		// The hash stands for a bearer link: keep it out of logs.

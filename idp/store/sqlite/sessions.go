@@ -12,7 +12,7 @@ import (
 
 // CreateSession inserts sess. An unknown user gives ErrNotFound.
 func (s *Store) CreateSession(ctx context.Context, sess *store.Session) error {
-	_, err := s.w.ExecContext(ctx, `INSERT INTO browser_sessions (`+codec.SessionColumns+`)
+	_, err := s.writer.ExecContext(ctx, `INSERT INTO browser_sessions (`+codec.SessionColumns+`)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		sess.ID, sess.UserID, codec.Unix(sess.AuthTime), codec.List(sess.AMR), codec.Unix(sess.CreatedAt),
 		codec.Unix(sess.LastSeenAt), codec.Unix(sess.IdleExpiresAt), codec.Unix(sess.ExpiresAt), sess.UserAgent, sess.IP,
@@ -25,7 +25,7 @@ func (s *Store) CreateSession(ctx context.Context, sess *store.Session) error {
 
 // SessionByID returns the session, also when expired.
 func (s *Store) SessionByID(ctx context.Context, id string) (*store.Session, error) {
-	sess, err := codec.ScanSession(s.r.QueryRowContext(ctx,
+	sess, err := codec.ScanSession(s.reader.QueryRowContext(ctx,
 		`SELECT `+codec.SessionColumns+` FROM browser_sessions WHERE id = ?`, id))
 	if err != nil {
 		// The id is a hash of the cookie, not secret by itself, but keep it
@@ -38,7 +38,7 @@ func (s *Store) SessionByID(ctx context.Context, id string) (*store.Session, err
 // TouchSession moves the idle expiry forward. An unknown session gives
 // ErrNotFound.
 func (s *Store) TouchSession(ctx context.Context, id string, lastSeen, idleExpiresAt time.Time) error {
-	res, err := s.w.ExecContext(ctx, `UPDATE browser_sessions SET last_seen_at = ?, idle_expires_at = ?
+	res, err := s.writer.ExecContext(ctx, `UPDATE browser_sessions SET last_seen_at = ?, idle_expires_at = ?
 		WHERE id = ?`, codec.Unix(lastSeen), codec.Unix(idleExpiresAt), id)
 	if err != nil {
 		return fmt.Errorf("touch session: %w", err)
@@ -107,7 +107,7 @@ func (s *Store) AddSessionClient(ctx context.Context, sessionID, clientID string
 
 // ListUserSessions returns the user's sessions, most recently seen first.
 func (s *Store) ListUserSessions(ctx context.Context, userID string) ([]store.Session, error) {
-	out, err := queryAll(ctx, s.r, codec.ScanSession, `SELECT `+codec.SessionColumns+` FROM browser_sessions
+	out, err := queryAll(ctx, s.reader, codec.ScanSession, `SELECT `+codec.SessionColumns+` FROM browser_sessions
 		WHERE user_id = ? ORDER BY last_seen_at DESC, id`, userID)
 	if err != nil {
 		return nil, fmt.Errorf("list sessions of user %q: %w", userID, err)

@@ -46,8 +46,8 @@ func init() {
 
 // Store is a store.Store on one SQLite file.
 type Store struct {
-	w *db // one connection; every write and every read-then-write
-	r *db // query_only pool for plain reads
+	writer *db // one connection: every write and every read-then-write
+	reader *db // a query_only pool for plain reads
 }
 
 var _ store.Store = (*Store)(nil)
@@ -121,7 +121,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		r.Close()
 		return nil, fmt.Errorf("open sqlite database %q: %w", path, err)
 	}
-	return &Store{w: newDB(w), r: newDB(r)}, nil
+	return &Store{writer: newDB(w), reader: newDB(r)}, nil
 }
 
 // dsn builds a file: URI so that paths containing '?', '#' or '%' survive.
@@ -132,10 +132,10 @@ func dsn(abs string, q url.Values) string {
 
 // Ping reports whether both pools answer.
 func (s *Store) Ping(ctx context.Context) error {
-	if err := s.w.PingContext(ctx); err != nil {
+	if err := s.writer.PingContext(ctx); err != nil {
 		return fmt.Errorf("ping sqlite writer: %w", err)
 	}
-	if err := s.r.PingContext(ctx); err != nil {
+	if err := s.reader.PingContext(ctx); err != nil {
 		return fmt.Errorf("ping sqlite readers: %w", err)
 	}
 	return nil
@@ -143,7 +143,7 @@ func (s *Store) Ping(ctx context.Context) error {
 
 // Close closes both pools.
 func (s *Store) Close() error {
-	return errors.Join(s.r.Close(), s.w.Close())
+	return errors.Join(s.reader.Close(), s.writer.Close())
 }
 
 // Migrate applies the migrations this binary has and the database lacks,
@@ -155,7 +155,7 @@ func (s *Store) Migrate(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
-	if _, err := s.w.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+	if _, err := s.writer.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
 		version    INTEGER NOT NULL PRIMARY KEY,
 		name       TEXT    NOT NULL,
 		applied_at INTEGER NOT NULL
@@ -163,7 +163,7 @@ func (s *Store) Migrate(ctx context.Context) error {
 		return fmt.Errorf("migrate: create schema_migrations: %w", err)
 	}
 	var cur int
-	if err := s.w.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&cur); err != nil {
+	if err := s.writer.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&cur); err != nil {
 		return fmt.Errorf("migrate: read schema version: %w", err)
 	}
 	latest := 0
@@ -200,7 +200,7 @@ func (s *Store) Migrate(ctx context.Context) error {
 // database.
 func (s *Store) SchemaVersion(ctx context.Context) (int, error) {
 	var n int
-	err := s.r.QueryRowContext(ctx, `SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'`).Scan(&n)
+	err := s.reader.QueryRowContext(ctx, `SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'`).Scan(&n)
 	if err != nil {
 		return 0, fmt.Errorf("read schema version: %w", err)
 	}
@@ -208,7 +208,7 @@ func (s *Store) SchemaVersion(ctx context.Context) (int, error) {
 		return 0, nil
 	}
 	var v int
-	if err := s.r.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&v); err != nil {
+	if err := s.reader.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&v); err != nil {
 		return 0, fmt.Errorf("read schema version: %w", err)
 	}
 	return v, nil
@@ -218,7 +218,7 @@ func (s *Store) SchemaVersion(ctx context.Context) (int, error) {
 // or rolls back when fn fails. fn must not call the Store: the writer has
 // one connection and fn holds it.
 func (s *Store) inTx(ctx context.Context, fn func(*txn) error) error {
-	tx, err := s.w.BeginTx(ctx, nil)
+	tx, err := s.writer.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}

@@ -83,14 +83,14 @@ func TestMigrateIdempotent(t *testing.T) {
 	}
 	ms, _ := migrations.For("sqlite")
 	var n int
-	if err := s.r.QueryRowContext(ctx, `SELECT COUNT(*) FROM schema_migrations`).Scan(&n); err != nil {
+	if err := s.reader.QueryRowContext(ctx, `SELECT COUNT(*) FROM schema_migrations`).Scan(&n); err != nil {
 		t.Fatal(err)
 	}
 	if n != len(ms) {
 		t.Errorf("schema_migrations has %d rows, want %d", n, len(ms))
 	}
 	var name string
-	if err := s.r.QueryRowContext(ctx, `SELECT name FROM schema_migrations WHERE version = 1`).Scan(&name); err != nil || name != "init" {
+	if err := s.reader.QueryRowContext(ctx, `SELECT name FROM schema_migrations WHERE version = 1`).Scan(&name); err != nil || name != "init" {
 		t.Errorf("migration 1 recorded as %q, %v; want init", name, err)
 	}
 }
@@ -135,7 +135,7 @@ func TestRefusesNewerSchema(t *testing.T) {
 	ctx := t.Context()
 	s := newTestStore(t)
 	newer := latestVersion(t) + 1
-	if _, err := s.w.ExecContext(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, 'future', 0)`, newer); err != nil {
+	if _, err := s.writer.ExecContext(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, 'future', 0)`, newer); err != nil {
 		t.Fatal(err)
 	}
 	err := s.Migrate(ctx)
@@ -163,7 +163,7 @@ func TestPragmas(t *testing.T) {
 		{"query_only", "0"},
 	} {
 		var got string
-		if err := s.w.QueryRowContext(ctx, "PRAGMA "+tc.pragma).Scan(&got); err != nil {
+		if err := s.writer.QueryRowContext(ctx, "PRAGMA "+tc.pragma).Scan(&got); err != nil {
 			t.Fatalf("writer PRAGMA %s: %v", tc.pragma, err)
 		}
 		if got != tc.want {
@@ -176,17 +176,17 @@ func TestPragmas(t *testing.T) {
 		{"busy_timeout", "10000"},
 	} {
 		var got string
-		if err := s.r.QueryRowContext(ctx, "PRAGMA "+tc.pragma).Scan(&got); err != nil {
+		if err := s.reader.QueryRowContext(ctx, "PRAGMA "+tc.pragma).Scan(&got); err != nil {
 			t.Fatalf("reader PRAGMA %s: %v", tc.pragma, err)
 		}
 		if got != tc.want {
 			t.Errorf("reader %s = %q, want %q", tc.pragma, got, tc.want)
 		}
 	}
-	if _, err := s.r.ExecContext(ctx, `DELETE FROM users`); err == nil {
+	if _, err := s.reader.ExecContext(ctx, `DELETE FROM users`); err == nil {
 		t.Error("the read pool accepted a write")
 	}
-	if got := s.w.Stats().MaxOpenConnections; got != 1 {
+	if got := s.writer.Stats().MaxOpenConnections; got != 1 {
 		t.Errorf("writer MaxOpenConnections = %d, want 1", got)
 	}
 }
@@ -251,7 +251,7 @@ func TestOneActiveKeyIndex(t *testing.T) {
 	ctx := t.Context()
 	s := newTestStore(t)
 	insert := func(id string) error {
-		_, err := s.w.ExecContext(ctx, `INSERT INTO signing_keys (id, algorithm, private_key, created_at) VALUES (?, 'RS256', x'00', 0)`, id)
+		_, err := s.writer.ExecContext(ctx, `INSERT INTO signing_keys (id, algorithm, private_key, created_at) VALUES (?, 'RS256', x'00', 0)`, id)
 		return mapErr(err)
 	}
 	if err := insert("k1"); err != nil {

@@ -87,7 +87,7 @@ func markUsed(ctx context.Context, tx *txn, id string, reply []byte, now time.Ti
 // AccessTokenByID returns the token, also when expired: callers check
 // ExpiresAt.
 func (s *Store) AccessTokenByID(ctx context.Context, id string) (*store.AccessToken, error) {
-	t, err := codec.ScanAccessToken(s.r.QueryRowContext(ctx,
+	t, err := codec.ScanAccessToken(s.reader.QueryRowContext(ctx,
 		`SELECT `+codec.AccessTokenColumns+` FROM access_tokens WHERE id = ?`, id))
 	if err != nil {
 		return nil, fmt.Errorf("access token %q: %w", id, mapErr(err))
@@ -98,7 +98,7 @@ func (s *Store) AccessTokenByID(ctx context.Context, id string) (*store.AccessTo
 // RefreshTokenByHash returns the token, also when used, revoked or
 // expired, so callers can detect a replay.
 func (s *Store) RefreshTokenByHash(ctx context.Context, tokenHash []byte) (*store.RefreshToken, error) {
-	t, err := codec.ScanRefreshToken(s.r.QueryRowContext(ctx,
+	t, err := codec.ScanRefreshToken(s.reader.QueryRowContext(ctx,
 		`SELECT `+codec.RefreshTokenColumns+` FROM refresh_tokens WHERE token_hash = ?`, tokenHash))
 	if err != nil {
 		return nil, fmt.Errorf("refresh token by hash: %w", mapErr(err))
@@ -108,7 +108,7 @@ func (s *Store) RefreshTokenByHash(ctx context.Context, tokenHash []byte) (*stor
 
 // RefreshTokenByID returns the token, also when used, revoked or expired.
 func (s *Store) RefreshTokenByID(ctx context.Context, id string) (*store.RefreshToken, error) {
-	t, err := codec.ScanRefreshToken(s.r.QueryRowContext(ctx,
+	t, err := codec.ScanRefreshToken(s.reader.QueryRowContext(ctx,
 		`SELECT `+codec.RefreshTokenColumns+` FROM refresh_tokens WHERE id = ?`, id))
 	if err != nil {
 		return nil, fmt.Errorf("refresh token %q: %w", id, mapErr(err))
@@ -119,7 +119,7 @@ func (s *Store) RefreshTokenByID(ctx context.Context, id string) (*store.Refresh
 // DeleteAccessToken deletes the token; an unknown id is not an error
 // (revocation is idempotent).
 func (s *Store) DeleteAccessToken(ctx context.Context, id string) error {
-	if _, err := s.w.ExecContext(ctx, `DELETE FROM access_tokens WHERE id = ?`, id); err != nil {
+	if _, err := s.writer.ExecContext(ctx, `DELETE FROM access_tokens WHERE id = ?`, id); err != nil {
 		return fmt.Errorf("delete access token %q: %w", id, err)
 	}
 	return nil
@@ -163,7 +163,7 @@ func (s *Store) RevokeUserTokens(ctx context.Context, userID string, now time.Ti
 
 // UserGrants lists the apps holding a live refresh token of userID.
 func (s *Store) UserGrants(ctx context.Context, userID string, now time.Time) ([]store.Grant, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT client_id, MIN(created_at), MAX(created_at), COUNT(DISTINCT family_id)
+	rows, err := s.reader.QueryContext(ctx, `SELECT client_id, MIN(created_at), MAX(created_at), COUNT(DISTINCT family_id)
 		FROM refresh_tokens WHERE subject = ? AND revoked_at IS NULL AND used_at IS NULL AND expires_at > ?
 		GROUP BY client_id ORDER BY MAX(created_at) DESC, client_id`, userID, now.Unix())
 	if err != nil {

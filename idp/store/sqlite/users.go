@@ -31,7 +31,7 @@ func (s *Store) CreateUser(ctx context.Context, u *store.User) error {
 
 // UserByID returns the user with this ID.
 func (s *Store) UserByID(ctx context.Context, id string) (*store.User, error) {
-	u, err := codec.ScanUser(s.r.QueryRowContext(ctx, `SELECT `+codec.UserColumns+` FROM users WHERE id = ?`, id))
+	u, err := codec.ScanUser(s.reader.QueryRowContext(ctx, `SELECT `+codec.UserColumns+` FROM users WHERE id = ?`, id))
 	if err != nil {
 		return nil, fmt.Errorf("user %q: %w", id, mapErr(err))
 	}
@@ -45,7 +45,7 @@ func (s *Store) UserByLogin(ctx context.Context, login string) (*store.User, err
 	if strings.Contains(login, "@") {
 		col = "email"
 	}
-	u, err := codec.ScanUser(s.r.QueryRowContext(ctx, `SELECT `+codec.UserColumns+` FROM users WHERE `+col+` = ?`,
+	u, err := codec.ScanUser(s.reader.QueryRowContext(ctx, `SELECT `+codec.UserColumns+` FROM users WHERE `+col+` = ?`,
 		strings.ToLower(login)))
 	if err != nil {
 		return nil, fmt.Errorf("user by %s %q: %w", col, login, mapErr(err))
@@ -59,7 +59,7 @@ func (s *Store) UserByWebAuthnID(ctx context.Context, handle []byte) (*store.Use
 		// Members without a handle store NULL, which nothing equals.
 		return nil, fmt.Errorf("user by webauthn id: empty handle: %w", store.ErrNotFound)
 	}
-	u, err := codec.ScanUser(s.r.QueryRowContext(ctx, `SELECT `+codec.UserColumns+` FROM users WHERE webauthn_id = ?`, handle))
+	u, err := codec.ScanUser(s.reader.QueryRowContext(ctx, `SELECT `+codec.UserColumns+` FROM users WHERE webauthn_id = ?`, handle))
 	if err != nil {
 		// The handle is no secret, but it is long and says nothing: leave
 		// it out of the message.
@@ -70,7 +70,7 @@ func (s *Store) UserByWebAuthnID(ctx context.Context, handle []byte) (*store.Use
 
 // ListUsers returns all users ordered by username.
 func (s *Store) ListUsers(ctx context.Context) ([]store.User, error) {
-	out, err := queryAll(ctx, s.r, codec.ScanUser, `SELECT `+codec.UserColumns+` FROM users ORDER BY username`)
+	out, err := queryAll(ctx, s.reader, codec.ScanUser, `SELECT `+codec.UserColumns+` FROM users ORDER BY username`)
 	if err != nil {
 		return nil, fmt.Errorf("list users: %w", err)
 	}
@@ -80,7 +80,7 @@ func (s *Store) ListUsers(ctx context.Context) ([]store.User, error) {
 // CountUsers returns the number of users.
 func (s *Store) CountUsers(ctx context.Context) (int, error) {
 	var n int
-	if err := s.r.QueryRowContext(ctx, `SELECT COUNT(*) FROM users`).Scan(&n); err != nil {
+	if err := s.reader.QueryRowContext(ctx, `SELECT COUNT(*) FROM users`).Scan(&n); err != nil {
 		return 0, fmt.Errorf("count users: %w", err)
 	}
 	return n, nil
@@ -172,7 +172,7 @@ func (s *Store) SearchUsers(ctx context.Context, query string, limit int) ([]sto
 			ORDER BY username LIMIT ?1`
 		args = append(args, strings.ToLower(query))
 	}
-	out, err := queryAll(ctx, s.r, codec.ScanUser, q, args...)
+	out, err := queryAll(ctx, s.reader, codec.ScanUser, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("search users for %q: %w", query, err)
 	}
@@ -183,7 +183,7 @@ func (s *Store) SearchUsers(ctx context.Context, query string, limit int) ([]sto
 // role.
 func (s *Store) PasskeyCoverage(ctx context.Context) (store.Coverage, error) {
 	var c store.Coverage
-	rows, err := s.r.QueryContext(ctx, `SELECT role, COUNT(*),
+	rows, err := s.reader.QueryContext(ctx, `SELECT role, COUNT(*),
 		COUNT(*) FILTER (WHERE EXISTS (SELECT 1 FROM passkeys p WHERE p.user_id = u.id))
 		FROM users u WHERE u.disabled = 0 GROUP BY role`)
 	if err != nil {
@@ -211,7 +211,7 @@ func (s *Store) PasskeyCoverage(ctx context.Context) (store.Coverage, error) {
 
 // CreateSetupToken stores the hash of a setup token.
 func (s *Store) CreateSetupToken(ctx context.Context, tokenHash []byte, expiresAt time.Time) error {
-	_, err := s.w.ExecContext(ctx, `INSERT INTO setup_tokens (token_hash, expires_at) VALUES (?, ?)`,
+	_, err := s.writer.ExecContext(ctx, `INSERT INTO setup_tokens (token_hash, expires_at) VALUES (?, ?)`,
 		tokenHash, codec.Unix(expiresAt))
 	if err != nil {
 		return fmt.Errorf("create setup token: %w", mapErr(err))
@@ -222,7 +222,7 @@ func (s *Store) CreateSetupToken(ctx context.Context, tokenHash []byte, expiresA
 // SetupTokenValid reports whether an unexpired token with this hash exists.
 func (s *Store) SetupTokenValid(ctx context.Context, tokenHash []byte, now time.Time) (bool, error) {
 	var n int
-	err := s.r.QueryRowContext(ctx, `SELECT COUNT(*) FROM setup_tokens WHERE token_hash = ? AND expires_at > ?`,
+	err := s.reader.QueryRowContext(ctx, `SELECT COUNT(*) FROM setup_tokens WHERE token_hash = ? AND expires_at > ?`,
 		tokenHash, now.Unix()).Scan(&n)
 	if err != nil {
 		return false, fmt.Errorf("check setup token: %w", err)
@@ -329,7 +329,7 @@ func (s *Store) ImportMember(ctx context.Context, im store.ImportedMember, now t
 // UserImportOf returns the record of the member's last import.
 func (s *Store) UserImportOf(ctx context.Context, userID string) (*store.UserImport, error) {
 	v := store.UserImport{UserID: userID}
-	err := s.r.QueryRowContext(ctx, `SELECT row_digest, password_digest, imported_at FROM user_imports WHERE user_id = ?`,
+	err := s.reader.QueryRowContext(ctx, `SELECT row_digest, password_digest, imported_at FROM user_imports WHERE user_id = ?`,
 		userID).Scan(&v.RowDigest, &v.PasswordDigest, codec.TimeCol(&v.ImportedAt))
 	if err != nil {
 		return nil, fmt.Errorf("import record of %q: %w", userID, mapErr(err))

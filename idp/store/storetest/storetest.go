@@ -2588,7 +2588,7 @@ func show(v any) string {
 	return fmt.Sprintf("%#v", v)
 }
 
-// PutSecrets replaces and deletes; RewrapSecrets hands fn every secret and
+// testPutAndRewrapSecrets: PutSecrets replaces and deletes; RewrapSecrets hands fn every secret and
 // private key once and writes back only what changed, in one transaction.
 func testPutAndRewrapSecrets(t *testing.T, s store.Store) {
 	ctx := t.Context()
