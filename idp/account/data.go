@@ -13,7 +13,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/communityidp/idp/idp/audit"
-	"github.com/communityidp/idp/idp/passkey"
+	"github.com/communityidp/idp/idp/device"
 	"github.com/communityidp/idp/idp/session"
 	"github.com/communityidp/idp/idp/store"
 )
@@ -124,7 +124,7 @@ func (h *Handler) export(c *gin.Context, cur *session.Current) (*dataExport, err
 	for _, p := range pks {
 		e := exportPasskey{Name: p.Name, CredentialID: base64.RawURLEncoding.EncodeToString(p.CredentialID),
 			Transports: p.Transports, Synced: p.BackupState, CreatedAt: p.CreatedAt.UTC(),
-			CreatedOn: passkey.Device(p.CreatedUA), LastUsedOn: passkey.Device(p.LastUsedUA)}
+			CreatedOn: device.Of(p.CreatedUA), LastUsedOn: device.Of(p.LastUsedUA)}
 		if len(p.AAGUID) > 0 {
 			e.AAGUID = hex.EncodeToString(p.AAGUID)
 		}
@@ -140,7 +140,7 @@ func (h *Handler) export(c *gin.Context, cur *session.Current) (*dataExport, err
 	}
 	for _, s := range sessions {
 		out.Sessions = append(out.Sessions, exportSession{SignedInAt: s.AuthTime.UTC(), Methods: s.AMR,
-			LastSeenAt: s.LastSeenAt.UTC(), ExpiresAt: s.ExpiresAt.UTC(), Device: passkey.Device(s.UserAgent), IP: s.IP,
+			LastSeenAt: s.LastSeenAt.UTC(), ExpiresAt: s.ExpiresAt.UTC(), Device: device.Of(s.UserAgent), IP: s.IP,
 			Current: s.ID == cur.Session.ID})
 	}
 	f := store.AuditFilter{UserID: u.ID, Since: now.Add(-HistoryDays * 24 * time.Hour),

@@ -17,6 +17,7 @@ import (
 
 	"github.com/communityidp/idp/config"
 	"github.com/communityidp/idp/idp/audit"
+	"github.com/communityidp/idp/idp/device"
 	"github.com/communityidp/idp/idp/passkey"
 	"github.com/communityidp/idp/idp/session"
 	"github.com/communityidp/idp/idp/store"
@@ -183,7 +184,7 @@ func (h *Handler) registerFinish(c *gin.Context) {
 		return
 	}
 	h.Audit.Record(ctx, c.Request, store.AuditEvent{Kind: audit.PasskeyAdded, ActorID: cur.User.ID, UserID: cur.User.ID,
-		Details: map[string]string{"passkey": pk.ID, "name": pk.Name, "provider": passkey.Provider(pk.AAGUID), "source": req.Source}})
+		Details: map[string]string{"passkey": pk.ID, "name": pk.Name, "provider": device.Provider(pk.AAGUID), "source": req.Source}})
 	h.Mail.Notify(ctx, cur.User, "", config.NoticePasskeyAdded, c.Request.UserAgent())
 	if req.Source == "suggestion" {
 		h.Audit.Record(ctx, c.Request, store.AuditEvent{Kind: audit.SuggestionAccepted, ActorID: cur.User.ID, UserID: cur.User.ID})

@@ -14,8 +14,8 @@ import (
 	"time"
 
 	"github.com/communityidp/idp/idp/clientip"
+	"github.com/communityidp/idp/idp/device"
 	"github.com/communityidp/idp/idp/metrics"
-	"github.com/communityidp/idp/idp/passkey"
 	"github.com/communityidp/idp/idp/store"
 )
 
@@ -92,7 +92,7 @@ func (rec *Recorder) Record(ctx context.Context, r *http.Request, e store.AuditE
 		e.IP = clientip.From(r)
 		e.UserAgent = store.ClipUTF8(r.UserAgent(), 512)
 		if e.Device == "" {
-			e.Device = passkey.Device(r.UserAgent())
+			e.Device = device.Of(r.UserAgent())
 		}
 	}
 	rec.count(e)

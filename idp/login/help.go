@@ -6,6 +6,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/communityidp/idp/idp/device"
 	"github.com/communityidp/idp/idp/passkey"
 )
 
@@ -121,7 +122,7 @@ var checkTexts = map[string]string{
 
 // helpPasskeysCheck is GET /help/passkeys-check.
 func (h *Handler) helpPasskeysCheck(c *gin.Context) {
-	p := checkPage{WebView: passkey.IsEmbeddedWebView(c.Request.UserAgent()), Texts: map[string]string{}}
+	p := checkPage{WebView: device.IsEmbeddedWebView(c.Request.UserAgent()), Texts: map[string]string{}}
 	for k, key := range checkTexts {
 		p.Texts[k] = h.Render.T(c.Request, key)
 	}

@@ -22,6 +22,7 @@ import (
 
 	"github.com/communityidp/idp/idp/audit"
 	"github.com/communityidp/idp/idp/clientip"
+	"github.com/communityidp/idp/idp/device"
 	"github.com/communityidp/idp/idp/mail"
 	"github.com/communityidp/idp/idp/passkey"
 	"github.com/communityidp/idp/idp/password"
@@ -209,7 +210,7 @@ type identifierPage struct {
 
 func (h *Handler) identifierPage(c *gin.Context, f flow, login, errMsg string) identifierPage {
 	return identifierPage{Flow: f, Login: login, Error: errMsg, Signup: h.signupOpen(),
-		Autofill: h.Passkeys.On() && !passkey.IsEmbeddedWebView(c.Request.UserAgent())}
+		Autofill: h.Passkeys.On() && !device.IsEmbeddedWebView(c.Request.UserAgent())}
 }
 
 // start is GET /login: answer at once from the browser session when the

@@ -13,6 +13,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/communityidp/idp/idp/audit"
+	"github.com/communityidp/idp/idp/device"
 	"github.com/communityidp/idp/idp/passkey"
 	"github.com/communityidp/idp/idp/session"
 	"github.com/communityidp/idp/idp/store"
@@ -51,7 +52,7 @@ type passkeyPage struct {
 
 func (h *Handler) passkeyPage(c *gin.Context, f flow, login string) passkeyPage {
 	p := passkeyPage{Flow: f, Login: login, Restart: f.restartURL(),
-		WebView: passkey.IsEmbeddedWebView(c.Request.UserAgent())}
+		WebView: device.IsEmbeddedWebView(c.Request.UserAgent())}
 	if p.WebView {
 		p.OpenURL = h.openElsewhere(c, f)
 		if strings.Contains(c.Request.UserAgent(), "Android") {
@@ -280,7 +281,7 @@ func knownBrowserCode(code string) bool {
 // this is not an app's built-in browser. The page then asks the browser
 // whether it can create a passkey, and continues at once if not.
 func (h *Handler) suggestFor(c *gin.Context, u *store.User) bool {
-	if !h.Passkeys.Offered(u) || passkey.IsEmbeddedWebView(c.Request.UserAgent()) {
+	if !h.Passkeys.Offered(u) || device.IsEmbeddedWebView(c.Request.UserAgent()) {
 		return false
 	}
 	pks, err := h.Store.PasskeysByUser(c.Request.Context(), u.ID)

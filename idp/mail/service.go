@@ -9,8 +9,8 @@ import (
 	"time"
 
 	"github.com/communityidp/idp/config"
+	"github.com/communityidp/idp/idp/device"
 	"github.com/communityidp/idp/idp/i18n"
-	"github.com/communityidp/idp/idp/passkey"
 	"github.com/communityidp/idp/idp/store"
 )
 
@@ -69,7 +69,7 @@ func (s *Service) Notify(ctx context.Context, u *store.User, to, kind, userAgent
 		return
 	}
 	p := s.For(u)
-	m, err := s.Letters.Notice(p, to, u.Username, kind, s.Now(), passkey.DeviceIn(p, userAgent), s.Issuer+"/settings")
+	m, err := s.Letters.Notice(p, to, u.Username, kind, s.Now(), device.In(p, userAgent), s.Issuer+"/settings")
 	if err := s.Queue(ctx, "notice."+kind, m, err); err != nil {
 		slog.ErrorContext(ctx, "queue a security notice", "kind", kind, "user", u.ID, "error", err)
 	}

@@ -32,6 +32,7 @@ import (
 	"github.com/go-webauthn/webauthn/webauthn"
 
 	"github.com/communityidp/idp/config"
+	"github.com/communityidp/idp/idp/device"
 	"github.com/communityidp/idp/idp/i18n"
 	"github.com/communityidp/idp/idp/metrics"
 	"github.com/communityidp/idp/idp/store"
@@ -311,7 +312,7 @@ func (s *Service) FinishRegistration(ctx context.Context, u *store.User, ceremon
 		}
 		return nil, fmt.Errorf("save passkey: %w", err)
 	}
-	slog.InfoContext(ctx, "passkey added", "user", u.ID, "passkey", p.ID, "provider", Provider(p.AAGUID), "synced", p.BackupState)
+	slog.InfoContext(ctx, "passkey added", "user", u.ID, "passkey", p.ID, "provider", device.Provider(p.AAGUID), "synced", p.BackupState)
 	return p, nil
 }
 

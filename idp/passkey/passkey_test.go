@@ -635,17 +635,7 @@ func TestDefaultNames(t *testing.T) {
 			t.Errorf("DefaultNameIn(English, %x, %.30q) = %q, want %q", c.aaguid, c.ua, got, c.want)
 		}
 	}
-	for ua, want := range map[string]bool{
-		"Mozilla/5.0 (Linux; Android 14; Pixel 8; wv) AppleWebKit/537.36 Version/4.0 Chrome/130.0 Mobile Safari/537.36":                           true,
-		"Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Mobile/15E148 Instagram":                 true,
-		"Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Mobile/15E148":                           true,
-		"Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.0 Mobile/15E148 Safari/604.1": false,
-		"Mozilla/5.0 (Linux; Android 14) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Mobile Safari/537.36":                                false,
-	} {
-		if got := passkey.IsEmbeddedWebView(ua); got != want {
-			t.Errorf("IsEmbeddedWebView(%.60q) = %v, want %v", ua, got, want)
-		}
-	}
+
 }
 
 // Password managers flip the backup eligible flag of a passkey they

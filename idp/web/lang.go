@@ -10,8 +10,8 @@ import (
 
 	"golang.org/x/text/language"
 
+	"github.com/communityidp/idp/idp/device"
 	"github.com/communityidp/idp/idp/i18n"
-	"github.com/communityidp/idp/idp/passkey"
 )
 
 // LangCookie remembers, for the pages that follow, a language a request
@@ -193,7 +193,7 @@ func (r *Renderer) Wait(req *http.Request, d time.Duration) string { return r.Pr
 // Device names a User-Agent's browser and system in the request's
 // language ("Chrome on Android"), "" when neither is known.
 func (r *Renderer) Device(req *http.Request, ua string) string {
-	return passkey.DeviceIn(r.Printer(req), ua)
+	return device.In(r.Printer(req), ua)
 }
 
 // localized is an error that can say itself in the member's language: a

@@ -1,14 +1,14 @@
 package web
 
 import (
-	"time"
-
 	"fmt"
-	"github.com/communityidp/idp/idp/audit"
 	"html/template"
 	"net/http"
 	"strings"
+	"time"
 
+	"github.com/communityidp/idp/idp/audit"
+	"github.com/communityidp/idp/idp/device"
 	"github.com/communityidp/idp/idp/i18n"
 	"github.com/communityidp/idp/idp/passkey"
 	"github.com/communityidp/idp/idp/store"
@@ -136,7 +136,7 @@ func (v View) Ago(t any) template.HTML {
 // Device names a User-Agent's browser and system, "Unknown" when neither
 // is known.
 func (v View) Device(ua string) string {
-	if d := passkey.DeviceIn(v.printer(), ua); d != "" {
+	if d := device.In(v.printer(), ua); d != "" {
 		return d
 	}
 	return v.T("common.unknown")
@@ -170,7 +170,7 @@ func (v View) printer() *i18n.Printer {
 // the provider (a password manager), else the browser and system that
 // created it.
 func (r *Renderer) PasskeyProvider(req *http.Request, pk store.Passkey) string {
-	if p := passkey.Provider(pk.AAGUID); p != "" {
+	if p := device.Provider(pk.AAGUID); p != "" {
 		return p
 	}
 	if d := r.Device(req, pk.CreatedUA); d != "" {

@@ -1,4 +1,8 @@
-package passkey
+// Package device names what a member uses, in words people read: the
+// browser and system behind a user agent ("Chrome on Android"), the
+// password manager or key behind an authenticator's AAGUID ("iCloud
+// Keychain"), and whether a user agent is an app's built-in browser.
+package device
 
 import (
 	"fmt"
@@ -53,25 +57,12 @@ func formatAAGUID(b []byte) string {
 // not in the table (or the authenticator reports none).
 func Provider(aaguid []byte) string { return providers[formatAAGUID(aaguid)] }
 
-// DefaultNameIn is the name a new passkey gets before the member picks
-// one, in p's language: the provider's name, else the browser and system
-// that created it ("Chrome en Android").
-func DefaultNameIn(p *i18n.Printer, aaguid []byte, userAgent string) string {
-	if name := Provider(aaguid); name != "" {
-		return name
-	}
-	if d := DeviceIn(p, userAgent); d != "" {
-		return d
-	}
-	return p.T("passkey.default_name")
-}
-
-// Device describes a user agent as "Browser on System", or "", in English
+// Of describes a user agent as "Browser on System", or "", in English
 // (the audit log's words).
-func Device(ua string) string { return DeviceIn(i18n.English(), ua) }
+func Of(ua string) string { return In(i18n.English(), ua) }
 
-// DeviceIn is Device in p's language.
-func DeviceIn(p *i18n.Printer, ua string) string {
+// In is Of in p's language.
+func In(p *i18n.Printer, ua string) string {
 	browser, system := browserOf(ua), systemOf(ua)
 	switch {
 	case browser != "" && system != "":
