@@ -28,8 +28,18 @@ import (
 )
 
 // Handler serves /settings.
+// Store is what Settings reads and writes.
+type Store interface {
+	store.UserStore
+	store.SessionStore
+	store.TokenStore
+	store.PasskeyStore
+	store.AuditStore
+	store.RecoveryStore
+}
+
 type Handler struct {
-	Store    store.Store
+	Store    Store
 	Sessions *session.Manager
 	CSRF     *session.CSRF
 	Render   *web.Renderer

@@ -32,8 +32,20 @@ import (
 )
 
 // Handler serves /admin.
+// Store is what the console reads and writes.
+type Store interface {
+	store.UserStore
+	store.SessionStore
+	store.TokenStore
+	store.PasskeyStore
+	store.AuditStore
+	store.RecoveryStore
+	store.OutboxStore
+	store.CeremonyStore
+}
+
 type Handler struct {
-	Store    store.Store
+	Store    Store
 	CSRF     *session.CSRF
 	Render   *web.Renderer
 	Audit    *audit.Recorder

@@ -28,6 +28,13 @@ import (
 )
 
 // Finding is one check's outcome.
+// Store is what the synthetic check keeps: its software passkey's
+// ceremonies, and the outbox it reports on.
+type Store interface {
+	store.CeremonyStore
+	store.OutboxStore
+}
+
 type Finding struct {
 	Check   string
 	OK      bool
@@ -41,7 +48,7 @@ type Finding struct {
 // Options tune the checks.
 type Options struct {
 	// Store, when set, is checked for writes.
-	Store store.Store
+	Store Store
 	// HTTP is the client the checks use (default: 10 s timeout).
 	HTTP *http.Client
 	Now  func() time.Time

@@ -22,8 +22,14 @@ import (
 var ErrNoMail = errors.New("email is not configured: an invitation is sent by mail (email.from, email.smtp)")
 
 // Inviter invites members.
+// Store is what invitations need: members and their links.
+type Store interface {
+	store.UserStore
+	store.RecoveryStore
+}
+
 type Inviter struct {
-	Store    store.Store
+	Store    Store
 	Mail     *mail.Service
 	Lifetime time.Duration
 	Now      func() time.Time

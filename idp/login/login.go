@@ -35,8 +35,20 @@ import (
 )
 
 // Handler serves the sign-in pages.
+// Store is what the sign-in pages read and write.
+type Store interface {
+	store.UserStore
+	store.SetupStore
+	store.AuthRequestStore
+	store.TokenStore
+	store.SessionStore
+	store.PasskeyStore
+	store.SuggestionStore
+	store.RecoveryStore
+}
+
 type Handler struct {
-	Store    store.Store
+	Store    Store
 	Sessions *session.Manager
 	CSRF     *session.CSRF
 	Render   *web.Renderer

@@ -25,14 +25,13 @@ import (
 	"github.com/communityidp/idp/idp/metrics"
 	"github.com/communityidp/idp/idp/ratelimit"
 	"github.com/communityidp/idp/idp/session"
-	"github.com/communityidp/idp/idp/store"
 	"github.com/communityidp/idp/idp/throttle"
 )
 
 // Options are what the provider is assembled from.
 type Options struct {
 	Config config.Config
-	Store  store.Store
+	Store  Store
 	Keys   *keys.Manager
 	// CryptoKeys encrypt codes and access tokens: the first encrypts, all
 	// decrypt (the previous key keeps tokens made before a rotation

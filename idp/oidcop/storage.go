@@ -53,8 +53,18 @@ var DescriptionKeys = map[string]string{
 // Storage implements op.Storage over the provider's store. Clients come
 // from the configuration; everything else is read from and written to the
 // store, so any replica can serve any step of a flow.
+// Store is what the protocol keeps: authorization requests, tokens, the
+// browser sessions they come from and the members they are for.
+type Store interface {
+	store.AuthRequestStore
+	store.TokenStore
+	store.SessionStore
+	store.UserStore
+	Ping(ctx context.Context) error
+}
+
 type Storage struct {
-	store   store.Store
+	store   Store
 	keys    *keys.Manager
 	clients map[string]*client
 	tokens  config.Tokens

@@ -42,9 +42,18 @@ import (
 const CeremonyTTL = 5 * time.Minute
 
 // Service runs passkey ceremonies.
+// Store is what passkeys keep: members, their passkeys, ceremonies in
+// flight and the console's rollout.
+type Store interface {
+	store.UserStore
+	store.PasskeyStore
+	store.CeremonyStore
+	store.SettingStore
+}
+
 type Service struct {
 	wa      *webauthn.WebAuthn
-	store   store.Store
+	store   Store
 	cfg     config.Passkeys
 	now     func() time.Time
 	fakeKey []byte
@@ -55,7 +64,7 @@ type Service struct {
 // Options configure a Service.
 type Options struct {
 	Config config.Config
-	Store  store.Store
+	Store  Store
 	// FakeKey derives the stand-in credentials offered for unknown
 	// accounts; a generated secret shared by every replica.
 	FakeKey []byte
