@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -15,19 +14,12 @@ import (
 	"github.com/communityidp/idp/idp/keys"
 	"github.com/communityidp/idp/idp/outbox"
 	"github.com/communityidp/idp/idp/store"
-	"github.com/communityidp/idp/idp/store/sqlite"
+	"github.com/communityidp/idp/idp/store/storetest"
 )
 
 func notifier(t *testing.T, clients ...config.Client) (*Notifier, *keys.Manager) {
 	t.Helper()
-	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "k.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	if err := st.Migrate(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	st := storetest.SQLite(t)
 	km := keys.NewManager(st, keys.Options{RotationPeriod: 30 * 24 * time.Hour})
 	if err := km.Ensure(context.Background()); err != nil {
 		t.Fatal(err)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"path/filepath"
 	"slices"
 	"sync"
 	"testing"
@@ -13,31 +12,13 @@ import (
 	jose "github.com/go-jose/go-jose/v4"
 
 	"github.com/communityidp/idp/idp/store/sqlite"
+	"github.com/communityidp/idp/idp/store/storetest"
 )
 
 func openStore(t testing.TB) *sqlite.Store {
 	t.Helper()
-	s, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "k.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Migrate(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
+	s := storetest.SQLite(t)
 	return s
-}
-
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *fakeClock) Add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
 }
 
 func jwksKids(t *testing.T, m *Manager) []string {
@@ -60,7 +41,7 @@ func jwksKids(t *testing.T, m *Manager) []string {
 func TestEnsureRotateRetire(t *testing.T) {
 	ctx := context.Background()
 	s := openStore(t)
-	clock := &fakeClock{t: time.Unix(1_800_000_000, 0)}
+	clock := storetest.NewClock(time.Unix(1_800_000_000, 0))
 	opts := Options{RotationPeriod: 24 * time.Hour, PublishAfterRetire: 2 * time.Hour, PublishAhead: 2 * time.Minute, Now: clock.Now}
 	m := NewManager(s, opts)
 	if err := m.Ensure(ctx); err != nil {
@@ -80,13 +61,13 @@ func TestEnsureRotateRetire(t *testing.T) {
 		t.Fatal("keys were regenerated at start")
 	}
 	// Not due yet.
-	clock.Add(23 * time.Hour)
+	clock.Advance(23 * time.Hour)
 	if changed, err := m.RotateDue(ctx); err != nil || changed {
 		t.Fatalf("RotateDue before the period: %v %v", changed, err)
 	}
 	// Due: a new key is published at once but the old one keeps signing
 	// until the new one is active, PublishAhead later.
-	clock.Add(2 * time.Hour)
+	clock.Advance(2 * time.Hour)
 	_, v0 := m.JWKS()
 	if changed, err := m.RotateDue(ctx); err != nil || !changed {
 		t.Fatalf("RotateDue after the period: %v %v", changed, err)
@@ -109,7 +90,7 @@ func TestEnsureRotateRetire(t *testing.T) {
 	if len(jwksKids(t, other)) != 4 {
 		t.Fatal("another replica does not publish the new key")
 	}
-	clock.Add(2*time.Minute + time.Second)
+	clock.Advance(2*time.Minute + time.Second)
 	if err := m.Reload(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -122,7 +103,7 @@ func TestEnsureRotateRetire(t *testing.T) {
 		t.Fatalf("RotateDue right after a rotation: %v %v", changed, err)
 	}
 	// After PublishAfterRetire the old keys leave the JWKS.
-	clock.Add(2*time.Hour + time.Second)
+	clock.Advance(2*time.Hour + time.Second)
 	if err := m.Reload(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -136,12 +117,12 @@ func TestEnsureRotateRetire(t *testing.T) {
 func TestConcurrentRotationMakesOneKey(t *testing.T) {
 	ctx := context.Background()
 	s := openStore(t)
-	clock := &fakeClock{t: time.Unix(1_800_000_000, 0)}
+	clock := storetest.NewClock(time.Unix(1_800_000_000, 0))
 	opts := Options{RotationPeriod: time.Hour, PublishAfterRetire: time.Hour, Now: clock.Now}
 	if err := NewManager(s, opts).Ensure(ctx); err != nil {
 		t.Fatal(err)
 	}
-	clock.Add(2 * time.Hour)
+	clock.Advance(2 * time.Hour)
 	var wg sync.WaitGroup
 	errs := make(chan error, 6)
 	for i := 0; i < 6; i++ {
@@ -173,7 +154,7 @@ func TestConcurrentRotationMakesOneKey(t *testing.T) {
 func TestRotationWithinTheSecond(t *testing.T) {
 	ctx := context.Background()
 	s := openStore(t)
-	clock := &fakeClock{t: time.Unix(1_800_000_000, 0)}
+	clock := storetest.NewClock(time.Unix(1_800_000_000, 0))
 	m := NewManager(s, Options{RotationPeriod: 24 * time.Hour, PublishAfterRetire: time.Hour, PublishAhead: 2 * time.Minute, Now: clock.Now})
 	if err := m.Ensure(ctx); err != nil {
 		t.Fatal(err)
@@ -183,7 +164,7 @@ func TestRotationWithinTheSecond(t *testing.T) {
 		if err := m.Rotate(ctx, jose.RS256); err != nil {
 			t.Fatal(err)
 		}
-		clock.Add(3 * time.Minute)
+		clock.Advance(3 * time.Minute)
 		if err := m.Reload(ctx); err != nil {
 			t.Fatal(err)
 		}
@@ -201,7 +182,7 @@ func TestRotationWithinTheSecond(t *testing.T) {
 func TestRevoke(t *testing.T) {
 	ctx := context.Background()
 	s := openStore(t)
-	clock := &fakeClock{t: time.Unix(1_800_000_000, 0)}
+	clock := storetest.NewClock(time.Unix(1_800_000_000, 0))
 	opts := Options{RotationPeriod: 24 * time.Hour, PublishAfterRetire: 2 * time.Hour, PublishAhead: 2 * time.Minute, Now: clock.Now}
 	m, other := NewManager(s, opts), NewManager(s, opts)
 	if err := m.Ensure(ctx); err != nil {
@@ -242,7 +223,7 @@ func TestRevoke(t *testing.T) {
 	if err := m.Rotate(ctx, jose.RS256); err != nil {
 		t.Fatal(err)
 	}
-	clock.Add(3 * time.Minute)
+	clock.Advance(3 * time.Minute)
 	if err := m.Reload(ctx); err != nil {
 		t.Fatal(err)
 	}

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -15,17 +14,10 @@ import (
 	"github.com/communityidp/idp/idp/outbox"
 	"github.com/communityidp/idp/idp/secrets"
 	"github.com/communityidp/idp/idp/store/sqlite"
+	"github.com/communityidp/idp/idp/store/storetest"
 )
 
 var t0 = time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC)
-
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time  { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) Set(t time.Time) { c.mu.Lock(); c.t = t; c.mu.Unlock() }
 
 // recorder stands for the SMTP server in these unit tests of the retry
 // schedule (the e2e tests send to a real one): it fails while down.
@@ -51,21 +43,14 @@ type worker struct {
 	Outbox *Outbox
 }
 
-func newWorker(t *testing.T) (*worker, *sqlite.Store, *clock, *recorder) {
+func newWorker(t *testing.T) (*worker, *sqlite.Store, *storetest.Clock, *recorder) {
 	t.Helper()
-	st, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "idp.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	if err := st.Migrate(t.Context()); err != nil {
-		t.Fatal(err)
-	}
+	st := storetest.SQLite(t)
 	kr, err := secrets.NewKeyring(bytes.Repeat([]byte("k"), 32))
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := &clock{t: t0}
+	c := storetest.NewClock(t0)
 	rec := &recorder{}
 	ob := NewOutbox(kr, "login.example.org", c.Now)
 	w := outbox.NewWorker(st, map[string]outbox.Handler{Kind: ob.Handler(rec)}, c.Now)

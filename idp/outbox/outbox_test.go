@@ -3,26 +3,18 @@ package outbox
 import (
 	"context"
 	"errors"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/communityidp/idp/idp/store"
-	"github.com/communityidp/idp/idp/store/sqlite"
+	"github.com/communityidp/idp/idp/store/storetest"
 )
 
 // A worker delivers only the kinds it has a handler for, and gives up at
 // once on a permanent error while it retries a passing one.
 func TestKindsAndPermanentErrors(t *testing.T) {
 	ctx := context.Background()
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "o.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	if err := st.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	st := storetest.SQLite(t)
 	t0 := time.Unix(1_800_000_000, 0)
 	for _, m := range []*store.OutboxMessage{
 		{ID: "a", Kind: "flaky", Recipient: "x", Topic: "t", CreatedAt: t0, NextAttemptAt: t0},

@@ -6,9 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"slices"
-	"sync"
 	"testing"
 	"time"
 
@@ -17,29 +15,17 @@ import (
 	"github.com/communityidp/idp/idp/passkey"
 	"github.com/communityidp/idp/idp/passkey/softauthn"
 	"github.com/communityidp/idp/idp/store"
-	"github.com/communityidp/idp/idp/store/sqlite"
+	"github.com/communityidp/idp/idp/store/storetest"
 	"github.com/communityidp/idp/idp/users"
 )
 
 const origin = "https://login.example.org"
 
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
 type fixture struct {
 	t      testing.TB
 	svc    *passkey.Service
 	store  store.Store
-	clock  *clock
+	clock  *storetest.Clock
 	alice  *store.User
 	bob    *store.User
 	ctx    context.Context
@@ -49,14 +35,7 @@ type fixture struct {
 func setup(t testing.TB, edit func(*config.Config)) *fixture {
 	t.Helper()
 	ctx := context.Background()
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "pk.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	if err := st.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	st := storetest.SQLite(t)
 	cfg := config.Default()
 	cfg.Issuer = origin
 	cfg.Secrets.Key = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=" // an https issuer needs one
@@ -68,8 +47,8 @@ func setup(t testing.TB, edit func(*config.Config)) *fixture {
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	c := &clock{t: time.Now()}
-	svc, err := passkey.New(passkey.Options{Config: cfg, Store: st, FakeKey: []byte("fake-key-0123456789abcdef0123456"), Now: c.now})
+	c := storetest.NewClock(time.Now())
+	svc, err := passkey.New(passkey.Options{Config: cfg, Store: st, FakeKey: []byte("fake-key-0123456789abcdef0123456"), Now: c.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -80,7 +59,7 @@ func setup(t testing.TB, edit func(*config.Config)) *fixture {
 }
 
 func (f *fixture) user(name string) *store.User {
-	u, err := users.New(users.Input{Username: name, Email: name + "@example.org"}, f.clock.now())
+	u, err := users.New(users.Input{Username: name, Email: name + "@example.org"}, f.clock.Now())
 	if err != nil {
 		f.t.Fatal(err)
 	}
@@ -322,7 +301,7 @@ func TestChallengeBinding(t *testing.T) {
 
 	b, _ = f.svc.BeginLogin(f.ctx, "alice", f.browse)
 	answer, _ = a.Get(publicKey(t, b))
-	f.clock.add(passkey.CeremonyTTL + time.Second)
+	f.clock.Advance(passkey.CeremonyTTL + time.Second)
 	_, err = f.svc.FinishLogin(f.ctx, b.Ceremony, f.browse, answer, "ua")
 	wantCode(t, "expired challenge", err, passkey.CodeExpired)
 

@@ -15,6 +15,7 @@ import (
 	"github.com/communityidp/idp/idp/secrets"
 	"github.com/communityidp/idp/idp/store"
 	"github.com/communityidp/idp/idp/store/sqlite"
+	"github.com/communityidp/idp/idp/store/storetest"
 )
 
 func key(b byte) []byte { return bytes.Repeat([]byte{b}, secrets.KeySize) }
@@ -111,14 +112,7 @@ func TestLoadDevelopmentKey(t *testing.T) {
 
 func openSQLite(t *testing.T) *sqlite.Store {
 	t.Helper()
-	st, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "s.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	if err := st.Migrate(t.Context()); err != nil {
-		t.Fatal(err)
-	}
+	st := storetest.SQLite(t)
 	return st
 }
 

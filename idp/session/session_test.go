@@ -4,26 +4,18 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/communityidp/idp/idp/store"
-	"github.com/communityidp/idp/idp/store/sqlite"
+	"github.com/communityidp/idp/idp/store/storetest"
 )
 
 func setup(t *testing.T, secure bool) (*Manager, *store.User, *time.Time) {
 	t.Helper()
 	ctx := context.Background()
-	s, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "s.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	if err := s.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	s := storetest.SQLite(t)
 	now := time.Unix(1_800_000_000, 0)
 	u := &store.User{ID: "u1", Username: "alice", Email: "a@example.org", Role: store.RoleMember, WebAuthnID: []byte("h"), CreatedAt: now, UpdatedAt: now}
 	if err := s.CreateUser(ctx, u); err != nil {

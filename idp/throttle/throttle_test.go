@@ -1,30 +1,18 @@
 package throttle
 
 import (
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/communityidp/idp/config"
-	"github.com/communityidp/idp/idp/store/sqlite"
+	"github.com/communityidp/idp/idp/store/storetest"
 )
 
-type clock struct{ t time.Time }
-
-func (c *clock) now() time.Time { return c.t }
-
-func newThrottle(t *testing.T) (*Throttle, *clock) {
+func newThrottle(t *testing.T) (*Throttle, *storetest.Clock) {
 	t.Helper()
-	st, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "t.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := st.Migrate(t.Context()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	c := &clock{t: time.Date(2030, 1, 1, 12, 0, 0, 0, time.UTC)}
-	return New(st, config.Default().Throttle, c.now), c
+	st := storetest.SQLite(t)
+	c := storetest.NewClock(time.Date(2030, 1, 1, 12, 0, 0, 0, time.UTC))
+	return New(st, config.Default().Throttle, c.Now), c
 }
 
 func TestBackoffAfterFreeFailures(t *testing.T) {
@@ -38,7 +26,7 @@ func TestBackoffAfterFreeFailures(t *testing.T) {
 		if err := th.Fail(ctx, acct); err != nil {
 			t.Fatal(err)
 		}
-		c.t = c.t.Add(10 * time.Millisecond)
+		c.Advance(10 * time.Millisecond)
 	}
 	// The 10th failure was 10 ms ago: 1 s from it.
 	if w, _ := th.Wait(ctx, acct); w != 990*time.Millisecond {
@@ -46,7 +34,7 @@ func TestBackoffAfterFreeFailures(t *testing.T) {
 	}
 	// Each further failure doubles the wait.
 	for i, want := range []time.Duration{2 * time.Second, 4 * time.Second, 8 * time.Second} {
-		c.t = c.t.Add(time.Minute)
+		c.Advance(time.Minute)
 		if err := th.Fail(ctx, acct); err != nil {
 			t.Fatal(err)
 		}
@@ -76,7 +64,7 @@ func TestWindowForgets(t *testing.T) {
 	if w, _ := th.Wait(ctx, acct); w == 0 {
 		t.Fatal("12 failures at once do not throttle")
 	}
-	c.t = c.t.Add(15*time.Minute + time.Second)
+	c.Advance(15*time.Minute + time.Second)
 	if w, _ := th.Wait(ctx, acct); w != 0 {
 		t.Fatalf("failures older than the window still throttle: %v", w)
 	}
@@ -90,7 +78,7 @@ func TestHourlyLimit(t *testing.T) {
 	// minutes; the hourly limit rests the account for an hour.
 	for range 100 {
 		th.Fail(ctx, acct)
-		c.t = c.t.Add(30 * time.Second)
+		c.Advance(30 * time.Second)
 	}
 	w, err := th.Wait(ctx, acct)
 	if err != nil {
@@ -176,7 +164,7 @@ func TestReserve(t *testing.T) {
 	if r, w, err := th.Reserve(ctx, name, addr); err != nil || r == nil {
 		t.Fatalf("after a release: %v, wait %v, %v; want its place back", r, w, err)
 	}
-	c.t = c.t.Add(time.Second)
+	c.Advance(time.Second)
 	if w, _ := th.Wait(ctx, th.Login("bob"), addr); w != 0 {
 		t.Fatalf("another name from the address waits %v", w)
 	}

@@ -12,24 +12,8 @@ import (
 	"time"
 
 	"github.com/communityidp/idp/idp/store"
-	"github.com/communityidp/idp/idp/store/storetest"
 	"github.com/communityidp/idp/migrations"
 )
-
-func TestConformance(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) store.Store { return newTestStore(t) })
-}
-
-// TestReplicas opens the same file twice, as two replicas or the CLI next
-// to the server would. Read-then-write transactions from both must wait
-// for each other (BEGIN IMMEDIATE + busy_timeout), not fail with
-// SQLITE_BUSY.
-func TestReplicas(t *testing.T) {
-	storetest.RunReplicas(t, func(t *testing.T) (store.Store, store.Store) {
-		path := filepath.Join(t.TempDir(), "idp.db")
-		return openMigrated(t, path), openMigrated(t, path)
-	})
-}
 
 // newTestStore opens and migrates a fresh database file in t's temp dir.
 func newTestStore(t testing.TB) *Store {
@@ -262,10 +246,6 @@ func TestOneActiveKeyIndex(t *testing.T) {
 	if !errors.As(err, &ce) || ce.Field != "algorithm" {
 		t.Errorf("second active key: err = %v, want a conflict on algorithm", err)
 	}
-}
-
-func BenchmarkStore(b *testing.B) {
-	storetest.Bench(b, func(b *testing.B) store.Store { return newTestStore(b) })
 }
 
 // A new database, its write-ahead log and shared-memory file are readable
