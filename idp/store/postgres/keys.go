@@ -13,8 +13,8 @@ import (
 )
 
 func insertSigningKey(ctx context.Context, db dbtx, k *store.SigningKey) error {
-	_, err := db.Exec(ctx, `INSERT INTO signing_keys (`+codec.SigningKeyColumns+`) VALUES ($1, $2, $3, $4, $5, $6)`,
-		k.ID, k.Algorithm, k.PrivateKey, codec.Unix(k.CreatedAt), k.ActiveFrom.Unix(), codec.UnixPtr(k.RetireAt))
+	vals := codec.SigningKeyValues(k)
+	_, err := db.Exec(ctx, `INSERT INTO signing_keys (`+codec.SigningKeyColumns+`) VALUES (`+params(len(vals))+`)`, vals...)
 	return mapErr(err)
 }
 

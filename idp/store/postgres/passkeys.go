@@ -14,12 +14,8 @@ import (
 // --- passkeys ---
 
 func insertPasskey(ctx context.Context, db dbtx, p *store.Passkey) error {
-	_, err := db.Exec(ctx, `INSERT INTO passkeys (`+codec.PasskeyColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)`,
-		p.ID, p.UserID, p.CredentialID, p.RPID, p.Name, p.PublicKey, p.AttestationType,
-		p.AttestationFormat, codec.List(p.Transports), codec.NullBytes(p.AAGUID), int64(p.SignCount), p.CloneWarning,
-		p.Attachment, p.UserPresent, p.UserVerified, p.BackupEligible, p.BackupState, p.AutoCreated,
-		codec.Unix(p.CreatedAt), p.CreatedUA, codec.UnixPtr(p.LastUsedAt), p.LastUsedUA)
+	vals := codec.PasskeyValues(p)
+	_, err := db.Exec(ctx, `INSERT INTO passkeys (`+codec.PasskeyColumns+`) VALUES (`+params(len(vals))+`)`, vals...)
 	return mapErr(err)
 }
 

@@ -13,11 +13,8 @@ import (
 )
 
 func insertSession(ctx context.Context, db dbtx, sess *store.Session) error {
-	_, err := db.Exec(ctx, `INSERT INTO browser_sessions (`+codec.SessionColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
-		sess.ID, sess.UserID, codec.Unix(sess.AuthTime), codec.List(sess.AMR), codec.Unix(sess.CreatedAt),
-		codec.Unix(sess.LastSeenAt), codec.Unix(sess.IdleExpiresAt), codec.Unix(sess.ExpiresAt), sess.UserAgent, sess.IP,
-		codec.List(sess.Clients))
+	vals := codec.SessionValues(sess)
+	_, err := db.Exec(ctx, `INSERT INTO browser_sessions (`+codec.SessionColumns+`) VALUES (`+params(len(vals))+`)`, vals...)
 	return mapErr(err)
 }
 

@@ -12,10 +12,8 @@ import (
 )
 
 func insertAccessToken(ctx context.Context, db dbtx, a *store.AccessToken) error {
-	_, err := db.Exec(ctx, `INSERT INTO access_tokens (`+codec.AccessTokenColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
-		a.ID, a.ClientID, a.Subject, codec.List(a.Scopes), codec.List(a.Audience), codec.Unix(a.AuthTime),
-		codec.List(a.AMR), codec.Unix(a.CreatedAt), codec.Unix(a.ExpiresAt), codec.NullString(a.RefreshFamily))
+	vals := codec.AccessTokenValues(a)
+	_, err := db.Exec(ctx, `INSERT INTO access_tokens (`+codec.AccessTokenColumns+`) VALUES (`+params(len(vals))+`)`, vals...)
 	return mapErr(err)
 }
 

@@ -13,16 +13,18 @@ import (
 
 // --- passkeys ---
 
+// insertPasskey inserts p with db (the store, or a transaction).
+func insertPasskey(ctx context.Context, db execer, p *store.Passkey) error {
+	vals := codec.PasskeyValues(p)
+	_, err := db.ExecContext(ctx, `INSERT INTO passkeys (`+codec.PasskeyColumns+`) VALUES (`+placeholders(len(vals))+`)`, vals...)
+	return err
+}
+
 // CreatePasskey inserts p. A credential ID registered to anyone gives a
 // *store.ConflictError on "credential_id"; an unknown member gives
 // store.ErrNotFound.
 func (s *Store) CreatePasskey(ctx context.Context, p *store.Passkey) error {
-	_, err := s.writer.ExecContext(ctx, `INSERT INTO passkeys (`+codec.PasskeyColumns+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		p.ID, p.UserID, p.CredentialID, p.RPID, p.Name, p.PublicKey, p.AttestationType,
-		p.AttestationFormat, codec.List(p.Transports), codec.NullBytes(p.AAGUID), int64(p.SignCount), p.CloneWarning,
-		p.Attachment, p.UserPresent, p.UserVerified, p.BackupEligible, p.BackupState, p.AutoCreated,
-		codec.Unix(p.CreatedAt), p.CreatedUA, codec.UnixPtr(p.LastUsedAt), p.LastUsedUA)
+	err := insertPasskey(ctx, s.writer, p)
 	if err != nil {
 		return fmt.Errorf("create passkey %q of user %q: %w", p.ID, p.UserID, mapErr(err))
 	}

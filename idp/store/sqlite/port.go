@@ -180,8 +180,8 @@ func importRecord(ctx context.Context, tx *txn, r store.Record) error {
 		}
 	case store.KindSigningKey:
 		if k := r.SigningKey; k != nil {
-			_, err := tx.ExecContext(ctx, `INSERT INTO signing_keys (`+codec.SigningKeyColumns+`) VALUES (?, ?, ?, ?, ?, ?)`,
-				k.ID, k.Algorithm, k.PrivateKey, codec.Unix(k.CreatedAt), k.ActiveFrom.Unix(), codec.UnixPtr(k.RetireAt))
+			vals := codec.SigningKeyValues(k)
+			_, err := tx.ExecContext(ctx, `INSERT INTO signing_keys (`+codec.SigningKeyColumns+`) VALUES (`+placeholders(len(vals))+`)`, vals...)
 			return mapErr(err)
 		}
 	case store.KindUser:
@@ -192,13 +192,7 @@ func importRecord(ctx context.Context, tx *txn, r store.Record) error {
 		}
 	case store.KindPasskey:
 		if p := r.Passkey; p != nil {
-			_, err := tx.ExecContext(ctx, `INSERT INTO passkeys (`+codec.PasskeyColumns+`)
-				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-				p.ID, p.UserID, p.CredentialID, p.RPID, p.Name, p.PublicKey, p.AttestationType,
-				p.AttestationFormat, codec.List(p.Transports), codec.NullBytes(p.AAGUID), int64(p.SignCount), p.CloneWarning,
-				p.Attachment, p.UserPresent, p.UserVerified, p.BackupEligible, p.BackupState, p.AutoCreated,
-				codec.Unix(p.CreatedAt), p.CreatedUA, codec.UnixPtr(p.LastUsedAt), p.LastUsedUA)
-			return mapErr(err)
+			return mapErr(insertPasskey(ctx, tx, p))
 		}
 	case store.KindSetting:
 		if v := r.Setting; v != nil {
@@ -218,12 +212,7 @@ func importRecord(ctx context.Context, tx *txn, r store.Record) error {
 		}
 	case store.KindSession:
 		if v := r.Session; v != nil {
-			_, err := tx.ExecContext(ctx, `INSERT INTO browser_sessions (`+codec.SessionColumns+`)
-				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-				v.ID, v.UserID, codec.Unix(v.AuthTime), codec.List(v.AMR), codec.Unix(v.CreatedAt),
-				codec.Unix(v.LastSeenAt), codec.Unix(v.IdleExpiresAt), codec.Unix(v.ExpiresAt), v.UserAgent, v.IP,
-				codec.List(v.Clients))
-			return mapErr(err)
+			return mapErr(insertSession(ctx, tx, v))
 		}
 	case store.KindRefreshToken:
 		if t := r.RefreshToken; t != nil {
@@ -231,11 +220,7 @@ func importRecord(ctx context.Context, tx *txn, r store.Record) error {
 		}
 	case store.KindAccessToken:
 		if a := r.AccessToken; a != nil {
-			_, err := tx.ExecContext(ctx, `INSERT INTO access_tokens (`+codec.AccessTokenColumns+`)
-				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-				a.ID, a.ClientID, a.Subject, codec.List(a.Scopes), codec.List(a.Audience), codec.Unix(a.AuthTime),
-				codec.List(a.AMR), codec.Unix(a.CreatedAt), codec.Unix(a.ExpiresAt), codec.NullString(a.RefreshFamily))
-			return mapErr(err)
+			return mapErr(insertAccessToken(ctx, tx, a))
 		}
 	default:
 		return fmt.Errorf("unknown record kind %q", r.Kind)

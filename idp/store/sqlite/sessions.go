@@ -10,13 +10,16 @@ import (
 	"github.com/communityidp/idp/idp/store/internal/codec"
 )
 
+// insertSession inserts sess with db (the store, or a transaction).
+func insertSession(ctx context.Context, db execer, sess *store.Session) error {
+	vals := codec.SessionValues(sess)
+	_, err := db.ExecContext(ctx, `INSERT INTO browser_sessions (`+codec.SessionColumns+`) VALUES (`+placeholders(len(vals))+`)`, vals...)
+	return err
+}
+
 // CreateSession inserts sess. An unknown user gives ErrNotFound.
 func (s *Store) CreateSession(ctx context.Context, sess *store.Session) error {
-	_, err := s.writer.ExecContext(ctx, `INSERT INTO browser_sessions (`+codec.SessionColumns+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		sess.ID, sess.UserID, codec.Unix(sess.AuthTime), codec.List(sess.AMR), codec.Unix(sess.CreatedAt),
-		codec.Unix(sess.LastSeenAt), codec.Unix(sess.IdleExpiresAt), codec.Unix(sess.ExpiresAt), sess.UserAgent, sess.IP,
-		codec.List(sess.Clients))
+	err := insertSession(ctx, s.writer, sess)
 	if err != nil {
 		return fmt.Errorf("create session of user %q: %w", sess.UserID, mapErr(err))
 	}

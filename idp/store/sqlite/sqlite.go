@@ -300,3 +300,8 @@ func queryAll[T any](ctx context.Context, db interface {
 	}
 	return out, rows.Err()
 }
+
+// execer is the store's writer or a transaction, for inserts both run.
+type execer interface {
+	ExecContext(context.Context, string, ...any) (sql.Result, error)
+}

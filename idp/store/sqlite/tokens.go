@@ -29,11 +29,7 @@ func (s *Store) IssueTokens(ctx context.Context, is store.Issue, now time.Time) 
 			}
 		}
 		a := is.Access
-		_, err := tx.ExecContext(ctx, `INSERT INTO access_tokens (`+codec.AccessTokenColumns+`)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			a.ID, a.ClientID, a.Subject, codec.List(a.Scopes), codec.List(a.Audience), codec.Unix(a.AuthTime),
-			codec.List(a.AMR), codec.Unix(a.CreatedAt), codec.Unix(a.ExpiresAt), codec.NullString(a.RefreshFamily))
-		if err != nil {
+		if err := insertAccessToken(ctx, tx, a); err != nil {
 			return fmt.Errorf("insert access token %q: %w", a.ID, mapErr(err))
 		}
 		if r := is.Refresh; r != nil {
@@ -217,4 +213,11 @@ func (s *Store) RevokeGrant(ctx context.Context, userID, clientID string, now ti
 		return false, fmt.Errorf("revoke the grant of %q to %q: %w", userID, clientID, err)
 	}
 	return any, nil
+}
+
+// insertAccessToken inserts a with db (the store, or a transaction).
+func insertAccessToken(ctx context.Context, db execer, a *store.AccessToken) error {
+	vals := codec.AccessTokenValues(a)
+	_, err := db.ExecContext(ctx, `INSERT INTO access_tokens (`+codec.AccessTokenColumns+`) VALUES (`+placeholders(len(vals))+`)`, vals...)
+	return err
 }

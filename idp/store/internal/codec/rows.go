@@ -200,3 +200,29 @@ func UserValues(u *store.User) []any {
 	return []any{u.ID, u.Username, NullString(u.Email), u.EmailVerified, u.Name, string(u.Role), u.PasswordHash,
 		u.Disabled, NullBytes(u.WebAuthnID), Unix(u.CreatedAt), Unix(u.UpdatedAt), Unix(u.PasswordChangedAt), u.Locale}
 }
+
+// PasskeyValues are p's values in PasskeyColumns order.
+func PasskeyValues(p *store.Passkey) []any {
+	return []any{p.ID, p.UserID, p.CredentialID, p.RPID, p.Name, p.PublicKey, p.AttestationType,
+		p.AttestationFormat, List(p.Transports), NullBytes(p.AAGUID), int64(p.SignCount), p.CloneWarning,
+		p.Attachment, p.UserPresent, p.UserVerified, p.BackupEligible, p.BackupState, p.AutoCreated,
+		Unix(p.CreatedAt), p.CreatedUA, UnixPtr(p.LastUsedAt), p.LastUsedUA}
+}
+
+// AccessTokenValues are a's values in AccessTokenColumns order.
+func AccessTokenValues(a *store.AccessToken) []any {
+	return []any{a.ID, a.ClientID, a.Subject, List(a.Scopes), List(a.Audience), Unix(a.AuthTime),
+		List(a.AMR), Unix(a.CreatedAt), Unix(a.ExpiresAt), NullString(a.RefreshFamily)}
+}
+
+// SessionValues are s's values in SessionColumns order.
+func SessionValues(s *store.Session) []any {
+	return []any{s.ID, s.UserID, Unix(s.AuthTime), List(s.AMR), Unix(s.CreatedAt),
+		Unix(s.LastSeenAt), Unix(s.IdleExpiresAt), Unix(s.ExpiresAt), s.UserAgent, s.IP, List(s.Clients)}
+}
+
+// SigningKeyValues are k's values in SigningKeyColumns order (active_from
+// is NOT NULL: a zero time is stored as it is).
+func SigningKeyValues(k *store.SigningKey) []any {
+	return []any{k.ID, k.Algorithm, k.PrivateKey, Unix(k.CreatedAt), k.ActiveFrom.Unix(), UnixPtr(k.RetireAt)}
+}
