@@ -30,7 +30,6 @@ import (
 	"github.com/communityidp/idp/idp/session"
 	"github.com/communityidp/idp/idp/store"
 	"github.com/communityidp/idp/idp/throttle"
-	"github.com/communityidp/idp/idp/users"
 	"github.com/communityidp/idp/idp/web"
 )
 
@@ -248,7 +247,7 @@ func (h *Handler) start(c *gin.Context) {
 	}
 	promptLogin := slices.Contains(ar.Prompt, "login")
 	if cur.Satisfies(h.Now(), ar.MaxAge, ar.HintSubject, promptLogin) {
-		h.complete(c, f, cur.User, cur.Session)
+		h.continueFlow(c, f, cur.User, cur.Session)
 		return
 	}
 	if slices.Contains(ar.Prompt, "none") {
@@ -334,59 +333,9 @@ func (h *Handler) password(c *gin.Context) {
 		h.Render.Render(c.Writer, c.Request, http.StatusUnauthorized, "login_password", nil, page)
 		return
 	}
-	u, err := h.Store.UserByLogin(ctx, login)
-	known := err == nil && u.PasswordHash != ""
-	if err != nil && !errors.Is(err, store.ErrNotFound) {
-		h.serverError(c, "load user", err)
-		return
-	}
-	// Guesses are counted per sign-in name (an unknown name exactly like
-	// an account's) and per address, and reserved before the hash runs, so
-	// guesses sent at once cannot all pass the check.
-	name, addr := h.Throttle.Login(login), h.Throttle.Address(clientip.From(c.Request))
-	userID := ""
-	if known {
-		userID = u.ID
-	}
-	held, wait, err := h.Throttle.Reserve(ctx, name, addr)
-	if err != nil {
-		h.serverError(c, "check sign-in throttle", err)
-		return
-	}
-	if held == nil {
-		h.Audit.SignIn(ctx, c.Request, userID, clientID, audit.MethodPassword, "LOGIN-THROTTLED")
-		slog.WarnContext(ctx, "sign-in throttled", "user", userID, "wait", wait.Round(time.Second))
-		page.Code = "LOGIN-THROTTLED"
-		page.Error = h.Render.T(c.Request, "login.throttled", h.Render.Wait(c.Request, wait))
-		if h.Passkeys.On() {
-			page.Error += " " + h.Render.T(c.Request, "login.throttled_passkey")
-		}
-		c.Header("Retry-After", throttle.RetryAfter(wait))
-		h.Render.Render(c.Writer, c.Request, http.StatusTooManyRequests, "login_password", nil, page)
-		return
-	}
-	ok, rehash := false, false
-	if known {
-		if ok, rehash, err = password.Verify(u.PasswordHash, pw); err != nil {
-			h.serverError(c, "verify password", err)
-			return
-		}
-	} else {
-		// Same cost as a real check: unknown accounts must not answer faster.
-		password.VerifyDummy(pw)
-	}
-	if !ok {
-		// The reservation stays: it is the failure.
-		if known {
-			slog.InfoContext(ctx, "sign-in failed", "method", "pwd", "user", u.ID)
-		}
-		h.Audit.SignIn(ctx, c.Request, userID, clientID, audit.MethodPassword, "LOGIN-WRONG")
-		page.Error, page.Code = h.Render.T(c.Request, errWrongCredentials), "LOGIN-WRONG"
-		h.Render.Render(c.Writer, c.Request, http.StatusUnauthorized, "login_password", nil, page)
-		return
-	}
-	if err := errors.Join(h.Throttle.Clear(ctx, name), held.Release(ctx)); err != nil {
-		slog.ErrorContext(ctx, "clear failed sign-ins", "error", err)
+	u, rehash := h.verifyPassword(c, clientID, login, pw, page)
+	if u == nil {
+		return // the page said why
 	}
 	if u.Disabled {
 		h.Audit.SignIn(ctx, c.Request, u.ID, clientID, audit.MethodPassword, failDisabled.Code)
@@ -406,29 +355,7 @@ func (h *Handler) password(c *gin.Context) {
 	if rehash {
 		h.rehash(ctx, u.ID, pw)
 	}
-	sess, err := h.Sessions.Start(ctx, c.Writer, c.Request, u, []string{"pwd"})
-	if err != nil {
-		h.serverError(c, "start session", err)
-		return
-	}
-	method := audit.MethodPassword
-	if h.Audit.FailedPasskeyBefore(ctx, h.browserTag(c)) {
-		method = audit.MethodPasswordAfterFail
-	}
-	h.Audit.SignIn(ctx, c.Request, u.ID, clientID, method, "")
-	slog.InfoContext(ctx, "sign-in", "method", method, "user", u.ID)
-	next, failure := h.finish(c, f, u, sess)
-	if failure != nil {
-		h.Render.Error(c.Writer, c.Request, *failure)
-		return
-	}
-	// No suggestion on a re-authentication: the member is on the way to a
-	// settings page already.
-	if !f.Reauth && h.suggestFor(c, u) {
-		next = "/login/suggest?" + url.Values{"continue": {next}, "sig": {h.CSRF.SignTarget(next)}}.Encode()
-	}
-	// 303: the browser follows with GET, never re-posting the password.
-	c.Redirect(http.StatusSeeOther, next)
+	h.passwordSignedIn(c, f, u, clientID)
 }
 
 // rehash upgrades a password hash made with weaker parameters.
@@ -442,10 +369,10 @@ func (h *Handler) rehash(ctx context.Context, userID, pw string) {
 	}
 }
 
-// complete finishes the flow for a member signed in by their session and
-// sends the browser on.
-func (h *Handler) complete(c *gin.Context, f flow, u *store.User, s *store.Session) {
-	next, fail := h.finish(c, f, u, s)
+// continueFlow completes the flow for a member signed in (by a session
+// they already had) and sends the browser on.
+func (h *Handler) continueFlow(c *gin.Context, f flow, u *store.User, s *store.Session) {
+	next, fail := h.completeFlow(c, f, u, s)
 	if fail != nil {
 		h.Render.Error(c.Writer, c.Request, *fail)
 		return
@@ -453,10 +380,10 @@ func (h *Handler) complete(c *gin.Context, f flow, u *store.User, s *store.Sessi
 	c.Redirect(http.StatusSeeOther, next)
 }
 
-// finish marks the flow's authorization request done for a signed-in
+// completeFlow marks the flow's authorization request done for a signed-in
 // member and returns where the browser continues: the protocol callback,
 // or the provider page it came from.
-func (h *Handler) finish(c *gin.Context, f flow, u *store.User, s *store.Session) (string, *web.Failure) {
+func (h *Handler) completeFlow(c *gin.Context, f flow, u *store.User, s *store.Session) (string, *web.Failure) {
 	h.rememberLanguage(c, u)
 	if f.AuthRequestID == "" {
 		return web.LocalPath(f.Next, "/settings"), nil
@@ -546,147 +473,96 @@ type setupPage struct {
 	MinLength int
 }
 
-var failSetupLink = web.Failure{Status: http.StatusNotFound, Code: "SETUP-LINK", Title: "error.SETUP-LINK.title",
-	Message: "error.SETUP-LINK.message", Hint: "error.SETUP-LINK.hint", Back: "/login", BackLabel: "error.to_sign_in"}
-
-// setupLinkFailure is the page for a setup link that does not work. Once
-// an account exists a restart prints no new link: the page says to sign
-// in, or how an admin who lost access gets back in.
-func (h *Handler) setupLinkFailure(ctx context.Context) web.Failure {
-	f := failSetupLink
-	if n, err := h.Store.CountUsers(ctx); err == nil && n > 0 {
-		f.Hint = "error.SETUP-LINK.hint_done"
-	}
-	return f
-}
-
-func tokenHash(token string) []byte {
-	sum := sha256.Sum256([]byte(token))
-	return sum[:]
-}
-
-// setupForm is GET /setup?token=...
-func (h *Handler) setupForm(c *gin.Context) {
-	token := c.Query("token")
-	ok, err := h.Store.SetupTokenValid(c.Request.Context(), tokenHash(token), h.Now())
-	if err != nil {
-		h.serverError(c, "check setup token", err)
-		return
-	}
-	if !ok || token == "" {
-		h.Render.Error(c.Writer, c.Request, h.setupLinkFailure(c.Request.Context()))
-		return
-	}
-	h.Render.Render(c.Writer, c.Request, http.StatusOK, "setup", nil, setupPage{Token: token, MinLength: h.PasswordMinLength})
-}
-
-// setup is POST /setup: create the first admin and sign them in.
-func (h *Handler) setup(c *gin.Context) {
-	if !h.checkCSRF(c) {
-		return
-	}
+// verifyPassword checks a password sign-in: the throttle first (guesses
+// are counted per sign-in name, an unknown name exactly like an
+// account's, and per address, and reserved before the hash runs, so
+// guesses sent at once cannot all pass), then the hash, at the same cost
+// for an unknown account. It returns the member and whether their hash
+// wants upgrading, or nil when it answered the page itself (wrong,
+// throttled, or a server error).
+func (h *Handler) verifyPassword(c *gin.Context, clientID, login, pw string, page passwordPage) (*store.User, bool) {
 	ctx := c.Request.Context()
-	page := setupPage{Token: c.PostForm("token"), Username: c.PostForm("username"), Email: c.PostForm("email"),
-		Name: c.PostForm("name"), MinLength: h.PasswordMinLength}
-	pw := c.PostForm("password")
-	again := func(field, msg string) {
-		page.Invalid, page.Error = field, msg
-		h.Render.Render(c.Writer, c.Request, http.StatusBadRequest, "setup", nil, page)
+	u, err := h.Store.UserByLogin(ctx, login)
+	known := err == nil && u.PasswordHash != ""
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		h.serverError(c, "load user", err)
+		return nil, false
 	}
-	if err := password.CheckPolicy(pw, h.PasswordMinLength, page.Username, page.Email, h.Render.Site()); err != nil {
-		again("password", h.Render.T(c.Request, "setup.error", h.Render.T(c.Request, "common.password"), h.Render.ErrorText(c.Request, err)))
-		return
+	name, addr := h.Throttle.Login(login), h.Throttle.Address(clientip.From(c.Request))
+	userID := ""
+	if known {
+		userID = u.ID
 	}
-	hash, err := password.Hash(pw)
+	held, wait, err := h.Throttle.Reserve(ctx, name, addr)
 	if err != nil {
-		h.serverError(c, "hash password", err)
-		return
+		h.serverError(c, "check sign-in throttle", err)
+		return nil, false
 	}
-	u, err := users.New(users.Input{Username: page.Username, Email: page.Email, Name: page.Name, Role: store.RoleAdmin, PasswordHash: hash}, h.Now())
-	var fe *users.FieldError
-	if errors.As(err, &fe) {
-		again(fe.Field, h.Render.T(c.Request, "setup.error", h.fieldLabel(c, fe.Field), h.Render.ErrorText(c.Request, fe)))
-		return
+	if held == nil {
+		h.Audit.SignIn(ctx, c.Request, userID, clientID, audit.MethodPassword, "LOGIN-THROTTLED")
+		slog.WarnContext(ctx, "sign-in throttled", "user", userID, "wait", wait.Round(time.Second))
+		page.Code = "LOGIN-THROTTLED"
+		page.Error = h.Render.T(c.Request, "login.throttled", h.Render.Wait(c.Request, wait))
+		if h.Passkeys.On() {
+			page.Error += " " + h.Render.T(c.Request, "login.throttled_passkey")
+		}
+		c.Header("Retry-After", throttle.RetryAfter(wait))
+		h.Render.Render(c.Writer, c.Request, http.StatusTooManyRequests, "login_password", nil, page)
+		return nil, false
 	}
+	ok, rehash := false, false
+	if known {
+		if ok, rehash, err = password.Verify(u.PasswordHash, pw); err != nil {
+			h.serverError(c, "verify password", err)
+			return nil, false
+		}
+	} else {
+		// Same cost as a real check: unknown accounts must not answer faster.
+		password.VerifyDummy(pw)
+	}
+	if !ok {
+		// The reservation stays: it is the failure.
+		if known {
+			slog.InfoContext(ctx, "sign-in failed", "method", "pwd", "user", u.ID)
+		}
+		h.Audit.SignIn(ctx, c.Request, userID, clientID, audit.MethodPassword, "LOGIN-WRONG")
+		page.Error, page.Code = h.Render.T(c.Request, errWrongCredentials), "LOGIN-WRONG"
+		h.Render.Render(c.Writer, c.Request, http.StatusUnauthorized, "login_password", nil, page)
+		return nil, false
+	}
+	if err := errors.Join(h.Throttle.Clear(ctx, name), held.Release(ctx)); err != nil {
+		slog.ErrorContext(ctx, "clear failed sign-ins", "error", err)
+	}
+	return u, rehash
+}
+
+// passwordSignedIn starts the session of a member who signed in with
+// their password, records it (as "password after a failed passkey" when
+// this browser's passkey just failed) and sends the browser on: to the
+// passkey suggestion first, when it applies.
+func (h *Handler) passwordSignedIn(c *gin.Context, f flow, u *store.User, clientID string) {
+	ctx := c.Request.Context()
+	sess, err := h.Sessions.Start(ctx, c.Writer, c.Request, u, []string{"pwd"})
 	if err != nil {
-		h.serverError(c, "new user", err)
-		return
-	}
-	err = h.Store.CreateFirstAdmin(ctx, tokenHash(page.Token), u, h.Now())
-	switch {
-	case errors.Is(err, store.ErrNotFound), errors.Is(err, store.ErrConflict):
-		h.Render.Error(c.Writer, c.Request, h.setupLinkFailure(c.Request.Context()))
-		return
-	case err != nil:
-		h.serverError(c, "create first admin", err)
-		return
-	}
-	slog.InfoContext(ctx, "first admin created", "user", u.ID, "username", u.Username)
-	h.Audit.Record(ctx, c.Request, store.AuditEvent{Kind: audit.UserCreated, ActorID: u.ID, UserID: u.ID,
-		Details: map[string]string{"via": "setup link", "role": string(u.Role)}})
-	if _, err := h.Sessions.Start(ctx, c.Writer, c.Request, u, []string{"pwd"}); err != nil {
 		h.serverError(c, "start session", err)
 		return
 	}
-	c.Redirect(http.StatusSeeOther, "/settings")
-}
-
-// fieldLabel is an account field's label in the request's language.
-func (h *Handler) fieldLabel(c *gin.Context, f string) string {
-	switch f {
-	case "username":
-		return h.Render.T(c.Request, "common.username")
-	case "email":
-		return h.Render.T(c.Request, "common.email")
-	case "name":
-		return h.Render.T(c.Request, "common.name")
+	method := audit.MethodPassword
+	if h.Audit.FailedPasskeyBefore(ctx, h.browserTag(c)) {
+		method = audit.MethodPasswordAfterFail
 	}
-	return f
-}
-
-// --- sign out
-
-type logoutPage struct{ Target, Sig string }
-
-// logoutConfirm is GET /logout: RP-initiated logout without a usable
-// id_token_hint asks the member first.
-func (h *Handler) logoutConfirm(c *gin.Context) {
-	target, sig := c.Query("target"), c.Query("sig")
-	if !h.CSRF.VerifyTarget(target, sig) {
-		target, sig = "", ""
-	}
-	cur := session.FromContext(c.Request.Context())
-	if cur == nil {
-		if target != "" {
-			c.Redirect(http.StatusSeeOther, target)
-			return
-		}
-		c.Redirect(http.StatusSeeOther, "/logout/done")
+	h.Audit.SignIn(ctx, c.Request, u.ID, clientID, method, "")
+	slog.InfoContext(ctx, "sign-in", "method", method, "user", u.ID)
+	next, failure := h.completeFlow(c, f, u, sess)
+	if failure != nil {
+		h.Render.Error(c.Writer, c.Request, *failure)
 		return
 	}
-	h.Render.Render(c.Writer, c.Request, http.StatusOK, "logout", cur.User, logoutPage{Target: target, Sig: sig})
-}
-
-// logout is POST /logout: end the session on this device.
-func (h *Handler) logout(c *gin.Context) {
-	if !h.checkCSRF(c) {
-		return
+	// No suggestion on a re-authentication: the member is on the way to a
+	// settings page already.
+	if !f.Reauth && h.suggestFor(c, u) {
+		next = "/login/suggest?" + url.Values{"continue": {next}, "sig": {h.CSRF.SignTarget(next)}}.Encode()
 	}
-	if cur := session.FromContext(c.Request.Context()); cur != nil {
-		h.Audit.Record(c.Request.Context(), c.Request, store.AuditEvent{Kind: audit.SignedOut, ActorID: cur.User.ID, UserID: cur.User.ID})
-	}
-	if err := h.Sessions.End(c.Request.Context(), c.Writer, c.Request); err != nil {
-		h.serverError(c, "end session", err)
-		return
-	}
-	target := c.PostForm("target")
-	if h.CSRF.VerifyTarget(target, c.PostForm("sig")) {
-		c.Redirect(http.StatusSeeOther, target)
-		return
-	}
-	c.Redirect(http.StatusSeeOther, "/logout/done")
-}
-
-func (h *Handler) loggedOut(c *gin.Context) {
-	h.Render.Render(c.Writer, c.Request, http.StatusOK, "logged_out", nil, nil)
+	// 303: the browser follows with GET, never re-posting the password.
+	c.Redirect(http.StatusSeeOther, next)
 }

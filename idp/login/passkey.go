@@ -206,7 +206,7 @@ func (h *Handler) passkeyFinish(c *gin.Context) {
 			ClientID: clientID, Result: audit.ResultOK, Details: res.FlagsChanged})
 	}
 	h.Audit.SignIn(ctx, c.Request, res.User.ID, clientID, audit.MethodPasskey, "")
-	next, fail := h.finish(c, f, res.User, sess)
+	next, fail := h.completeFlow(c, f, res.User, sess)
 	if fail != nil {
 		h.Render.JSONFor(c.Writer, c.Request, *fail)
 		return
