@@ -1,15 +1,9 @@
 package session
 
 import (
-	"crypto/hmac"
-	"crypto/sha256"
-	"crypto/subtle"
-	"encoding/base64"
 	"log/slog"
 	"net/http"
 	"net/url"
-	"slices"
-	"sync/atomic"
 )
 
 // CSRF protects the provider's forms with a signed double-submit token: a
@@ -18,11 +12,11 @@ import (
 // matches the cookie, and when the browser says the request is same-origin
 // (Origin header, Sec-Fetch-Site) if it says anything.
 type CSRF struct {
-	// keys[0] signs; every key verifies, so a rotated key (idp secrets
-	// rotate csrf_key) keeps forms opened before it working.
-	keys   atomic.Pointer[[][]byte]
+	// Signer signs the tokens, and whatever else travels through the
+	// browser and must come back unchanged.
+	*Signer
+	origin Origin
 	secure bool
-	origin string
 	cookie string
 }
 
@@ -41,36 +35,7 @@ func NewCSRF(key []byte, issuer string) *CSRF {
 	if u != nil {
 		origin = u.Scheme + "://" + u.Host
 	}
-	c := &CSRF{secure: secure, origin: origin, cookie: name}
-	c.SetKeys(key)
-	return c
-}
-
-// SetKeys replaces the keys: the first signs, all of them verify.
-func (c *CSRF) SetKeys(keys ...[]byte) {
-	ks := slices.Clone(keys)
-	c.keys.Store(&ks)
-}
-
-// mac is the HMAC of parts under key.
-func mac(key []byte, parts ...string) string {
-	m := hmac.New(sha256.New, key)
-	for _, p := range parts {
-		m.Write([]byte(p))
-	}
-	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
-}
-
-// signed returns parts' MAC under the signing key.
-func (c *CSRF) signed(parts ...string) string { return mac((*c.keys.Load())[0], parts...) }
-
-// verify reports whether sig is parts' MAC under any of the keys.
-func (c *CSRF) verify(sig string, parts ...string) bool {
-	ok := false
-	for _, k := range *c.keys.Load() {
-		ok = subtle.ConstantTimeCompare([]byte(sig), []byte(mac(k, parts...))) == 1 || ok
-	}
-	return ok && sig != ""
+	return &CSRF{Signer: NewSigner(key), secure: secure, origin: Origin(origin), cookie: name}
 }
 
 // Token returns the token to put in a form, setting the cookie if the
@@ -105,7 +70,7 @@ func (c *CSRF) Check(r *http.Request) bool {
 
 // check says why a request fails the CSRF check, or "".
 func (c *CSRF) check(r *http.Request) string {
-	if !c.SameOrigin(r) {
+	if !c.origin.Same(r) {
 		return "cross-origin request"
 	}
 	ck, err := r.Cookie(c.cookie)
@@ -125,52 +90,4 @@ func (c *CSRF) check(r *http.Request) string {
 	return ""
 }
 
-// SameOrigin rejects requests the browser marks as coming from another
-// site. Browsers that send neither header are judged by the token alone.
-// Our pages send Referrer-Policy: no-referrer, under which browsers send
-// "Origin: null" for form posts; Sec-Fetch-Site still tells the truth.
-func (c *CSRF) SameOrigin(r *http.Request) bool {
-	if o := r.Header.Get("Origin"); o != "" && o != "null" && o != c.origin {
-		return false
-	}
-	switch r.Header.Get("Sec-Fetch-Site") {
-	case "cross-site", "same-site":
-		return false
-	}
-	return true
-}
-
 func (c *CSRF) sign(value string) string { return c.signed("csrf\x00", value) }
-
-// SignTarget signs a redirect target that travels through the browser
-// (the logout confirmation page), so the page that receives it back can
-// trust it was validated here.
-func (c *CSRF) SignTarget(target string) string { return c.signed("target\x00", target) }
-
-// VerifyTarget checks a signature made by SignTarget.
-func (c *CSRF) VerifyTarget(target, sig string) bool {
-	return target != "" && c.verify(sig, "target\x00", target)
-}
-
-// SignValue signs short-lived state that travels through the browser
-// (a redirect's query), under a purpose so that a signature made for one
-// use is never accepted for another.
-func (c *CSRF) SignValue(purpose, value string) string {
-	return c.signed("value\x00", purpose, "\x00", value)
-}
-
-// VerifyValue checks a signature made by SignValue.
-func (c *CSRF) VerifyValue(purpose, value, sig string) bool {
-	return c.verify(sig, "value\x00", purpose, "\x00", value)
-}
-
-// Binding returns a value only this browser holds (its CSRF cookie), for
-// binding server-side state such as a WebAuthn challenge to the browser
-// that asked for it. Nil when the browser has no cookie yet.
-func (c *CSRF) Binding(r *http.Request) []byte {
-	ck, err := r.Cookie(c.cookie)
-	if err != nil || ck.Value == "" {
-		return nil
-	}
-	return []byte(ck.Value)
-}
