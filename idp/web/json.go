@@ -77,7 +77,7 @@ func (r *Renderer) JSONFor(w http.ResponseWriter, req *http.Request, f Failure) 
 }
 
 // JSONFail answers a JSON call with a code and the message of key in the
-// request's language.
+// request's language: JSONFor, for a failure that has only a message.
 func (r *Renderer) JSONFail(w http.ResponseWriter, req *http.Request, status int, code, key string, args ...any) {
-	JSON(w, status, JSONError{Error: code, Message: r.T(req, key, args...)})
+	r.JSONFor(w, req, Failure{Status: status, Code: code, Message: key, Args: args})
 }
