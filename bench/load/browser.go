@@ -1,10 +1,7 @@
 package main
 
 import (
-	"bytes"
-	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
@@ -74,32 +71,9 @@ func (b *browser) submit(p *page, action string, fields map[string]string) (*pag
 
 func (b *browser) origin() string { return b.base.Scheme + "://" + b.base.Host }
 
-// postJSON calls a passkey endpoint as the page script does.
-func (b *browser) postJSON(path, csrf string, body, out any) error {
-	raw, err := json.Marshal(body)
-	if err != nil {
-		return err
-	}
-	req, _ := http.NewRequest(http.MethodPost, b.base.JoinPath(path).String(), bytes.NewReader(raw))
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Origin", b.origin())
-	req.Header.Set("X-CSRF-Token", csrf)
-	resp, err := b.client.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return fmt.Errorf("POST %s: read body: %w", path, err)
-	}
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("POST %s: HTTP %d: %s", path, resp.StatusCode, snippet(data))
-	}
-	if err := json.Unmarshal(data, out); err != nil {
-		return fmt.Errorf("POST %s: %w", path, err)
-	}
-	return nil
+// PostJSON calls a JSON endpoint the way the page script does.
+func (b *browser) PostJSON(path, csrf string, body, out any) error {
+	return formclient.PostJSON(b.client, b.origin(), path, csrf, body, out)
 }
 
 func snippet(b []byte) string {

@@ -77,11 +77,6 @@ func random() string {
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
-type beginResponse struct {
-	Ceremony  string          `json:"ceremony"`
-	PublicKey json.RawMessage `json:"publicKey"`
-}
-
 // authCode runs a whole authorization-code flow as a new browser: the
 // authorization request, "Email or username", then the password or the
 // passkey, the code, the token request and the ID token check.
@@ -169,26 +164,13 @@ func (t *target) passkeySignIn(b *browser, p *page, a *account) (*page, error) {
 	if a.key == nil {
 		return nil, fmt.Errorf("%s has no passkey registered", a.login)
 	}
-	csrf := p.Input("csrf_token")
-	var begin beginResponse
-	if err := b.postJSON("/webauthn/login/begin", csrf, map[string]string{"login": a.login}, &begin); err != nil {
-		return nil, err
-	}
-	answer, err := a.key.Get(begin.PublicKey)
-	if err != nil {
-		return nil, fmt.Errorf("authenticator: %w", err)
-	}
-	var done struct {
-		Redirect string `json:"redirect"`
-	}
-	err = b.postJSON("/webauthn/login/finish", csrf, map[string]any{"ceremony": begin.Ceremony,
-		"credential": json.RawMessage(answer), "authRequestID": p.Input("authRequestID")}, &done)
+	redirect, err := a.key.SignIn(b, p.Input("csrf_token"), a.login, p.Input("authRequestID"))
 	if err != nil {
 		return nil, err
 	}
-	next, err := p.URL.Parse(done.Redirect)
+	next, err := p.URL.Parse(redirect)
 	if err != nil {
-		return nil, fmt.Errorf("passkey sign-in: bad redirect %q", done.Redirect)
+		return nil, fmt.Errorf("passkey sign-in: bad redirect %q", redirect)
 	}
 	return b.get(next.String())
 }
@@ -222,28 +204,16 @@ func (t *target) registerPasskey(ctx context.Context, a *account) error {
 	if err != nil {
 		return fmt.Errorf("sign %s in to Settings: %w", a.login, err)
 	}
-	csrf := p.Input("csrf_token")
-	var begin beginResponse
-	if err := b.postJSON("/webauthn/register/begin", csrf, map[string]any{}, &begin); err != nil {
-		return fmt.Errorf("register a passkey for %s: %w", a.login, err)
-	}
 	// Like a synced passkey (iCloud Keychain, Google Password Manager):
 	// backed up, and no signature counter, so workers sharing an account
 	// may sign in at the same time.
 	key := softauthn.New(b.origin())
 	key.FreezeCounter, key.BackupEligible, key.BackupState = true, true, true
-	answer, err := key.Create(begin.PublicKey)
+	id, err := key.Register(b, p.Input("csrf_token"), "settings")
 	if err != nil {
-		return fmt.Errorf("authenticator: %w", err)
-	}
-	var done struct {
-		ID string `json:"id"`
-	}
-	if err := b.postJSON("/webauthn/register/finish", csrf, map[string]any{"ceremony": begin.Ceremony,
-		"credential": json.RawMessage(answer), "source": "settings"}, &done); err != nil {
 		return fmt.Errorf("register a passkey for %s: %w", a.login, err)
 	}
-	a.key, a.passkeyID, a.settings = key, done.ID, b
+	a.key, a.passkeyID, a.settings = key, id, b
 	return nil
 }
 

@@ -1,10 +1,7 @@
 package doctor
 
 import (
-	"bytes"
-	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
@@ -49,25 +46,9 @@ func (b *browser) submit(p *page, button string, fields map[string]string) (*pag
 	return formclient.Submit(b.client, b.origin, p, form, values)
 }
 
-// postJSON calls a JSON endpoint the way the page script does.
-func (b *browser) postJSON(path, csrf string, body any, out any) error {
-	raw, _ := json.Marshal(body)
-	req, _ := http.NewRequest(http.MethodPost, b.origin+path, bytes.NewReader(raw))
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Origin", b.origin)
-	req.Header.Set("X-CSRF-Token", csrf)
-	resp, err := b.client.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	data, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	if resp.StatusCode != http.StatusOK {
-		var e struct{ Error, Message string }
-		_ = json.Unmarshal(data, &e)
-		return fmt.Errorf("%s answered %d %s: %s", path, resp.StatusCode, e.Error, e.Message)
-	}
-	return json.Unmarshal(data, out)
+// PostJSON calls a JSON endpoint the way the page script does.
+func (b *browser) PostJSON(path, csrf string, body, out any) error {
+	return formclient.PostJSON(b.client, b.origin, path, csrf, body, out)
 }
 
 // cut shortens s to n runes for a message.

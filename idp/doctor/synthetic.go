@@ -2,7 +2,6 @@ package doctor
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -179,11 +178,6 @@ func (s *synthetic) password(b *browser, p *page) (*page, error) {
 }
 
 // begin is the provider's answer to a ceremony's first step.
-type begin struct {
-	Ceremony  string          `json:"ceremony"`
-	PublicKey json.RawMessage `json:"publicKey"`
-}
-
 func (s *synthetic) authenticator() *softauthn.Authenticator {
 	if s.key == nil {
 		s.key = softauthn.New(origin(s.cfg.Issuer))
@@ -210,17 +204,7 @@ func (s *synthetic) ensurePasskey() error {
 	if err != nil {
 		return err
 	}
-	csrf := settings.Input("csrf_token")
-	var b begin
-	if err := s.signedIn.postJSON("/webauthn/register/begin", csrf, map[string]any{}, &b); err != nil {
-		return err
-	}
-	answer, err := key.Create(b.PublicKey)
-	if err != nil {
-		return err
-	}
-	var done struct{ ID string }
-	if err := s.signedIn.postJSON("/webauthn/register/finish", csrf, map[string]any{"ceremony": b.Ceremony, "credential": json.RawMessage(answer), "source": "doctor"}, &done); err != nil {
+	if _, err := key.Register(s.signedIn, settings.Input("csrf_token"), "doctor"); err != nil {
 		return err
 	}
 	data, err := key.Save()
@@ -234,24 +218,14 @@ func (s *synthetic) passkey(b *browser, p *page) (*page, error) {
 	if !strings.Contains(p.Text(), "Sign in with a passkey") {
 		return nil, fmt.Errorf("no passkey step for the test account: %s", cut(p.Text(), 200))
 	}
-	csrf := p.Input("csrf_token")
-	var bg begin
-	if err := b.postJSON("/webauthn/login/begin", csrf, map[string]any{"login": s.cfg.Doctor.Username}, &bg); err != nil {
-		return nil, err
-	}
-	answer, err := s.authenticator().Get(bg.PublicKey)
+	redirect, err := s.authenticator().SignIn(b, p.Input("csrf_token"), s.cfg.Doctor.Username, p.Input("authRequestID"))
 	if err != nil {
-		return nil, fmt.Errorf("software passkey: %w", err)
-	}
-	var done struct{ Redirect string }
-	if err := b.postJSON("/webauthn/login/finish", csrf, map[string]any{"ceremony": bg.Ceremony, "credential": json.RawMessage(answer),
-		"authRequestID": p.Input("authRequestID")}, &done); err != nil {
 		return nil, err
 	}
-	if !strings.HasPrefix(done.Redirect, origin(s.cfg.Issuer)) && !strings.HasPrefix(done.Redirect, "/") {
-		return nil, fmt.Errorf("unexpected redirect %q", done.Redirect)
+	if !strings.HasPrefix(redirect, origin(s.cfg.Issuer)) && !strings.HasPrefix(redirect, "/") {
+		return nil, fmt.Errorf("unexpected redirect %q", redirect)
 	}
-	target, _ := p.URL.Parse(done.Redirect)
+	target, _ := p.URL.Parse(redirect)
 	return b.get(target.String())
 }
 

@@ -9,6 +9,7 @@ package formclient
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -292,3 +293,39 @@ func Attr(n *html.Node, key string) string {
 }
 
 func collapse(s string) string { return strings.Join(strings.Fields(s), " ") }
+
+// PostJSON calls a JSON endpoint at origin+path the way the provider's
+// page script does: same origin, the page's CSRF token in X-CSRF-Token.
+// A status other than 200 is an error naming the provider's code and
+// message; out receives the answer.
+func PostJSON(client *http.Client, origin, path, csrf string, body, out any) error {
+	raw, err := json.Marshal(body)
+	if err != nil {
+		return err
+	}
+	req, err := http.NewRequest(http.MethodPost, origin+path, bytes.NewReader(raw))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Origin", origin)
+	req.Header.Set("X-CSRF-Token", csrf)
+	resp, err := client.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil {
+		return fmt.Errorf("POST %s: read the answer: %w", path, err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		var e struct{ Error, Message string }
+		_ = json.Unmarshal(data, &e)
+		return fmt.Errorf("POST %s answered %d %s: %s", path, resp.StatusCode, e.Error, e.Message)
+	}
+	if err := json.Unmarshal(data, out); err != nil {
+		return fmt.Errorf("POST %s: %w", path, err)
+	}
+	return nil
+}
