@@ -159,6 +159,21 @@ func (r *logoutReceiver) signIn(b *browser, login, pw string) string {
 	return c.SID
 }
 
+// sidOf is the sid of tok's ID token.
+func (r *logoutReceiver) sidOf(tok *oauth2.Token) string {
+	r.t.Helper()
+	raw, _ := tok.Extra("id_token").(string)
+	idt, err := r.verifier.Verify(context.Background(), raw)
+	if err != nil {
+		r.t.Fatalf("ID token: %v", err)
+	}
+	var c struct {
+		SID string `json:"sid"`
+	}
+	_ = idt.Claims(&c)
+	return c.SID
+}
+
 // received waits until the receiver holds n tokens and returns them.
 func (r *logoutReceiver) received(n int) []logoutClaims {
 	r.t.Helper()
@@ -356,6 +371,16 @@ func TestRemoveAppAccess(t *testing.T) {
 	if err != nil || tok.RefreshToken == "" {
 		t.Fatalf("exchange: %v %+v", err, tok)
 	}
+	// An ID token issued on refresh names the same session.
+	sid := recv.sidOf(tok)
+	refreshed, err := recv.oauth.TokenSource(context.Background(), &oauth2.Token{RefreshToken: tok.RefreshToken}).Token()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := recv.sidOf(refreshed); got != sid || sid == "" {
+		t.Fatalf("sid after a refresh %q, want %q", got, sid)
+	}
+	tok = refreshed
 	page := b.Get(p.URL + "/settings/devices")
 	if !strings.Contains(page.Text(), "Logout Receiver") {
 		t.Fatalf("the app is not listed: %s", page.Text())

@@ -379,7 +379,7 @@ func (s *Storage) CreateAccessAndRefreshTokens(ctx context.Context, request op.T
 		value := randomID(32)
 		rt := &store.RefreshToken{ID: randomID(16), TokenHash: hashToken(value), FamilyID: randomID(16),
 			ClientID: r.ClientID, Subject: r.Subject, Scopes: r.Scopes, Audience: r.GetAudience(),
-			AuthTime: r.AuthTime, AMR: r.AMR, CreatedAt: now,
+			AuthTime: r.AuthTime, AMR: r.AMR, CreatedAt: now, SessionID: r.SessionID,
 			FamilyExpiresAt: now.Add(s.tokens.RefreshTokenAbsoluteLifetime.D())}
 		rt.ExpiresAt = s.refreshExpiry(now, rt.FamilyExpiresAt)
 		access, id := s.newAccessToken(r.ClientID, r.Subject, r.Scopes, r.GetAudience(), r.AuthTime, r.AMR, rt.FamilyID)
@@ -609,8 +609,15 @@ func (s *Storage) SetUserinfoFromRequest(ctx context.Context, info *oidc.UserInf
 	setClaims(info, u, scopes)
 	// sid names the browser session (Back-Channel Logout 1.0 section 2.1),
 	// so that an app can match the logout token to its own session.
-	if r, ok := req.(authRequest); ok && r.SessionID != "" {
-		info.AppendClaims("sid", store.SessionSID(r.SessionID))
+	switch r := req.(type) {
+	case authRequest:
+		if r.SessionID != "" {
+			info.AppendClaims("sid", store.SessionSID(r.SessionID))
+		}
+	case *refreshRequest:
+		if r.token.SessionID != "" {
+			info.AppendClaims("sid", store.SessionSID(r.token.SessionID))
+		}
 	}
 	return nil
 }

@@ -360,6 +360,9 @@ type RefreshToken struct {
 	// for the reuse grace (see Issue.Reply); nil otherwise. It is not
 	// exported: it only matters for a few seconds.
 	Reply []byte `json:"-"`
+	// SessionID is the browser session the grant came from ("" for none):
+	// ID tokens issued on refresh name it (sid) too.
+	SessionID string `json:"session_id,omitempty"`
 }
 
 // Issue is one token endpoint response to persist atomically.

@@ -60,7 +60,7 @@ func newRefresh(id, family, parent, subject string) *store.RefreshToken {
 		ID: id, TokenHash: hash("refresh-" + id), FamilyID: family, ParentID: parent, ClientID: "app",
 		Subject: subject, Scopes: []string{"openid", "offline_access"}, Audience: []string{"app"},
 		AuthTime: t0, AMR: []string{"pwd", "otp"}, CreatedAt: t0,
-		ExpiresAt: t0.Add(24 * time.Hour), FamilyExpiresAt: t0.Add(30 * 24 * time.Hour),
+		ExpiresAt: t0.Add(24 * time.Hour), FamilyExpiresAt: t0.Add(30 * 24 * time.Hour), SessionID: "sess-" + family,
 	}
 }
 

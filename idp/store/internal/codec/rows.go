@@ -34,7 +34,7 @@ const (
 	OutboxColumns       = `id, kind, recipient, topic, payload, created_at, next_attempt_at, attempts, claimed_until,
 	sent_at, last_error`
 	RefreshTokenColumns = `id, token_hash, family_id, parent_id, client_id, subject, scopes, audience,
-	auth_time, amr, created_at, expires_at, family_expires_at, used_at, revoked_at, reply`
+	auth_time, amr, created_at, expires_at, family_expires_at, used_at, revoked_at, reply, session_id`
 	SessionColumns = `id, user_id, auth_time, amr, created_at, last_seen_at, idle_expires_at, expires_at,
 	user_agent, ip, clients`
 	SigningKeyColumns = `id, algorithm, private_key, created_at, active_from, retire_at`
@@ -144,7 +144,7 @@ func ScanRefreshToken(sc Scanner) (*store.RefreshToken, error) {
 	err := sc.Scan(&t.ID, &t.TokenHash, &t.FamilyID, StringCol(&t.ParentID), &t.ClientID, &t.Subject,
 		ListCol(&t.Scopes), ListCol(&t.Audience), TimeCol(&t.AuthTime), ListCol(&t.AMR),
 		TimeCol(&t.CreatedAt), TimeCol(&t.ExpiresAt), TimeCol(&t.FamilyExpiresAt),
-		TimePtrCol(&t.UsedAt), TimePtrCol(&t.RevokedAt), &t.Reply)
+		TimePtrCol(&t.UsedAt), TimePtrCol(&t.RevokedAt), &t.Reply, &t.SessionID)
 	if err != nil {
 		return nil, err
 	}
@@ -156,7 +156,7 @@ func RefreshTokenValues(r *store.RefreshToken) []any {
 	return []any{r.ID, r.TokenHash, r.FamilyID, NullString(r.ParentID), r.ClientID, r.Subject,
 		List(r.Scopes), List(r.Audience), Unix(r.AuthTime), List(r.AMR),
 		Unix(r.CreatedAt), Unix(r.ExpiresAt), Unix(r.FamilyExpiresAt), UnixPtr(r.UsedAt),
-		UnixPtr(r.RevokedAt), NullBytes(r.Reply)}
+		UnixPtr(r.RevokedAt), NullBytes(r.Reply), r.SessionID}
 }
 
 // ScanSigningKey reads one row of SigningKeyColumns. active_from is NOT
