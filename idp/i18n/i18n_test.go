@@ -166,8 +166,20 @@ func TestEveryKeyUsed(t *testing.T) {
 		}
 	}
 	text := sources.String()
-	for key := range shipped(t)[Source] {
-		if !strings.Contains(text, strconv.Quote(key)) {
+	// web.Coded(status, "CODE") uses error.CODE.title, .message and .hint.
+	en := shipped(t)[Source]
+	coded := map[string]bool{}
+	for _, m := range regexp.MustCompile(`web\.Coded\([^,]+, "([A-Z-]+)"\)`).FindAllStringSubmatch(text, -1) {
+		for _, part := range []string{"title", "message", "hint"} {
+			key := "error." + m[1] + "." + part
+			if _, ok := en[key]; !ok {
+				t.Errorf("web.Coded(%s) needs %s in en.json", m[1], key)
+			}
+			coded[key] = true
+		}
+	}
+	for key := range en {
+		if !coded[key] && !strings.Contains(text, strconv.Quote(key)) {
 			t.Errorf("%q is in en.json but no template or Go file uses it", key)
 		}
 	}

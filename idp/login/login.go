@@ -152,14 +152,11 @@ func (f flow) restartURL() string {
 }
 
 var (
-	failExpired = web.Failure{Status: http.StatusBadRequest, Code: "LOGIN-EXPIRED", Title: "error.LOGIN-EXPIRED.title",
-		Message: "error.LOGIN-EXPIRED.message", Hint: "error.LOGIN-EXPIRED.hint"}
+	failExpired  = web.Coded(http.StatusBadRequest, "LOGIN-EXPIRED")
 	failDisabled = web.Failure{Status: http.StatusForbidden, Code: "ACCOUNT-DISABLED", Title: "error.ACCOUNT-DISABLED.title",
 		Message: "passkey.error.ACCOUNT-DISABLED", Hint: "error.ACCOUNT-DISABLED.hint"}
-	failBrowser = web.Failure{Status: http.StatusBadRequest, Code: "LOGIN-BROWSER", Title: "error.LOGIN-BROWSER.title",
-		Message: "error.LOGIN-BROWSER.message", Hint: "error.LOGIN-BROWSER.hint"}
-	failOtherAccount = web.Failure{Status: http.StatusForbidden, Code: "LOGIN-OTHER-ACCOUNT", Title: "error.LOGIN-OTHER-ACCOUNT.title",
-		Message: "error.LOGIN-OTHER-ACCOUNT.message", Hint: "error.LOGIN-OTHER-ACCOUNT.hint"}
+	failBrowser      = web.Coded(http.StatusBadRequest, "LOGIN-BROWSER")
+	failOtherAccount = web.Coded(http.StatusForbidden, "LOGIN-OTHER-ACCOUNT")
 )
 
 // browserTag identifies this browser in the audit log without exposing

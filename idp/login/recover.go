@@ -18,8 +18,11 @@ import (
 	"github.com/communityidp/idp/idp/web"
 )
 
-var failRecoveryLink = web.Failure{Status: http.StatusNotFound, Code: "RECOVERY-LINK", Title: "error.RECOVERY-LINK.title",
-	Message: "error.RECOVERY-LINK.message", Hint: "error.RECOVERY-LINK.hint", Back: "/login", BackLabel: "error.to_sign_in"}
+var failRecoveryLink = func() web.Failure {
+	f := web.Coded(http.StatusNotFound, "RECOVERY-LINK")
+	f.Back, f.BackLabel = "/login", "error.to_sign_in"
+	return f
+}()
 
 type recoverPage struct {
 	Token, Username, Error string

@@ -16,8 +16,11 @@ import (
 	"github.com/communityidp/idp/idp/web"
 )
 
-var failSetupLink = web.Failure{Status: http.StatusNotFound, Code: "SETUP-LINK", Title: "error.SETUP-LINK.title",
-	Message: "error.SETUP-LINK.message", Hint: "error.SETUP-LINK.hint", Back: "/login", BackLabel: "error.to_sign_in"}
+var failSetupLink = func() web.Failure {
+	f := web.Coded(http.StatusNotFound, "SETUP-LINK")
+	f.Back, f.BackLabel = "/login", "error.to_sign_in"
+	return f
+}()
 
 // setupLinkFailure is the page for a setup link that does not work. Once
 // an account exists a restart prints no new link: the page says to sign

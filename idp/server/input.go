@@ -142,7 +142,8 @@ func refuseInput(c *gin.Context, render *web.Renderer, status int, p problem) {
 		c.Header("Cache-Control", "no-store")
 		c.JSON(status, gin.H{"error": "invalid_request", "error_description": p.english()})
 	default:
-		render.Error(c.Writer, c.Request, web.Failure{Status: status, Code: "BAD-REQUEST", Title: "error.BAD-REQUEST.title",
-			Message: "error.BAD-REQUEST.message", Args: []any{render.T(c.Request, p.key, p.args...)}, Hint: "error.BAD-REQUEST.hint"})
+		f := web.Coded(status, "BAD-REQUEST")
+		f.Args = []any{render.T(c.Request, p.key, p.args...)}
+		render.Error(c.Writer, c.Request, f)
 	}
 }

@@ -311,6 +311,14 @@ func (r *Renderer) Error(w http.ResponseWriter, req *http.Request, f Failure) {
 	r.Render(w, req, f.Status, "error", nil, page)
 }
 
+// Coded is the failure code names, with its words where the catalog keeps
+// a code's: error.CODE.title, error.CODE.message and error.CODE.hint (the
+// i18n tests check the three exist for every code given here).
+func Coded(status int, code string) Failure {
+	return Failure{Status: status, Code: code, Title: "error." + code + ".title", Message: "error." + code + ".message",
+		Hint: "error." + code + ".hint"}
+}
+
 // Common failures.
 var (
 	FailCSRF = Failure{Status: http.StatusForbidden, Code: "CSRF", Title: "error.please_try_again",
