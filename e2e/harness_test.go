@@ -23,6 +23,7 @@ import (
 	"github.com/communityidp/idp/idp/password"
 	"github.com/communityidp/idp/idp/server"
 	"github.com/communityidp/idp/idp/store"
+	"github.com/communityidp/idp/idp/store/storetest"
 	"github.com/communityidp/idp/idp/users"
 )
 
@@ -52,25 +53,10 @@ var siteSecretHash = sync.OnceValue(func() string {
 	return h
 })
 
-// clock is a settable time source shared by the provider under test.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
+// clock is the provider's time source, which a test moves forward.
+type clock = storetest.Clock
 
-func newClock() *clock { return &clock{t: time.Now()} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
+func newClock() *clock { return storetest.NewClock(time.Now()) }
 
 // provider is a running provider on a real TCP port.
 type provider struct {
