@@ -10,7 +10,6 @@ import (
 
 	"github.com/communityidp/idp/idp/store"
 	"github.com/communityidp/idp/idp/store/internal/codec"
-	"github.com/jackc/pgx/v5"
 )
 
 // AppendAudit inserts e and sets e.ID from the identity column, which
@@ -97,18 +96,10 @@ func (s *Store) CountAudit(ctx context.Context, since time.Time, kinds []string)
 	if len(kinds) > 0 {
 		c.add(`kind = ANY(?)`, kinds)
 	}
-	rows, err := s.pool.Query(ctx, `SELECT kind, method, result, code, device, COUNT(*) FROM audit_events`+
+	counts, err := queryAll(ctx, s.pool, codec.ScanAuditCount, `SELECT kind, method, result, code, device, COUNT(*) FROM audit_events`+
 		c.clause()+` GROUP BY kind, method, result, code, device
 		ORDER BY kind COLLATE "C", method COLLATE "C", result COLLATE "C", code COLLATE "C", device COLLATE "C"`,
 		c.args...)
-	if err != nil {
-		return nil, fmt.Errorf("count audit events: %w", mapErr(err))
-	}
-	counts, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (store.AuditCount, error) {
-		var c store.AuditCount
-		err := r.Scan(&c.Kind, &c.Method, &c.Result, &c.Code, &c.Device, &c.N)
-		return c, err
-	})
 	if err != nil {
 		return nil, fmt.Errorf("count audit events: %w", mapErr(err))
 	}

@@ -160,20 +160,9 @@ func (s *Store) RevokeUserTokens(ctx context.Context, userID string, now time.Ti
 
 // UserGrants lists the apps holding a live refresh token of userID.
 func (s *Store) UserGrants(ctx context.Context, userID string, now time.Time) ([]store.Grant, error) {
-	rows, err := s.pool.Query(ctx, `SELECT client_id, MIN(created_at), MAX(created_at), COUNT(DISTINCT family_id)
+	out, err := queryAll(ctx, s.pool, codec.ScanGrant, `SELECT client_id, MIN(created_at), MAX(created_at), COUNT(DISTINCT family_id)
 		FROM refresh_tokens WHERE subject = $1 AND revoked_at IS NULL AND used_at IS NULL AND expires_at > $2
 		GROUP BY client_id ORDER BY MAX(created_at) DESC, client_id COLLATE "C"`, userID, now.Unix())
-	if err != nil {
-		return nil, fmt.Errorf("grants of user %q: %w", userID, err)
-	}
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (store.Grant, error) {
-		var g store.Grant
-		var first, last int64
-		var n int64
-		err := r.Scan(&g.ClientID, &first, &last, &n)
-		g.FirstAt, g.LastAt, g.Families = time.Unix(first, 0).UTC(), time.Unix(last, 0).UTC(), int(n)
-		return g, err
-	})
 	if err != nil {
 		return nil, fmt.Errorf("grants of user %q: %w", userID, err)
 	}

@@ -66,20 +66,8 @@ func (s *Store) ListAudit(ctx context.Context, f store.AuditFilter) ([]store.Aud
 	if len(where) > 0 {
 		query += ` WHERE ` + strings.Join(where, ` AND `)
 	}
-	rows, err := s.reader.QueryContext(ctx, query+` ORDER BY id DESC LIMIT ?`, args...)
+	out, err := queryAll(ctx, s.reader, codec.ScanAuditEvent, query+` ORDER BY id DESC LIMIT ?`, args...)
 	if err != nil {
-		return nil, fmt.Errorf("list audit events: %w", err)
-	}
-	defer rows.Close()
-	var out []store.AuditEvent
-	for rows.Next() {
-		e, err := codec.ScanAuditEvent(rows)
-		if err != nil {
-			return nil, fmt.Errorf("list audit events: %w", err)
-		}
-		out = append(out, *e)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("list audit events: %w", err)
 	}
 	return out, nil
@@ -105,20 +93,8 @@ func (s *Store) CountAudit(ctx context.Context, since time.Time, kinds []string)
 		query += ` WHERE ` + strings.Join(where, ` AND `)
 	}
 	query += ` GROUP BY kind, method, result, code, device ORDER BY kind, method, result, code, device`
-	rows, err := s.reader.QueryContext(ctx, query, args...)
+	out, err := queryAll(ctx, s.reader, codec.ScanAuditCount, query, args...)
 	if err != nil {
-		return nil, fmt.Errorf("count audit events: %w", err)
-	}
-	defer rows.Close()
-	var out []store.AuditCount
-	for rows.Next() {
-		var c store.AuditCount
-		if err := rows.Scan(&c.Kind, &c.Method, &c.Result, &c.Code, &c.Device, &c.N); err != nil {
-			return nil, fmt.Errorf("count audit events: %w", err)
-		}
-		out = append(out, c)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("count audit events: %w", err)
 	}
 	return out, nil

@@ -159,24 +159,10 @@ func (s *Store) RevokeUserTokens(ctx context.Context, userID string, now time.Ti
 
 // UserGrants lists the apps holding a live refresh token of userID.
 func (s *Store) UserGrants(ctx context.Context, userID string, now time.Time) ([]store.Grant, error) {
-	rows, err := s.reader.QueryContext(ctx, `SELECT client_id, MIN(created_at), MAX(created_at), COUNT(DISTINCT family_id)
+	out, err := queryAll(ctx, s.reader, codec.ScanGrant, `SELECT client_id, MIN(created_at), MAX(created_at), COUNT(DISTINCT family_id)
 		FROM refresh_tokens WHERE subject = ? AND revoked_at IS NULL AND used_at IS NULL AND expires_at > ?
 		GROUP BY client_id ORDER BY MAX(created_at) DESC, client_id`, userID, now.Unix())
 	if err != nil {
-		return nil, fmt.Errorf("grants of user %q: %w", userID, err)
-	}
-	defer rows.Close()
-	var out []store.Grant
-	for rows.Next() {
-		var g store.Grant
-		var first, last int64
-		if err := rows.Scan(&g.ClientID, &first, &last, &g.Families); err != nil {
-			return nil, fmt.Errorf("grants of user %q: %w", userID, err)
-		}
-		g.FirstAt, g.LastAt = time.Unix(first, 0).UTC(), time.Unix(last, 0).UTC()
-		out = append(out, g)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("grants of user %q: %w", userID, err)
 	}
 	return out, nil

@@ -226,3 +226,25 @@ func SessionValues(s *store.Session) []any {
 func SigningKeyValues(k *store.SigningKey) []any {
 	return []any{k.ID, k.Algorithm, k.PrivateKey, Unix(k.CreatedAt), k.ActiveFrom.Unix(), UnixPtr(k.RetireAt)}
 }
+
+// ScanAuditCount reads one row of kind, method, result, code, device and
+// a count.
+func ScanAuditCount(sc Scanner) (*store.AuditCount, error) {
+	var c store.AuditCount
+	if err := sc.Scan(&c.Kind, &c.Method, &c.Result, &c.Code, &c.Device, &c.N); err != nil {
+		return nil, err
+	}
+	return &c, nil
+}
+
+// ScanGrant reads one row of client_id, the first and last token's
+// creation and the number of families.
+func ScanGrant(sc Scanner) (*store.Grant, error) {
+	var g store.Grant
+	var first, last, n int64
+	if err := sc.Scan(&g.ClientID, &first, &last, &n); err != nil {
+		return nil, err
+	}
+	g.FirstAt, g.LastAt, g.Families = time.Unix(first, 0).UTC(), time.Unix(last, 0).UTC(), int(n)
+	return &g, nil
+}
