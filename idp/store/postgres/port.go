@@ -2,9 +2,7 @@ package postgres
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io"
 	"strings"
 
 	"github.com/communityidp/idp/idp/store"
@@ -77,16 +75,6 @@ var exports = map[string]struct {
 		}},
 }
 
-// durableTables are the tables whose rows make a store "not empty" for
-// Import: everything a dump carries (passkeys and snoozes need users).
-var durableTables = []string{"users", "signing_keys", "secrets", "browser_sessions", "refresh_tokens", "access_tokens"}
-
-// wipeOrder is every table an import with wipe empties (and locks), rows
-// that refer to others first. The audit log is history and stays.
-var wipeOrder = []string{"passkeys", "suggestion_snoozes", "browser_sessions", "recovery_links", "users",
-	"access_tokens", "refresh_tokens", "auth_requests", "webauthn_ceremonies", "setup_tokens", "signing_keys",
-	"secrets", "throttle_failures", "settings"}
-
 // Export calls emit for every durable row, from one REPEATABLE READ
 // snapshot: a dump taken while the provider runs is consistent.
 func (s *Store) Export(ctx context.Context, emit func(store.Record) error) error {
@@ -131,43 +119,24 @@ func exportKind(ctx context.Context, tx pgx.Tx, query string, record func(scanne
 // store.Porter. next must not call the store: the import locks the
 // tables until it commits, so a write from next would wait forever.
 func (s *Store) Import(ctx context.Context, next func() (store.Record, error), wipe bool) (store.ImportStats, error) {
-	stats := store.ImportStats{}
+	var stats store.ImportStats
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		// Writers wait until the import commits, so the emptiness check
 		// holds and nobody sees half a dump; readers go on.
-		if _, err := tx.Exec(ctx, `LOCK TABLE `+strings.Join(wipeOrder, ", ")+` IN EXCLUSIVE MODE`); err != nil {
+		if _, err := tx.Exec(ctx, `LOCK TABLE `+strings.Join(codec.WipeOrder, ", ")+` IN EXCLUSIVE MODE`); err != nil {
 			return fmt.Errorf("lock tables: %w", err)
 		}
-		if wipe {
-			for _, table := range wipeOrder {
-				if _, err := tx.Exec(ctx, `DELETE FROM `+table); err != nil {
-					return fmt.Errorf("wipe %s: %w", table, err)
-				}
-			}
-		} else {
-			for _, table := range durableTables {
+		var err error
+		stats, err = codec.Importer{
+			Exec: func(q string) error { _, err := tx.Exec(ctx, q); return err },
+			HasRows: func(table string) (bool, error) {
 				var rows bool
-				if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM `+table+`)`).Scan(&rows); err != nil {
-					return fmt.Errorf("check %s: %w", table, err)
-				}
-				if rows {
-					return fmt.Errorf("table %s has rows: %w", table, store.ErrNotEmpty)
-				}
-			}
-		}
-		for n := 1; ; n++ {
-			r, err := next()
-			if errors.Is(err, io.EOF) {
-				return nil
-			}
-			if err != nil {
-				return fmt.Errorf("read record %d: %w", n, err)
-			}
-			if err := importRecord(ctx, tx, r); err != nil {
-				return fmt.Errorf("record %d (%s): %w", n, r.Kind, err)
-			}
-			stats[r.Kind]++
-		}
+				err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM `+table+`)`).Scan(&rows)
+				return rows, err
+			},
+			Insert: func(r store.Record) error { return importRecord(ctx, tx, r) },
+		}.Import(next, wipe)
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("import: %w", err)

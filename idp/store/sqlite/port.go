@@ -3,9 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
-	"io"
 
 	"github.com/communityidp/idp/idp/store"
 	"github.com/communityidp/idp/idp/store/internal/codec"
@@ -77,16 +75,6 @@ var exports = map[string]struct {
 		}},
 }
 
-// durableTables are the tables whose rows make a store "not empty" for
-// Import: everything a dump carries (passkeys and snoozes need users).
-var durableTables = []string{"users", "signing_keys", "secrets", "browser_sessions", "refresh_tokens", "access_tokens"}
-
-// wipeOrder is every table an import with wipe empties, rows that refer
-// to others first. The audit log is history and stays.
-var wipeOrder = []string{"passkeys", "suggestion_snoozes", "browser_sessions", "recovery_links", "users",
-	"access_tokens", "refresh_tokens", "auth_requests", "webauthn_ceremonies", "setup_tokens", "signing_keys",
-	"secrets", "throttle_failures", "settings"}
-
 // Export calls emit for every durable row, from one read transaction: WAL
 // gives it a snapshot, so a dump taken while the provider runs is
 // consistent. It runs on the read pool and does not block writers.
@@ -130,38 +118,19 @@ func exportKind(ctx context.Context, tx *txn, query string, record func(scanner)
 // store.Porter. next must not call the store: the transaction holds the
 // only writer connection, so the call would wait for it forever.
 func (s *Store) Import(ctx context.Context, next func() (store.Record, error), wipe bool) (store.ImportStats, error) {
-	stats := store.ImportStats{}
+	var stats store.ImportStats
 	err := s.inTx(ctx, func(tx *txn) error {
-		if wipe {
-			for _, table := range wipeOrder {
-				if _, err := tx.ExecContext(ctx, `DELETE FROM `+table); err != nil {
-					return fmt.Errorf("wipe %s: %w", table, err)
-				}
-			}
-		} else {
-			for _, table := range durableTables {
+		var err error
+		stats, err = codec.Importer{
+			Exec: func(q string) error { _, err := tx.ExecContext(ctx, q); return err },
+			HasRows: func(table string) (bool, error) {
 				var rows bool
-				if err := tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM `+table+`)`).Scan(&rows); err != nil {
-					return fmt.Errorf("check %s: %w", table, err)
-				}
-				if rows {
-					return fmt.Errorf("table %s has rows: %w", table, store.ErrNotEmpty)
-				}
-			}
-		}
-		for n := 1; ; n++ {
-			r, err := next()
-			if errors.Is(err, io.EOF) {
-				return nil
-			}
-			if err != nil {
-				return fmt.Errorf("read record %d: %w", n, err)
-			}
-			if err := importRecord(ctx, tx, r); err != nil {
-				return fmt.Errorf("record %d (%s): %w", n, r.Kind, err)
-			}
-			stats[r.Kind]++
-		}
+				err := tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM `+table+`)`).Scan(&rows)
+				return rows, err
+			},
+			Insert: func(r store.Record) error { return importRecord(ctx, tx, r) },
+		}.Import(next, wipe)
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("import: %w", err)
