@@ -12,20 +12,8 @@ import (
 
 // CreateAuthRequest inserts ar with every field as given.
 func (s *Store) CreateAuthRequest(ctx context.Context, ar *store.AuthRequest) error {
-	var maxAge any // NULL when absent; 0 is a value
-	if ar.MaxAge != nil {
-		maxAge = *ar.MaxAge
-	}
-	_, err := s.pool.Exec(ctx, `INSERT INTO auth_requests (`+codec.AuthRequestColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20,
-			$21, $22, $23, $24, $25, $26, $27, $28)`,
-		ar.ID, ar.ClientID, ar.RedirectURI, codec.List(ar.Scopes), ar.ResponseType, ar.ResponseMode,
-		ar.State, ar.Nonce, ar.CodeChallenge, ar.CodeChallengeMethod, codec.List(ar.Prompt), maxAge,
-		ar.LoginHint, codec.List(ar.UILocales), ar.HintSubject,
-		codec.Unix(ar.CreatedAt), codec.Unix(ar.ExpiresAt), ar.Done, ar.Subject, codec.Unix(ar.AuthTime),
-		codec.List(ar.AMR), ar.SessionID,
-		codec.NullBytes(ar.CodeHash), codec.Unix(ar.CodeExpiresAt), codec.UnixPtr(ar.ConsumedAt), ar.IssuedAccessTokenID,
-		ar.IssuedRefreshFamily, codec.NullBytes(ar.BrowserBinding))
+	vals := codec.AuthRequestValues(ar)
+	_, err := s.pool.Exec(ctx, `INSERT INTO auth_requests (`+codec.AuthRequestColumns+`) VALUES (`+params(len(vals))+`)`, vals...)
 	if err != nil {
 		return fmt.Errorf("create auth request %q: %w", ar.ID, mapErr(err))
 	}

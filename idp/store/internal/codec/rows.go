@@ -248,3 +248,19 @@ func ScanGrant(sc Scanner) (*store.Grant, error) {
 	g.FirstAt, g.LastAt, g.Families = time.Unix(first, 0).UTC(), time.Unix(last, 0).UTC(), int(n)
 	return &g, nil
 }
+
+// AuthRequestValues are ar's values in AuthRequestColumns order; max_age
+// is NULL when absent (0 is a value).
+func AuthRequestValues(ar *store.AuthRequest) []any {
+	var maxAge any
+	if ar.MaxAge != nil {
+		maxAge = *ar.MaxAge
+	}
+	return []any{ar.ID, ar.ClientID, ar.RedirectURI, List(ar.Scopes), ar.ResponseType, ar.ResponseMode,
+		ar.State, ar.Nonce, ar.CodeChallenge, ar.CodeChallengeMethod, List(ar.Prompt), maxAge,
+		ar.LoginHint, List(ar.UILocales), ar.HintSubject,
+		Unix(ar.CreatedAt), Unix(ar.ExpiresAt), ar.Done, ar.Subject, Unix(ar.AuthTime),
+		List(ar.AMR), ar.SessionID,
+		NullBytes(ar.CodeHash), Unix(ar.CodeExpiresAt), UnixPtr(ar.ConsumedAt), ar.IssuedAccessTokenID,
+		ar.IssuedRefreshFamily, NullBytes(ar.BrowserBinding)}
+}
