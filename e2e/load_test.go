@@ -1,12 +1,10 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
 	"database/sql"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
@@ -300,26 +298,9 @@ func (c *loadClient) signInToSettings(login, pw string) error {
 	return nil
 }
 
-func (c *loadClient) postJSON(path, csrf string, body any) (int, map[string]json.RawMessage, error) {
-	raw, _ := json.Marshal(body)
-	req, _ := http.NewRequest(http.MethodPost, c.issuer+path, bytes.NewReader(raw))
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Origin", c.issuer)
-	if csrf != "" {
-		req.Header.Set("X-CSRF-Token", csrf)
-	}
-	resp, err := c.http.Do(req)
-	if err != nil {
-		return 0, nil, err
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return resp.StatusCode, nil, err
-	}
-	out := map[string]json.RawMessage{}
-	_ = json.Unmarshal(data, &out)
-	return resp.StatusCode, out, nil
+// PostJSON calls a JSON endpoint as the page script does.
+func (c *loadClient) PostJSON(path, csrf string, body, out any) error {
+	return formclient.PostJSON(c.http, c.issuer, path, csrf, body, out)
 }
 
 // addPasskey registers a new passkey from a new authenticator (a new
@@ -330,25 +311,9 @@ func (c *loadClient) addPasskey() (*softauthn.Authenticator, []byte, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	csrf := csrfOf(settings.page)
-	st, begin, err := c.postJSON("/webauthn/register/begin", csrf, map[string]any{})
-	if err != nil {
-		return nil, nil, err
-	}
-	if st != http.StatusOK {
-		return nil, nil, fmt.Errorf("register begin: %d %s", st, begin["error"])
-	}
 	a := softauthn.New(c.issuer)
-	answer, err := a.Create(begin["publicKey"])
-	if err != nil {
+	if _, err := a.Register(c, csrfOf(settings.page), "settings"); err != nil {
 		return nil, nil, err
-	}
-	st, done, err := c.postJSON("/webauthn/register/finish", csrf, map[string]any{"ceremony": jsonString(begin["ceremony"]), "credential": json.RawMessage(answer)})
-	if err != nil {
-		return nil, nil, err
-	}
-	if st != http.StatusOK {
-		return nil, nil, fmt.Errorf("register finish: %d %s", st, done["error"])
 	}
 	return a, a.Credentials()[0], nil
 }
@@ -360,18 +325,6 @@ func (c *loadClient) signInWithPasskey(login string, a *softauthn.Authenticator)
 	if err != nil {
 		return err
 	}
-	csrf := csrfOf(r.page)
-	st, begin, err := c.postJSON("/webauthn/login/begin", csrf, map[string]any{"login": login})
-	if err != nil || st != http.StatusOK {
-		return fmt.Errorf("passkey begin: %d %v %s", st, err, begin["error"])
-	}
-	answer, err := a.Get(begin["publicKey"])
-	if err != nil {
-		return err
-	}
-	st, done, err := c.postJSON("/webauthn/login/finish", csrf, map[string]any{"ceremony": jsonString(begin["ceremony"]), "credential": json.RawMessage(answer)})
-	if err != nil || st != http.StatusOK {
-		return fmt.Errorf("passkey finish: %d %v %s", st, err, done["error"])
-	}
-	return nil
+	_, err = a.SignIn(c, csrfOf(r.page), login, "")
+	return err
 }
