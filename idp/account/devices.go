@@ -48,7 +48,7 @@ type appGrant struct {
 func liveSessions(list []store.Session, current string, now time.Time) []deviceSession {
 	var out []deviceSession
 	for _, s := range list {
-		if now.After(s.ExpiresAt) || now.After(s.IdleExpiresAt) {
+		if !s.Live(now) {
 			continue
 		}
 		out = append(out, deviceSession{Handle: store.SessionSID(s.ID), UserAgent: s.UserAgent, IP: s.IP,

@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -231,13 +232,7 @@ func (h *Handler) memberData(c *gin.Context, u *store.User) (*memberPage, error)
 		return nil, err
 	}
 	now := h.Now()
-	live := p.Sessions[:0]
-	for _, s := range p.Sessions {
-		if now.Before(s.ExpiresAt) && now.Before(s.IdleExpiresAt) {
-			live = append(live, s)
-		}
-	}
-	p.Sessions = live
+	p.Sessions = slices.DeleteFunc(p.Sessions, func(s store.Session) bool { return !s.Live(now) })
 	grants, err := h.Store.UserGrants(ctx, u.ID, now)
 	if err != nil {
 		return nil, err

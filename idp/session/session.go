@@ -92,7 +92,7 @@ func (m *Manager) Load(ctx context.Context, r *http.Request) (*Current, error) {
 		return nil, fmt.Errorf("load session: %w", err)
 	}
 	now := m.opts.Now()
-	if !now.Before(s.ExpiresAt) || !now.Before(s.IdleExpiresAt) {
+	if !s.Live(now) {
 		return nil, nil
 	}
 	u, err := m.users.UserByID(ctx, s.UserID)

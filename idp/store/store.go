@@ -440,6 +440,12 @@ type Session struct {
 	Clients []string `json:"clients,omitempty"`
 }
 
+// Live reports whether the session may still be used at now: before
+// both its idle and its absolute expiry.
+func (s *Session) Live(now time.Time) bool {
+	return now.Before(s.ExpiresAt) && now.Before(s.IdleExpiresAt)
+}
+
 // SessionStore keeps browser sessions. Deleting a session (one, a
 // member's, or with the member) queues, in the same transaction, a
 // back-channel logout notice (LogoutMessages) to each of its Clients;

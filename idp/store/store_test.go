@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestDumpNames pins the JSON names of every type a Record holds: the dump
@@ -76,6 +77,17 @@ func TestText(t *testing.T) {
 	} {
 		if got := ClipUTF8(tc.in, tc.n); got != tc.want {
 			t.Errorf("ClipUTF8(%q, %d) = %q, want %q", tc.in, tc.n, got, tc.want)
+		}
+	}
+}
+
+// A session is live strictly before both of its expiries.
+func TestSessionLive(t *testing.T) {
+	t0 := time.Unix(1_800_000_000, 0)
+	s := Session{IdleExpiresAt: t0.Add(time.Hour), ExpiresAt: t0.Add(2 * time.Hour)}
+	for at, want := range map[time.Duration]bool{0: true, time.Hour - time.Second: true, time.Hour: false, 3 * time.Hour: false} {
+		if got := s.Live(t0.Add(at)); got != want {
+			t.Errorf("Live(+%v) = %v, want %v", at, got, want)
 		}
 	}
 }
