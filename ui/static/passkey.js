@@ -497,31 +497,29 @@
     });
   }
 
-  // --- copy a link as it is (an app's built-in browser: open it elsewhere)
+  // --- copying: the support details, or a link to open elsewhere
 
-  document.querySelectorAll('[data-copy-text]').forEach((button) => {
-    button.addEventListener('click', async () => {
-      const el = document.getElementById(button.dataset.copyText);
-      if (!el) return;
-      try {
-        await navigator.clipboard.writeText(el.textContent.trim());
-      } catch (e) {
-        const range = document.createRange();
-        range.selectNodeContents(el);
-        window.getSelection().removeAllRanges();
-        window.getSelection().addRange(range);
-        return;
-      }
-      const label = button.textContent;
-      button.textContent = button.dataset.copied;
-      setTimeout(() => { button.textContent = label; }, 2000);
-    });
-  });
+  // copy puts text on the clipboard and says so on the button; without
+  // clipboard access it selects el, so it can be copied by hand.
+  const copy = async (button, el, text) => {
+    try {
+      await navigator.clipboard.writeText(text);
+    } catch (e) {
+      const range = document.createRange();
+      range.selectNodeContents(el);
+      const sel = window.getSelection();
+      sel.removeAllRanges();
+      sel.addRange(range);
+      return;
+    }
+    const label = button.textContent;
+    button.textContent = button.dataset.copied;
+    setTimeout(() => { button.textContent = label; }, 2000);
+  };
 
-  // --- support details: copy them for a message to support
-
+  // The support details go as "name: value" lines.
   document.querySelectorAll('[data-copy]').forEach((button) => {
-    button.addEventListener('click', async () => {
+    button.addEventListener('click', () => {
       const details = document.getElementById(button.dataset.copy);
       if (!details) return;
       const lines = [];
@@ -529,21 +527,15 @@
         const dd = dt.nextElementSibling;
         if (dd) lines.push(dt.textContent.trim() + ': ' + dd.textContent.trim());
       });
-      const text = lines.join('\n');
-      try {
-        await navigator.clipboard.writeText(text);
-      } catch (e) {
-        // No clipboard access: select the details so they can be copied by hand.
-        const range = document.createRange();
-        range.selectNodeContents(details);
-        const sel = window.getSelection();
-        sel.removeAllRanges();
-        sel.addRange(range);
-        return;
-      }
-      const label = button.textContent;
-      button.textContent = button.dataset.copied;
-      setTimeout(() => { button.textContent = label; }, 2000);
+      copy(button, details, lines.join('\n'));
+    });
+  });
+
+  // A link goes as it is (an app's built-in browser: open it elsewhere).
+  document.querySelectorAll('[data-copy-text]').forEach((button) => {
+    button.addEventListener('click', () => {
+      const el = document.getElementById(button.dataset.copyText);
+      if (el) copy(button, el, el.textContent.trim());
     });
   });
 })();
