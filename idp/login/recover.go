@@ -52,9 +52,9 @@ func (h *Handler) recoveryLinkOf(c *gin.Context, token string, purposes ...strin
 	}
 	if wait > 0 {
 		c.Header("Retry-After", throttle.RetryAfter(wait))
-		h.Render.Error(c.Writer, c.Request, web.Failure{Status: http.StatusTooManyRequests, Code: "RECOVERY-THROTTLED",
-			Title: "error.RECOVERY-THROTTLED.title", Message: "error.RECOVERY-THROTTLED.message",
-			Args: []any{h.Render.Wait(c.Request, wait)}, Hint: "error.RECOVERY-THROTTLED.hint"})
+		f := web.Coded(http.StatusTooManyRequests, "RECOVERY-THROTTLED")
+		f.Args = []any{h.Render.Wait(c.Request, wait)}
+		h.Render.Error(c.Writer, c.Request, f)
 		return nil, nil
 	}
 	link, err := h.Store.RecoveryLinkByHash(ctx, recoveryHash(token), h.Now())
@@ -72,6 +72,22 @@ func (h *Handler) recoveryLinkOf(c *gin.Context, token string, purposes ...strin
 		return nil, err
 	}
 	return link, nil
+}
+
+// consumeLink uses the link of token, once. A link used meanwhile (the
+// same link sent twice at once) answers the link's error page; it
+// reports whether the caller goes on.
+func (h *Handler) consumeLink(c *gin.Context, token, what string) bool {
+	_, err := h.Store.ConsumeRecoveryLink(c.Request.Context(), recoveryHash(token), h.Now())
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		h.Render.Error(c.Writer, c.Request, failRecoveryLink)
+		return false
+	case err != nil:
+		h.serverError(c, what, err)
+		return false
+	}
+	return true
 }
 
 // recoverForm is GET /recover?token=...: a member who lost access sets a
@@ -129,12 +145,7 @@ func (h *Handler) recoverAccount(c *gin.Context) {
 		return
 	}
 	// Consume first: a link used twice at once sets the password once.
-	if _, err := h.Store.ConsumeRecoveryLink(ctx, recoveryHash(token), h.Now()); err != nil {
-		if errors.Is(err, store.ErrNotFound) {
-			h.Render.Error(c.Writer, c.Request, failRecoveryLink)
-			return
-		}
-		h.serverError(c, "use recovery link", err)
+	if !h.consumeLink(c, token, "use recovery link") {
 		return
 	}
 	now := h.Now()

@@ -159,12 +159,7 @@ func (h *Handler) verify(c *gin.Context) {
 		}
 		return
 	}
-	if _, err := h.Store.ConsumeRecoveryLink(ctx, recoveryHash(token), h.Now()); err != nil {
-		if errors.Is(err, store.ErrNotFound) {
-			h.Render.Error(c.Writer, c.Request, failRecoveryLink)
-			return
-		}
-		h.serverError(c, "use verification link", err)
+	if !h.consumeLink(c, token, "use verification link") {
 		return
 	}
 	verified := false
