@@ -347,6 +347,15 @@ func TestBackchannelLogoutRetriedOnce(t *testing.T) {
 		list, err := p1.store.ListOutbox(context.Background(), 10)
 		return err == nil && len(list) == 1 && list[0].Attempts == 1
 	})
+	// The console lists it, with the member it is about.
+	addAdmin(t, p1)
+	adm := newBrowser(t, p1)
+	signInPage(t, adm, p1, adminLogin, adminPassword)
+	page := adm.Get(p1.URL + "/admin/clients").Text()
+	if !strings.Contains(page, "Logout notices that keep failing") || !strings.Contains(page, "receiver") ||
+		!strings.Contains(page, aliceLogin) {
+		t.Errorf("the console does not list the failing notice: %s", page)
+	}
 	recv.up()
 	p1.clock.Advance(31 * time.Second)
 	got := recv.received(1)

@@ -401,17 +401,15 @@ func (h *Handler) clients(c *gin.Context) {
 		return
 	}
 	p := clientsPage{Clients: h.Config.Clients}
+	names := &audit.Namer{Store: h.Store}
 	for _, m := range list {
 		if m.Kind != store.OutboxBackchannel {
 			continue
 		}
 		var n store.LogoutNotice
 		_ = json.Unmarshal(m.Payload, &n)
-		f := failedLogout{Message: m, UserID: n.Subject}
-		if u, err := h.Store.UserByID(c.Request.Context(), n.Subject); err == nil {
-			f.Username = u.Username
-		}
-		p.FailingLogouts = append(p.FailingLogouts, f)
+		p.FailingLogouts = append(p.FailingLogouts, failedLogout{Message: m, UserID: n.Subject,
+			Username: names.Username(c.Request.Context(), n.Subject)})
 	}
 	h.page(c, http.StatusOK, "admin_clients", p)
 }

@@ -119,6 +119,12 @@ func TestNamer(t *testing.T) {
 	if users.lookups != 2 {
 		t.Errorf("%d lookups for two members", users.lookups)
 	}
+	if got := (&Namer{Store: users}).Username(context.Background(), "u1"); got != "alice" {
+		t.Errorf("Username(u1) = %q", got)
+	}
+	if got := n.Username(context.Background(), "u1"); got != "alice" || users.lookups != 3 {
+		t.Errorf("Username on a used namer: %q after %d lookups", got, users.lookups)
+	}
 }
 
 // Every kind of event has words, in every language.

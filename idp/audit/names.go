@@ -34,6 +34,14 @@ func (n *Namer) Name(ctx context.Context, events []store.AuditEvent) []Named {
 	return out
 }
 
+// Username is the username of member id, "" for none or a deleted one.
+func (n *Namer) Username(ctx context.Context, id string) string {
+	if n.names == nil {
+		n.names = map[string]string{}
+	}
+	return n.of(ctx, id)
+}
+
 func (n *Namer) of(ctx context.Context, id string) string {
 	if id == "" {
 		return ""
