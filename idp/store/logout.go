@@ -27,16 +27,12 @@ func SessionSID(sessionID string) string {
 }
 
 // LogoutMessages are the outbox messages that tell each client of the
-// ended sessions that they ended. They are due at once, whatever the
-// worker's clock says.
+// ended sessions that they ended.
 func LogoutMessages(ended []Session) []*OutboxMessage {
 	var out []*OutboxMessage
-	now := time.Now()
 	for _, s := range ended {
-		payload, _ := json.Marshal(LogoutNotice{Subject: s.UserID, SID: SessionSID(s.ID)})
 		for _, c := range s.Clients {
-			out = append(out, &OutboxMessage{ID: newOutboxID(), Kind: OutboxBackchannel, Recipient: c, Topic: "logout",
-				Payload: payload, CreatedAt: now, NextAttemptAt: time.Unix(0, 0)})
+			out = append(out, logoutMessage(c, LogoutNotice{Subject: s.UserID, SID: SessionSID(s.ID)}))
 		}
 	}
 	return out
@@ -45,7 +41,13 @@ func LogoutMessages(ended []Session) []*OutboxMessage {
 // GrantLogoutMessage is the notice to clientID that userID's access was
 // removed: no sid, so it ends every session of the member at the app.
 func GrantLogoutMessage(userID, clientID string) *OutboxMessage {
-	payload, _ := json.Marshal(LogoutNotice{Subject: userID})
+	return logoutMessage(clientID, LogoutNotice{Subject: userID})
+}
+
+// logoutMessage is notice for clientID as an outbox message, due at once
+// whatever the worker's clock says.
+func logoutMessage(clientID string, notice LogoutNotice) *OutboxMessage {
+	payload, _ := json.Marshal(notice)
 	return &OutboxMessage{ID: newOutboxID(), Kind: OutboxBackchannel, Recipient: clientID, Topic: "logout",
 		Payload: payload, CreatedAt: time.Now(), NextAttemptAt: time.Unix(0, 0)}
 }
