@@ -89,7 +89,6 @@ func (h *Handler) Register(r gin.IRouter) {
 
 type settingsPage struct {
 	Tab         string
-	PasskeysOn  bool
 	History     []store.AuditEvent
 	Name, Email string
 	// EmailVerified, and whether a verification link can be mailed.
@@ -118,7 +117,7 @@ func (h *Handler) member(c *gin.Context) *session.Current {
 }
 
 func (h *Handler) page(cur *session.Current) settingsPage {
-	return settingsPage{Tab: "profile", PasskeysOn: h.Passkeys.On(), Name: cur.User.Name, Email: cur.User.Email, MinLength: h.PasswordMinLength,
+	return settingsPage{Tab: "profile", Name: cur.User.Name, Email: cur.User.Email, MinLength: h.PasswordMinLength,
 		EmailVerified: cur.User.EmailVerified, CanVerify: h.Mail.Enabled()}
 }
 

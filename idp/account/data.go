@@ -180,7 +180,6 @@ func sanitizeFileName(s string) string {
 
 type deletePage struct {
 	Tab, Error string
-	PasskeysOn bool
 }
 
 // deleteForm is GET /settings/delete: what deleting the account means,
@@ -191,7 +190,7 @@ func (h *Handler) deleteForm(c *gin.Context) {
 		return
 	}
 	h.Render.Render(c.Writer, c.Request, http.StatusOK, "settings_delete", cur.User,
-		deletePage{Tab: "profile", PasskeysOn: h.Passkeys.On()})
+		deletePage{Tab: "profile"})
 }
 
 // deleteAccount is POST /settings/delete: with a recent sign-in and the
@@ -205,7 +204,7 @@ func (h *Handler) deleteAccount(c *gin.Context) {
 	}
 	again := func(status int, key string) {
 		h.Render.Render(c.Writer, c.Request, status, "settings_delete", cur.User,
-			deletePage{Tab: "profile", PasskeysOn: h.Passkeys.On(), Error: h.Render.T(c.Request, key)})
+			deletePage{Tab: "profile", Error: h.Render.T(c.Request, key)})
 	}
 	if !strings.EqualFold(strings.TrimSpace(c.PostForm("confirm")), cur.User.Username) {
 		again(http.StatusBadRequest, "delete.mismatch")

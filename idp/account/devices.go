@@ -18,13 +18,12 @@ const historyDays = 30
 // in, which apps hold access to the account, and the last month's
 // sign-ins.
 type devicesPage struct {
-	Tab        string
-	PasskeysOn bool
-	Notice     string
-	Sessions   []deviceSession
-	Apps       []appGrant
-	History    []store.AuditEvent
-	Days       int
+	Tab      string
+	Notice   string
+	Sessions []deviceSession
+	Apps     []appGrant
+	History  []store.AuditEvent
+	Days     int
 }
 
 // deviceSession is a browser signed in. Handle names it in forms: the
@@ -103,7 +102,7 @@ func (h *Handler) devices(c *gin.Context) {
 			history[i].ClientID = name // shown, not stored
 		}
 	}
-	p := devicesPage{Tab: "devices", PasskeysOn: h.Passkeys.On(), Sessions: liveSessions(list, cur.Session.ID, now),
+	p := devicesPage{Tab: "devices", Sessions: liveSessions(list, cur.Session.ID, now),
 		Apps: apps, History: history, Days: historyDays}
 	switch c.Query("done") {
 	case "signed-out":

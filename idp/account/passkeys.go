@@ -33,10 +33,10 @@ type passkeysPage struct {
 	Tab, Notice, Error string
 	// Coaching is a note when the passkeys would not survive losing one
 	// device or password manager.
-	Coaching            string
-	PasskeysOn, Offered bool
-	Passkeys            []passkeyView
-	Signals             *passkey.Signals
+	Coaching string
+	Offered  bool
+	Passkeys []passkeyView
+	Signals  *passkey.Signals
 }
 
 // passkeys is GET /settings/passkeys: Settings > Passkeys.
@@ -55,7 +55,7 @@ func (h *Handler) passkeys(c *gin.Context) {
 		h.serverError(c, "list passkeys", err)
 		return
 	}
-	p := passkeysPage{Tab: "passkeys", PasskeysOn: true, Offered: h.Passkeys.Offered(cur.User)}
+	p := passkeysPage{Tab: "passkeys", Offered: h.Passkeys.Offered(cur.User)}
 	var providers []string
 	for _, pk := range pks {
 		v := passkeyView{Passkey: pk, Provider: h.Render.PasskeyProvider(c.Request, pk)}

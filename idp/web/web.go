@@ -50,9 +50,6 @@ type Options struct {
 	Secure bool
 	// Catalog holds the messages; nil is the shipped one (ui/locales).
 	Catalog *i18n.Catalog
-	// PasskeysOn reports whether passkeys are on, for the account menu;
-	// nil is never.
-	PasskeysOn func() bool
 }
 
 // Brand is how the pages present the community beyond its name: each
@@ -80,7 +77,8 @@ type View struct {
 	Now       time.Time
 	User      *store.User
 	Data      any
-	// PasskeysOn: the account menu links Settings > Passkeys.
+	// PasskeysOn: the account menu and the Settings tabs link Settings >
+	// Passkeys.
 	PasskeysOn bool
 
 	p *i18n.Printer
@@ -102,8 +100,7 @@ func Fingerprint(body []byte) string {
 
 // NewRenderer parses every page with the layout.
 func NewRenderer(o Options) (*Renderer, error) {
-	r := &Renderer{pages: map[string]*template.Template{}, site: o.Site, brand: o.Brand, csrf: o.CSRF, assets: map[string]string{},
-		passkeysOn: o.PasskeysOn}
+	r := &Renderer{pages: map[string]*template.Template{}, site: o.Site, brand: o.Brand, csrf: o.CSRF, assets: map[string]string{}}
 	cat := o.Catalog
 	if cat == nil {
 		cat = i18n.Default()
