@@ -15,7 +15,6 @@ import (
 
 	jose "github.com/go-jose/go-jose/v4"
 	"github.com/rs/cors"
-	httphelper "github.com/zitadel/oidc/v3/pkg/http"
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 	"github.com/zitadel/oidc/v3/pkg/op"
 
@@ -24,7 +23,6 @@ import (
 	"github.com/communityidp/idp/idp/keys"
 	"github.com/communityidp/idp/idp/metrics"
 	"github.com/communityidp/idp/idp/ratelimit"
-	"github.com/communityidp/idp/idp/session"
 	"github.com/communityidp/idp/idp/throttle"
 )
 
@@ -40,8 +38,12 @@ type Options struct {
 	// LogoutURL returns the provider's logout confirmation page for a
 	// post-logout target (signed, so the page can trust it).
 	LogoutURL func(target string) string
-	// ClearSessionCookie drops the browser's session cookie.
-	ClearSessionCookie func(http.ResponseWriter)
+	// ClearSessionCookie is the cookie that makes the browser drop its
+	// session cookie.
+	ClearSessionCookie func() *http.Cookie
+	// ErrorPage shows the member a sign-in request that cannot go back to
+	// its client: status, the OAuth error code and its description.
+	ErrorPage func(w http.ResponseWriter, r *http.Request, status int, kind, description string)
 	// Metrics counts tokens issued (nil: none).
 	Metrics *metrics.Metrics
 	// Available reports whether the database answers (nil: always).
@@ -57,23 +59,25 @@ type Options struct {
 	Now            func() time.Time
 }
 
-// Provider is the OpenID provider: op's protocol engine with this
-// project's storage, plus the few protocol decisions op leaves open
-// (PKCE policy, prompt=none, iss in responses, a narrowed discovery
-// document).
+// Provider is the OpenID provider: op's protocol engine (server) with this
+// project's storage, plus the few protocol decisions op leaves open (PKCE
+// policy, prompt=none, iss in responses, a narrowed discovery document)
+// and the browser endpoints, which answer with pages.
 type Provider struct {
-	op        *op.Provider
-	authz     *authorizer
-	storage   *Storage
-	issuer    string
-	cors      *cors.Cors
-	discovery []byte
-	keys      *keys.Manager
-	clear     func(http.ResponseWriter)
-	binding   func(http.ResponseWriter, *http.Request) []byte
-	available func(context.Context) bool
-	now       func() time.Time
-	crypto    *tokenCrypto
+	op          *op.Provider
+	api         http.Handler // op's router over server
+	storage     *Storage
+	issuer      string
+	cors        *cors.Cors
+	discovery   []byte
+	keys        *keys.Manager
+	clearCookie func() *http.Cookie
+	showError   func(w http.ResponseWriter, r *http.Request, status int, kind, description string)
+	server      *server
+	binding     func(http.ResponseWriter, *http.Request) []byte
+	available   func(context.Context) bool
+	now         func() time.Time
+	crypto      *tokenCrypto
 }
 
 // New assembles the provider.
@@ -95,7 +99,6 @@ func New(o Options) (*Provider, error) {
 		alg: jose.SignatureAlgorithm(cfg.Keys.IDTokenSigningAlg), now: o.Now, logoutURL: o.LogoutURL, metrics: o.Metrics,
 		throttle: o.Throttle, authorizeLimit: o.AuthorizeLimit,
 	}
-	corsOpts := corsOptions(cfg.Clients)
 	crypto := &tokenCrypto{}
 	crypto.set(o.CryptoKeys)
 	opCfg := &op.Config{
@@ -107,16 +110,7 @@ func New(o Options) (*Provider, error) {
 		SupportedScopes:          []string{oidc.ScopeOpenID, oidc.ScopeProfile, oidc.ScopeEmail, oidc.ScopeOfflineAccess},
 		SupportedClaims:          supportedClaims,
 	}
-	opts := []op.Option{
-		op.WithCrypto(crypto),
-		op.WithCORSOptions(&corsOpts),
-		op.WithHttpInterceptors(func(next http.Handler) http.Handler {
-			return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				ctx, _ := withState(r.Context())
-				next.ServeHTTP(w, r.WithContext(ctx))
-			})
-		}),
-	}
+	opts := []op.Option{op.WithCrypto(crypto)}
 	if strings.HasPrefix(cfg.Issuer, "http://") {
 		opts = append(opts, op.WithAllowInsecure())
 	}
@@ -124,12 +118,38 @@ func New(o Options) (*Provider, error) {
 	if err != nil {
 		return nil, fmt.Errorf("create OpenID provider: %w", err)
 	}
+	showError := o.ErrorPage
+	if showError == nil {
+		showError = func(w http.ResponseWriter, _ *http.Request, status int, kind, description string) {
+			http.Error(w, kind+": "+description, status)
+		}
+	}
+	corsOpts := corsOptions(cfg.Clients)
 	p := &Provider{
 		op: provider, storage: st, issuer: cfg.Issuer, cors: cors.New(corsOpts),
-		keys: o.Keys, clear: o.ClearSessionCookie, binding: o.BrowserBinding, available: o.Available, now: o.Now,
-		crypto: crypto,
+		keys: o.Keys, clearCookie: o.ClearSessionCookie, showError: showError, binding: o.BrowserBinding,
+		available: o.Available, now: o.Now, crypto: crypto,
 	}
-	p.authz = &authorizer{Provider: provider, storage: st, now: o.Now, encoder: issEncoder{inner: provider.Encoder(), issuer: cfg.Issuer}}
+	// The back-channel endpoints only: the browser endpoints answer with
+	// pages (authorize.go, EndSession), discovery and keys from memory.
+	endpoints := op.Endpoints{
+		Token:         op.NewEndpoint(PathToken),
+		Introspection: op.NewEndpoint(PathIntrospect),
+		Userinfo:      op.NewEndpoint(PathUserinfo),
+		Revocation:    op.NewEndpoint(PathRevoke),
+	}
+	srv := &server{LegacyServer: op.NewLegacyServer(provider, endpoints), p: p, storage: st}
+	p.server = srv
+	apiCORS := corsOpts
+	apiCORS.AllowOriginVaryRequestFunc = func(r *http.Request, origin string) (bool, []string) {
+		return r.URL.Path != PathIntrospect && slices.Contains(corsOpts.AllowedOrigins, origin), nil
+	}
+	p.api = op.RegisterServer(srv, endpoints, op.WithServerCORSOptions(&apiCORS),
+		op.WithHTTPMiddleware(func(next http.Handler) http.Handler {
+			return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				next.ServeHTTP(w, r.WithContext(op.ContextWithIssuer(r.Context(), cfg.Issuer)))
+			})
+		}))
 	if p.discovery, err = p.buildDiscovery(cfg); err != nil {
 		return nil, err
 	}
@@ -246,25 +266,6 @@ const (
 	ErrLoginRequired = "login_required"
 )
 
-// RedirectError ends an authorization request with an error sent to the
-// client's redirect URI (with state and iss), e.g. when the member
-// cancels. The request is deleted.
-func (p *Provider) RedirectError(w http.ResponseWriter, r *http.Request, authRequestID, kind, description string) {
-	ctx := op.ContextWithIssuer(r.Context(), p.issuer)
-	r = r.WithContext(ctx)
-	ar, err := p.storage.AuthRequestByID(ctx, authRequestID)
-	if err != nil {
-		op.AuthRequestError(w, r, nil, err, p.authz)
-		return
-	}
-	e := oidc.ErrAccessDenied()
-	if kind == ErrLoginRequired {
-		e = oidc.ErrLoginRequired()
-	}
-	_ = p.storage.DeleteAuthRequest(ctx, authRequestID)
-	op.AuthRequestError(w, r, ar, e.WithDescription("%s", description), p.authz)
-}
-
 // RotateKeysIfDue rotates signing keys older than the rotation period.
 func (p *Provider) RotateKeysIfDue(ctx context.Context) (bool, error) {
 	return p.keys.RotateDue(ctx)
@@ -314,178 +315,4 @@ func (p *Provider) buildDiscovery(cfg config.Config) ([]byte, error) {
 	m["backchannel_logout_supported"] = true
 	m["backchannel_logout_session_supported"] = true
 	return json.Marshal(m)
-}
-
-// authorizer is op's Provider with our authorization policy and an encoder
-// that adds iss to authorization responses.
-type authorizer struct {
-	*op.Provider
-	storage *Storage
-	encoder httphelper.Encoder
-	now     func() time.Time
-}
-
-var _ op.AuthorizeValidator = (*authorizer)(nil)
-
-func (a *authorizer) Encoder() httphelper.Encoder { return a.encoder }
-
-// oauthParams are the parameters that must not appear twice (RFC 6749
-// section 3.1).
-var oauthParams = []string{
-	"client_id", "redirect_uri", "response_type", "response_mode", "scope", "state", "nonce",
-	"code_challenge", "code_challenge_method", "prompt", "max_age", "login_hint", "id_token_hint",
-	"ui_locales", "request", "request_uri", "display", "acr_values", "claims",
-}
-
-// duplicatedParams lists the names that form holds more than once.
-func duplicatedParams(form url.Values, names []string) []string {
-	var dup []string
-	for _, k := range names {
-		if len(form[k]) > 1 {
-			dup = append(dup, k)
-		}
-	}
-	return dup
-}
-
-// ValidateAuthRequest is op's validation plus this provider's policy.
-// Until the redirect URI is known to be registered, errors are shown to
-// the browser (no redirect); after that they go to the client.
-func (a *authorizer) ValidateAuthRequest(ctx context.Context, req *oidc.AuthRequest, storage op.Storage, verifier *op.IDTokenHintVerifier) (string, error) {
-	info := requestInfoFrom(ctx)
-	dup := info.duplicates
-	if slices.Contains(dup, "client_id") || slices.Contains(dup, "redirect_uri") {
-		return "", oidc.ErrInvalidRequestRedirectURI().WithDescription("client_id and redirect_uri must be given once")
-	}
-	c, err := storage.GetClientByClientID(ctx, req.ClientID)
-	if err != nil {
-		return "", oidc.ErrInvalidRequestRedirectURI().WithDescription("unknown client_id %q", req.ClientID).WithParent(err)
-	}
-	// Checked as for the code flow, the only one offered: a redirect URI
-	// op would refuse for an implicit response type (an http one) is still
-	// where the client hears that its response type is unsupported.
-	if err := op.ValidateAuthReqRedirectURI(c, req.RedirectURI, oidc.ResponseTypeCode); err != nil {
-		return "", err
-	}
-	cl := c.(*client)
-	if !loopbackHostMatches(cl, req.RedirectURI) {
-		return "", oidc.ErrInvalidRequestRedirectURI().WithDescription("the redirect_uri is not registered for this client")
-	}
-	if name := oversized(req); name != "" {
-		if name == "state" {
-			req.State = "" // not echoed back: the client never sent a state this long
-		}
-		return "", oidc.ErrInvalidRequest().WithDescription("%s is longer than %d bytes", name, maxParamBytes)
-	}
-	switch {
-	case len(dup) > 0:
-		return "", oidc.ErrInvalidRequest().WithDescription("parameter given more than once: %s", strings.Join(dup, ", "))
-	case req.RequestParam != "":
-		return "", oidc.ErrRequestNotSupported()
-	case info.hasRequestURI:
-		return "", &oidc.Error{ErrorType: "request_uri_not_supported", Description: "request_uri is not supported"}
-	case req.ResponseType == "":
-		return "", oidc.ErrInvalidRequest().WithDescription("response_type is missing")
-	case req.ResponseType != oidc.ResponseTypeCode:
-		// RFC 6749 section 4.1.2.1: in the query, as a code flow's errors
-		// (op would put an implicit response type's in the fragment).
-		req.ResponseMode = oidc.ResponseModeQuery
-		return "", &oidc.Error{ErrorType: "unsupported_response_type", Description: "only response_type=code is supported"}
-	case req.ResponseMode != "" && req.ResponseMode != oidc.ResponseModeQuery && req.ResponseMode != oidc.ResponseModeFormPost:
-		return "", oidc.ErrInvalidRequest().WithDescription("response_mode must be query or form_post")
-	case req.CodeChallenge == "" && (cl.cfg.Public() || cl.cfg.RequirePKCE):
-		return "", oidc.ErrInvalidRequest().WithDescription("code_challenge is required: this client must use PKCE with S256")
-	case req.CodeChallenge != "" && req.CodeChallengeMethod != oidc.CodeChallengeMethodS256:
-		return "", oidc.ErrInvalidRequest().WithDescription("code_challenge_method must be S256")
-	case req.CodeChallenge != "" && !validChallenge(req.CodeChallenge):
-		return "", oidc.ErrInvalidRequest().WithDescription("code_challenge must be the base64url SHA-256 of the verifier (43 characters)")
-	case !slices.Contains(req.Scopes, oidc.ScopeOpenID):
-		return "", oidc.ErrInvalidScope().WithDescription("scope must include openid")
-	}
-	sub, err := op.ValidateAuthRequestClient(ctx, req, c, verifier)
-	if err != nil {
-		return "", err
-	}
-	if slices.Contains(req.Prompt, oidc.PromptNone) {
-		var maxAge *int64
-		if req.MaxAge != nil {
-			v := int64(*req.MaxAge)
-			maxAge = &v
-		}
-		cur := session.FromContext(ctx)
-		if cur == nil || !cur.Satisfies(a.now(), maxAge, sub, false) {
-			return "", oidc.ErrLoginRequired().WithDescription("the member is not signed in")
-		}
-	}
-	return sub, nil
-}
-
-// maxParamBytes caps each authorization parameter the provider stores
-// until the sign-in ends: a request anyone can send must not grow the
-// database by more than a few kilobytes.
-const maxParamBytes = 2048
-
-// oversized names the first stored parameter longer than maxParamBytes.
-func oversized(req *oidc.AuthRequest) string {
-	locales := 0
-	for _, l := range req.UILocales {
-		locales += len(l.String()) + 1
-	}
-	for _, p := range []struct {
-		name string
-		n    int
-	}{{"state", len(req.State)}, {"nonce", len(req.Nonce)}, {"login_hint", len(req.LoginHint)},
-		{"scope", len(strings.Join(req.Scopes, " "))}, {"ui_locales", locales}} {
-		if p.n > maxParamBytes {
-			return p.name
-		}
-	}
-	return ""
-}
-
-// loopbackHostMatches tightens op's loopback rule for native apps: any
-// port is fine (RFC 8252 section 7.3), but everything else must be the
-// registered URI's, byte for byte: host, escaped path and query, and no
-// user info or fragment.
-func loopbackHostMatches(c *client, uri string) bool {
-	if slices.Contains(c.cfg.RedirectURIs, uri) {
-		return true
-	}
-	got, loopback := op.HTTPLoopbackOrLocalhost(uri)
-	if !loopback {
-		return true // not a loopback redirect: op's exact match applies
-	}
-	if got.User != nil || got.Fragment != "" || strings.Contains(uri, "#") {
-		return false
-	}
-	for _, reg := range c.cfg.RedirectURIs {
-		if want, ok := op.HTTPLoopbackOrLocalhost(reg); ok && want.Scheme == got.Scheme &&
-			want.Hostname() == got.Hostname() && want.EscapedPath() == got.EscapedPath() && want.RawQuery == got.RawQuery {
-			return true
-		}
-	}
-	return false
-}
-
-// validChallenge checks an S256 challenge: 43 base64url characters.
-func validChallenge(s string) bool {
-	if len(s) != 43 {
-		return false
-	}
-	_, err := base64.RawURLEncoding.DecodeString(s)
-	return err == nil
-}
-
-// issEncoder adds iss to every authorization response (RFC 9207).
-type issEncoder struct {
-	inner  httphelper.Encoder
-	issuer string
-}
-
-func (e issEncoder) Encode(src any, dst map[string][]string) error {
-	if err := e.inner.Encode(src, dst); err != nil {
-		return err
-	}
-	dst["iss"] = []string{e.issuer}
-	return nil
 }

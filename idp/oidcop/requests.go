@@ -13,11 +13,6 @@ import (
 // authRequest adapts a stored auth request to op.AuthRequest.
 type authRequest struct {
 	*store.AuthRequest
-	// replayed: the code was already redeemed. op goes on to check the
-	// PKCE verifier, the client's authentication, that it is the code's
-	// own client and the redirect URI; only then does the token step
-	// revoke what the code issued (a stranger must not be able to).
-	replayed bool
 }
 
 var (

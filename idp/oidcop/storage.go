@@ -20,7 +20,6 @@ import (
 	"github.com/communityidp/idp/idp/keys"
 	"github.com/communityidp/idp/idp/metrics"
 	"github.com/communityidp/idp/idp/ratelimit"
-	"github.com/communityidp/idp/idp/session"
 	"github.com/communityidp/idp/idp/store"
 	"github.com/communityidp/idp/idp/throttle"
 )
@@ -50,9 +49,6 @@ var DescriptionKeys = map[string]string{
 	descOtherBrowser: "error.request.other_browser",
 }
 
-// Storage implements op.Storage over the provider's store. Clients come
-// from the configuration; everything else is read from and written to the
-// store, so any replica can serve any step of a flow.
 // Store is what the protocol keeps: authorization requests, tokens, the
 // browser sessions they come from and the members they are for.
 type Store interface {
@@ -63,6 +59,9 @@ type Store interface {
 	Ping(ctx context.Context) error
 }
 
+// Storage implements op.Storage over the provider's store. Clients come
+// from the configuration; everything else is read from and written to the
+// store, so any replica can serve any step of a flow.
 type Storage struct {
 	store   Store
 	keys    *keys.Manager
@@ -79,10 +78,9 @@ type Storage struct {
 }
 
 var (
-	_ op.Storage                        = (*Storage)(nil)
-	_ op.ClientCredentialsStorage       = (*Storage)(nil)
-	_ op.CanSetUserinfoFromRequest      = (*Storage)(nil)
-	_ op.CanTerminateSessionFromRequest = (*Storage)(nil)
+	_ op.Storage                   = (*Storage)(nil)
+	_ op.ClientCredentialsStorage  = (*Storage)(nil)
+	_ op.CanSetUserinfoFromRequest = (*Storage)(nil)
 )
 
 // errGrant builds the invalid_grant the token endpoint answers.
@@ -107,17 +105,11 @@ func hashToken(s string) []byte {
 
 // --- clients
 
-// GetClientByClientID returns a configured client. It also records the
-// client's ID token algorithm for this request: op asks for the signing
-// key without saying which client it signs for, and every token flow looks
-// the client up first.
+// GetClientByClientID returns a configured client.
 func (s *Storage) GetClientByClientID(ctx context.Context, clientID string) (op.Client, error) {
 	c, ok := s.clients[clientID]
 	if !ok {
 		return nil, oidc.ErrInvalidClient().WithDescription("client_id %q is not registered", clientID)
-	}
-	if st := stateFrom(ctx); st != nil {
-		st.alg = c.alg
 	}
 	return c, nil
 }
@@ -133,7 +125,7 @@ func (s *Storage) AuthorizeClientIDSecret(ctx context.Context, clientID, secret 
 				slog.ErrorContext(ctx, "count failed client authentication", "error", err)
 			}
 		}
-		return errors.New("invalid client credentials")
+		return oidc.ErrInvalidClient().WithDescription("client authentication failed")
 	}
 	return nil
 }
@@ -162,9 +154,17 @@ func (s *Storage) ClientCredentialsTokenRequest(ctx context.Context, clientID st
 
 // --- authorization requests and codes
 
-// CreateAuthRequest stores a validated authorization request. userID is the
-// subject of a valid id_token_hint.
-func (s *Storage) CreateAuthRequest(ctx context.Context, req *oidc.AuthRequest, userID string) (op.AuthRequest, error) {
+// CreateAuthRequest is op's way to store an authorization request, which
+// this provider does not take: Provider.Authorize stores each one bound to
+// its browser (createAuthRequest).
+func (s *Storage) CreateAuthRequest(context.Context, *oidc.AuthRequest, string) (op.AuthRequest, error) {
+	return nil, errors.New("authorization requests are created by Provider.Authorize")
+}
+
+// createAuthRequest stores a validated authorization request, bound to
+// the browser whose binding hash is given. userID is the subject of a
+// valid id_token_hint.
+func (s *Storage) createAuthRequest(ctx context.Context, req *oidc.AuthRequest, userID string, binding []byte) (*store.AuthRequest, error) {
 	if ok, wait := s.authorizeLimit.Allow(clientip.FromContext(ctx)); !ok {
 		// RFC 6749 section 4.1.2.1: the client may retry later.
 		return nil, &oidc.Error{ErrorType: "temporarily_unavailable",
@@ -185,7 +185,7 @@ func (s *Storage) CreateAuthRequest(ctx context.Context, req *oidc.AuthRequest, 
 		Prompt:              req.Prompt,
 		LoginHint:           req.LoginHint,
 		HintSubject:         userID,
-		BrowserBinding:      requestInfoFrom(ctx).binding,
+		BrowserBinding:      binding,
 		CreatedAt:           now,
 		ExpiresAt:           now.Add(s.tokens.AuthRequestLifetime.D()),
 	}
@@ -204,52 +204,50 @@ func (s *Storage) CreateAuthRequest(ctx context.Context, req *oidc.AuthRequest, 
 		return nil, fmt.Errorf("save auth request: %w", err)
 	}
 	s.metrics.Created("auth_request")
-	return authRequest{AuthRequest: ar}, nil
+	return ar, nil
 }
 
 // AuthRequestByID returns an unexpired authorization request.
 func (s *Storage) AuthRequestByID(ctx context.Context, id string) (op.AuthRequest, error) {
+	return s.authRequest(ctx, id)
+}
+
+// authRequest returns an unexpired authorization request.
+func (s *Storage) authRequest(ctx context.Context, id string) (authRequest, error) {
 	ar, err := s.store.AuthRequestByID(ctx, id)
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, oidc.ErrInvalidRequestRedirectURI().WithDescription(descUnknown)
+		return authRequest{}, oidc.ErrInvalidRequestRedirectURI().WithDescription(descUnknown)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("load auth request: %w", err)
+		return authRequest{}, fmt.Errorf("load auth request: %w", err)
 	}
 	if !s.now().Before(ar.ExpiresAt) {
-		return nil, oidc.ErrInvalidRequestRedirectURI().WithDescription(descExpired)
+		return authRequest{}, oidc.ErrInvalidRequestRedirectURI().WithDescription(descExpired)
 	}
 	return authRequest{AuthRequest: ar}, nil
 }
 
-// AuthRequestByCode finds the request a code was issued for. A code seen
-// again after redemption is a replay: once op has checked that its own
-// client presents it, everything it issued is revoked (RFC 6749 section
-// 4.1.2) and the request fails (see codeReplayed).
+// AuthRequestByCode finds the request a code was issued for.
 func (s *Storage) AuthRequestByCode(ctx context.Context, code string) (op.AuthRequest, error) {
+	return s.authRequestByCode(ctx, code)
+}
+
+// authRequestByCode finds the request a code was issued for, redeemed or
+// not: a code seen again after redemption is a replay, which the token
+// step answers once it has authenticated the code's own client
+// (server.CodeExchange).
+func (s *Storage) authRequestByCode(ctx context.Context, code string) (authRequest, error) {
 	ar, err := s.store.AuthRequestByCodeHash(ctx, hashToken(code))
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, errors.New("unknown code")
+		return authRequest{}, errGrant("unknown code")
 	}
 	if err != nil {
-		return nil, fmt.Errorf("load code: %w", err)
+		return authRequest{}, fmt.Errorf("load code: %w", err)
 	}
-	if ar.ConsumedAt != nil {
-		// Revoked at the token step, once op has authenticated the client.
-		return authRequest{AuthRequest: ar, replayed: true}, nil
-	}
-	if !s.now().Before(ar.CodeExpiresAt) {
-		return nil, errors.New("code expired")
+	if ar.ConsumedAt == nil && !s.now().Before(ar.CodeExpiresAt) {
+		return authRequest{}, errGrant("code expired")
 	}
 	return authRequest{AuthRequest: ar}, nil
-}
-
-// codeReplayed ends a token request for a code redeemed before: op has
-// authenticated the client and checked it is the code's own, so what the
-// code issued is revoked.
-func (s *Storage) codeReplayed(ctx context.Context, r authRequest) error {
-	s.revokeCodeGrant(ctx, r.AuthRequest)
-	return errGrant("code already used")
 }
 
 // revokeCodeGrant revokes the tokens a redeemed code issued.
@@ -328,9 +326,6 @@ func (s *Storage) CreateAccessToken(ctx context.Context, request op.TokenRequest
 	grant := string(oidc.GrantTypeCode)
 	switch r := request.(type) {
 	case authRequest:
-		if r.replayed {
-			return "", time.Time{}, s.codeReplayed(ctx, r)
-		}
 		if _, err := s.activeUser(ctx, r.Subject); err != nil {
 			return "", time.Time{}, err
 		}
@@ -369,9 +364,6 @@ func (s *Storage) signedInTo(ctx context.Context, r authRequest) {
 func (s *Storage) CreateAccessAndRefreshTokens(ctx context.Context, request op.TokenRequest, currentRefreshToken string) (string, string, time.Time, error) {
 	switch r := request.(type) {
 	case authRequest:
-		if r.replayed {
-			return "", "", time.Time{}, s.codeReplayed(ctx, r)
-		}
 		if _, err := s.activeUser(ctx, r.Subject); err != nil {
 			return "", "", time.Time{}, err
 		}
@@ -709,14 +701,10 @@ func (s *Storage) ValidateJWTProfileScopes(context.Context, string, []string) ([
 
 // --- keys
 
-// SigningKey returns the active key for the algorithm of the client this
-// request is for (see GetClientByClientID), else the default.
-func (s *Storage) SigningKey(ctx context.Context) (op.SigningKey, error) {
-	alg := s.alg
-	if st := stateFrom(ctx); st != nil && st.alg != "" {
-		alg = st.alg
-	}
-	return s.keys.Signing(alg)
+// SigningKey returns the active key of the default algorithm. A client's
+// tokens are signed with its own algorithm (server.tokens).
+func (s *Storage) SigningKey(context.Context) (op.SigningKey, error) {
+	return s.keys.Signing(s.alg)
 }
 
 // SignatureAlgorithms lists the algorithms ID tokens may be signed with.
@@ -736,54 +724,11 @@ func (s *Storage) KeySet(context.Context) ([]op.Key, error) {
 
 // --- sessions
 
-// TerminateSession is superseded by TerminateSessionFromRequest.
-func (s *Storage) TerminateSession(ctx context.Context, userID, clientID string) error {
-	return errors.New("use TerminateSessionFromRequest")
-}
-
-// TerminateSessionFromRequest handles RP-initiated logout. With a valid
-// id_token_hint for the member signed in here, the browser session ends at
-// once and the browser goes to the validated post_logout_redirect_uri.
-// Without a hint (or for another member) nothing ends yet: the browser is
-// sent to a page that asks the member to confirm (RP-Initiated Logout
-// section 2, and a logout CSRF guard).
-func (s *Storage) TerminateSessionFromRequest(ctx context.Context, req *op.EndSessionRequest) (string, error) {
-	cur := session.FromContext(ctx)
-	if cur == nil {
-		return req.RedirectURI, nil
-	}
-	if req.IDTokenHintClaims == nil || req.UserID != cur.User.ID {
-		return s.logoutURL(req.RedirectURI), nil
-	}
-	if err := s.store.DeleteSession(ctx, cur.Session.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
-		return "", fmt.Errorf("end session: %w", err)
-	}
-	if st := stateFrom(ctx); st != nil {
-		st.sessionEnded = true
-	}
-	return req.RedirectURI, nil
+// TerminateSession is op's way to end a session, which this provider does
+// not take: server.EndSession ends the browser's own session.
+func (s *Storage) TerminateSession(context.Context, string, string) error {
+	return errors.New("sessions are ended by server.EndSession")
 }
 
 // Health reports whether the store answers.
 func (s *Storage) Health(ctx context.Context) error { return s.store.Ping(ctx) }
-
-// --- per-request state
-
-// requestState carries what a request learns along the way through op,
-// which passes only a context between our storage calls.
-type requestState struct {
-	alg          jose.SignatureAlgorithm
-	sessionEnded bool
-}
-
-type stateKey struct{}
-
-func withState(ctx context.Context) (context.Context, *requestState) {
-	st := &requestState{}
-	return context.WithValue(ctx, stateKey{}, st), st
-}
-
-func stateFrom(ctx context.Context) *requestState {
-	st, _ := ctx.Value(stateKey{}).(*requestState)
-	return st
-}

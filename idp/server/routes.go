@@ -1,10 +1,8 @@
 package server
 
 import (
-	"bytes"
 	"crypto/rand"
 	"encoding/base64"
-	"encoding/json"
 	"fmt"
 	"io/fs"
 	"log/slog"
@@ -86,20 +84,20 @@ func (s *Server) routes(sessions *session.Manager, render *web.Renderer, p *oidc
 	// Back-channel endpoints: op's router (CORS, issuer), never cached.
 	api := gated.Group("", noStore)
 	for _, path := range []string{oidcop.PathToken, oidcop.PathIntrospect, oidcop.PathRevoke} {
-		api.POST(path, gin.WrapF(p.Backchannel))
-		api.OPTIONS(path, gin.WrapF(p.Backchannel))
+		api.POST(path, gin.WrapF(p.API))
+		api.OPTIONS(path, gin.WrapF(p.API))
 	}
 	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodOptions} {
-		api.Handle(m, oidcop.PathUserinfo, gin.WrapF(p.Userinfo))
+		api.Handle(m, oidcop.PathUserinfo, gin.WrapF(p.API))
 	}
 
 	// Browser endpoints: they see the sign-in session.
 	browser := gated.Group("", loadSession(sessions, render))
 	for _, m := range []string{http.MethodGet, http.MethodPost} {
-		browser.Handle(m, oidcop.PathAuthorize, errorPage(render, p.Authorize))
-		browser.Handle(m, oidcop.PathEndSession, errorPage(render, p.EndSession))
+		browser.Handle(m, oidcop.PathAuthorize, gin.WrapF(p.Authorize))
+		browser.Handle(m, oidcop.PathEndSession, gin.WrapF(p.EndSession))
 	}
-	browser.GET(oidcop.PathCallback, errorPage(render, p.Callback))
+	browser.GET(oidcop.PathCallback, gin.WrapF(p.Callback))
 	lh.Register(browser)
 	ah.Register(browser)
 	adm.Register(browser)
@@ -253,24 +251,18 @@ func loadSession(sessions *session.Manager, render *web.Renderer) gin.HandlerFun
 	}
 }
 
-// errorPage serves a browser-facing protocol endpoint and replaces op's
-// bare error answers (plain text or JSON, 4xx/5xx) with the error page.
-// Redirects, including error redirects to the client, pass through.
-func errorPage(render *web.Renderer, h http.HandlerFunc) gin.HandlerFunc {
-	return func(c *gin.Context) {
-		ew := &errorCapture{ResponseWriter: c.Writer}
-		h(ew, c.Request)
-		if ew.status < 400 {
-			return
-		}
-		kind, desc := parseOAuthError(ew.body.Bytes())
-		f := web.Failure{Status: ew.status, Code: strings.ToUpper(strings.ReplaceAll(kind, "_", "-")),
+// requestErrorPage shows a sign-in request the provider refused and
+// cannot send back to its client: why, in the member's language, with the
+// protocol's own English in the details.
+func requestErrorPage(render *web.Renderer) func(http.ResponseWriter, *http.Request, int, string, string) {
+	return func(w http.ResponseWriter, r *http.Request, status int, kind, desc string) {
+		f := web.Failure{Status: status, Code: strings.ToUpper(strings.ReplaceAll(kind, "_", "-")),
 			Title: "error.request.title", Detail: desc, Hint: "error.request.hint"}
 		f.Message = requestMessage(kind, desc)
-		if ew.status >= 500 {
+		if status >= 500 {
 			f.Title, f.Hint = web.FailServer.Title, web.FailServer.Hint
 		}
-		render.Error(c.Writer, c.Request, f)
+		render.Error(w, r, f)
 	}
 }
 
@@ -293,57 +285,4 @@ func requestMessage(kind, desc string) string {
 		return "error.request.denied"
 	}
 	return "error.request.invalid"
-}
-
-// errorCapture passes successful responses through and holds back error
-// bodies so they can be rendered as a page.
-type errorCapture struct {
-	gin.ResponseWriter
-	status int
-	body   bytes.Buffer
-}
-
-func (e *errorCapture) WriteHeader(code int) {
-	if e.status != 0 {
-		return
-	}
-	e.status = code
-	if code < 400 {
-		e.ResponseWriter.WriteHeader(code)
-	}
-}
-
-func (e *errorCapture) Write(b []byte) (int, error) {
-	if e.status == 0 {
-		e.WriteHeader(http.StatusOK)
-	}
-	if e.status >= 400 {
-		if e.body.Len() < 4096 {
-			e.body.Write(b)
-		}
-		return len(b), nil
-	}
-	return e.ResponseWriter.Write(b)
-}
-
-// parseOAuthError reads op's error body: JSON {"error", "error_description"}
-// or a plain text message. The description is the protocol library's
-// English, shown as it is; "" when there is none a member should read.
-func parseOAuthError(body []byte) (kind, description string) {
-	var e struct {
-		Error       string `json:"error"`
-		Description string `json:"error_description"`
-	}
-	if json.Unmarshal(body, &e) == nil && e.Error != "" {
-		if e.Description == "" {
-			e.Description = strings.ReplaceAll(e.Error, "_", " ")
-		}
-		return e.Error, e.Description
-	}
-	msg := strings.TrimSpace(string(body))
-	// op sometimes answers with a Go error's text; members get a sentence.
-	if msg == "" || strings.Contains(msg, "ErrorType=") || strings.Contains(msg, "Parent=") || strings.Contains(msg, "schema:") {
-		msg = ""
-	}
-	return "invalid_request", msg
 }

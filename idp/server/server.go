@@ -210,7 +210,8 @@ func New(ctx context.Context, cfg config.Config, st store.Store, o Options) (*Se
 		LogoutURL: func(target string) string {
 			return "/logout?" + url.Values{"target": {target}, "sig": {csrf.SignTarget(target)}}.Encode()
 		},
-		ClearSessionCookie: sessions.ClearCookie,
+		ClearSessionCookie: sessions.ExpiredCookie,
+		ErrorPage:          requestErrorPage(render),
 		Available:          avail.Up,
 		BrowserBinding: func(w http.ResponseWriter, r *http.Request) []byte {
 			csrf.Token(w, r) // sets the cookie if the browser has none yet

@@ -160,9 +160,15 @@ func (m *Manager) End(ctx context.Context, w http.ResponseWriter, r *http.Reques
 
 // ClearCookie tells the browser to drop the session cookie.
 func (m *Manager) ClearCookie(w http.ResponseWriter) {
+	http.SetCookie(w, m.ExpiredCookie())
+}
+
+// ExpiredCookie is the cookie that makes the browser drop its session
+// cookie.
+func (m *Manager) ExpiredCookie() *http.Cookie {
 	c := m.newCookie("", time.Unix(0, 0))
 	c.MaxAge = -1
-	http.SetCookie(w, c)
+	return c
 }
 
 func (m *Manager) newCookie(value string, expires time.Time) *http.Cookie {
