@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"slices"
@@ -16,6 +17,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/communityidp/idp/config"
+	"github.com/communityidp/idp/idp/formclient"
 	"github.com/communityidp/idp/idp/passkey/softauthn"
 	"github.com/communityidp/idp/idp/store"
 )
@@ -51,20 +53,28 @@ func jsonString(raw json.RawMessage) string {
 func csrfOf(p *page) string { return inputValue(p, "csrf_token") }
 
 // addPasskeyHTTP adds a passkey with a software authenticator, as the
-// Settings page script would, for a signed-in browser.
+// Settings page script would, for a signed-in browser: the status and
+// answer of the step that refused it, or 200.
 func (b *browser) addPasskeyHTTP(a *softauthn.Authenticator) (int, map[string]json.RawMessage) {
 	b.t.Helper()
 	settings := b.Get(b.p.URL + "/settings/passkeys")
-	csrf := csrfOf(settings.page)
-	st, begin := b.postJSON("/webauthn/register/begin", csrf, map[string]any{})
-	if st != 200 {
-		return st, begin
-	}
-	answer, err := a.Create(begin["publicKey"])
-	if err != nil {
+	_, err := a.Register(b, csrfOf(settings.page), "")
+	var refused *formclient.Refused
+	switch {
+	case errors.As(err, &refused):
+		out := map[string]json.RawMessage{}
+		json.Unmarshal(refused.Body, &out)
+		return refused.Status, out
+	case err != nil:
 		b.t.Fatal(err)
 	}
-	return b.postJSON("/webauthn/register/finish", csrf, map[string]any{"ceremony": jsonString(begin["ceremony"]), "credential": json.RawMessage(answer)})
+	return http.StatusOK, nil
+}
+
+// PostJSON makes the browser a softauthn.Poster: it calls a JSON endpoint
+// as the page script does.
+func (b *browser) PostJSON(path, csrf string, body, out any) error {
+	return formclient.PostJSON(b.client, b.p.URL, path, csrf, body, out)
 }
 
 func signInPage(t *testing.T, b *browser, p *provider, login, pw string) {

@@ -296,7 +296,7 @@ func collapse(s string) string { return strings.Join(strings.Fields(s), " ") }
 
 // PostJSON calls a JSON endpoint at origin+path the way the provider's
 // page script does: same origin, the page's CSRF token in X-CSRF-Token.
-// A status other than 200 is an error naming the provider's code and
+// A status other than 200 is a *Refused naming the provider's code and
 // message; out receives the answer.
 func PostJSON(client *http.Client, origin, path, csrf string, body, out any) error {
 	raw, err := json.Marshal(body)
@@ -320,12 +320,27 @@ func PostJSON(client *http.Client, origin, path, csrf string, body, out any) err
 		return fmt.Errorf("POST %s: read the answer: %w", path, err)
 	}
 	if resp.StatusCode != http.StatusOK {
+		r := &Refused{Path: path, Status: resp.StatusCode, Body: data}
 		var e struct{ Error, Message string }
 		_ = json.Unmarshal(data, &e)
-		return fmt.Errorf("POST %s answered %d %s: %s", path, resp.StatusCode, e.Error, e.Message)
+		r.Code, r.Message = e.Error, e.Message
+		return r
 	}
 	if err := json.Unmarshal(data, out); err != nil {
 		return fmt.Errorf("POST %s: %w", path, err)
 	}
 	return nil
+}
+
+// Refused is a JSON endpoint's answer other than 200: its status, the
+// provider's error code and message, and the whole body.
+type Refused struct {
+	Path          string
+	Status        int
+	Code, Message string
+	Body          []byte
+}
+
+func (r *Refused) Error() string {
+	return fmt.Sprintf("POST %s answered %d %s: %s", r.Path, r.Status, r.Code, r.Message)
 }
