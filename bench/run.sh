@@ -29,6 +29,10 @@ listen: 127.0.0.1:$PORT
 database: {driver: sqlite, dsn: $work/idp.db}
 log: {level: error}
 passkeys: {rollout: everyone}
+# The load tool is one address doing what a whole community does: the
+# per-address rates (identifier step, authorization requests, ceremonies)
+# would turn it away within a second.
+throttle: {identifier_per_minute: 0, authorize_per_minute: 0, ceremony_per_minute: 0}
 clients:
   - id: bench-site
     name: Bench Site

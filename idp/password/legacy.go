@@ -83,6 +83,7 @@ func verifyLegacy(hash, password string) (bool, error) {
 	case SchemeArgon2i:
 		p, salt, key, _ := parseArgon2i(hash)
 		got := argon2.Key([]byte(password), salt, p.Time, p.Memory, p.Threads, uint32(len(key)))
+		reclaim()
 		return subtle.ConstantTimeCompare(got, key) == 1, nil
 	}
 	return false, fmt.Errorf("%w: %s", ErrMalformedHash, scheme)
