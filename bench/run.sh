@@ -15,11 +15,12 @@ cd "$(dirname "$0")/.."
 DURATION=${DURATION:-10s}
 PORT=${PORT:-19400}
 work=$(mktemp -d)
-trap 'kill "${pid:-0}" 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$work"' EXIT
+trap 'kill "${pid:-0}" "${floor_pid:-0}" 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$work"' EXIT
 
 echo "== build"
 CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$work/idp" ./cmd/idp
 go build -o "$work/load" ./bench/load
+go build -o "$work/floor" ./bench/floor
 printf 'binary: %s MB (static, stripped)\n' "$(du -m "$work/idp" | cut -f1)"
 
 secret=$(head -c 32 /dev/urandom | base64 | tr -d '/+=')
@@ -87,7 +88,15 @@ echo "== cost floors"
 go test ./idp/keys ./idp/password ./idp/passkey -run '^$' -bench 'SignFloor|Verify$|VerifyFloor' -benchtime 40x | grep '^Benchmark'
 
 echo "== load (each scenario $DURATION)"
-load -scenarios discovery,jwks -workers 32
+# The floor for the public documents: the same bytes from plain net/http,
+# measured in the same run, interleaved (the VM's speed drifts).
+"$work/floor" -from "http://localhost:$PORT" -listen "127.0.0.1:$((PORT + 1))" &
+floor_pid=$!
+sleep 0.5
+for _ in 1 2 3; do
+  load -scenarios discovery,discovery-floor,jwks,jwks-floor -workers 32 -floor "http://127.0.0.1:$((PORT + 1))"
+done
+kill "$floor_pid"
 load -scenarios authcode-password -workers 8
 load -scenarios authcode-password -workers 32
 load -scenarios authcode-passkey -workers 8

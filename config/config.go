@@ -426,6 +426,10 @@ type Log struct {
 	Level string `yaml:"level"`
 	// Format is text or json.
 	Format string `yaml:"format"`
+	// PublicRequests is the level of the access-log lines of the
+	// discovery document and the key set, which clients fetch often:
+	// debug (the default) or info.
+	PublicRequests string `yaml:"public_requests"`
 }
 
 // Default returns the development configuration used when no file is
@@ -478,6 +482,6 @@ func Default() Config {
 		UI:    UI{DefaultLanguage: "en"},
 		Admin: Admin{RecoveryLinkLifetime: Duration(30 * time.Minute), PasskeyFailureAlert: 0.25, OriginErrorAlert: 3},
 		Audit: Audit{Retention: Duration(365 * 24 * time.Hour)},
-		Log:   Log{Level: "info", Format: "text"},
+		Log:   Log{Level: "info", Format: "text", PublicRequests: "debug"},
 	}
 }

@@ -156,6 +156,11 @@ func (c *Config) Validate() error {
 	default:
 		p.add("log.format", fmt.Sprintf("%q is not one of text, json", c.Log.Format))
 	}
+	switch c.Log.PublicRequests {
+	case "debug", "info":
+	default:
+		p.add("log.public_requests", fmt.Sprintf("%q is not one of debug, info", c.Log.PublicRequests))
+	}
 
 	seen := map[string]int{}
 	for i := range c.Clients {

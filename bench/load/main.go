@@ -33,9 +33,14 @@ type options struct {
 	workers                                     int
 	duration                                    time.Duration
 	pid                                         int
+	// floor serves the same documents from plain net/http (bench/floor).
+	floor string
 }
 
 var allScenarios = []string{"discovery", "jwks", "authcode-password", "authcode-passkey", "refresh", "userinfo", "introspect"}
+
+// floorScenarios fetch the documents from -floor instead of the provider.
+var floorScenarios = []string{"discovery-floor", "jwks-floor"}
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
@@ -103,6 +108,7 @@ func parseFlags(args []string) (options, error) {
 	fs.IntVar(&o.workers, "workers", 8, "concurrent workers")
 	fs.DurationVar(&o.duration, "duration", 10*time.Second, "how long each scenario runs")
 	fs.IntVar(&o.pid, "pid", 0, "the provider's process ID, to report its memory (RSS) idle and at peak")
+	fs.StringVar(&o.floor, "floor", "", "a plain net/http server of the same documents (bench/floor), for discovery-floor and jwks-floor")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -120,7 +126,7 @@ func parseFlags(args []string) (options, error) {
 	} else {
 		for _, s := range strings.Split(scenarios, ",") {
 			s = strings.TrimSpace(s)
-			if !contains(allScenarios, s) {
+			if !contains(allScenarios, s) && !(o.floor != "" && contains(floorScenarios, s)) {
 				return o, fmt.Errorf("-scenarios: unknown scenario %q (have %s)", s, strings.Join(allScenarios, ", "))
 			}
 			o.scenarios = append(o.scenarios, s)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"os"
@@ -89,14 +90,22 @@ func runScenario(ctx context.Context, t *target, o options, name string) (result
 	ops := make([]func(context.Context) error, o.workers)
 	accountFor := func(w int) *account { return &o.accounts[w%len(o.accounts)] }
 	switch name {
-	case "discovery":
+	case "discovery", "jwks", "discovery-floor", "jwks-floor":
 		u := strings.TrimSuffix(o.issuer, "/") + "/.well-known/openid-configuration"
+		switch name {
+		case "jwks":
+			u = t.endpoints.jwks
+		case "discovery-floor", "jwks-floor":
+			if o.floor == "" {
+				return result{}, errors.New("needs -floor")
+			}
+			u = strings.TrimSuffix(o.floor, "/") + "/.well-known/openid-configuration"
+			if name == "jwks-floor" {
+				u = strings.TrimSuffix(o.floor, "/") + "/keys"
+			}
+		}
 		for w := range ops {
 			ops[w] = func(ctx context.Context) error { return t.fetch(ctx, u) }
-		}
-	case "jwks":
-		for w := range ops {
-			ops[w] = func(ctx context.Context) error { return t.fetch(ctx, t.endpoints.jwks) }
 		}
 	case "authcode-password", "authcode-passkey":
 		passkey := name == "authcode-passkey"

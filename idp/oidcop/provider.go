@@ -239,20 +239,32 @@ func (p *Provider) Discovery() http.Handler {
 // JWKS serves the cached key set (with CORS), with an ETag that changes
 // on rotation.
 func (p *Provider) JWKS() http.Handler {
+	var tagged atomic.Pointer[etagged]
 	return p.cors.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, _ := p.keys.JWKS()
-		// The ETag is derived from the content, so every replica agrees.
-		sum := sha256.Sum256(body)
-		etag := `"` + base64.RawURLEncoding.EncodeToString(sum[:12]) + `"`
+		body, version := p.keys.JWKS()
+		t := tagged.Load()
+		if t == nil || t.version != version {
+			// The ETag is derived from the content, so every replica
+			// agrees; computed once per key set, not per request.
+			sum := sha256.Sum256(body)
+			t = &etagged{version: version, etag: `"` + base64.RawURLEncoding.EncodeToString(sum[:12]) + `"`}
+			tagged.Store(t)
+		}
 		w.Header().Set("Content-Type", "application/json")
 		w.Header().Set("Cache-Control", "public, max-age=120")
-		w.Header().Set("ETag", etag)
-		if r.Header.Get("If-None-Match") == etag {
+		w.Header().Set("ETag", t.etag)
+		if r.Header.Get("If-None-Match") == t.etag {
 			w.WriteHeader(http.StatusNotModified)
 			return
 		}
 		_, _ = w.Write(body)
 	}))
+}
+
+// etagged is the ETag of one version of the key set.
+type etagged struct {
+	version uint64
+	etag    string
 }
 
 // CallbackURL is where the login UI sends the browser when a sign-in is done.

@@ -36,7 +36,8 @@ func (s *Server) routes(sessions *session.Manager, render *web.Renderer, p *oidc
 	// gin's own forwarded-header handling stays off: clientIP decides,
 	// from the configured trusted proxies, and every part reads its answer.
 	_ = g.SetTrustedProxies(nil)
-	g.Use(clientIP(s.proxies), requestID, accessLog(s.metrics), recovery(render),
+	g.Use(newPublicDocuments(p, s.metrics, strings.HasPrefix(s.cfg.Issuer, "https://"), logLevel(s.cfg.Log.PublicRequests)),
+		clientIP(s.proxies), requestID, accessLog(s.metrics), recovery(render),
 		securityHeaders(strings.HasPrefix(s.cfg.Issuer, "https://"), s.brand.imgSrc), limitBody, checkInput(render), chooseLanguage(render))
 
 	// Probes.
@@ -53,7 +54,9 @@ func (s *Server) routes(sessions *session.Manager, render *web.Renderer, p *oidc
 
 	s.brand.register(g)
 
-	// Public protocol endpoints, answered from memory.
+	// Public protocol endpoints, answered from memory. GET and OPTIONS
+	// are served by the first middleware (publicDocuments), ahead of the
+	// rest of the chain; these routes answer the other methods.
 	for _, m := range []string{http.MethodGet, http.MethodOptions} {
 		g.Handle(m, oidcop.PathDiscovery, gin.WrapH(p.Discovery()))
 		g.Handle(m, oidcop.PathJWKS, gin.WrapH(p.JWKS()))
@@ -204,21 +207,33 @@ func securityHeaders(https bool, imgSrc string) gin.HandlerFunc {
 	if imgSrc != "" {
 		img += " " + imgSrc // branding.logo_url
 	}
+	common := commonHeaders(https)
 	return func(c *gin.Context) {
 		nonce := randomString(16)
 		c.Request = c.Request.WithContext(web.WithNonce(c.Request.Context(), nonce))
 		h := c.Writer.Header()
+		for k, v := range common {
+			h[k] = v
+		}
 		h.Set("Content-Security-Policy", "default-src 'none'; script-src 'self' 'nonce-"+nonce+"'; style-src 'self'; "+
 			"img-src "+img+"; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'")
-		h.Set("X-Content-Type-Options", "nosniff")
-		h.Set("X-Frame-Options", "DENY")
-		h.Set("Referrer-Policy", "no-referrer")
-		h.Set("Cross-Origin-Opener-Policy", "same-origin")
-		if https {
-			h.Set("Strict-Transport-Security", "max-age=31536000")
-		}
 		c.Next()
 	}
+}
+
+// commonHeaders are the security headers of every answer but its CSP:
+// no sniffing, no framing, no referrer, its own browsing context, and
+// HSTS behind an https issuer.
+func commonHeaders(https bool) http.Header {
+	h := http.Header{}
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("Referrer-Policy", "no-referrer")
+	h.Set("Cross-Origin-Opener-Policy", "same-origin")
+	if https {
+		h.Set("Strict-Transport-Security", "max-age=31536000")
+	}
+	return h
 }
 
 // limitBody caps request bodies; a larger one fails to parse with a 4xx.
