@@ -992,3 +992,26 @@ func ClipUTF8(s string, n int) string {
 	}
 	return s[:n]
 }
+
+// Explainer is implemented by both stores: they name the statements they
+// run and say how the database runs each one. The query-plan tests use it
+// to check that no statement of the sign-in, token and refresh paths
+// reads a whole table.
+type Explainer interface {
+	// TraceQueries calls fn with the text of every statement the store
+	// runs from now on (nil stops). fn must be quick and safe for
+	// concurrent use.
+	TraceQueries(fn func(query string))
+	// Explain returns the database's plan for query, as it would run it
+	// with any arguments.
+	Explain(ctx context.Context, query string) (Plan, error)
+}
+
+// Plan is how the database runs one statement.
+type Plan struct {
+	// Text is the database's own account: EXPLAIN QUERY PLAN (SQLite) or
+	// EXPLAIN of the generic plan (PostgreSQL).
+	Text string
+	// Scans names the tables the statement reads in full.
+	Scans []string
+}

@@ -31,7 +31,8 @@ const (
 
 // Store is a store.Store on a PostgreSQL database.
 type Store struct {
-	pool *pgxpool.Pool
+	pool   *pgxpool.Pool
+	tracer *tracer
 }
 
 var _ store.Store = (*Store)(nil)
@@ -44,6 +45,8 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open postgres database: %w", err)
 	}
+	t := &tracer{}
+	cfg.ConnConfig.Tracer = t
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("open postgres database %s: %w", describe(cfg), err)
@@ -52,7 +55,7 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 		pool.Close()
 		return nil, fmt.Errorf("open postgres database %s: cannot connect: %w", describe(cfg), err)
 	}
-	return &Store{pool: pool}, nil
+	return &Store{pool: pool, tracer: t}, nil
 }
 
 // poolConfig parses dsn and fills in the defaults it leaves open.

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 )
 
 // maxCached bounds the statement cache: the store's queries are constants,
@@ -20,6 +21,15 @@ type db struct {
 	*sql.DB
 	mu    sync.RWMutex
 	stmts map[string]*sql.Stmt
+	// trace, when set, hears every statement's text (Store.TraceQueries).
+	trace atomic.Pointer[func(string)]
+}
+
+// traced tells the trace hook about q.
+func (d *db) traced(q string) {
+	if fn := d.trace.Load(); fn != nil && *fn != nil {
+		(*fn)(q)
+	}
 }
 
 func newDB(d *sql.DB) *db { return &db{DB: d, stmts: map[string]*sql.Stmt{}} }
@@ -38,6 +48,7 @@ func (d *db) cached(q string) *sql.Stmt {
 // It takes a connection from the pool, so it must not be called while a
 // transaction holds the writer's only one.
 func (d *db) stmt(ctx context.Context, q string) *sql.Stmt {
+	d.traced(q)
 	if st := d.cached(q); st != nil {
 		return st
 	}
@@ -116,6 +127,7 @@ type txn struct {
 }
 
 func (t *txn) stmt(q string) *sql.Stmt {
+	t.db.traced(q)
 	st := t.db.cached(q)
 	if st == nil && !slices.Contains(t.missed, q) {
 		// Once each: an import runs the same few queries for every record.

@@ -30,6 +30,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		fn   func(t *testing.T, s store.Store)
 	}{
 		{"CreateAndGetUser", testCreateAndGetUser},
+		{"ExplainFindsScans", testExplainFindsScans},
 		{"DuplicateUsername", testDuplicateUsername},
 		{"DuplicateEmail", testDuplicateEmail},
 		{"UsersWithoutEmail", testUsersWithoutEmail},

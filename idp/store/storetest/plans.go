@@ -1,0 +1,56 @@
+package storetest
+
+import (
+	"context"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/communityidp/idp/idp/store"
+)
+
+// testExplainFindsScans: the query-plan tests (e2e TestQueryPlans) rely
+// on Explain naming a table read in full, and only then.
+func testExplainFindsScans(t *testing.T, s store.Store) {
+	ex, ok := s.(store.Explainer)
+	if !ok {
+		t.Fatalf("%T does not explain its queries", s)
+	}
+	ctx := context.Background()
+	var traced []string
+	ex.TraceQueries(func(q string) { traced = append(traced, q) })
+	if _, err := s.UserByID(ctx, "nobody"); err == nil {
+		t.Fatal("found nobody")
+	}
+	ex.TraceQueries(nil)
+	if _, err := s.CountUsers(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if len(traced) != 1 || !strings.Contains(traced[0], "FROM users WHERE id =") {
+		t.Fatalf("traced %q, want the one lookup of a user", traced)
+	}
+	param := "?" // the dialect's, as the store writes it
+	if strings.Contains(traced[0], "$1") {
+		param = "$1"
+	}
+	cases := map[string]bool{
+		"SELECT id FROM users WHERE name = " + param:       true, // no index on name
+		"SELECT id FROM users WHERE id = " + param:         false,
+		"SELECT id FROM passkeys WHERE user_id = " + param: false,
+	}
+	if param == "?" {
+		// SQLite: a list argument read by a table-valued function (as the
+		// outbox claim does) is no table.
+		cases["SELECT id FROM users WHERE id IN (SELECT value FROM json_each(?))"] = false
+	}
+	for q, scans := range cases {
+		p, err := ex.Explain(ctx, q)
+		if err != nil {
+			t.Fatalf("explain %s: %v", q, err)
+		}
+		table := strings.Fields(q)[3]
+		if got := slices.Contains(p.Scans, table); got != scans {
+			t.Errorf("%s: scans %v, want a scan of %s: %v\n%s", q, p.Scans, table, scans, p.Text)
+		}
+	}
+}
