@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/communityidp/idp/idp/store"
 	"github.com/communityidp/idp/idp/store/internal/codec"
 )
@@ -87,19 +89,21 @@ func (s *Store) ListAudit(ctx context.Context, f store.AuditFilter) ([]store.Aud
 
 // CountAudit counts events at or after since of the given kinds, grouped
 // and ordered (in byte order, as SQLite) by kind, method, result, code and
-// device.
+// device: whole hours from the hourly counts, the part of an hour before
+// them event by event.
 func (s *Store) CountAudit(ctx context.Context, since time.Time, kinds []string) ([]store.AuditCount, error) {
-	var c conds
-	if !since.IsZero() {
-		c.add(`at >= ?`, since.Unix())
-	}
+	kindIn := ""
+	args := []any{codec.HourFrom(since), since.Unix()}
 	if len(kinds) > 0 {
-		c.add(`kind = ANY(?)`, kinds)
+		kindIn = ` AND kind = ANY($3)`
+		args = append(args, kinds)
 	}
-	counts, err := queryAll(ctx, s.pool, codec.ScanAuditCount, `SELECT kind, method, result, code, device, COUNT(*) FROM audit_events`+
-		c.clause()+` GROUP BY kind, method, result, code, device
-		ORDER BY kind COLLATE "C", method COLLATE "C", result COLLATE "C", code COLLATE "C", device COLLATE "C"`,
-		c.args...)
+	counts, err := queryAll(ctx, s.pool, codec.ScanAuditCount, `SELECT kind, method, result, code, device, SUM(n)::bigint FROM (
+		SELECT kind, method, result, code, device, n FROM audit_hourly WHERE hour >= $1`+kindIn+`
+		UNION ALL
+		SELECT kind, method, result, code, device, 1 FROM audit_events WHERE at >= $2 AND at < $1`+kindIn+`) c
+		GROUP BY kind, method, result, code, device
+		ORDER BY kind COLLATE "C", method COLLATE "C", result COLLATE "C", code COLLATE "C", device COLLATE "C"`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("count audit events: %w", mapErr(err))
 	}
@@ -113,14 +117,34 @@ func (s *Store) PruneAudit(ctx context.Context, before time.Time) (int64, error)
 	if err != nil {
 		return 0, fmt.Errorf("prune audit events: %w", mapErr(err))
 	}
+	// The hourly counts of the hours now wholly pruned go, and the hour
+	// the cut falls in is counted again from the events it kept.
+	cut := before.Unix() - before.Unix()%3600
+	err = s.inTx(ctx, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `DELETE FROM audit_hourly WHERE hour <= $1`, cut); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, `INSERT INTO audit_hourly (hour, kind, method, result, code, device, n)
+			SELECT $1::bigint, kind, method, result, code, device, COUNT(*) FROM audit_events WHERE at >= $1 AND at < $1 + 3600
+			GROUP BY kind, method, result, code, device`, cut)
+		return err
+	})
+	if err != nil {
+		return tag.RowsAffected(), fmt.Errorf("prune audit counts: %w", mapErr(err))
+	}
 	return tag.RowsAffected(), nil
 }
 
-// CountAuditByDay counts events by UTC day and kind, method and code.
+// CountAuditByDay counts events by UTC day and kind, method and code:
+// whole hours from the hourly counts, the part of an hour before them
+// event by event.
 func (s *Store) CountAuditByDay(ctx context.Context, since time.Time, kinds []string) ([]store.DayCount, error) {
-	rows, err := s.pool.Query(ctx, `SELECT at - at % 86400 AS day, kind, method, code, COUNT(*) FROM audit_events
-		WHERE at >= $1 AND kind = ANY($2) GROUP BY day, kind, method, code
-		ORDER BY day, kind COLLATE "C", method COLLATE "C", code COLLATE "C"`, since.Unix(), kinds)
+	rows, err := s.pool.Query(ctx, `SELECT day, kind, method, code, SUM(n)::bigint FROM (
+		SELECT hour - hour % 86400 AS day, kind, method, code, n FROM audit_hourly WHERE hour >= $1 AND kind = ANY($3)
+		UNION ALL
+		SELECT at - at % 86400, kind, method, code, 1 FROM audit_events WHERE at >= $2 AND at < $1 AND kind = ANY($3)) c
+		GROUP BY day, kind, method, code
+		ORDER BY day, kind COLLATE "C", method COLLATE "C", code COLLATE "C"`, codec.HourFrom(since), since.Unix(), kinds)
 	if err != nil {
 		return nil, fmt.Errorf("count audit events by day: %w", mapErr(err))
 	}

@@ -74,25 +74,25 @@ func (s *Store) ListAudit(ctx context.Context, f store.AuditFilter) ([]store.Aud
 }
 
 // CountAudit counts events at or after since of the given kinds, grouped
-// and ordered by kind, method, result, code and device.
+// and ordered by kind, method, result, code and device: whole hours from
+// the hourly counts, the part of an hour before them event by event.
 func (s *Store) CountAudit(ctx context.Context, since time.Time, kinds []string) ([]store.AuditCount, error) {
-	var where []string
-	var args []any
-	if !since.IsZero() {
-		where = append(where, `at >= ?`)
-		args = append(args, since.Unix())
-	}
+	from := codec.HourFrom(since)
+	kindIn := ""
+	var kindArgs []any
 	if len(kinds) > 0 {
-		where = append(where, `kind IN (`+placeholders(len(kinds))+`)`)
+		kindIn = ` AND kind IN (` + placeholders(len(kinds)) + `)`
 		for _, k := range kinds {
-			args = append(args, k)
+			kindArgs = append(kindArgs, k)
 		}
 	}
-	query := `SELECT kind, method, result, code, device, COUNT(*) FROM audit_events`
-	if len(where) > 0 {
-		query += ` WHERE ` + strings.Join(where, ` AND `)
-	}
-	query += ` GROUP BY kind, method, result, code, device ORDER BY kind, method, result, code, device`
+	args := append(append([]any{from}, kindArgs...), since.Unix(), from)
+	args = append(args, kindArgs...)
+	query := `SELECT kind, method, result, code, device, SUM(n) FROM (
+		SELECT kind, method, result, code, device, n FROM audit_hourly WHERE hour >= ?` + kindIn + `
+		UNION ALL
+		SELECT kind, method, result, code, device, 1 FROM audit_events WHERE at >= ? AND at < ?` + kindIn + `)
+		GROUP BY kind, method, result, code, device ORDER BY kind, method, result, code, device`
 	out, err := queryAll(ctx, s.reader, codec.ScanAuditCount, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("count audit events: %w", err)
@@ -117,9 +117,31 @@ func (s *Store) PruneAudit(ctx context.Context, before time.Time) (int64, error)
 		}
 		total += n
 		if n < pruneBatch {
+			if err := s.pruneHourly(ctx, before); err != nil {
+				return total, err
+			}
 			return total, nil
 		}
 	}
+}
+
+// pruneHourly drops the hourly counts of the hours now wholly pruned and
+// counts the hour the cut falls in again from the events it kept.
+func (s *Store) pruneHourly(ctx context.Context, before time.Time) error {
+	cut := before.Unix() - before.Unix()%3600
+	err := s.inTx(ctx, func(tx *txn) error {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM audit_hourly WHERE hour <= ?`, cut); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO audit_hourly (hour, kind, method, result, code, device, n)
+			SELECT ?1, kind, method, result, code, device, COUNT(*) FROM audit_events WHERE at >= ?1 AND at < ?1 + 3600
+			GROUP BY kind, method, result, code, device`, cut)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("prune audit counts: %w", err)
+	}
+	return nil
 }
 
 // placeholders is n comma-separated "?".
@@ -127,14 +149,23 @@ func placeholders(n int) string {
 	return strings.TrimSuffix(strings.Repeat("?, ", n), ", ")
 }
 
-// CountAuditByDay counts events by UTC day and kind, method and code.
+// CountAuditByDay counts events by UTC day and kind, method and code:
+// whole hours from the hourly counts, the part of an hour before them
+// event by event.
 func (s *Store) CountAuditByDay(ctx context.Context, since time.Time, kinds []string) ([]store.DayCount, error) {
-	args := []any{since.Unix()}
+	from := codec.HourFrom(since)
+	kindArgs := make([]any, 0, len(kinds))
 	for _, k := range kinds {
-		args = append(args, k)
+		kindArgs = append(kindArgs, k)
 	}
-	rows, err := s.reader.QueryContext(ctx, `SELECT at - at % 86400 AS day, kind, method, code, COUNT(*) FROM audit_events
-		WHERE at >= ? AND kind IN (`+placeholders(len(kinds))+`) GROUP BY day, kind, method, code ORDER BY day, kind, method, code`, args...)
+	args := append(append([]any{from}, kindArgs...), since.Unix(), from)
+	args = append(args, kindArgs...)
+	kindIn := `kind IN (` + placeholders(len(kinds)) + `)`
+	rows, err := s.reader.QueryContext(ctx, `SELECT day, kind, method, code, SUM(n) FROM (
+		SELECT hour - hour % 86400 AS day, kind, method, code, n FROM audit_hourly WHERE hour >= ? AND `+kindIn+`
+		UNION ALL
+		SELECT at - at % 86400, kind, method, code, 1 FROM audit_events WHERE at >= ? AND at < ? AND `+kindIn+`)
+		GROUP BY day, kind, method, code ORDER BY day, kind, method, code`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("count audit events by day: %w", err)
 	}

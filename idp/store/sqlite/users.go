@@ -80,7 +80,9 @@ func (s *Store) ListUsers(ctx context.Context) ([]store.User, error) {
 // CountUsers returns the number of users.
 func (s *Store) CountUsers(ctx context.Context) (int, error) {
 	var n int
-	if err := s.reader.QueryRowContext(ctx, `SELECT COUNT(*) FROM users`).Scan(&n); err != nil {
+	// member_counts is kept by triggers (migration 0014): no pass over
+	// every member.
+	if err := s.reader.QueryRowContext(ctx, `SELECT COALESCE(SUM(n), 0) FROM member_counts`).Scan(&n); err != nil {
 		return 0, fmt.Errorf("count users: %w", err)
 	}
 	return n, nil
@@ -183,9 +185,10 @@ func (s *Store) SearchUsers(ctx context.Context, query string, limit int) ([]sto
 // role.
 func (s *Store) PasskeyCoverage(ctx context.Context) (store.Coverage, error) {
 	var c store.Coverage
-	rows, err := s.reader.QueryContext(ctx, `SELECT role, COUNT(*),
-		COUNT(*) FILTER (WHERE EXISTS (SELECT 1 FROM passkeys p WHERE p.user_id = u.id))
-		FROM users u WHERE u.disabled = 0 GROUP BY role`)
+	// member_counts is kept by triggers (migration 0014): no pass over
+	// every member.
+	rows, err := s.reader.QueryContext(ctx, `SELECT role, COALESCE(SUM(n), 0), COALESCE(SUM(n * with_passkey), 0)
+		FROM member_counts WHERE disabled = 0 GROUP BY role`)
 	if err != nil {
 		return c, fmt.Errorf("passkey coverage: %w", err)
 	}

@@ -128,6 +128,39 @@ func testPasskeyCoverage(t *testing.T, s store.Store) {
 	if want := (store.Coverage{Members: 3, MembersWithPasskey: 2, Admins: 2, AdminsWithPasskey: 1}); c != want {
 		t.Errorf("coverage = %+v, want %+v", c, want)
 	}
+
+	// The counts are kept as members change (the stores keep them by
+	// trigger): each step is checked against the counts it implies.
+	check := func(step string, want store.Coverage, users int) {
+		t.Helper()
+		c, err := s.PasskeyCoverage(ctx)
+		must(t, err, "coverage after "+step)
+		n, err := s.CountUsers(ctx)
+		must(t, err, "count after "+step)
+		if c != want || n != users {
+			t.Errorf("after %s: coverage %+v and %d users, want %+v and %d", step, c, n, want, users)
+		}
+	}
+	must(t, s.DeletePasskey(ctx, "m1", "m1-pk0"), "delete one of two passkeys")
+	check("m1 deletes one of two passkeys", store.Coverage{Members: 3, MembersWithPasskey: 2, Admins: 2, AdminsWithPasskey: 1}, 8)
+	must(t, s.DeletePasskey(ctx, "m2", "m2-pk0"), "delete the only passkey")
+	check("m2 deletes its only passkey", store.Coverage{Members: 3, MembersWithPasskey: 1, Admins: 2, AdminsWithPasskey: 1}, 8)
+	_, err = s.UpdateUser(ctx, "m1", func(u *store.User) error { u.Disabled = true; return nil })
+	must(t, err, "disable m1")
+	check("m1 is disabled", store.Coverage{Members: 2, MembersWithPasskey: 0, Admins: 2, AdminsWithPasskey: 1}, 8)
+	_, err = s.UpdateUser(ctx, "a3", func(u *store.User) error { u.Disabled, u.Role = false, store.RoleMember; return nil })
+	must(t, err, "enable a3 as a member")
+	check("a3 is enabled as a member", store.Coverage{Members: 3, MembersWithPasskey: 1, Admins: 2, AdminsWithPasskey: 1}, 8)
+	_, err = s.UpdateUser(ctx, "m3", func(u *store.User) error { u.Name = "renamed"; return nil })
+	must(t, err, "rename m3")
+	check("m3 is renamed", store.Coverage{Members: 3, MembersWithPasskey: 1, Admins: 2, AdminsWithPasskey: 1}, 8)
+	must(t, s.DeleteUser(ctx, "a3"), "delete a3 and its passkeys")
+	check("a3 is deleted", store.Coverage{Members: 2, MembersWithPasskey: 0, Admins: 2, AdminsWithPasskey: 1}, 7)
+	must(t, s.CreatePasskey(ctx, newPasskey("m3-pk0", "m3", t0)), "m3 adds a passkey")
+	check("m3 adds a passkey", store.Coverage{Members: 2, MembersWithPasskey: 1, Admins: 2, AdminsWithPasskey: 1}, 7)
+	_, err = s.GC(ctx, t0)
+	must(t, err, "gc")
+	check("GC (which may fold the counts)", store.Coverage{Members: 2, MembersWithPasskey: 1, Admins: 2, AdminsWithPasskey: 1}, 7)
 }
 
 // --- audit log ---
@@ -711,5 +744,47 @@ func testRecoveryLinksEndTogether(t *testing.T, s store.Store) {
 	update("enable", func(u *store.User) { u.Disabled = false })
 	if valid(d) || !valid(bobs) {
 		t.Fatalf("after disabling alice: her link valid %v (want false), bob's %v (want true)", valid(d), valid(bobs))
+	}
+}
+
+// testCountAuditAcrossHours: the counts are exact for any since, though
+// the stores keep whole hours (the part of an hour before them is counted
+// event by event), and pruning leaves them exact.
+func testCountAuditAcrossHours(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	hour := time.Unix(t0.Unix()-t0.Unix()%3600, 0).UTC()
+	for _, at := range []time.Duration{10 * time.Second, 30 * time.Minute, 59*time.Minute + 59*time.Second,
+		time.Hour + 5*time.Second, 3*time.Hour + time.Minute} {
+		appendAudit(t, s, &store.AuditEvent{At: hour.Add(at), Kind: "signin.success", Method: "pwd", Result: "ok"})
+	}
+	count := func(since time.Time) int {
+		t.Helper()
+		rows, err := s.CountAudit(ctx, since, []string{"signin.success"})
+		must(t, err, "count audit")
+		n := 0
+		for _, r := range rows {
+			n += r.N
+		}
+		return n
+	}
+	for since, want := range map[time.Duration]int{0: 5, 15 * time.Minute: 4, time.Hour: 2, time.Hour + 5*time.Second: 2,
+		time.Hour + 6*time.Second: 1, 4 * time.Hour: 0} {
+		if got := count(hour.Add(since)); got != want {
+			t.Errorf("CountAudit(hour+%s) = %d, want %d", since, got, want)
+		}
+	}
+	days, err := s.CountAuditByDay(ctx, hour.Add(15*time.Minute), []string{"signin.success"})
+	must(t, err, "count by day")
+	n := 0
+	for _, d := range days {
+		n += d.N
+	}
+	if n != 4 {
+		t.Errorf("CountAuditByDay(hour+15m) = %d events, want 4", n)
+	}
+	pruned, err := s.PruneAudit(ctx, hour.Add(time.Hour+6*time.Second))
+	must(t, err, "prune")
+	if pruned != 4 || count(time.Time{}) != 1 {
+		t.Errorf("pruned %d, %d left; want 4 and 1", pruned, count(time.Time{}))
 	}
 }

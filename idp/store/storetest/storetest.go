@@ -86,6 +86,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"ListAudit", testListAudit},
 		{"ListAuditLimits", testListAuditLimits},
 		{"CountAudit", testCountAudit},
+		{"CountAuditAcrossHours", testCountAuditAcrossHours},
 		{"PruneAudit", testPruneAudit},
 		{"AuditOutlivesUser", testAuditOutlivesUser},
 		{"LastAdmin", testLastAdmin},

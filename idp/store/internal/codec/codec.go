@@ -203,3 +203,14 @@ func Ticket() string {
 	}
 	return hex.EncodeToString(b)
 }
+
+// HourFrom is the first whole hour (Unix seconds) at or after t: the
+// audit counts (audit_hourly) hold whole hours from there on, and the
+// events between t and it are counted one by one.
+func HourFrom(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	u := t.Unix()
+	return (u + 3599) / 3600 * 3600
+}
