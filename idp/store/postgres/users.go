@@ -180,10 +180,14 @@ func (s *Store) SearchUsers(ctx context.Context, query string, limit int) ([]sto
 	q := `SELECT ` + codec.UserColumns + ` FROM users ORDER BY username COLLATE "C" LIMIT $1`
 	args := []any{limit}
 	if query != "" {
+		// The LIKE lets the trigram index of migration 0015 (pg_trgm)
+		// find the candidates; strpos is the exact test.
 		q = `SELECT ` + codec.UserColumns + ` FROM users
-			WHERE strpos(username, $2) > 0 OR strpos(email, $2) > 0 OR strpos(lower(name), $2) > 0
+			WHERE (username || ' ' || coalesce(email, '') || ' ' || lower(name)) LIKE $3
+			AND (strpos(username, $2) > 0 OR strpos(email, $2) > 0 OR strpos(lower(name), $2) > 0)
 			ORDER BY username COLLATE "C" LIMIT $1`
-		args = append(args, strings.ToLower(query))
+		folded := strings.ToLower(query)
+		args = append(args, folded, "%"+likeEscaper.Replace(folded)+"%")
 	}
 	users, err := queryAll(ctx, s.pool, codec.ScanUser, q, args...)
 	if err != nil {
@@ -191,6 +195,10 @@ func (s *Store) SearchUsers(ctx context.Context, query string, limit int) ([]sto
 	}
 	return users, nil
 }
+
+// likeEscaper makes text a LIKE pattern matching itself (backslash is
+// PostgreSQL's default escape).
+var likeEscaper = strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
 
 // PasskeyCoverage counts enabled accounts, and those with a passkey, by
 // role.

@@ -5,8 +5,10 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/communityidp/idp/idp/store"
 	"github.com/communityidp/idp/idp/store/internal/codec"
@@ -169,10 +171,27 @@ func (s *Store) SearchUsers(ctx context.Context, query string, limit int) ([]sto
 	q := `SELECT ` + codec.UserColumns + ` FROM users ORDER BY username LIMIT ?1`
 	args := []any{limit}
 	if query != "" {
-		q = `SELECT ` + codec.UserColumns + ` FROM users
-			WHERE instr(username, ?2) > 0 OR instr(email, ?2) > 0 OR instr(` + foldFunc + `(name), ?2) > 0
-			ORDER BY username LIMIT ?1`
+		q = `SELECT ` + codec.UserColumns + ` FROM users WHERE ` + searchMatch + ` ORDER BY username LIMIT ?1`
 		args = append(args, strings.ToLower(query))
+		if utf8.RuneCountInString(query) >= 3 {
+			// The trigram index gives the candidates (a superset: it also
+			// ignores diacritics), the exact test picks among them. A query
+			// that matches very many members walks them in username order
+			// instead, which finds a page of them quickly.
+			q = `SELECT ` + codec.UserColumns + ` FROM users WHERE rowid IN (SELECT rowid FROM users_search
+				WHERE users_search MATCH ?3 LIMIT ` + strconv.Itoa(maxSearchCandidates) + `) AND ` + searchMatch + `
+				ORDER BY username LIMIT ?1`
+			args = append(args, `"`+strings.ReplaceAll(query, `"`, `""`)+`"`)
+			var n int
+			err := s.reader.QueryRowContext(ctx, `SELECT COUNT(*) FROM (SELECT 1 FROM users_search WHERE users_search MATCH ?
+				LIMIT `+strconv.Itoa(maxSearchCandidates)+`)`, args[2]).Scan(&n)
+			if err != nil {
+				return nil, fmt.Errorf("search users for %q: %w", query, err)
+			}
+			if n >= maxSearchCandidates {
+				q, args = `SELECT `+codec.UserColumns+` FROM users WHERE `+searchMatch+` ORDER BY username LIMIT ?1`, args[:2]
+			}
+		}
 	}
 	out, err := queryAll(ctx, s.reader, codec.ScanUser, q, args...)
 	if err != nil {
@@ -180,6 +199,14 @@ func (s *Store) SearchUsers(ctx context.Context, query string, limit int) ([]sto
 	}
 	return out, nil
 }
+
+// searchMatch is what SearchUsers finds: ?2 (folded) in a username, an
+// email or a name.
+const searchMatch = `(instr(username, ?2) > 0 OR instr(email, ?2) > 0 OR instr(` + foldFunc + `(name), ?2) > 0)`
+
+// maxSearchCandidates bounds the members a search takes from the trigram
+// index; a query matching more walks the members in username order.
+const maxSearchCandidates = 2000
 
 // PasskeyCoverage counts enabled accounts, and those with a passkey, by
 // role.
