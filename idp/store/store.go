@@ -802,9 +802,11 @@ type AuditStore interface {
 	// CountAuditByDay counts events of kinds at or after since, by day
 	// (UTC, the day's start) and kind, method and code, oldest first.
 	CountAuditByDay(ctx context.Context, since time.Time, kinds []string) ([]DayCount, error)
-	// PasskeyAdoption counts, for each week from since (week 0 starts at
-	// since), the members who signed in that week and how many of them
-	// had a passkey by its end.
+	// PasskeyAdoption counts, for each week from the one holding since
+	// (weeks run Monday to Sunday, UTC; week 0 holds since), the members
+	// who signed in that week and how many of them had a passkey by its
+	// end, as recorded then: a passkey deleted later does not rewrite
+	// the weeks before. Weeks without sign-ins are left out.
 	PasskeyAdoption(ctx context.Context, since time.Time, weeks int) ([]WeekAdoption, error)
 }
 

@@ -162,27 +162,15 @@ func (s *Store) CountAuditByDay(ctx context.Context, since time.Time, kinds []st
 	return out, rows.Err()
 }
 
-// PasskeyAdoption counts each week's active members and those among them
-// with a passkey by the week's end (passkeys deleted since do not count).
+// PasskeyAdoption reads the weekly adoption counts (migration 0016),
+// kept as members sign in: week 0 is the week (Monday to Sunday, UTC)
+// that holds since.
 func (s *Store) PasskeyAdoption(ctx context.Context, since time.Time, weeks int) ([]store.WeekAdoption, error) {
-	rows, err := s.pool.Query(ctx, `SELECT w, COUNT(*), COUNT(*) FILTER (WHERE EXISTS (SELECT 1 FROM passkeys p
-			WHERE p.user_id = a.user_id AND p.created_at < $1 + (w + 1) * 604800))
-		FROM (SELECT DISTINCT (at - $1) / 604800 AS w, user_id FROM audit_events
-			WHERE kind = 'signin.success' AND user_id <> '' AND at >= $1 AND at < $1 + $2 * 604800) a
-		GROUP BY w ORDER BY w`, since.Unix(), weeks)
+	first := codec.Week(since)
+	out, err := queryAll(ctx, s.pool, codec.ScanWeekAdoption, `SELECT week - $1, active, with_passkey FROM weekly_adoption
+		WHERE week >= $1 AND week < $1 + $2 AND active > 0 ORDER BY week`, first, weeks)
 	if err != nil {
 		return nil, fmt.Errorf("passkey adoption: %w", mapErr(err))
 	}
-	defer rows.Close()
-	var out []store.WeekAdoption
-	for rows.Next() {
-		var w store.WeekAdoption
-		var week, active, with int64
-		if err := rows.Scan(&week, &active, &with); err != nil {
-			return nil, fmt.Errorf("passkey adoption: %w", err)
-		}
-		w.Week, w.Active, w.WithPasskey = int(week), int(active), int(with)
-		out = append(out, w)
-	}
-	return out, rows.Err()
+	return out, nil
 }

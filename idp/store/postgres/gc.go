@@ -44,6 +44,10 @@ func (s *Store) GC(ctx context.Context, now time.Time) (store.GCStats, error) {
 		// given up on, 30 days (2592000 s).
 		{"outbox", `DELETE FROM outbox WHERE sent_at < $1::bigint - 604800
 			OR (sent_at IS NULL AND next_attempt_at IS NULL AND created_at < $1::bigint - 2592000)`, &st.Outbox},
+		// Who signed in which week is needed only until the week's
+		// adoption counts are final (migration 0016): the current and the
+		// previous week.
+		{"weekly members", `DELETE FROM weekly_members WHERE week < ($1::bigint - 345600) / 604800 - 1`, new(int64)},
 	}
 	for _, step := range steps {
 		tag, err := s.pool.Exec(ctx, step.query, now.Unix())

@@ -105,6 +105,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"ImportMember", testImportMember},
 		{"Settings", testSettings},
 		{"AuditByDayAndAdoption", testAuditByDayAndAdoption},
+		{"AdoptionFollowsPasskeys", testAdoptionFollowsPasskeys},
 		{"ConcurrentImports", testConcurrentImports},
 	}
 	for _, tc := range tests {

@@ -214,3 +214,14 @@ func HourFrom(t time.Time) int64 {
 	u := t.Unix()
 	return (u + 3599) / 3600 * 3600
 }
+
+// Week is the number of the week (Monday to Sunday, UTC) that holds t:
+// week n starts at 345600 + n*604800 (1970-01-05 was a Monday). The
+// weekly adoption counts (migration 0016) are kept by it.
+func Week(t time.Time) int64 {
+	u := t.Unix() - 345600
+	if u < 0 {
+		return (u - 604799) / 604800
+	}
+	return u / 604800
+}

@@ -264,3 +264,12 @@ func AuthRequestValues(ar *store.AuthRequest) []any {
 		NullBytes(ar.CodeHash), Unix(ar.CodeExpiresAt), UnixPtr(ar.ConsumedAt), ar.IssuedAccessTokenID,
 		ar.IssuedRefreshFamily, NullBytes(ar.BrowserBinding)}
 }
+
+// ScanWeekAdoption scans (week, active, with_passkey).
+func ScanWeekAdoption(sc Scanner) (*store.WeekAdoption, error) {
+	var w store.WeekAdoption
+	if err := sc.Scan(&w.Week, &w.Active, &w.WithPasskey); err != nil {
+		return nil, err
+	}
+	return &w, nil
+}
