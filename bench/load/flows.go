@@ -139,6 +139,23 @@ func (t *target) authorize(a *account, withPasskey bool) (grant, error) {
 	return g, nil
 }
 
+// signedIn is a browser signed in to the provider's own pages as a, with
+// its password.
+func (t *target) signedIn(a *account) (*browser, error) {
+	b := newBrowser(t.issuer, t.client.Transport)
+	p, err := b.get(t.issuer.JoinPath("/login").String())
+	if err == nil {
+		p, err = b.submit(p, "/login", map[string]string{"login": a.login})
+	}
+	if err == nil {
+		_, err = passwordSignIn(b, p, a)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("sign %s in: %w", a.login, err)
+	}
+	return b, nil
+}
+
 // passwordSignIn answers the password step from the page after "Continue".
 func passwordSignIn(b *browser, p *page, a *account) (*page, error) {
 	var err error
@@ -190,14 +207,8 @@ func (t *target) checkIDToken(ctx context.Context, tok *oauth2.Token) (*oidc.IDT
 // registerPasskey signs a into Settings with the password and adds a
 // passkey through the real registration endpoints.
 func (t *target) registerPasskey(ctx context.Context, a *account) error {
-	b := newBrowser(t.issuer, t.client.Transport)
-	p, err := b.get(t.issuer.JoinPath("/login").String())
-	if err == nil {
-		p, err = b.submit(p, "/login", map[string]string{"login": a.login})
-	}
-	if err == nil {
-		p, err = passwordSignIn(b, p, a)
-	}
+	b, err := t.signedIn(a)
+	var p *page
 	if err == nil {
 		p, err = b.get(t.issuer.JoinPath("/settings/passkeys").String())
 	}

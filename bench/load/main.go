@@ -35,12 +35,23 @@ type options struct {
 	pid                                         int
 	// floor serves the same documents from plain net/http (bench/floor).
 	floor string
+	// admin is an admin's account, for the admin scenarios.
+	admin *account
 }
 
 var allScenarios = []string{"discovery", "jwks", "authcode-password", "authcode-passkey", "refresh", "userinfo", "introspect"}
 
 // floorScenarios fetch the documents from -floor instead of the provider.
 var floorScenarios = []string{"discovery-floor", "jwks-floor"}
+
+// adminPages are the console pages the admin scenarios load (-admin),
+// the ones that read across the whole community.
+var adminPages = map[string]string{
+	"admin-overview": "/admin",
+	"admin-rollout":  "/admin/rollout",
+	"admin-members":  "/admin/members?q=member4242",
+	"admin-audit":    "/admin/audit?kind=signin.success",
+}
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
@@ -108,6 +119,15 @@ func parseFlags(args []string) (options, error) {
 	fs.IntVar(&o.workers, "workers", 8, "concurrent workers")
 	fs.DurationVar(&o.duration, "duration", 10*time.Second, "how long each scenario runs")
 	fs.IntVar(&o.pid, "pid", 0, "the provider's process ID, to report its memory (RSS) idle and at peak")
+	fs.Func("admin", "an admin's \"login:password\", for the admin-overview, admin-rollout, admin-members and admin-audit scenarios",
+		func(v string) error {
+			login, pw, ok := strings.Cut(v, ":")
+			if !ok {
+				return errors.New("want login:password")
+			}
+			o.admin = &account{login: login, password: pw}
+			return nil
+		})
 	fs.StringVar(&o.floor, "floor", "", "a plain net/http server of the same documents (bench/floor), for discovery-floor and jwks-floor")
 	if err := fs.Parse(args); err != nil {
 		return o, err
@@ -126,7 +146,8 @@ func parseFlags(args []string) (options, error) {
 	} else {
 		for _, s := range strings.Split(scenarios, ",") {
 			s = strings.TrimSpace(s)
-			if !contains(allScenarios, s) && !(o.floor != "" && contains(floorScenarios, s)) {
+			_, adminPage := adminPages[s]
+			if !contains(allScenarios, s) && !(o.floor != "" && contains(floorScenarios, s)) && !(o.admin != nil && adminPage) {
 				return o, fmt.Errorf("-scenarios: unknown scenario %q (have %s)", s, strings.Join(allScenarios, ", "))
 			}
 			o.scenarios = append(o.scenarios, s)

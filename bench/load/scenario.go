@@ -107,6 +107,21 @@ func runScenario(ctx context.Context, t *target, o options, name string) (result
 		for w := range ops {
 			ops[w] = func(ctx context.Context) error { return t.fetch(ctx, u) }
 		}
+	case "admin-overview", "admin-rollout", "admin-members", "admin-audit":
+		if o.admin == nil {
+			return result{}, errors.New("needs -admin")
+		}
+		path := adminPages[name]
+		for w := range ops {
+			b, err := t.signedIn(o.admin)
+			if err != nil {
+				return result{}, err
+			}
+			ops[w] = func(context.Context) error {
+				_, err := b.get(t.issuer.String() + path)
+				return err
+			}
+		}
 	case "authcode-password", "authcode-passkey":
 		passkey := name == "authcode-passkey"
 		if passkey {

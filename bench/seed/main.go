@@ -1,0 +1,270 @@
+// Command seed fills a new database with a large community, to measure
+// how the provider behaves as it grows: members (one of them an admin),
+// their passkeys and a year of audit events.
+//
+//	go run ./bench/seed -driver sqlite -dsn /tmp/big.db -members 1000000
+//	go run ./bench/seed -driver postgres -dsn postgres://... -members 1000000
+//
+// Members and passkeys go in through the store's own import (the path
+// `idp import` takes), so they are what the provider writes; the audit
+// events, ten per member by default, are inserted in batches. Every
+// member's password is the same (-password), hashed once. Progress goes
+// to standard error. The database must be new (migrated or not).
+package main
+
+import (
+	"context"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/binary"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver "pgx", for the audit batches
+	_ "modernc.org/sqlite"             // database/sql driver "sqlite"
+
+	"github.com/communityidp/idp/idp/password"
+	"github.com/communityidp/idp/idp/store"
+	"github.com/communityidp/idp/idp/store/postgres"
+	"github.com/communityidp/idp/idp/store/sqlite"
+)
+
+type options struct {
+	driver, dsn, password string
+	members, passkeys     int // passkeys per member, on average
+	events                int // audit events per member
+}
+
+func main() {
+	var o options
+	flag.StringVar(&o.driver, "driver", "sqlite", "sqlite or postgres")
+	flag.StringVar(&o.dsn, "dsn", "", "the database (a SQLite file or a PostgreSQL URL)")
+	flag.IntVar(&o.members, "members", 1000, "members to create (the first, admin, is an admin)")
+	flag.IntVar(&o.passkeys, "passkeys", 2, "passkeys per member on average (every other member has none, the rest twice as many)")
+	flag.IntVar(&o.events, "events", 10, "audit events per member, over the last year")
+	flag.StringVar(&o.password, "password", "seeded password", "every member's password")
+	flag.Parse()
+	if err := run(context.Background(), o, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "seed:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, o options, log io.Writer) error {
+	if o.dsn == "" || o.members < 1 {
+		return errors.New("-dsn and a positive -members are required")
+	}
+	st, sqlDriver, err := open(ctx, o.driver, o.dsn)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	hash, err := password.Hash(o.password)
+	if err != nil {
+		return err
+	}
+	now := time.Now().UTC().Truncate(time.Second)
+	start := time.Now()
+	g := generator{o: o, hash: hash, now: now, log: log, start: start}
+	stats, err := st.Import(ctx, g.next, false)
+	if err != nil {
+		return fmt.Errorf("import members: %w", err)
+	}
+	fmt.Fprintf(log, "seed: %d members, %d passkeys in %s\n", stats[store.KindUser], stats[store.KindPasskey], time.Since(start).Round(time.Second))
+
+	db, err := sql.Open(sqlDriver, o.dsn)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	start = time.Now()
+	if err := auditEvents(ctx, db, o, now, log); err != nil {
+		return fmt.Errorf("audit events: %w", err)
+	}
+	fmt.Fprintf(log, "seed: %d audit events in %s\n", o.members*o.events, time.Since(start).Round(time.Second))
+	return nil
+}
+
+// closer is the store with what seed needs of it.
+type closer interface {
+	store.Porter
+	Close() error
+}
+
+func open(ctx context.Context, driver, dsn string) (closer, string, error) {
+	switch driver {
+	case "sqlite":
+		s, err := sqlite.Open(ctx, dsn)
+		if err != nil {
+			return nil, "", err
+		}
+		return s, "sqlite", s.Migrate(ctx)
+	case "postgres":
+		s, err := postgres.Open(ctx, dsn)
+		if err != nil {
+			return nil, "", err
+		}
+		return s, "pgx", s.Migrate(ctx)
+	}
+	return nil, "", fmt.Errorf("-driver %q: sqlite or postgres", driver)
+}
+
+// generator yields the members, then their passkeys, as import records.
+type generator struct {
+	o        options
+	hash     string
+	now      time.Time
+	log      io.Writer
+	start    time.Time
+	i, pk    int
+	reported time.Time
+}
+
+func (g *generator) next() (store.Record, error) {
+	if time.Since(g.reported) > 5*time.Second {
+		g.reported = time.Now()
+		fmt.Fprintf(g.log, "seed: %d of %d members, %d passkeys, %s\n", min(g.i, g.o.members), g.o.members, g.pk,
+			time.Since(g.start).Round(time.Second))
+	}
+	if g.i < g.o.members {
+		n := g.i
+		g.i++
+		role, name := store.RoleMember, fmt.Sprintf("member%d", n)
+		if n == 0 {
+			role, name = store.RoleAdmin, "admin"
+		}
+		created := g.now.Add(-time.Duration(n%365) * 24 * time.Hour)
+		return store.Record{Kind: store.KindUser, User: &store.User{
+			ID: userID(n), Username: name, Email: name + "@example.org", EmailVerified: true,
+			Name: fmt.Sprintf("Member %d", n), Role: role, PasswordHash: g.hash, WebAuthnID: digest("handle", n, 64),
+			CreatedAt: created, UpdatedAt: created, PasswordChangedAt: created, Locale: "en"}}, nil
+	}
+	// Passkeys: none for odd members, 2×passkeys for even ones.
+	if g.o.passkeys == 0 {
+		return store.Record{}, io.EOF
+	}
+	k := g.pk
+	m := k / (2 * g.o.passkeys) * 2
+	if m >= g.o.members {
+		return store.Record{}, io.EOF
+	}
+	g.pk++
+	created := g.now.Add(-time.Duration(k%300) * 24 * time.Hour)
+	return store.Record{Kind: store.KindPasskey, Passkey: &store.Passkey{
+		ID: fmt.Sprintf("pk%09d", k), UserID: userID(m), CredentialID: digest("credential", k, 32),
+		RPID: "localhost", Name: "Passkey", PublicKey: digest("public key", k, 77), AttestationType: "none",
+		AttestationFormat: "none", Transports: []string{"internal", "hybrid"}, AAGUID: make([]byte, 16),
+		Attachment: "platform", UserPresent: true, UserVerified: true, BackupEligible: true, BackupState: true,
+		CreatedAt: created, CreatedUA: "Mozilla/5.0"}}, nil
+}
+
+func userID(n int) string { return fmt.Sprintf("u%09d", n) }
+
+// digest is n bytes that stand for a random value, derived from what and i
+// so that a run is repeatable.
+func digest(what string, i, n int) []byte {
+	out := make([]byte, 0, n)
+	for c := 0; len(out) < n; c++ {
+		var b [16]byte
+		binary.BigEndian.PutUint64(b[:8], uint64(i))
+		binary.BigEndian.PutUint64(b[8:], uint64(c))
+		sum := sha256.Sum256(append([]byte(what), b[:]...))
+		out = append(out, sum[:]...)
+	}
+	return out[:n]
+}
+
+// kinds of the generated events, with how many in a hundred.
+var kinds = []struct {
+	kind, method, result, code string
+	share                      int
+}{
+	{"signin.success", "passkey", "ok", "", 35},
+	{"signin.success", "pwd", "ok", "", 30},
+	{"signin.failure", "pwd", "fail", "", 10},
+	{"passkey.failed", "passkey", "fail", "PK-CANCELLED", 8},
+	{"passkey.added", "", "ok", "", 5},
+	{"passkey.suggested", "", "", "", 7},
+	{"password.changed", "", "ok", "", 3},
+	{"email.verified", "", "ok", "", 2},
+}
+
+var devices = []string{"Chrome on Android", "Safari on iOS", "Chrome on Windows", "Edge on Windows", "Safari on macOS", "Firefox on Linux"}
+
+// auditEvents inserts members×events events spread over the last year,
+// oldest first (ids follow time, as appends do), in batches.
+func auditEvents(ctx context.Context, db *sql.DB, o options, now time.Time, log io.Writer) error {
+	total := o.members * o.events
+	const batch = 500
+	cols := "at, kind, actor_id, user_id, client_id, method, result, code, device, ip, user_agent, details"
+	year := int64(365 * 24 * 3600)
+	reported := time.Now()
+	for done := 0; done < total; {
+		tx, err := db.BeginTx(ctx, nil)
+		if err != nil {
+			return err
+		}
+		for range 20 { // 20 batches per transaction
+			n := min(batch, total-done)
+			if n == 0 {
+				break
+			}
+			var sb strings.Builder
+			sb.WriteString("INSERT INTO audit_events (" + cols + ") VALUES ")
+			args := make([]any, 0, n*12)
+			for j := range n {
+				e := done + j
+				at := now.Unix() - year + int64(e)*year/int64(total)
+				k := kinds[pick(e)]
+				u := userID((e * 7919) % o.members)
+				if j > 0 {
+					sb.WriteString(", ")
+				}
+				sb.WriteString("(")
+				for c := range 12 {
+					if c > 0 {
+						sb.WriteString(", ")
+					}
+					if o.driver == "postgres" {
+						fmt.Fprintf(&sb, "$%d", len(args)+c+1)
+					} else {
+						sb.WriteString("?")
+					}
+				}
+				sb.WriteString(")")
+				args = append(args, at, k.kind, u, u, "community-site", k.method, k.result, k.code,
+					devices[e%len(devices)], fmt.Sprintf("192.0.2.%d", e%250), "Mozilla/5.0", "{}")
+			}
+			if _, err := tx.ExecContext(ctx, sb.String(), args...); err != nil {
+				_ = tx.Rollback()
+				return err
+			}
+			done += n
+		}
+		if err := tx.Commit(); err != nil {
+			return err
+		}
+		if time.Since(reported) > 5*time.Second {
+			reported = time.Now()
+			fmt.Fprintf(log, "seed: %d of %d audit events\n", done, total)
+		}
+	}
+	return nil
+}
+
+// pick chooses event e's kind by the shares in kinds.
+func pick(e int) int {
+	r := (e * 37) % 100
+	for i, k := range kinds {
+		if r < k.share {
+			return i
+		}
+		r -= k.share
+	}
+	return 0
+}
