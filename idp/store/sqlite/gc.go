@@ -3,14 +3,17 @@ package sqlite
 import (
 	"context"
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/communityidp/idp/idp/store"
 )
 
-// GC deletes rows that expired before now. Each kind is one DELETE in its
-// own short transaction, so GC never holds the writer for long; running it
-// on several replicas at once is harmless.
+// GC deletes rows that expired before now, gcBatch rows per statement
+// (each its own short transaction), so however much has piled up, GC
+// never holds the writer for long; running it on several replicas at
+// once is harmless.
 func (s *Store) GC(ctx context.Context, now time.Time) (store.GCStats, error) {
 	var st store.GCStats
 	steps := []struct {
@@ -49,21 +52,51 @@ func (s *Store) GC(ctx context.Context, now time.Time) (store.GCStats, error) {
 		{"weekly members", `DELETE FROM weekly_members WHERE week < (?1 - 345600) / 604800 - 1`, new(int64)},
 	}
 	for _, step := range steps {
-		res, err := s.writer.ExecContext(ctx, step.query, now.Unix())
+		n, err := s.deleteInBatches(ctx, step.query, now.Unix())
+		*step.n = n
 		if err != nil {
-			return st, fmt.Errorf("gc %s: %w", step.what, err)
-		}
-		if *step.n, err = affected(res); err != nil {
 			return st, fmt.Errorf("gc %s: %w", step.what, err)
 		}
 	}
 	// Failures count only within the last hour; older ones are noise.
-	res, err := s.writer.ExecContext(ctx, `DELETE FROM throttle_failures WHERE at < ?`, now.Add(-store.ThrottleHorizon).UnixMilli())
+	var err error
+	st.Failures, err = s.deleteInBatches(ctx, `DELETE FROM throttle_failures WHERE at < ?1`, now.Add(-store.ThrottleHorizon).UnixMilli())
 	if err != nil {
 		return st, fmt.Errorf("gc throttle failures: %w", err)
 	}
-	if st.Failures, err = affected(res); err != nil {
-		return st, fmt.Errorf("gc throttle failures: %w", err)
-	}
 	return st, nil
+}
+
+// gcBatch is how many rows one GC statement deletes: like pruneBatch,
+// small enough that a statement (a row and its indexes each) holds the
+// writer well under the 50 ms a sign-in may wait for it.
+const gcBatch = 400
+
+// deleteInBatches runs "DELETE FROM t WHERE cond" as deletes of at most
+// gcBatch rows (by rowid, or by the key of a WITHOUT ROWID table), until
+// one deletes fewer, and returns how many it deleted.
+func (s *Store) deleteInBatches(ctx context.Context, query string, arg int64) (int64, error) {
+	query = strings.Join(strings.Fields(query), " ")
+	table, cond, ok := strings.Cut(strings.TrimPrefix(query, "DELETE FROM "), " WHERE ")
+	if !ok {
+		return 0, fmt.Errorf("not a DELETE ... WHERE: %s", query)
+	}
+	key := "rowid"
+	if table == "weekly_members" {
+		key = "(week, user_id)"
+	}
+	batched := `DELETE FROM ` + table + ` WHERE ` + key + ` IN (SELECT ` + strings.Trim(key, "()") + ` FROM ` + table +
+		` WHERE ` + cond + ` LIMIT ` + strconv.Itoa(gcBatch) + `)`
+	var total int64
+	for {
+		res, err := s.writer.ExecContext(ctx, batched, arg)
+		if err != nil {
+			return total, err
+		}
+		n, err := affected(res)
+		total += n
+		if err != nil || n < gcBatch {
+			return total, err
+		}
+	}
 }
