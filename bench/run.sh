@@ -15,12 +15,15 @@ cd "$(dirname "$0")/.."
 DURATION=${DURATION:-10s}
 PORT=${PORT:-19400}
 work=$(mktemp -d)
-trap 'kill "${pid:-0}" "${floor_pid:-0}" 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$work"' EXIT
+trap 'kill "${pid:-0}" "${floor_pid:-0}" "${engine_pid:-0}" 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$work"' EXIT
 
 echo "== build"
 CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$work/idp" ./cmd/idp
 go build -o "$work/load" ./bench/load
 go build -o "$work/floor" ./bench/floor
+# The protocol engine's own ceiling: zitadel/oidc's example server, at the
+# version in go.mod (in memory, a one-step login, no hashing).
+go build -o "$work/engine" github.com/zitadel/oidc/v3/example/server
 printf 'binary: %s MB (static, stripped)\n' "$(du -m "$work/idp" | cut -f1)"
 
 secret=$(head -c 32 /dev/urandom | base64 | tr -d '/+=')
@@ -99,7 +102,17 @@ done
 kill "$floor_pid"
 load -scenarios authcode-password -workers 8
 load -scenarios authcode-password -workers 32
-load -scenarios authcode-passkey -workers 8
+# Passkey flows against the engine's ceiling, interleaved.
+REDIRECT_URI=http://127.0.0.1/callback PORT=$((PORT + 2)) "$work/engine" 2>/dev/null &
+engine_pid=$!
+until curl -fs -o /dev/null "http://localhost:$((PORT + 2))/.well-known/openid-configuration"; do sleep 0.05; done
+for _ in 1 2; do
+  load -scenarios authcode-passkey -workers 8
+  "$work/load" -issuer "http://localhost:$((PORT + 2))/" -client-id web -client-secret secret \
+    -redirect-uri http://127.0.0.1/callback -user test-user@localhost -password verysecure \
+    -duration "$DURATION" -scenarios authcode-engine -workers 8
+done
+kill "$engine_pid"
 load -scenarios refresh,userinfo,introspect -workers 8
 echo "== the same with ES256 ID tokens"
 CLIENT=bench-site-es256 load -scenarios authcode-passkey,refresh -workers 8

@@ -76,7 +76,7 @@ func BenchmarkCodeExchange(b *testing.B) {
 	ctx := context.Background()
 	for b.Loop() {
 		b.StopTimer()
-		g, err := t.authorize(a, true)
+		g, err := t.authorize(a, t.signIn(true))
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -81,7 +81,34 @@ func random() string {
 // authorization request, "Email or username", then the password or the
 // passkey, the code, the token request and the ID token check.
 func (t *target) authCode(ctx context.Context, a *account, withPasskey bool) (*oauth2.Token, error) {
-	g, err := t.authorize(a, withPasskey)
+	return t.authCodeWith(ctx, a, t.signIn(withPasskey))
+}
+
+// signIn is the provider's sign-in from its first page: "Email or
+// username", then the passkey or the password.
+func (t *target) signIn(withPasskey bool) func(*browser, *page, *account) (*page, error) {
+	return func(b *browser, p *page, a *account) (*page, error) {
+		p, err := b.submit(p, "/login", map[string]string{"login": a.login})
+		if err != nil {
+			return nil, fmt.Errorf("email or username: %w", err)
+		}
+		if withPasskey {
+			return t.passkeySignIn(b, p, a)
+		}
+		return passwordSignIn(b, p, a)
+	}
+}
+
+// engineSignIn answers the login page of zitadel/oidc's example server
+// (the engine's ceiling: in memory, one step, no hashing).
+func engineSignIn(b *browser, p *page, a *account) (*page, error) {
+	return b.submit(p, "/login/username", map[string]string{"username": a.login, "password": a.password})
+}
+
+// authCodeWith runs a code flow whose sign-in signIn does, from the
+// provider's first page to the redirect back to the client.
+func (t *target) authCodeWith(ctx context.Context, a *account, signIn func(*browser, *page, *account) (*page, error)) (*oauth2.Token, error) {
+	g, err := t.authorize(a, signIn)
 	if err != nil {
 		return nil, err
 	}
@@ -106,7 +133,7 @@ type grant struct{ code, verifier, nonce string }
 
 // authorize signs a in as a new browser, from the authorization request to
 // the code the provider sends back to the client.
-func (t *target) authorize(a *account, withPasskey bool) (grant, error) {
+func (t *target) authorize(a *account, signIn func(*browser, *page, *account) (*page, error)) (grant, error) {
 	g := grant{verifier: oauth2.GenerateVerifier(), nonce: random()}
 	state := random()
 	b := newBrowser(t.issuer, t.client.Transport)
@@ -117,15 +144,7 @@ func (t *target) authorize(a *account, withPasskey bool) (grant, error) {
 	if p.Away != nil {
 		return g, fmt.Errorf("authorize: sent back to the client at once: %s", p.Away.Query().Get("error"))
 	}
-	if p, err = b.submit(p, "/login", map[string]string{"login": a.login}); err != nil {
-		return g, fmt.Errorf("email or username: %w", err)
-	}
-	if withPasskey {
-		p, err = t.passkeySignIn(b, p, a)
-	} else {
-		p, err = passwordSignIn(b, p, a)
-	}
-	if err != nil {
+	if p, err = signIn(b, p, a); err != nil {
 		return g, err
 	}
 	if p.Away == nil {

@@ -41,8 +41,10 @@ type options struct {
 
 var allScenarios = []string{"discovery", "jwks", "authcode-password", "authcode-passkey", "refresh", "userinfo", "introspect"}
 
-// floorScenarios fetch the documents from -floor instead of the provider.
-var floorScenarios = []string{"discovery-floor", "jwks-floor"}
+// floorScenarios fetch the documents from -floor instead of the provider;
+// authcode-engine signs in at zitadel/oidc's example server (the
+// protocol engine alone) as -issuer.
+var floorScenarios = []string{"discovery-floor", "jwks-floor", "authcode-engine"}
 
 // adminPages are the console pages the admin scenarios load (-admin),
 // the ones that read across the whole community.
@@ -147,7 +149,7 @@ func parseFlags(args []string) (options, error) {
 		for _, s := range strings.Split(scenarios, ",") {
 			s = strings.TrimSpace(s)
 			_, adminPage := adminPages[s]
-			if !contains(allScenarios, s) && !(o.floor != "" && contains(floorScenarios, s)) && !(o.admin != nil && adminPage) {
+			if !contains(allScenarios, s) && !contains(floorScenarios, s) && !(o.admin != nil && adminPage) {
 				return o, fmt.Errorf("-scenarios: unknown scenario %q (have %s)", s, strings.Join(allScenarios, ", "))
 			}
 			o.scenarios = append(o.scenarios, s)

@@ -122,6 +122,14 @@ func runScenario(ctx context.Context, t *target, o options, name string) (result
 				return err
 			}
 		}
+	case "authcode-engine":
+		for w := range ops {
+			a := accountFor(w)
+			ops[w] = func(ctx context.Context) error {
+				_, err := t.authCodeWith(ctx, a, engineSignIn)
+				return err
+			}
+		}
 	case "authcode-password", "authcode-passkey":
 		passkey := name == "authcode-passkey"
 		if passkey {
