@@ -3,9 +3,13 @@ package main
 import (
 	"context"
 	"runtime"
+	"strings"
+	"sync/atomic"
 	"testing"
 
 	"golang.org/x/oauth2"
+
+	"github.com/communityidp/idp/idp/store"
 )
 
 // The in-process benchmarks run the load tool's own flows against a
@@ -17,8 +21,14 @@ import (
 
 // benchTarget starts a provider and points the tool at it.
 func benchTarget(b *testing.B) (*target, []account) {
+	t, accts, _ := benchTargetStore(b)
+	return t, accts
+}
+
+// benchTargetStore is benchTarget, with the provider's store.
+func benchTargetStore(b *testing.B) (*target, []account, store.Store) {
 	b.Helper()
-	issuer := startProvider(b)
+	issuer, st := startProviderStore(b)
 	usersFile := writeUsers(b, "bench1:bench password bench1\nbench2:bench password bench2\n")
 	o, err := parseFlags([]string{"-issuer", issuer, "-client-id", benchClient, "-client-secret", benchSecret,
 		"-redirect-uri", benchRedirect, "-users", usersFile})
@@ -29,7 +39,34 @@ func benchTarget(b *testing.B) (*target, []account) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	return t, o.accounts
+	return t, o.accounts, st
+}
+
+// countStatements counts the statements the store runs until the
+// returned function is called, which reports them per operation as
+// reads/op and writes/op.
+func countStatements(b *testing.B, st store.Store) func() {
+	for {
+		u, ok := st.(interface{ Unwrap() store.Store })
+		if !ok {
+			break
+		}
+		st = u.Unwrap()
+	}
+	ex := st.(store.Explainer)
+	var reads, writes atomic.Int64
+	ex.TraceQueries(func(q string) {
+		if strings.HasPrefix(strings.TrimSpace(q), "SELECT") {
+			reads.Add(1)
+		} else {
+			writes.Add(1)
+		}
+	})
+	return func() {
+		ex.TraceQueries(nil)
+		b.ReportMetric(float64(reads.Load())/float64(b.N), "reads/op")
+		b.ReportMetric(float64(writes.Load())/float64(b.N), "writes/op")
+	}
 }
 
 // parallel runs op from 8 goroutines on 2 cores, like the load tool's
@@ -51,12 +88,14 @@ func parallel(b *testing.B, op func() error) {
 // username", the WebAuthn ceremony, the code, the token request and the ID
 // token check. No password hashing anywhere.
 func BenchmarkFlowPasskey(b *testing.B) {
-	t, accts := benchTarget(b)
+	t, accts, st := benchTargetStore(b)
 	a := &accts[0]
 	if err := t.registerPasskey(context.Background(), a); err != nil {
 		b.Fatal(err)
 	}
+	report := countStatements(b, st)
 	parallel(b, func() error { _, err := t.authCode(context.Background(), a, true); return err })
+	report()
 }
 
 // The same flow with the password: argon2id dominates.

@@ -15,6 +15,7 @@ import (
 	"github.com/communityidp/idp/config"
 	"github.com/communityidp/idp/idp/password"
 	"github.com/communityidp/idp/idp/server"
+	"github.com/communityidp/idp/idp/store"
 	"github.com/communityidp/idp/idp/users"
 )
 
@@ -26,6 +27,12 @@ const (
 
 // startProvider runs a provider in-process, on SQLite, with two members.
 func startProvider(t testing.TB) string {
+	issuer, _ := startProviderStore(t)
+	return issuer
+}
+
+// startProviderStore is startProvider, with the provider's store.
+func startProviderStore(t testing.TB) (string, store.Store) {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -78,7 +85,7 @@ func startProvider(t testing.TB) string {
 		}
 		st.Close()
 	})
-	return cfg.Issuer
+	return cfg.Issuer, st
 }
 
 func writeUsers(t testing.TB, lines string) string {
