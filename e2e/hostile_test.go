@@ -301,11 +301,15 @@ func hostileRequests() []hostile {
 // protocol asks for), never a 5xx or a panic, and none of it changes what
 // the store holds. Run on SQLite and, with IDP_TEST_POSTGRES, on
 // PostgreSQL, which refuses invalid UTF-8 and NUL bytes in text.
-func TestHostileInput(t *testing.T) {
-	t.Run("sqlite", func(t *testing.T) { testHostileInput(t, nil) })
+func TestHostileInput(t *testing.T) { onBothDatabases(t, testHostileInput) }
+
+// onBothDatabases runs test on SQLite (db is nil) and on PostgreSQL (db
+// points the provider's configuration at a database of its own).
+func onBothDatabases(t *testing.T, test func(t *testing.T, db func(*config.Config))) {
+	t.Run("sqlite", func(t *testing.T) { test(t, nil) })
 	t.Run("postgres", func(t *testing.T) {
 		dsn := pgtest.NewDatabase(t)
-		testHostileInput(t, func(c *config.Config) { c.Database = config.Database{Driver: "postgres", DSN: dsn} })
+		test(t, func(c *config.Config) { c.Database = config.Database{Driver: "postgres", DSN: dsn} })
 	})
 }
 

@@ -2,9 +2,9 @@ package e2e
 
 import (
 	"context"
+	"maps"
 	"net/url"
 	"slices"
-	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -15,7 +15,6 @@ import (
 	"github.com/communityidp/idp/config"
 	"github.com/communityidp/idp/idp/passkey/softauthn"
 	"github.com/communityidp/idp/idp/store"
-	"github.com/communityidp/idp/idp/store/pgtest"
 )
 
 // boundedTables hold a handful of rows by design, whatever the size of
@@ -33,13 +32,7 @@ var boundedTables = []string{
 // grows. SQLite's EXPLAIN QUERY PLAN, and PostgreSQL's generic plan with
 // sequential scans priced out, which keeps one only where no index can
 // serve (an empty test table would not tell otherwise).
-func TestQueryPlans(t *testing.T) {
-	t.Run("sqlite", func(t *testing.T) { testQueryPlans(t, nil) })
-	t.Run("postgres", func(t *testing.T) {
-		dsn := pgtest.NewDatabase(t)
-		testQueryPlans(t, func(c *config.Config) { c.Database = config.Database{Driver: "postgres", DSN: dsn} })
-	})
-}
+func TestQueryPlans(t *testing.T) { onBothDatabases(t, testQueryPlans) }
 
 func testQueryPlans(t *testing.T, db func(*config.Config)) {
 	p := startProvider(t, func(c *config.Config) {
@@ -106,12 +99,8 @@ func testQueryPlans(t *testing.T, db func(*config.Config)) {
 	ex.TraceQueries(nil)
 
 	mu.Lock()
-	queries := make([]string, 0, len(seen))
-	for q := range seen {
-		queries = append(queries, q)
-	}
+	queries := slices.Sorted(maps.Keys(seen))
 	mu.Unlock()
-	sort.Strings(queries)
 	if len(queries) < 15 {
 		t.Fatalf("only %d statements traced", len(queries))
 	}
