@@ -60,8 +60,10 @@ func export(ctx context.Context, c *cli, args []string) error {
 		return err
 	}
 	counts := map[string]int{}
+	prog := newProgress(c.stderr, "exported")
 	if err := st.Export(ctx, func(r store.Record) error {
 		counts[r.Kind]++
+		prog.add()
 		return enc.Encode(r)
 	}); err != nil {
 		return fmt.Errorf("export: %w", err)
@@ -108,9 +110,11 @@ func importCmd(ctx context.Context, c *cli, args []string) error {
 	}
 	defer st.Close()
 	line := 1
+	prog := newProgress(c.stderr, "read")
 	stats, err := st.Import(ctx, func() (store.Record, error) {
 		var r store.Record
 		line++
+		prog.add()
 		if err := dec.Decode(&r); err != nil {
 			if errors.Is(err, io.EOF) {
 				return r, io.EOF
@@ -132,6 +136,35 @@ func importCmd(ctx context.Context, c *cli, args []string) error {
 	}
 	fmt.Fprintf(c.stdout, "imported %s\n", summary(stats))
 	return nil
+}
+
+// progressEvery is how often a long export or import says how far it is.
+var progressEvery = 5 * time.Second
+
+// progress tells, on standard error, how far a long export or import has
+// come, so that a million members do not look like a hang.
+type progress struct {
+	w          io.Writer
+	verb       string
+	n          int
+	start, due time.Time
+}
+
+func newProgress(w io.Writer, verb string) *progress {
+	now := time.Now()
+	return &progress{w: w, verb: verb, start: now, due: now.Add(progressEvery)}
+}
+
+// add counts one record, and reports when it is time.
+func (p *progress) add() {
+	p.n++
+	if p.n%1000 != 0 && progressEvery > 0 {
+		return
+	}
+	if now := time.Now(); !now.Before(p.due) {
+		fmt.Fprintf(p.w, "%s %d records so far (%s)\n", p.verb, p.n, now.Sub(p.start).Round(time.Second))
+		p.due = now.Add(progressEvery)
+	}
 }
 
 func summary(counts map[string]int) string {
