@@ -135,7 +135,8 @@ func usersImport(ctx context.Context, c *cli, args []string) error {
 		return err
 	}
 	defer st.Close()
-	res, err := memberimport.Import(ctx, st, rows, *dryRun, now)
+	prog := newProgress(c.stderr, "imported", "members")
+	res, err := memberimport.Import(ctx, st, rows, *dryRun, now, prog.add)
 	if err != nil {
 		return fmt.Errorf("import: %w", err)
 	}

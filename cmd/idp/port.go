@@ -60,7 +60,7 @@ func export(ctx context.Context, c *cli, args []string) error {
 		return err
 	}
 	counts := map[string]int{}
-	prog := newProgress(c.stderr, "exported")
+	prog := newProgress(c.stderr, "exported", "records")
 	if err := st.Export(ctx, func(r store.Record) error {
 		counts[r.Kind]++
 		prog.add()
@@ -110,7 +110,7 @@ func importCmd(ctx context.Context, c *cli, args []string) error {
 	}
 	defer st.Close()
 	line := 1
-	prog := newProgress(c.stderr, "read")
+	prog := newProgress(c.stderr, "read", "records")
 	stats, err := st.Import(ctx, func() (store.Record, error) {
 		var r store.Record
 		line++
@@ -145,14 +145,14 @@ var progressEvery = 5 * time.Second
 // come, so that a million members do not look like a hang.
 type progress struct {
 	w          io.Writer
-	verb       string
+	verb, noun string
 	n          int
 	start, due time.Time
 }
 
-func newProgress(w io.Writer, verb string) *progress {
+func newProgress(w io.Writer, verb, noun string) *progress {
 	now := time.Now()
-	return &progress{w: w, verb: verb, start: now, due: now.Add(progressEvery)}
+	return &progress{w: w, verb: verb, noun: noun, start: now, due: now.Add(progressEvery)}
 }
 
 // add counts one record, and reports when it is time.
@@ -162,7 +162,7 @@ func (p *progress) add() {
 		return
 	}
 	if now := time.Now(); !now.Before(p.due) {
-		fmt.Fprintf(p.w, "%s %d records so far (%s)\n", p.verb, p.n, now.Sub(p.start).Round(time.Second))
+		fmt.Fprintf(p.w, "%s %d %s so far (%s)\n", p.verb, p.n, p.noun, now.Sub(p.start).Round(time.Second))
 		p.due = now.Add(progressEvery)
 	}
 }

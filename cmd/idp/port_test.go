@@ -11,7 +11,7 @@ func TestProgress(t *testing.T) {
 	defer func(d time.Duration) { progressEvery = d }(progressEvery)
 	var b strings.Builder
 	progressEvery = 0
-	p := newProgress(&b, "exported")
+	p := newProgress(&b, "exported", "records")
 	for range 3 {
 		p.add()
 	}
@@ -20,7 +20,7 @@ func TestProgress(t *testing.T) {
 	}
 	b.Reset()
 	progressEvery = time.Hour
-	p = newProgress(&b, "read")
+	p = newProgress(&b, "read", "records")
 	for range 5000 {
 		p.add()
 	}

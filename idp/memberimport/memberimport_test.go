@@ -131,14 +131,14 @@ func TestImport(t *testing.T) {
 		}
 		return rows
 	}
-	dry, err := Import(ctx, st, read(), true, now)
+	dry, err := Import(ctx, st, read(), true, now, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if n, _ := st.CountUsers(ctx); dry.Created != 2 || len(dry.Failed) != 2 || n != 1 {
 		t.Errorf("dry run: %+v, %d accounts", dry, n)
 	}
-	res, err := Import(ctx, st, read(), false, now)
+	res, err := Import(ctx, st, read(), false, now, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -151,14 +151,14 @@ func TestImport(t *testing.T) {
 			t.Errorf("line %d: %v", f.Line, f.Err)
 		}
 	}
-	again, err := Import(ctx, st, read(), false, now.Add(time.Hour))
+	again, err := Import(ctx, st, read(), false, now.Add(time.Hour), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if n, _ := st.CountUsers(ctx); again.Created != 0 || again.Updated != 0 || again.Unchanged != 2 || n != 3 {
 		t.Errorf("second run: %+v, %d accounts", again, n)
 	}
-	dry, _ = Import(ctx, st, read(), true, now)
+	dry, _ = Import(ctx, st, read(), true, now, nil)
 	if dry.Unchanged != 2 {
 		t.Errorf("dry run after import: %+v", dry)
 	}
@@ -210,7 +210,7 @@ func BenchmarkImport(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				res, err := Import(b.Context(), st, rows, false, now)
+				res, err := Import(b.Context(), st, rows, false, now, nil)
 				if err != nil || res.Created != n {
 					b.Fatalf("%+v %v", res, err)
 				}
