@@ -59,7 +59,13 @@ func (c *conds) clause() string {
 // ListAudit returns the events f selects, newest first.
 func (s *Store) ListAudit(ctx context.Context, f store.AuditFilter) ([]store.AuditEvent, error) {
 	var c conds
-	if len(f.Kinds) > 0 {
+	switch {
+	case len(f.Kinds) == 1:
+		// Equality, not ANY: PostgreSQL reads the (kind, id) index in id
+		// order for it and stops at the page, where with ANY it would
+		// sort every event of the kind.
+		c.add(`kind = ?`, f.Kinds[0])
+	case len(f.Kinds) > 1:
 		c.add(`kind = ANY(?)`, f.Kinds)
 	}
 	if f.UserID != "" {

@@ -31,6 +31,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 	}{
 		{"CreateAndGetUser", testCreateAndGetUser},
 		{"ExplainFindsScans", testExplainFindsScans},
+		{"AuditPageByKindNeedsNoSort", testAuditPageByKindNeedsNoSort},
 		{"DuplicateUsername", testDuplicateUsername},
 		{"DuplicateEmail", testDuplicateEmail},
 		{"UsersWithoutEmail", testUsersWithoutEmail},
