@@ -23,7 +23,3 @@ func (o Origin) Same(r *http.Request) bool {
 	}
 	return true
 }
-
-// SameOrigin reports whether r comes from the provider's own pages, as
-// the CSRF check judges it.
-func (c *CSRF) SameOrigin(r *http.Request) bool { return c.origin.Same(r) }
