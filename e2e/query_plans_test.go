@@ -41,17 +41,9 @@ func testQueryPlans(t *testing.T, db func(*config.Config)) {
 			db(c)
 		}
 	})
-	inner := p.store
-	for {
-		u, ok := inner.(interface{ Unwrap() store.Store })
-		if !ok {
-			break
-		}
-		inner = u.Unwrap()
-	}
-	ex, ok := inner.(store.Explainer)
+	ex, ok := store.ExplainerOf(p.store)
 	if !ok {
-		t.Fatalf("%T does not explain its queries", inner)
+		t.Fatalf("%T does not explain its queries", p.store)
 	}
 	// alice has a passkey (added before the trace: Settings is not a path
 	// this test covers).

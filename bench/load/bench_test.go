@@ -46,14 +46,10 @@ func benchTargetStore(b *testing.B) (*target, []account, store.Store) {
 // returned function is called, which reports them per operation as
 // reads/op and writes/op.
 func countStatements(b *testing.B, st store.Store) func() {
-	for {
-		u, ok := st.(interface{ Unwrap() store.Store })
-		if !ok {
-			break
-		}
-		st = u.Unwrap()
+	ex, ok := store.ExplainerOf(st)
+	if !ok {
+		b.Fatalf("%T does not explain its queries", st)
 	}
-	ex := st.(store.Explainer)
 	var reads, writes atomic.Int64
 	ex.TraceQueries(func(q string) {
 		if strings.HasPrefix(strings.TrimSpace(q), "SELECT") {

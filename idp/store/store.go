@@ -1009,6 +1009,21 @@ type Explainer interface {
 	Explain(ctx context.Context, query string) (Plan, error)
 }
 
+// ExplainerOf is the Explainer under s's wrappers (a wrapper offers the
+// store it wraps with Unwrap, as secrets.Store does), if there is one.
+func ExplainerOf(s Store) (Explainer, bool) {
+	for {
+		if ex, ok := s.(Explainer); ok {
+			return ex, true
+		}
+		u, ok := s.(interface{ Unwrap() Store })
+		if !ok {
+			return nil, false
+		}
+		s = u.Unwrap()
+	}
+}
+
 // Plan is how the database runs one statement.
 type Plan struct {
 	// Text is the database's own account: EXPLAIN QUERY PLAN (SQLite) or

@@ -74,7 +74,7 @@ func testAuditPageByKindNeedsNoSort(t *testing.T, s store.Store) {
 // store as an Explainer and that statement.
 func traceOne(t *testing.T, s store.Store, do func()) (store.Explainer, string) {
 	t.Helper()
-	ex, ok := s.(store.Explainer)
+	ex, ok := store.ExplainerOf(s)
 	if !ok {
 		t.Fatalf("%T does not explain its queries", s)
 	}
