@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/communityidp/idp/idp/store"
@@ -17,42 +16,39 @@ import (
 func (s *Store) GC(ctx context.Context, now time.Time) (store.GCStats, error) {
 	var st store.GCStats
 	steps := []struct {
-		what  string
-		query string
-		n     *int64
+		what, table, cond string
+		n                 *int64
 	}{
 		// A redeemed request is a tombstone until both it and its code
 		// have expired, so a replayed code can still revoke what it issued.
-		{"auth requests", `DELETE FROM auth_requests
-			WHERE expires_at < ?1 AND (code_expires_at IS NULL OR code_expires_at < ?1)`, &st.AuthRequests},
-		{"access tokens", `DELETE FROM access_tokens WHERE expires_at < ?1`, &st.AccessTokens},
+		{"auth requests", "auth_requests", `expires_at < ?1 AND (code_expires_at IS NULL OR code_expires_at < ?1)`, &st.AuthRequests},
+		{"access tokens", "access_tokens", `expires_at < ?1`, &st.AccessTokens},
 		// A used token stays until its family expires: seeing it again is
 		// how a stolen token is detected. Unused and revoked tokens can go
 		// once they expire.
-		{"refresh tokens", `DELETE FROM refresh_tokens
-			WHERE family_expires_at < ?1
-			   OR (expires_at < ?1 AND (used_at IS NULL OR revoked_at IS NOT NULL))`, &st.RefreshTokens},
-		{"sessions", `DELETE FROM browser_sessions WHERE expires_at < ?1 OR idle_expires_at < ?1`, &st.Sessions},
-		{"setup tokens", `DELETE FROM setup_tokens WHERE expires_at < ?1`, &st.SetupTokens},
-		{"signing keys", `DELETE FROM signing_keys WHERE retire_at < ?1`, &st.SigningKeys},
+		{"refresh tokens", "refresh_tokens",
+			`family_expires_at < ?1 OR (expires_at < ?1 AND (used_at IS NULL OR revoked_at IS NOT NULL))`, &st.RefreshTokens},
+		{"sessions", "browser_sessions", `expires_at < ?1 OR idle_expires_at < ?1`, &st.Sessions},
+		{"setup tokens", "setup_tokens", `expires_at < ?1`, &st.SetupTokens},
+		{"signing keys", "signing_keys", `retire_at < ?1`, &st.SigningKeys},
 		// ConsumeCeremony already refuses a ceremony at its expiry; these
 		// are the ones nobody came back to finish.
-		{"webauthn ceremonies", `DELETE FROM webauthn_ceremonies WHERE expires_at < ?1`, &st.Ceremonies},
-		{"suggestion snoozes", `DELETE FROM suggestion_snoozes WHERE until < ?1`, &st.Snoozes},
+		{"webauthn ceremonies", "webauthn_ceremonies", `expires_at < ?1`, &st.Ceremonies},
+		{"suggestion snoozes", "suggestion_snoozes", `until < ?1`, &st.Snoozes},
 		// A recovery link goes a day (86400 s) after it expires, used
 		// or not.
-		{"recovery links", `DELETE FROM recovery_links WHERE expires_at < ?1 - 86400`, &st.RecoveryLinks},
+		{"recovery links", "recovery_links", `expires_at < ?1 - 86400`, &st.RecoveryLinks},
 		// Sent mail is kept a week (604800 s) for the admins' view; mail
 		// given up on, 30 days (2592000 s).
-		{"outbox", `DELETE FROM outbox WHERE sent_at < ?1 - 604800
+		{"outbox", "outbox", `sent_at < ?1 - 604800
 			OR (sent_at IS NULL AND next_attempt_at IS NULL AND created_at < ?1 - 2592000)`, &st.Outbox},
 		// Who signed in which week is needed only until the week's
 		// adoption counts are final (migration 0016): the current and the
 		// previous week.
-		{"weekly members", `DELETE FROM weekly_members WHERE week < (?1 - 345600) / 604800 - 1`, new(int64)},
+		{"weekly members", "weekly_members", `week < (?1 - 345600) / 604800 - 1`, new(int64)},
 	}
 	for _, step := range steps {
-		n, err := s.deleteInBatches(ctx, step.query, now.Unix())
+		n, err := s.deleteInBatches(ctx, step.table, step.cond, now.Unix())
 		*step.n = n
 		if err != nil {
 			return st, fmt.Errorf("gc %s: %w", step.what, err)
@@ -60,7 +56,7 @@ func (s *Store) GC(ctx context.Context, now time.Time) (store.GCStats, error) {
 	}
 	// Failures count only within the last hour; older ones are noise.
 	var err error
-	st.Failures, err = s.deleteInBatches(ctx, `DELETE FROM throttle_failures WHERE at < ?1`, now.Add(-store.ThrottleHorizon).UnixMilli())
+	st.Failures, err = s.deleteInBatches(ctx, "throttle_failures", `at < ?1`, now.Add(-store.ThrottleHorizon).UnixMilli())
 	if err != nil {
 		return st, fmt.Errorf("gc throttle failures: %w", err)
 	}
@@ -72,20 +68,16 @@ func (s *Store) GC(ctx context.Context, now time.Time) (store.GCStats, error) {
 // writer well under the 50 ms a sign-in may wait for it.
 const gcBatch = 400
 
-// deleteInBatches runs "DELETE FROM t WHERE cond" as deletes of at most
-// gcBatch rows (by rowid, or by the key of a WITHOUT ROWID table), until
-// one deletes fewer, and returns how many it deleted.
-func (s *Store) deleteInBatches(ctx context.Context, query string, arg int64) (int64, error) {
-	query = strings.Join(strings.Fields(query), " ")
-	table, cond, ok := strings.Cut(strings.TrimPrefix(query, "DELETE FROM "), " WHERE ")
-	if !ok {
-		return 0, fmt.Errorf("not a DELETE ... WHERE: %s", query)
-	}
+// deleteInBatches deletes the rows of table that cond (on ?1 = arg)
+// selects, at most gcBatch per statement (by rowid, or by the key of a
+// WITHOUT ROWID table), until a statement deletes fewer, and returns how
+// many it deleted.
+func (s *Store) deleteInBatches(ctx context.Context, table, cond string, arg int64) (int64, error) {
 	key := "rowid"
-	if table == "weekly_members" {
-		key = "(week, user_id)"
+	if table == "weekly_members" { // WITHOUT ROWID (migration 0016)
+		key = "week, user_id"
 	}
-	batched := `DELETE FROM ` + table + ` WHERE ` + key + ` IN (SELECT ` + strings.Trim(key, "()") + ` FROM ` + table +
+	batched := `DELETE FROM ` + table + ` WHERE (` + key + `) IN (SELECT ` + key + ` FROM ` + table +
 		` WHERE ` + cond + ` LIMIT ` + strconv.Itoa(gcBatch) + `)`
 	var total int64
 	for {
