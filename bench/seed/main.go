@@ -60,7 +60,7 @@ func run(ctx context.Context, o options, log io.Writer) error {
 	if o.dsn == "" || o.members < 1 {
 		return errors.New("-dsn and a positive -members are required")
 	}
-	st, sqlDriver, err := open(ctx, o.driver, o.dsn)
+	st, err := open(ctx, o.driver, o.dsn)
 	if err != nil {
 		return err
 	}
@@ -90,7 +90,7 @@ func run(ctx context.Context, o options, log io.Writer) error {
 		err = copyEvents(ctx, o, now)
 	} else {
 		var db *sql.DB
-		if db, err = sql.Open(sqlDriver, o.dsn); err != nil {
+		if db, err = sql.Open("sqlite", o.dsn); err != nil {
 			return err
 		}
 		defer db.Close()
@@ -121,22 +121,23 @@ type closer interface {
 	Close() error
 }
 
-func open(ctx context.Context, driver, dsn string) (closer, string, error) {
+// open opens and migrates the database.
+func open(ctx context.Context, driver, dsn string) (closer, error) {
 	switch driver {
 	case "sqlite":
 		s, err := sqlite.Open(ctx, dsn)
 		if err != nil {
-			return nil, "", err
+			return nil, err
 		}
-		return s, "sqlite", s.Migrate(ctx)
+		return s, s.Migrate(ctx)
 	case "postgres":
 		s, err := postgres.Open(ctx, dsn)
 		if err != nil {
-			return nil, "", err
+			return nil, err
 		}
-		return s, "pgx", s.Migrate(ctx)
+		return s, s.Migrate(ctx)
 	}
-	return nil, "", fmt.Errorf("-driver %q: sqlite or postgres", driver)
+	return nil, fmt.Errorf("-driver %q: sqlite or postgres", driver)
 }
 
 // generator yields the members, then their passkeys, as import records.
