@@ -223,7 +223,8 @@ func securityHeaders(https bool, imgSrc string) gin.HandlerFunc {
 
 // commonHeaders are the security headers of every answer but its CSP:
 // no sniffing, no framing, no referrer, its own browsing context, and
-// HSTS behind an https issuer.
+// HSTS behind an https issuer. Responses take its value slices as they
+// are, shared: headers are replaced (Set), never changed in place.
 func commonHeaders(https bool) http.Header {
 	h := http.Header{}
 	h.Set("X-Content-Type-Options", "nosniff")
