@@ -111,7 +111,7 @@ func (p *Provider) RedirectError(w http.ResponseWriter, r *http.Request, authReq
 	if kind == ErrLoginRequired {
 		e = oidc.ErrLoginRequired()
 	}
-	_ = p.storage.DeleteAuthRequest(ctx, authRequestID)
+	p.storage.dropAuthRequest(ctx, authRequestID)
 	p.refuse(w, r.WithContext(ctx), replyTo{ar.RedirectURI, oidc.ResponseMode(ar.ResponseMode), ar.State}, e.WithDescription("%s", description))
 }
 

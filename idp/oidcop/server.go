@@ -173,6 +173,7 @@ func (s signingAs) SigningKey(context.Context) (op.SigningKey, error) { return s
 // code's own client, the redirect URI); then a code seen before revokes
 // what it issued: only now, so that a stranger holding an old code cannot.
 func (s *server) CodeExchange(ctx context.Context, r *op.ClientRequest[oidc.AccessTokenRequest]) (*op.Response, error) {
+	ctx = withUserMemo(ctx)
 	if v := r.Data.CodeVerifier; v != "" && !validVerifier(v) {
 		return nil, oidc.ErrInvalidRequest().WithDescription("code_verifier must be 43 to 128 characters of A-Z a-z 0-9 - . _ ~")
 	}
@@ -218,6 +219,7 @@ func validVerifier(v string) bool {
 // RefreshToken exchanges a refresh token for its successor (see
 // Storage.rotate), with ID tokens of the client's algorithm.
 func (s *server) RefreshToken(ctx context.Context, r *op.ClientRequest[oidc.RefreshTokenRequest]) (*op.Response, error) {
+	ctx = withUserMemo(ctx)
 	req, err := op.RefreshTokenRequestByRefreshToken(ctx, s.storage, r.Data.RefreshToken)
 	if err != nil {
 		return nil, s.refusal(ctx, err)

@@ -277,20 +277,24 @@ func (s *Storage) SaveAuthCode(ctx context.Context, id, code string) error {
 	return nil
 }
 
-// DeleteAuthRequest is called by op after a code is redeemed. Redeemed
-// requests stay as tombstones until they expire, so the store keeps them.
-func (s *Storage) DeleteAuthRequest(ctx context.Context, id string) error {
+// DeleteAuthRequest is called by op after a code is redeemed, and does
+// nothing: the redemption (store.Issue's ConsumeCode) already marked the
+// request, which stays as a tombstone until it expires so that a replayed
+// code can revoke what it issued.
+func (*Storage) DeleteAuthRequest(context.Context, string) error { return nil }
+
+// dropAuthRequest deletes a request that ends without a code.
+func (s *Storage) dropAuthRequest(ctx context.Context, id string) {
 	if err := s.store.DeleteAuthRequest(ctx, id); err != nil && !errors.Is(err, store.ErrNotFound) {
-		return fmt.Errorf("delete auth request: %w", err)
+		slog.ErrorContext(ctx, "delete auth request", "error", err)
 	}
-	return nil
 }
 
 // --- tokens
 
 // activeUser returns the subject's account if it may still receive tokens.
 func (s *Storage) activeUser(ctx context.Context, subject string) (*store.User, error) {
-	u, err := s.store.UserByID(ctx, subject)
+	u, err := s.user(ctx, subject)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, errGrant("the account no longer exists")
 	}
@@ -594,7 +598,7 @@ func (s *Storage) SetUserinfoFromScopes(context.Context, *oidc.UserInfo, string,
 
 // SetUserinfoFromRequest fills the ID token's claims.
 func (s *Storage) SetUserinfoFromRequest(ctx context.Context, info *oidc.UserInfo, req op.IDTokenRequest, scopes []string) error {
-	u, err := s.store.UserByID(ctx, req.GetSubject())
+	u, err := s.user(ctx, req.GetSubject())
 	if err != nil {
 		return fmt.Errorf("load user for ID token: %w", err)
 	}
