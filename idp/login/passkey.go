@@ -26,13 +26,8 @@ func (h *Handler) hasPasskeys(c *gin.Context, login string) bool {
 	if !h.Passkeys.On() {
 		return false
 	}
-	ctx := c.Request.Context()
-	u, err := h.Store.UserByLogin(ctx, login)
-	if err != nil {
-		return false
-	}
-	pks, err := h.Store.PasskeysByUser(ctx, u.ID)
-	return err == nil && len(pks) > 0
+	u, err := h.Store.UserByLogin(c.Request.Context(), login)
+	return err == nil && u.Passkeys > 0
 }
 
 type passkeyPage struct {

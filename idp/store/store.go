@@ -115,6 +115,9 @@ type User struct {
 	// Locale is the language (a BCP 47 tag) of the pages the member last
 	// used, for the mail written to them; "" until known.
 	Locale string `json:"locale,omitempty"`
+	// Passkeys is how many passkeys the member has, as the store counts
+	// them when it reads the member; writes of a User ignore it.
+	Passkeys int `json:"-"`
 }
 
 // ImportedMember is one member brought from another system. User holds

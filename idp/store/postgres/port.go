@@ -28,7 +28,7 @@ var exports = map[string]struct {
 			k, err := codec.ScanSigningKey(sc)
 			return store.Record{Kind: store.KindSigningKey, SigningKey: k}, err
 		}},
-	store.KindUser: {`SELECT ` + codec.UserColumns + ` FROM users ORDER BY id COLLATE "C"`,
+	store.KindUser: {`SELECT ` + codec.UserSelectColumns + ` FROM users ORDER BY id COLLATE "C"`,
 		func(sc scanner) (store.Record, error) {
 			u, err := codec.ScanUser(sc)
 			return store.Record{Kind: store.KindUser, User: u}, err

@@ -31,7 +31,7 @@ func (s *Store) CreateUser(ctx context.Context, u *store.User) error {
 
 // UserByID returns the user with this ID.
 func (s *Store) UserByID(ctx context.Context, id string) (*store.User, error) {
-	u, err := codec.ScanUser(s.pool.QueryRow(ctx, `SELECT `+codec.UserColumns+` FROM users WHERE id = $1`, id))
+	u, err := codec.ScanUser(s.pool.QueryRow(ctx, `SELECT `+codec.UserSelectColumns+` FROM users WHERE id = $1`, id))
 	if err != nil {
 		return nil, fmt.Errorf("user %q: %w", id, mapErr(err))
 	}
@@ -45,7 +45,7 @@ func (s *Store) UserByLogin(ctx context.Context, login string) (*store.User, err
 	if strings.Contains(login, "@") {
 		col = "email"
 	}
-	u, err := codec.ScanUser(s.pool.QueryRow(ctx, `SELECT `+codec.UserColumns+` FROM users WHERE `+col+` = $1`,
+	u, err := codec.ScanUser(s.pool.QueryRow(ctx, `SELECT `+codec.UserSelectColumns+` FROM users WHERE `+col+` = $1`,
 		strings.ToLower(login)))
 	if err != nil {
 		return nil, fmt.Errorf("user by %s %q: %w", col, login, mapErr(err))
@@ -59,7 +59,7 @@ func (s *Store) UserByWebAuthnID(ctx context.Context, handle []byte) (*store.Use
 		// Members without a handle store NULL, which nothing equals.
 		return nil, fmt.Errorf("user by webauthn id: empty handle: %w", store.ErrNotFound)
 	}
-	u, err := codec.ScanUser(s.pool.QueryRow(ctx, `SELECT `+codec.UserColumns+` FROM users WHERE webauthn_id = $1`, handle))
+	u, err := codec.ScanUser(s.pool.QueryRow(ctx, `SELECT `+codec.UserSelectColumns+` FROM users WHERE webauthn_id = $1`, handle))
 	if err != nil {
 		// The handle is no secret, but it is long and says nothing: leave
 		// it out of the message.
@@ -70,7 +70,7 @@ func (s *Store) UserByWebAuthnID(ctx context.Context, handle []byte) (*store.Use
 
 // ListUsers returns all users ordered by username (byte order, as SQLite).
 func (s *Store) ListUsers(ctx context.Context) ([]store.User, error) {
-	users, err := queryAll(ctx, s.pool, codec.ScanUser, `SELECT `+codec.UserColumns+` FROM users ORDER BY username COLLATE "C"`)
+	users, err := queryAll(ctx, s.pool, codec.ScanUser, `SELECT `+codec.UserSelectColumns+` FROM users ORDER BY username COLLATE "C"`)
 	if err != nil {
 		return nil, fmt.Errorf("list users: %w", err)
 	}
@@ -91,13 +91,13 @@ func (s *Store) CountUsers(ctx context.Context) (int, error) {
 // UpdateUser loads the user, applies fn and writes every field back in one
 // transaction. The row stays locked while fn runs, so concurrent updates
 // queue and none is lost; fn should be quick and must not wait on another
-// update of the same user. Changes to ID and CreatedAt are ignored.
+// update of the same user. Changes to ID, CreatedAt and Passkeys are ignored.
 func (s *Store) UpdateUser(ctx context.Context, id string, fn func(*store.User) error) (*store.User, error) {
 	var out *store.User
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		// NO KEY UPDATE: the id does not change, so sessions and passkeys
 		// of the user can still be inserted meanwhile.
-		u, err := codec.ScanUser(tx.QueryRow(ctx, `SELECT `+codec.UserColumns+` FROM users WHERE id = $1 FOR NO KEY UPDATE`, id))
+		u, err := codec.ScanUser(tx.QueryRow(ctx, `SELECT `+codec.UserSelectColumns+` FROM users WHERE id = $1 FOR NO KEY UPDATE`, id))
 		if err != nil {
 			return mapErr(err)
 		}
@@ -105,7 +105,7 @@ func (s *Store) UpdateUser(ctx context.Context, id string, fn func(*store.User) 
 		if err := fn(u); err != nil {
 			return err
 		}
-		u.ID, u.CreatedAt = id, before.CreatedAt
+		u.ID, u.CreatedAt, u.Passkeys = id, before.CreatedAt, before.Passkeys
 		if err := writeUser(ctx, tx, &before, u); err != nil {
 			return err
 		}
@@ -177,12 +177,12 @@ func (s *Store) SearchUsers(ctx context.Context, query string, limit int) ([]sto
 	if limit <= 0 {
 		limit = store.DefaultSearchLimit
 	}
-	q := `SELECT ` + codec.UserColumns + ` FROM users ORDER BY username COLLATE "C" LIMIT $1`
+	q := `SELECT ` + codec.UserSelectColumns + ` FROM users ORDER BY username COLLATE "C" LIMIT $1`
 	args := []any{limit}
 	if query != "" {
 		// The LIKE lets the trigram index of migration 0015 (pg_trgm)
 		// find the candidates; strpos is the exact test.
-		q = `SELECT ` + codec.UserColumns + ` FROM users
+		q = `SELECT ` + codec.UserSelectColumns + ` FROM users
 			WHERE (username || ' ' || coalesce(email, '') || ' ' || lower(name)) LIKE $3
 			AND (strpos(username, $2) > 0 OR strpos(email, $2) > 0 OR strpos(lower(name), $2) > 0)
 			ORDER BY username COLLATE "C" LIMIT $1`
@@ -316,7 +316,7 @@ func (s *Store) ImportMember(ctx context.Context, im store.ImportedMember, now t
 	codec.Fold(im.User)
 	outcome, out := store.ImportUnchanged, im.User
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		cur, err := codec.ScanUser(tx.QueryRow(ctx, `SELECT `+codec.UserColumns+` FROM users WHERE username = $1
+		cur, err := codec.ScanUser(tx.QueryRow(ctx, `SELECT `+codec.UserSelectColumns+` FROM users WHERE username = $1
 			FOR NO KEY UPDATE`, im.User.Username))
 		if errors.Is(err, pgx.ErrNoRows) {
 			outcome = store.ImportCreated

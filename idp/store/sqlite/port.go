@@ -28,7 +28,7 @@ var exports = map[string]struct {
 			k, err := codec.ScanSigningKey(sc)
 			return store.Record{Kind: store.KindSigningKey, SigningKey: k}, err
 		}},
-	store.KindUser: {`SELECT ` + codec.UserColumns + ` FROM users ORDER BY id`,
+	store.KindUser: {`SELECT ` + codec.UserSelectColumns + ` FROM users ORDER BY id`,
 		func(sc scanner) (store.Record, error) {
 			u, err := codec.ScanUser(sc)
 			return store.Record{Kind: store.KindUser, User: u}, err

@@ -33,7 +33,7 @@ func (s *Store) CreateUser(ctx context.Context, u *store.User) error {
 
 // UserByID returns the user with this ID.
 func (s *Store) UserByID(ctx context.Context, id string) (*store.User, error) {
-	u, err := codec.ScanUser(s.reader.QueryRowContext(ctx, `SELECT `+codec.UserColumns+` FROM users WHERE id = ?`, id))
+	u, err := codec.ScanUser(s.reader.QueryRowContext(ctx, `SELECT `+codec.UserSelectColumns+` FROM users WHERE id = ?`, id))
 	if err != nil {
 		return nil, fmt.Errorf("user %q: %w", id, mapErr(err))
 	}
@@ -47,7 +47,7 @@ func (s *Store) UserByLogin(ctx context.Context, login string) (*store.User, err
 	if strings.Contains(login, "@") {
 		col = "email"
 	}
-	u, err := codec.ScanUser(s.reader.QueryRowContext(ctx, `SELECT `+codec.UserColumns+` FROM users WHERE `+col+` = ?`,
+	u, err := codec.ScanUser(s.reader.QueryRowContext(ctx, `SELECT `+codec.UserSelectColumns+` FROM users WHERE `+col+` = ?`,
 		strings.ToLower(login)))
 	if err != nil {
 		return nil, fmt.Errorf("user by %s %q: %w", col, login, mapErr(err))
@@ -61,7 +61,7 @@ func (s *Store) UserByWebAuthnID(ctx context.Context, handle []byte) (*store.Use
 		// Members without a handle store NULL, which nothing equals.
 		return nil, fmt.Errorf("user by webauthn id: empty handle: %w", store.ErrNotFound)
 	}
-	u, err := codec.ScanUser(s.reader.QueryRowContext(ctx, `SELECT `+codec.UserColumns+` FROM users WHERE webauthn_id = ?`, handle))
+	u, err := codec.ScanUser(s.reader.QueryRowContext(ctx, `SELECT `+codec.UserSelectColumns+` FROM users WHERE webauthn_id = ?`, handle))
 	if err != nil {
 		// The handle is no secret, but it is long and says nothing: leave
 		// it out of the message.
@@ -72,7 +72,7 @@ func (s *Store) UserByWebAuthnID(ctx context.Context, handle []byte) (*store.Use
 
 // ListUsers returns all users ordered by username.
 func (s *Store) ListUsers(ctx context.Context) ([]store.User, error) {
-	out, err := queryAll(ctx, s.reader, codec.ScanUser, `SELECT `+codec.UserColumns+` FROM users ORDER BY username`)
+	out, err := queryAll(ctx, s.reader, codec.ScanUser, `SELECT `+codec.UserSelectColumns+` FROM users ORDER BY username`)
 	if err != nil {
 		return nil, fmt.Errorf("list users: %w", err)
 	}
@@ -92,11 +92,11 @@ func (s *Store) CountUsers(ctx context.Context) (int, error) {
 
 // UpdateUser loads the user, applies fn and writes every field back in one
 // transaction. fn must not call the store (it runs while the writer is
-// held). Changes to ID and CreatedAt are ignored.
+// held). Changes to ID, CreatedAt and Passkeys are ignored.
 func (s *Store) UpdateUser(ctx context.Context, id string, fn func(*store.User) error) (*store.User, error) {
 	var out *store.User
 	err := s.inTx(ctx, func(tx *txn) error {
-		u, err := codec.ScanUser(tx.QueryRowContext(ctx, `SELECT `+codec.UserColumns+` FROM users WHERE id = ?`, id))
+		u, err := codec.ScanUser(tx.QueryRowContext(ctx, `SELECT `+codec.UserSelectColumns+` FROM users WHERE id = ?`, id))
 		if err != nil {
 			return mapErr(err)
 		}
@@ -104,7 +104,7 @@ func (s *Store) UpdateUser(ctx context.Context, id string, fn func(*store.User) 
 		if err := fn(u); err != nil {
 			return err
 		}
-		u.ID, u.CreatedAt = id, before.CreatedAt
+		u.ID, u.CreatedAt, u.Passkeys = id, before.CreatedAt, before.Passkeys
 		if err := writeUser(ctx, tx, &before, u); err != nil {
 			return err
 		}
@@ -168,17 +168,17 @@ func (s *Store) SearchUsers(ctx context.Context, query string, limit int) ([]sto
 	if limit <= 0 {
 		limit = store.DefaultSearchLimit
 	}
-	q := `SELECT ` + codec.UserColumns + ` FROM users ORDER BY username LIMIT ?1`
+	q := `SELECT ` + codec.UserSelectColumns + ` FROM users ORDER BY username LIMIT ?1`
 	args := []any{limit}
 	if query != "" {
-		q = `SELECT ` + codec.UserColumns + ` FROM users WHERE ` + searchMatch + ` ORDER BY username LIMIT ?1`
+		q = `SELECT ` + codec.UserSelectColumns + ` FROM users WHERE ` + searchMatch + ` ORDER BY username LIMIT ?1`
 		args = append(args, strings.ToLower(query))
 		if utf8.RuneCountInString(query) >= 3 {
 			// The trigram index gives the candidates (a superset: it also
 			// ignores diacritics), the exact test picks among them. A query
 			// that matches very many members walks them in username order
 			// instead, which finds a page of them quickly.
-			q = `SELECT ` + codec.UserColumns + ` FROM users WHERE rowid IN (SELECT rowid FROM users_search
+			q = `SELECT ` + codec.UserSelectColumns + ` FROM users WHERE rowid IN (SELECT rowid FROM users_search
 				WHERE users_search MATCH ?3 LIMIT ` + strconv.Itoa(maxSearchCandidates) + `) AND ` + searchMatch + `
 				ORDER BY username LIMIT ?1`
 			args = append(args, `"`+strings.ReplaceAll(query, `"`, `""`)+`"`)
@@ -189,7 +189,7 @@ func (s *Store) SearchUsers(ctx context.Context, query string, limit int) ([]sto
 				return nil, fmt.Errorf("search users for %q: %w", query, err)
 			}
 			if n >= maxSearchCandidates {
-				q, args = `SELECT `+codec.UserColumns+` FROM users WHERE `+searchMatch+` ORDER BY username LIMIT ?1`, args[:2]
+				q, args = `SELECT `+codec.UserSelectColumns+` FROM users WHERE `+searchMatch+` ORDER BY username LIMIT ?1`, args[:2]
 			}
 		}
 	}
@@ -316,7 +316,7 @@ func (s *Store) ImportMember(ctx context.Context, im store.ImportedMember, now t
 	codec.Fold(im.User)
 	outcome, out := store.ImportUnchanged, im.User
 	err := s.inTx(ctx, func(tx *txn) error {
-		cur, err := codec.ScanUser(tx.QueryRowContext(ctx, `SELECT `+codec.UserColumns+` FROM users WHERE username = ?`, im.User.Username))
+		cur, err := codec.ScanUser(tx.QueryRowContext(ctx, `SELECT `+codec.UserSelectColumns+` FROM users WHERE username = ?`, im.User.Username))
 		if errors.Is(err, sql.ErrNoRows) {
 			outcome = store.ImportCreated
 			if err := insertUser(ctx, tx, im.User); err != nil {

@@ -361,3 +361,38 @@ func testDeleteUserCascades(t *testing.T, s store.Store) {
 	must(t, s.CreatePasskey(ctx, again), "register the deleted member's credential ID again")
 	wantIs(t, d.DeleteUser(ctx, "u1"), store.ErrNotFound, "deleting the user again")
 }
+
+// A member read by any lookup says how many passkeys they have: the
+// sign-in asks that instead of reading the passkeys.
+func testUserCountsPasskeys(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	must(t, s.CreateUser(ctx, newUser("u1", "alice", "alice@example.org")), "create alice")
+	must(t, s.CreateUser(ctx, newUser("u2", "bob", "bob@example.org")), "create bob")
+	count := func(want int) {
+		t.Helper()
+		for name, get := range map[string]func() (*store.User, error){
+			"UserByID":         func() (*store.User, error) { return s.UserByID(ctx, "u1") },
+			"UserByLogin":      func() (*store.User, error) { return s.UserByLogin(ctx, "ALICE@example.org") },
+			"UserByWebAuthnID": func() (*store.User, error) { return s.UserByWebAuthnID(ctx, handle("u1")) },
+		} {
+			u, err := get()
+			must(t, err, name)
+			if u.Passkeys != want {
+				t.Errorf("%s: Passkeys = %d, want %d", name, u.Passkeys, want)
+			}
+		}
+	}
+	count(0)
+	must(t, s.CreatePasskey(ctx, newPasskey("pk-a", "u1", t0)), "create pk-a")
+	must(t, s.CreatePasskey(ctx, newPasskey("pk-b", "u1", t0)), "create pk-b")
+	must(t, s.CreatePasskey(ctx, newPasskey("pk-c", "u2", t0)), "create bob's")
+	count(2)
+	u, err := s.UpdateUser(ctx, "u1", func(u *store.User) error { u.Name = "Alice A."; u.Passkeys = 99; return nil })
+	must(t, err, "update alice")
+	if u.Passkeys != 2 {
+		t.Errorf("UpdateUser returned Passkeys = %d, want 2 (the store's count, not the caller's)", u.Passkeys)
+	}
+	count(2)
+	must(t, s.DeletePasskey(ctx, "u1", "pk-a"), "delete pk-a")
+	count(1)
+}

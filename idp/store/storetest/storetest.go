@@ -73,6 +73,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"PasskeyRoundTrip", testPasskeyRoundTrip},
 		{"DuplicateCredentialID", testDuplicateCredentialID},
 		{"PasskeysByUser", testPasskeysByUser},
+		{"UserCountsPasskeys", testUserCountsPasskeys},
 		{"RecordPasskeyUse", testRecordPasskeyUse},
 		{"PasskeyOwnership", testPasskeyOwnership},
 		{"DeleteUserCascades", testDeleteUserCascades},

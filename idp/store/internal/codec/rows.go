@@ -40,6 +40,9 @@ const (
 	SigningKeyColumns = `id, algorithm, private_key, created_at, active_from, retire_at`
 	UserColumns       = `id, username, email, email_verified, name, role, password_hash, disabled,
 	webauthn_id, created_at, updated_at, password_changed_at, locale`
+	// UserSelectColumns adds what the store keeps about a member itself
+	// (written by triggers, never by UserValues).
+	UserSelectColumns = UserColumns + `, passkeys`
 )
 
 // Fold lower-cases the unique login names, which is what makes them unique
@@ -183,12 +186,12 @@ func ScanSession(sc Scanner) (*store.Session, error) {
 	return &s, nil
 }
 
-// ScanUser reads one row of UserColumns.
+// ScanUser reads one row of UserSelectColumns.
 func ScanUser(sc Scanner) (*store.User, error) {
 	var u store.User
 	err := sc.Scan(&u.ID, &u.Username, StringCol(&u.Email), &u.EmailVerified, &u.Name, &u.Role,
 		&u.PasswordHash, &u.Disabled, &u.WebAuthnID, TimeCol(&u.CreatedAt), TimeCol(&u.UpdatedAt),
-		TimeCol(&u.PasswordChangedAt), &u.Locale)
+		TimeCol(&u.PasswordChangedAt), &u.Locale, &u.Passkeys)
 	if err != nil {
 		return nil, err
 	}
