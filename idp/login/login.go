@@ -369,7 +369,7 @@ func (h *Handler) rehash(ctx context.Context, userID, pw string) {
 // continueFlow completes the flow for a member signed in (by a session
 // they already had) and sends the browser on.
 func (h *Handler) continueFlow(c *gin.Context, f flow, u *store.User, s *store.Session) {
-	next, fail := h.completeFlow(c, f, u, s)
+	next, fail := h.completeFlow(c, f, nil, u, s)
 	if fail != nil {
 		h.Render.Error(c.Writer, c.Request, *fail)
 		return
@@ -379,13 +379,17 @@ func (h *Handler) continueFlow(c *gin.Context, f flow, u *store.User, s *store.S
 
 // completeFlow marks the flow's authorization request done for a signed-in
 // member and returns where the browser continues: the protocol callback,
-// or the provider page it came from.
-func (h *Handler) completeFlow(c *gin.Context, f flow, u *store.User, s *store.Session) (string, *web.Failure) {
+// or the provider page it came from. ar is the request when the handler
+// already read it (what is checked here never changes), else nil.
+func (h *Handler) completeFlow(c *gin.Context, f flow, ar *store.AuthRequest, u *store.User, s *store.Session) (string, *web.Failure) {
 	h.rememberLanguage(c, u)
 	if f.AuthRequestID == "" {
 		return web.LocalPath(f.Next, "/settings"), nil
 	}
-	ar, err := h.Store.AuthRequestByID(c.Request.Context(), f.AuthRequestID)
+	var err error
+	if ar == nil || ar.ID != f.AuthRequestID {
+		ar, err = h.Store.AuthRequestByID(c.Request.Context(), f.AuthRequestID)
+	}
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		return "", &failExpired
@@ -550,7 +554,7 @@ func (h *Handler) passwordSignedIn(c *gin.Context, f flow, u *store.User, client
 	}
 	h.Audit.SignIn(ctx, c.Request, u.ID, clientID, method, "")
 	slog.InfoContext(ctx, "sign-in", "method", method, "user", u.ID)
-	next, failure := h.completeFlow(c, f, u, sess)
+	next, failure := h.completeFlow(c, f, nil, u, sess)
 	if failure != nil {
 		h.Render.Error(c.Writer, c.Request, *failure)
 		return

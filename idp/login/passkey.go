@@ -156,8 +156,10 @@ func (h *Handler) passkeyFinish(c *gin.Context) {
 	}
 	f := flow{AuthRequestID: req.AuthRequestID, Next: web.LocalPath(req.Next, "")}
 	clientID := ""
+	var ar *store.AuthRequest
 	if f.AuthRequestID != "" {
-		if ar, err := h.Store.AuthRequestByID(ctx, f.AuthRequestID); err == nil {
+		var err error
+		if ar, err = h.Store.AuthRequestByID(ctx, f.AuthRequestID); err == nil {
 			clientID = ar.ClientID
 			c.Request = h.Render.UseLocales(c.Writer, c.Request, ar.UILocales)
 		}
@@ -201,13 +203,12 @@ func (h *Handler) passkeyFinish(c *gin.Context) {
 			ClientID: clientID, Result: audit.ResultOK, Details: res.FlagsChanged})
 	}
 	h.Audit.SignIn(ctx, c.Request, res.User.ID, clientID, audit.MethodPasskey, "")
-	next, fail := h.completeFlow(c, f, res.User, sess)
+	next, fail := h.completeFlow(c, f, ar, res.User, sess)
 	if fail != nil {
 		h.Render.JSONFor(c.Writer, c.Request, *fail)
 		return
 	}
-	pks, _ := h.Store.PasskeysByUser(ctx, res.User.ID)
-	web.JSON(c.Writer, http.StatusOK, finishResponse{Redirect: next, Signals: passkey.SignalsFor(h.Passkeys.RPID(), res.User, pks)})
+	web.JSON(c.Writer, http.StatusOK, finishResponse{Redirect: next, Signals: passkey.SignalsFor(h.Passkeys.RPID(), res.User, res.Passkeys)})
 }
 
 type failureReport struct {

@@ -429,6 +429,8 @@ func (s *Service) BeginDiscoverable(ctx context.Context, binding []byte, conditi
 type Result struct {
 	User    *store.User
 	Passkey *store.Passkey
+	// Passkeys are all of the member's passkeys, Passkey among them.
+	Passkeys []store.Passkey
 	// Verified is true when the device checked its owner (user verification).
 	Verified bool
 	// Clone is set when the signature counter says the passkey may be
@@ -465,18 +467,7 @@ func (s *Service) FinishLogin(ctx context.Context, ceremonyID string, binding, b
 	if err != nil {
 		return nil, classify(err)
 	}
-	pk, err := s.store.PasskeyByCredentialID(ctx, parsed.RawID)
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, &Error{Code: CodeUnknown, CredentialID: parsed.RawID}
-	}
-	if err != nil {
-		return nil, fmt.Errorf("load passkey: %w", err)
-	}
-	owner, err := s.store.UserByID(ctx, pk.UserID)
-	if err != nil {
-		return nil, fmt.Errorf("load passkey owner: %w", err)
-	}
-	w, _, err := s.loadUser(ctx, owner)
+	owner, w, pks, pk, err := s.loginOwner(ctx, c.UserID, parsed.RawID)
 	if err != nil {
 		return nil, err
 	}
@@ -497,9 +488,6 @@ func (s *Service) FinishLogin(ctx context.Context, ceremonyID string, binding, b
 	}
 	var cred *webauthn.Credential
 	if c.UserID != "" {
-		if c.UserID != owner.ID {
-			return nil, errUnknown // another member's passkey for this account's sign-in
-		}
 		cred, err = s.wa.ValidateLogin(w, *sess, parsed)
 	} else {
 		_, cred, err = s.wa.ValidatePasskeyLogin(func(rawID, handle []byte) (webauthn.User, error) {
@@ -547,7 +535,47 @@ func (s *Service) FinishLogin(ctx context.Context, ceremonyID string, binding, b
 	pk.SignCount, pk.CloneWarning, pk.BackupEligible, pk.BackupState = use.SignCount, use.CloneWarning, use.BackupEligible, use.BackupState
 	pk.UserVerified = pk.UserVerified || uv
 	pk.LastUsedAt, pk.LastUsedUA = &use.At, use.UserAgent
-	return &Result{User: owner, Passkey: pk, Verified: uv, Clone: clone, FlagsChanged: flagsChanged}, nil
+	return &Result{User: owner, Passkey: pk, Passkeys: pks, Verified: uv, Clone: clone, FlagsChanged: flagsChanged}, nil
+}
+
+// loginOwner loads the member a sign-in answer is for, their passkeys and
+// the one that answered (pointing into the list). A ceremony begun for an
+// account (userID set) reads that account; a discoverable one finds the
+// owner by the credential.
+func (s *Service) loginOwner(ctx context.Context, userID string, credentialID []byte) (*store.User, *waUser, []store.Passkey, *store.Passkey, error) {
+	if userID == "" {
+		pk, err := s.store.PasskeyByCredentialID(ctx, credentialID)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, nil, nil, nil, &Error{Code: CodeUnknown, CredentialID: credentialID}
+		}
+		if err != nil {
+			return nil, nil, nil, nil, fmt.Errorf("load passkey: %w", err)
+		}
+		userID = pk.UserID
+	}
+	owner, err := s.store.UserByID(ctx, userID)
+	if errors.Is(err, store.ErrNotFound) { // deleted since, with its passkeys
+		return nil, nil, nil, nil, &Error{Code: CodeUnknown, CredentialID: credentialID}
+	}
+	if err != nil {
+		return nil, nil, nil, nil, fmt.Errorf("load passkey owner: %w", err)
+	}
+	w, pks, err := s.loadUser(ctx, owner)
+	if err != nil {
+		return nil, nil, nil, nil, err
+	}
+	for i := range pks {
+		if bytes.Equal(pks[i].CredentialID, credentialID) {
+			return owner, w, pks, &pks[i], nil
+		}
+	}
+	// Not this member's: another member's passkey gets the answer of a
+	// passkey the account does not have; one nobody has is named, so the
+	// page can tell the browser to forget it.
+	if _, err := s.store.PasskeyByCredentialID(ctx, credentialID); errors.Is(err, store.ErrNotFound) {
+		return nil, nil, nil, nil, &Error{Code: CodeUnknown, CredentialID: credentialID}
+	}
+	return nil, nil, nil, nil, errUnknown
 }
 
 // backupWord names a backup eligibility for the audit log.

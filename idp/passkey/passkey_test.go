@@ -331,6 +331,9 @@ func TestCredentialOwnership(t *testing.T) {
 	}
 	_, err = f.svc.FinishLogin(f.ctx, b.Ceremony, f.browse, answer, "ua")
 	wantCode(t, "bob's passkey for alice's sign-in", err, passkey.CodeUnknown)
+	if pe := new(passkey.Error); errors.As(err, &pe) && pe.CredentialID != nil {
+		t.Fatal("bob's passkey is named unknown: his browser would be told to forget it")
+	}
 
 	if err := f.store.DeletePasskey(f.ctx, f.bob.ID, bp.ID); err != nil {
 		t.Fatal(err)
