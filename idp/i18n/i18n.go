@@ -240,11 +240,14 @@ func (c *Catalog) Printer(tag language.Tag) *Printer {
 	return &Printer{tag: tag, p: message.NewPrinter(tag, message.Catalog(c.builder)), c: c}
 }
 
-// Printer formats messages in one language.
+// Printer formats messages in one language. It is safe for concurrent use.
 type Printer struct {
 	tag language.Tag
 	p   *message.Printer
 	c   *Catalog
+	// plain keeps the texts asked for without arguments: most of a page's
+	// words, each costing a catalog lookup and a formatting pass otherwise.
+	plain sync.Map // key -> string
 }
 
 // Tag is the printer's language.
@@ -254,11 +257,20 @@ func (p *Printer) Tag() language.Tag { return p.tag }
 // language lacks it), formatted with args. An unknown key is a
 // programming error: it is logged and the key itself is returned.
 func (p *Printer) T(key string, args ...any) string {
+	if len(args) == 0 {
+		if text, ok := p.plain.Load(key); ok {
+			return text.(string)
+		}
+	}
 	if !p.c.Has(key) {
 		p.c.unknown(key)
 		return key
 	}
-	return p.p.Sprintf(key, args...)
+	text := p.p.Sprintf(key, args...)
+	if len(args) == 0 {
+		p.plain.Store(key, text)
+	}
+	return text
 }
 
 func (c *Catalog) unknown(key string) {

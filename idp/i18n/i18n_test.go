@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"testing/fstest"
 	"time"
@@ -354,5 +355,36 @@ func TestGoKeysExist(t *testing.T) {
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// A text asked for without arguments is kept by its printer: asking again,
+// from many requests at once, gives the same text, and a message asked
+// for both ways is still formatted when it has arguments.
+func TestPlainTextsKept(t *testing.T) {
+	c := testCatalog(t)
+	de, es := c.Printer(language.German), c.Printer(language.Spanish)
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			for range 100 {
+				if got := de.T("a.bye"); got != "Tschüss" {
+					t.Errorf("de a.bye = %q", got)
+				}
+				if got := es.T("a.bye"); got != "Bye" {
+					t.Errorf("es a.bye = %q", got)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if got := de.T("a.hello"); got != "Hallo %!s(MISSING)" {
+		t.Errorf("de a.hello without its argument = %q", got)
+	}
+	if got := de.T("a.hello", "Ana"); got != "Hallo Ana" {
+		t.Errorf("de a.hello after the plain lookup = %q", got)
+	}
+	if got := de.T("no.such.key"); got != "no.such.key" {
+		t.Errorf("unknown key = %q", got)
 	}
 }
