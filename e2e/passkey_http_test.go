@@ -8,6 +8,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -127,11 +128,13 @@ func TestPasskeySignInOverHTTP(t *testing.T) {
 	if st != 200 {
 		t.Fatalf("finish: %d %s", st, done)
 	}
-	back := b.Get(jsonString(done["redirect"]))
-	if back.Away == nil {
-		t.Fatalf("no redirect to the site: %s", back.Text())
+	// The answer goes to the site at once, not through the callback.
+	to, err := url.Parse(jsonString(done["redirect"]))
+	if err != nil || !strings.HasPrefix(to.String(), siteRedirect+"?") || to.Query().Get("code") == "" ||
+		to.Query().Get("state") != "s1" || to.Query().Get("iss") != p.URL {
+		t.Fatalf("finish sends the browser to %q, want the site's redirect URI with code, state and iss", to)
 	}
-	_, idt := site.exchange(mustNoError(t, back.Away))
+	_, idt := site.exchange(mustNoError(t, to))
 	c := claimsOf(t, idt)
 	if !slices.Equal(c.AMR, []string{"hwk", "user", "mfa"}) || time.Since(time.Unix(c.AuthTime, 0)) > time.Minute+5*time.Second {
 		t.Fatalf("amr %v auth_time %d", c.AMR, c.AuthTime)
@@ -143,6 +146,26 @@ func TestPasskeySignInOverHTTP(t *testing.T) {
 	json.Unmarshal(done["signals"], &signals)
 	if signals.RPID != "localhost" || len(signals.Accepted) != 1 {
 		t.Fatalf("signals %s", done["signals"])
+	}
+
+	// form_post needs a page: the callback, in the browser that signed in.
+	b = newBrowser(t, p)
+	r = b.Get(site.oauth.AuthCodeURL("s2", oauth2.SetAuthURLParam("response_mode", "form_post")))
+	r = b.Submit(r.page, "Continue", map[string]string{"Email or username": aliceLogin})
+	csrf = csrfOf(r.page)
+	_, begin = b.postJSON("/webauthn/login/begin", csrf, map[string]any{"login": aliceLogin})
+	answer, err = key.Get(begin["publicKey"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, done = b.postJSON("/webauthn/login/finish", csrf, map[string]any{"ceremony": jsonString(begin["ceremony"]),
+		"credential": json.RawMessage(answer), "authRequestID": inputValue(r.page, "authRequestID")})
+	if st != 200 || !strings.HasPrefix(jsonString(done["redirect"]), p.URL+"/authorize/callback?") {
+		t.Fatalf("form_post finish: %d, redirect %q", st, done["redirect"])
+	}
+	fields := formFields(t, b.Get(jsonString(done["redirect"])).page, siteRedirect)
+	if fields["code"] == "" || fields["state"] != "s2" {
+		t.Fatalf("form_post answer: %v", fields)
 	}
 }
 

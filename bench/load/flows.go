@@ -208,6 +208,9 @@ func (t *target) passkeySignIn(b *browser, p *page, a *account) (*page, error) {
 	if err != nil {
 		return nil, fmt.Errorf("passkey sign-in: bad redirect %q", redirect)
 	}
+	if next.Scheme+"://"+next.Host != b.origin() {
+		return &page{URL: p.URL, Away: next}, nil // the page script goes to the client
+	}
 	return b.get(next.String())
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -222,11 +223,23 @@ func (s *synthetic) passkey(b *browser, p *page) (*page, error) {
 	if err != nil {
 		return nil, err
 	}
+	target, err := p.URL.Parse(redirect)
+	if err != nil {
+		return nil, fmt.Errorf("unexpected redirect %q", redirect)
+	}
+	if sameEndpoint(target, s.cfg.Doctor.RedirectURI) {
+		return &page{URL: p.URL, Away: target}, nil // the code, handed to the client at once
+	}
 	if !strings.HasPrefix(redirect, origin(s.cfg.Issuer)) && !strings.HasPrefix(redirect, "/") {
 		return nil, fmt.Errorf("unexpected redirect %q", redirect)
 	}
-	target, _ := p.URL.Parse(redirect)
 	return b.get(target.String())
+}
+
+// sameEndpoint reports whether u is the redirect URI uri, its query aside.
+func sameEndpoint(u *url.URL, uri string) bool {
+	want, err := url.Parse(uri)
+	return err == nil && u.Scheme == want.Scheme && u.Host == want.Host && u.Path == want.Path
 }
 
 func hasButton(p *page, text string) bool {

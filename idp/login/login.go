@@ -58,6 +58,9 @@ type Handler struct {
 	ClientNames map[string]string
 	// CallbackURL is where a finished sign-in continues.
 	CallbackURL func(authRequestID string) string
+	// Answer is the client's answer to a finished sign-in, for a browser
+	// that goes straight on to it (false: through CallbackURL).
+	Answer func(ctx context.Context, ar *store.AuthRequest) (string, bool)
 	// RedirectError ends an authorization request with an error for the client.
 	RedirectError     func(w http.ResponseWriter, r *http.Request, authRequestID, kind, description string)
 	PasswordMinLength int
@@ -244,7 +247,7 @@ func (h *Handler) start(c *gin.Context) {
 	}
 	promptLogin := slices.Contains(ar.Prompt, "login")
 	if cur.Satisfies(h.Now(), ar.MaxAge, ar.HintSubject, promptLogin) {
-		h.continueFlow(c, f, cur.User, cur.Session)
+		h.continueFlow(c, f, ar, cur.User, cur.Session)
 		return
 	}
 	if slices.Contains(ar.Prompt, "none") {
@@ -368,8 +371,8 @@ func (h *Handler) rehash(ctx context.Context, userID, pw string) {
 
 // continueFlow completes the flow for a member signed in (by a session
 // they already had) and sends the browser on.
-func (h *Handler) continueFlow(c *gin.Context, f flow, u *store.User, s *store.Session) {
-	next, fail := h.completeFlow(c, f, nil, u, s)
+func (h *Handler) continueFlow(c *gin.Context, f flow, ar *store.AuthRequest, u *store.User, s *store.Session) {
+	next, fail := h.completeFlow(c, f, ar, u, s, true)
 	if fail != nil {
 		h.Render.Error(c.Writer, c.Request, *fail)
 		return
@@ -378,10 +381,11 @@ func (h *Handler) continueFlow(c *gin.Context, f flow, u *store.User, s *store.S
 }
 
 // completeFlow marks the flow's authorization request done for a signed-in
-// member and returns where the browser continues: the protocol callback,
-// or the provider page it came from. ar is the request when the handler
-// already read it (what is checked here never changes), else nil.
-func (h *Handler) completeFlow(c *gin.Context, f flow, ar *store.AuthRequest, u *store.User, s *store.Session) (string, *web.Failure) {
+// member and returns where the browser continues: the client's answer when
+// straight is set (nothing is shown in between), else the protocol
+// callback; or the provider page it came from. ar is the request when the
+// handler already read it (what is checked here never changes), else nil.
+func (h *Handler) completeFlow(c *gin.Context, f flow, ar *store.AuthRequest, u *store.User, s *store.Session, straight bool) (string, *web.Failure) {
 	h.rememberLanguage(c, u)
 	if f.AuthRequestID == "" {
 		return web.LocalPath(f.Next, "/settings"), nil
@@ -411,6 +415,11 @@ func (h *Handler) completeFlow(c *gin.Context, f flow, ar *store.AuthRequest, u 
 		slog.ErrorContext(c.Request.Context(), "complete auth request", "error", err)
 		f := web.FailureFor(err)
 		return "", &f
+	}
+	if straight && h.Answer != nil {
+		if to, ok := h.Answer(c.Request.Context(), ar); ok {
+			return to, nil
+		}
 	}
 	return h.CallbackURL(f.AuthRequestID), nil
 }
@@ -554,14 +563,15 @@ func (h *Handler) passwordSignedIn(c *gin.Context, f flow, u *store.User, client
 	}
 	h.Audit.SignIn(ctx, c.Request, u.ID, clientID, method, "")
 	slog.InfoContext(ctx, "sign-in", "method", method, "user", u.ID)
-	next, failure := h.completeFlow(c, f, nil, u, sess)
+	// No suggestion on a re-authentication: the member is on the way to a
+	// settings page already.
+	suggest := !f.Reauth && h.suggestFor(c, u)
+	next, failure := h.completeFlow(c, f, nil, u, sess, !suggest)
 	if failure != nil {
 		h.Render.Error(c.Writer, c.Request, *failure)
 		return
 	}
-	// No suggestion on a re-authentication: the member is on the way to a
-	// settings page already.
-	if !f.Reauth && h.suggestFor(c, u) {
+	if suggest {
 		next = "/login/suggest?" + url.Values{"continue": {next}, "sig": {h.CSRF.SignTarget(next)}}.Encode()
 	}
 	// 303: the browser follows with GET, never re-posting the password.

@@ -203,7 +203,7 @@ func (h *Handler) passkeyFinish(c *gin.Context) {
 			ClientID: clientID, Result: audit.ResultOK, Details: res.FlagsChanged})
 	}
 	h.Audit.SignIn(ctx, c.Request, res.User.ID, clientID, audit.MethodPasskey, "")
-	next, fail := h.completeFlow(c, f, ar, res.User, sess)
+	next, fail := h.completeFlow(c, f, ar, res.User, sess, true)
 	if fail != nil {
 		h.Render.JSONFor(c.Writer, c.Request, *fail)
 		return
@@ -280,8 +280,7 @@ func (h *Handler) suggestFor(c *gin.Context, u *store.User) bool {
 	if !h.Passkeys.Offered(u) || device.IsEmbeddedWebView(c.Request.UserAgent()) {
 		return false
 	}
-	pks, err := h.Store.PasskeysByUser(c.Request.Context(), u.ID)
-	return err == nil && len(pks) == 0
+	return u.Passkeys == 0
 }
 
 type suggestPage struct {

@@ -18,6 +18,7 @@ import (
 
 	"github.com/communityidp/idp/idp/i18n"
 	"github.com/communityidp/idp/idp/session"
+	"github.com/communityidp/idp/idp/store"
 )
 
 // The authorization endpoint and its callback are browser pages, so they
@@ -97,6 +98,31 @@ func (p *Provider) Callback(w http.ResponseWriter, r *http.Request) {
 	p.respond(w, r, to, url.Values{"code": {code}})
 }
 
+// Answer is the authorization response to a request the member finished
+// signing in to within the current request: the client's redirect URI with
+// the code, for the page to go to at once rather than through Callback (a
+// round trip and the reads that check the browser's session, which has
+// just been made). It is false for a form_post response, which needs a
+// page, and when the code cannot be issued: Callback then answers, errors
+// included.
+func (p *Provider) Answer(ctx context.Context, ar *store.AuthRequest) (string, bool) {
+	if oidc.ResponseMode(ar.ResponseMode) == oidc.ResponseModeFormPost {
+		return "", false
+	}
+	ctx = op.ContextWithIssuer(ctx, p.issuer)
+	code, err := op.CreateAuthRequestCode(ctx, authRequest{AuthRequest: ar}, p.storage, p.crypto)
+	if err != nil {
+		slog.WarnContext(ctx, "issue the code at once; the callback will", "error", err)
+		return "", false
+	}
+	params := url.Values{"code": {code}, "iss": {p.issuer}}
+	if ar.State != "" {
+		params.Set("state", ar.State)
+	}
+	u, err := redirectWith(ar.RedirectURI, params)
+	return u, err == nil
+}
+
 // RedirectError ends an authorization request with an error sent to the
 // client's redirect URI (with state and iss), e.g. when the member
 // cancels. The request is deleted.
@@ -151,17 +177,26 @@ func (p *Provider) respond(w http.ResponseWriter, r *http.Request, to replyTo, p
 		p.formPost(w, r, to.uri, params)
 		return
 	}
-	u, err := url.Parse(to.uri)
+	u, err := redirectWith(to.uri, params)
 	if err != nil { // registered URIs are valid; a guard, not a path
 		p.errorPage(w, r, oidc.ErrServerError().WithParent(err))
 		return
+	}
+	http.Redirect(w, r, u, http.StatusFound)
+}
+
+// redirectWith is the redirect URI with params added to its query.
+func redirectWith(uri string, params url.Values) (string, error) {
+	u, err := url.Parse(uri)
+	if err != nil {
+		return "", err
 	}
 	q := u.Query()
 	for k, v := range params {
 		q[k] = v
 	}
 	u.RawQuery = q.Encode()
-	http.Redirect(w, r, u.String(), http.StatusFound)
+	return u.String(), nil
 }
 
 // oauthError is err as an OAuth error. Anything that is not one already is

@@ -247,7 +247,7 @@ func New(ctx context.Context, cfg config.Config, st store.Store, o Options) (*Se
 	s.handler = s.routes(sessions, render, provider, wellKnown,
 		&login.Handler{
 			Store: st, Sessions: sessions, CSRF: csrf, Render: render, Passkeys: passkeys, Audit: rec, ClientNames: names,
-			CallbackURL: provider.CallbackURL, RedirectError: provider.RedirectError,
+			CallbackURL: provider.CallbackURL, Answer: provider.Answer, RedirectError: provider.RedirectError,
 			PasswordMinLength: cfg.Password.MinLength, Throttle: limiter, Limits: limits, Now: o.Now,
 			Mail: mailer, Lifecycle: login.Lifecycle{Issuer: cfg.Issuer, ResetLifetime: cfg.Admin.RecoveryLinkLifetime.D(),
 				InviteLifetime: cfg.Registration.InvitationLifetime.D(), VerifyLifetime: cfg.Registration.VerificationLifetime.D(),
