@@ -23,10 +23,12 @@ func (s *Store) AppendAudit(ctx context.Context, e *store.AuditEvent) error {
 	if e.Kind == "" || e.At.IsZero() {
 		return errors.New("append audit event: kind and time are required")
 	}
-	err := s.writer.QueryRowContext(ctx, `INSERT INTO audit_events (at, kind, actor_id, user_id, client_id, method,
+	err := s.inTx(ctx, func(tx *txn) error {
+		return tx.QueryRowContext(ctx, `INSERT INTO audit_events (at, kind, actor_id, user_id, client_id, method,
 		result, code, device, ip, user_agent, details) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
-		e.At.Unix(), e.Kind, e.ActorID, e.UserID, e.ClientID, e.Method, e.Result, e.Code, e.Device, e.IP,
-		e.UserAgent, codec.Map(e.Details)).Scan(&e.ID)
+			e.At.Unix(), e.Kind, e.ActorID, e.UserID, e.ClientID, e.Method, e.Result, e.Code, e.Device, e.IP,
+			e.UserAgent, codec.Map(e.Details)).Scan(&e.ID)
+	})
 	if err != nil {
 		return fmt.Errorf("append %s audit event: %w", e.Kind, mapErr(err))
 	}
@@ -109,7 +111,7 @@ func (s *Store) CountAudit(ctx context.Context, since time.Time, kinds []string)
 func (s *Store) PruneAudit(ctx context.Context, before time.Time) (int64, error) {
 	var total int64
 	for {
-		res, err := s.writer.ExecContext(ctx, `DELETE FROM audit_events WHERE id IN
+		res, err := s.exec(ctx, `DELETE FROM audit_events WHERE id IN
 			(SELECT id FROM audit_events WHERE at < ? ORDER BY id LIMIT ?)`, before.Unix(), pruneBatch)
 		if err != nil {
 			return total, fmt.Errorf("prune audit events: %w", err)

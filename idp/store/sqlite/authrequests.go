@@ -14,7 +14,7 @@ import (
 // CreateAuthRequest inserts ar with every field as given.
 func (s *Store) CreateAuthRequest(ctx context.Context, ar *store.AuthRequest) error {
 	vals := codec.AuthRequestValues(ar)
-	_, err := s.writer.ExecContext(ctx, `INSERT INTO auth_requests (`+codec.AuthRequestColumns+`) VALUES (`+placeholders(len(vals))+`)`, vals...)
+	_, err := s.exec(ctx, `INSERT INTO auth_requests (`+codec.AuthRequestColumns+`) VALUES (`+placeholders(len(vals))+`)`, vals...)
 	if err != nil {
 		return fmt.Errorf("create auth request %q: %w", ar.ID, mapErr(err))
 	}
@@ -102,7 +102,7 @@ func (s *Store) SaveAuthCode(ctx context.Context, id string, codeHash []byte, ex
 // request stays as a tombstone until GC; deleting it, or an unknown id, is
 // not an error.
 func (s *Store) DeleteAuthRequest(ctx context.Context, id string) error {
-	_, err := s.writer.ExecContext(ctx, `DELETE FROM auth_requests WHERE id = ? AND consumed_at IS NULL`, id)
+	_, err := s.exec(ctx, `DELETE FROM auth_requests WHERE id = ? AND consumed_at IS NULL`, id)
 	if err != nil {
 		return fmt.Errorf("delete auth request %q: %w", id, err)
 	}

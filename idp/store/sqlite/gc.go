@@ -81,7 +81,7 @@ func (s *Store) deleteInBatches(ctx context.Context, table, cond string, arg int
 		` WHERE ` + cond + ` LIMIT ` + strconv.Itoa(gcBatch) + `)`
 	var total int64
 	for {
-		res, err := s.writer.ExecContext(ctx, batched, arg)
+		res, err := s.exec(ctx, batched, arg)
 		if err != nil {
 			return total, err
 		}

@@ -49,7 +49,7 @@ func (s *Store) ClaimOutbox(ctx context.Context, now time.Time, lease time.Durat
 
 // OutboxSent marks a message sent and drops its payload.
 func (s *Store) OutboxSent(ctx context.Context, id string, now time.Time) error {
-	res, err := s.writer.ExecContext(ctx, `UPDATE outbox SET sent_at = ?, payload = NULL, claimed_until = NULL, last_error = ''
+	res, err := s.exec(ctx, `UPDATE outbox SET sent_at = ?, payload = NULL, claimed_until = NULL, last_error = ''
 		WHERE id = ?`, now.Unix(), id)
 	if err != nil {
 		return fmt.Errorf("outbox %s sent: %w", id, mapErr(err))
@@ -59,7 +59,7 @@ func (s *Store) OutboxSent(ctx context.Context, id string, now time.Time) error 
 
 // OutboxFailed records a failed attempt.
 func (s *Store) OutboxFailed(ctx context.Context, id, lastError string, next time.Time) error {
-	res, err := s.writer.ExecContext(ctx, `UPDATE outbox SET attempts = attempts + 1, last_error = ?, next_attempt_at = ?,
+	res, err := s.exec(ctx, `UPDATE outbox SET attempts = attempts + 1, last_error = ?, next_attempt_at = ?,
 		claimed_until = NULL WHERE id = ?`, store.ClipUTF8(lastError, 1000), codec.Unix(next), id)
 	if err != nil {
 		return fmt.Errorf("outbox %s failed: %w", id, mapErr(err))

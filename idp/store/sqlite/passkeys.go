@@ -55,7 +55,7 @@ func (s *Store) PasskeyByCredentialID(ctx context.Context, credentialID []byte) 
 // UserVerified and CloneWarning only ever go from false to true; the
 // other values are written as given. An unknown id gives store.ErrNotFound.
 func (s *Store) RecordPasskeyUse(ctx context.Context, id string, use store.PasskeyUse) error {
-	res, err := s.writer.ExecContext(ctx, `UPDATE passkeys SET sign_count = ?, clone_warning = (clone_warning OR ?),
+	res, err := s.exec(ctx, `UPDATE passkeys SET sign_count = ?, clone_warning = (clone_warning OR ?),
 		user_verified = (user_verified OR ?), backup_eligible = ?, backup_state = ?, last_used_at = ?, last_used_ua = ?
 		WHERE id = ?`,
 		int64(use.SignCount), use.CloneWarning, use.UserVerified, use.BackupEligible, use.BackupState, codec.Unix(use.At), use.UserAgent, id)
@@ -71,7 +71,7 @@ func (s *Store) RecordPasskeyUse(ctx context.Context, id string, use store.Passk
 // RenamePasskey renames passkey id of userID; a passkey that is not the
 // member's gives store.ErrNotFound.
 func (s *Store) RenamePasskey(ctx context.Context, userID, id, name string) error {
-	res, err := s.writer.ExecContext(ctx, `UPDATE passkeys SET name = ? WHERE id = ? AND user_id = ?`, name, id, userID)
+	res, err := s.exec(ctx, `UPDATE passkeys SET name = ? WHERE id = ? AND user_id = ?`, name, id, userID)
 	if err != nil {
 		return fmt.Errorf("rename passkey %q of user %q: %w", id, userID, mapErr(err))
 	}
@@ -84,7 +84,7 @@ func (s *Store) RenamePasskey(ctx context.Context, userID, id, name string) erro
 // DeletePasskey deletes passkey id of userID; a passkey that is not the
 // member's (or no longer exists) gives store.ErrNotFound.
 func (s *Store) DeletePasskey(ctx context.Context, userID, id string) error {
-	res, err := s.writer.ExecContext(ctx, `DELETE FROM passkeys WHERE id = ? AND user_id = ?`, id, userID)
+	res, err := s.exec(ctx, `DELETE FROM passkeys WHERE id = ? AND user_id = ?`, id, userID)
 	if err != nil {
 		return fmt.Errorf("delete passkey %q of user %q: %w", id, userID, err)
 	}
@@ -111,7 +111,7 @@ func oneRow(res sql.Result) error {
 // CreateCeremony stores c until a finish step consumes it. A taken ID gives
 // a *store.ConflictError.
 func (s *Store) CreateCeremony(ctx context.Context, c *store.Ceremony) error {
-	_, err := s.writer.ExecContext(ctx, `INSERT INTO webauthn_ceremonies (id, kind, user_id, binding, data, expires_at)
+	_, err := s.exec(ctx, `INSERT INTO webauthn_ceremonies (id, kind, user_id, binding, data, expires_at)
 		VALUES (?, ?, ?, ?, ?, ?)`, c.ID, c.Kind, codec.NullString(c.UserID), c.Binding, c.Data, codec.Unix(c.ExpiresAt))
 	if err != nil {
 		return fmt.Errorf("create %s ceremony: %w", c.Kind, mapErr(err))
@@ -125,9 +125,11 @@ func (s *Store) CreateCeremony(ctx context.Context, c *store.Ceremony) error {
 // and gives store.ErrNotFound.
 func (s *Store) ConsumeCeremony(ctx context.Context, id string, now time.Time) (*store.Ceremony, error) {
 	var c store.Ceremony
-	err := s.writer.QueryRowContext(ctx, `DELETE FROM webauthn_ceremonies WHERE id = ?
+	err := s.inTx(ctx, func(tx *txn) error {
+		return tx.QueryRowContext(ctx, `DELETE FROM webauthn_ceremonies WHERE id = ?
 		RETURNING id, kind, user_id, binding, data, expires_at`, id).
-		Scan(&c.ID, &c.Kind, codec.StringCol(&c.UserID), &c.Binding, &c.Data, codec.TimeCol(&c.ExpiresAt))
+			Scan(&c.ID, &c.Kind, codec.StringCol(&c.UserID), &c.Binding, &c.Data, codec.TimeCol(&c.ExpiresAt))
+	})
 	if err != nil {
 		// The id is a bearer value for the browser holding it: keep it out
 		// of logs.
@@ -147,9 +149,9 @@ func (s *Store) ConsumeCeremony(ctx context.Context, id string, now time.Time) (
 func (s *Store) SnoozeSuggestion(ctx context.Context, userID string, until time.Time) error {
 	var err error
 	if until.IsZero() {
-		_, err = s.writer.ExecContext(ctx, `DELETE FROM suggestion_snoozes WHERE user_id = ?`, userID)
+		_, err = s.exec(ctx, `DELETE FROM suggestion_snoozes WHERE user_id = ?`, userID)
 	} else {
-		_, err = s.writer.ExecContext(ctx, `INSERT INTO suggestion_snoozes (user_id, until) VALUES (?, ?)
+		_, err = s.exec(ctx, `INSERT INTO suggestion_snoozes (user_id, until) VALUES (?, ?)
 			ON CONFLICT (user_id) DO UPDATE SET until = excluded.until`, userID, until.Unix())
 	}
 	if err != nil {

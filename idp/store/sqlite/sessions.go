@@ -41,7 +41,7 @@ func (s *Store) SessionByID(ctx context.Context, id string) (*store.Session, err
 // TouchSession moves the idle expiry forward. An unknown session gives
 // ErrNotFound.
 func (s *Store) TouchSession(ctx context.Context, id string, lastSeen, idleExpiresAt time.Time) error {
-	res, err := s.writer.ExecContext(ctx, `UPDATE browser_sessions SET last_seen_at = ?, idle_expires_at = ?
+	res, err := s.exec(ctx, `UPDATE browser_sessions SET last_seen_at = ?, idle_expires_at = ?
 		WHERE id = ?`, codec.Unix(lastSeen), codec.Unix(idleExpiresAt), id)
 	if err != nil {
 		return fmt.Errorf("touch session: %w", err)

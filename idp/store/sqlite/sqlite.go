@@ -48,6 +48,8 @@ func init() {
 type Store struct {
 	writer *db // one connection: every write and every read-then-write
 	reader *db // a query_only pool for plain reads
+	// commits runs the write transactions, several callers' at a time.
+	commits *committer
 }
 
 var _ store.Store = (*Store)(nil)
@@ -121,7 +123,8 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		r.Close()
 		return nil, fmt.Errorf("open sqlite database %q: %w", path, err)
 	}
-	return &Store{writer: newDB(w), reader: newDB(r)}, nil
+	wdb := newDB(w)
+	return &Store{writer: wdb, reader: newDB(r), commits: newCommitter(wdb)}, nil
 }
 
 // dsn builds a file: URI so that paths containing '?', '#' or '%' survive.
@@ -143,6 +146,7 @@ func (s *Store) Ping(ctx context.Context) error {
 
 // Close closes both pools.
 func (s *Store) Close() error {
+	s.commits.close()
 	return errors.Join(s.reader.Close(), s.writer.Close())
 }
 
@@ -215,21 +219,11 @@ func (s *Store) SchemaVersion(ctx context.Context) (int, error) {
 }
 
 // inTx runs fn in a writer transaction (BEGIN IMMEDIATE) and commits it,
-// or rolls back when fn fails. fn must not call the Store: the writer has
-// one connection and fn holds it.
+// or undoes fn's writes when fn fails. The transaction may hold other
+// callers' writes too (see committer). fn must not call the Store: the
+// writer has one connection and fn holds it.
 func (s *Store) inTx(ctx context.Context, fn func(*txn) error) error {
-	tx, err := s.writer.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("begin: %w", err)
-	}
-	if err := fn(tx); err != nil {
-		_ = tx.Rollback()
-		return err
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("commit: %w", err)
-	}
-	return nil
+	return s.commits.write(ctx, fn)
 }
 
 // mapErr turns driver errors into the store's sentinels; other errors pass

@@ -44,7 +44,7 @@ func (s *Store) Failures(ctx context.Context, key string, since time.Time) (int,
 
 // ClearFailures deletes key's rows.
 func (s *Store) ClearFailures(ctx context.Context, key string) error {
-	if _, err := s.writer.ExecContext(ctx, `DELETE FROM throttle_failures WHERE key = ?`, key); err != nil {
+	if _, err := s.exec(ctx, `DELETE FROM throttle_failures WHERE key = ?`, key); err != nil {
 		return fmt.Errorf("clear failures of %q: %w", key, mapErr(err))
 	}
 	return nil
@@ -91,7 +91,7 @@ func (s *Store) ReserveAttempt(ctx context.Context, keys []store.ThrottleQuery, 
 
 // ReleaseAttempt deletes a reservation's rows.
 func (s *Store) ReleaseAttempt(ctx context.Context, ticket string) error {
-	if _, err := s.writer.ExecContext(ctx, `DELETE FROM throttle_failures WHERE ticket = ?`, ticket); err != nil {
+	if _, err := s.exec(ctx, `DELETE FROM throttle_failures WHERE ticket = ?`, ticket); err != nil {
 		return fmt.Errorf("release attempt: %w", mapErr(err))
 	}
 	return nil

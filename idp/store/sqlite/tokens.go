@@ -115,7 +115,7 @@ func (s *Store) RefreshTokenByID(ctx context.Context, id string) (*store.Refresh
 // DeleteAccessToken deletes the token; an unknown id is not an error
 // (revocation is idempotent).
 func (s *Store) DeleteAccessToken(ctx context.Context, id string) error {
-	if _, err := s.writer.ExecContext(ctx, `DELETE FROM access_tokens WHERE id = ?`, id); err != nil {
+	if _, err := s.exec(ctx, `DELETE FROM access_tokens WHERE id = ?`, id); err != nil {
 		return fmt.Errorf("delete access token %q: %w", id, err)
 	}
 	return nil

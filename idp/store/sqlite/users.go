@@ -241,7 +241,7 @@ func (s *Store) PasskeyCoverage(ctx context.Context) (store.Coverage, error) {
 
 // CreateSetupToken stores the hash of a setup token.
 func (s *Store) CreateSetupToken(ctx context.Context, tokenHash []byte, expiresAt time.Time) error {
-	_, err := s.writer.ExecContext(ctx, `INSERT INTO setup_tokens (token_hash, expires_at) VALUES (?, ?)`,
+	_, err := s.exec(ctx, `INSERT INTO setup_tokens (token_hash, expires_at) VALUES (?, ?)`,
 		tokenHash, codec.Unix(expiresAt))
 	if err != nil {
 		return fmt.Errorf("create setup token: %w", mapErr(err))
