@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"net/url"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -549,5 +550,32 @@ func TestImageWithoutConfiguration(t *testing.T) {
 		if len(cfg.Clients) != want {
 			t.Errorf("listen %s without a file: %d clients, want %d", listen, len(cfg.Clients), want)
 		}
+	}
+}
+
+// The release builds (the image, the systemd guide, the benchmarks) leave
+// out gin's MessagePack codec, which the provider never uses and whose
+// start-up stays in the process's memory.
+func TestReleaseBuildWithoutMsgpack(t *testing.T) {
+	for _, f := range []string{"../../Dockerfile", "../../deploy/systemd/README.md", "../../bench/run.sh"} {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, line := range strings.Split(string(data), "\n") {
+			if strings.Contains(line, "go build") && strings.Contains(line, "./cmd/idp") ||
+				strings.Contains(line, "go build") && strings.HasSuffix(strings.TrimSpace(line), "\\") {
+				if !strings.Contains(line, "-tags nomsgpack") {
+					t.Errorf("%s: %q builds the provider without -tags nomsgpack", f, strings.TrimSpace(line))
+				}
+			}
+		}
+	}
+	out, err := exec.Command("go", "list", "-deps", "-tags", "nomsgpack", ".").Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	if strings.Contains(string(out), "github.com/ugorji/go/codec") {
+		t.Error("with -tags nomsgpack the provider still links github.com/ugorji/go/codec")
 	}
 }
