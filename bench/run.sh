@@ -79,7 +79,10 @@ start_provider
 kill "$pid"; wait "$pid" || true
 start_provider
 sleep 2
-printf 'idle RSS: %s\n' "$(grep VmRSS /proc/$pid/status | awk '{printf "%.1f MB", $2/1024}')"
+printf 'RSS 2 s after start-up: %s\n' "$(grep VmRSS /proc/$pid/status | awk '{printf "%.1f MB", $2/1024}')"
+# Start-up is over 5 s after the server takes requests: its pages go.
+sleep 4
+printf 'idle RSS: %s\n' "$(grep -E 'VmRSS|RssAnon|RssFile' /proc/$pid/status | awk '{printf "%s %.1f MB  ", $1, $2/1024}')"
 
 load() {
   "$work/load" -issuer "http://localhost:$PORT" -client-id "${CLIENT:-bench-site}" -client-secret "$secret" \

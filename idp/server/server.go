@@ -347,6 +347,14 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
+	// Start-up is over once the server takes requests.
+	go func() {
+		select {
+		case <-loops.Done():
+		case <-time.After(startupSettled):
+			releaseStartupPages()
+		}
+	}()
 	select {
 	case err := <-errc:
 		return fmt.Errorf("serve: %w", err)
@@ -360,6 +368,10 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	return nil
 }
+
+// startupSettled is when start-up is over (the first requests served)
+// and its pages can go.
+const startupSettled = 5 * time.Second
 
 func (s *Server) every(ctx context.Context, d time.Duration, what string, fn func(context.Context) error) {
 	t := time.NewTicker(d)

@@ -1,0 +1,6 @@
+//go:build !linux
+
+package server
+
+// releaseStartupPages does nothing where the pages cannot be found.
+func releaseStartupPages() {}
