@@ -26,7 +26,7 @@ func benchTarget(b *testing.B) (*target, []account) {
 }
 
 // benchTargetStore is benchTarget, with the provider's store.
-func benchTargetStore(b *testing.B) (*target, []account, store.Store) {
+func benchTargetStore(b testing.TB) (*target, []account, store.Store) {
 	b.Helper()
 	issuer, st := startProviderStore(b)
 	usersFile := writeUsers(b, "bench1:bench password bench1\nbench2:bench password bench2\n")
