@@ -49,21 +49,17 @@ func (s *Store) AuthRequestByCodeHash(ctx context.Context, codeHash []byte) (*st
 // concurrent completions the second sees the first and fails.
 func (s *Store) CompleteAuthRequest(ctx context.Context, id, subject string, authTime time.Time, amr []string, sessionID string, now time.Time) error {
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `UPDATE auth_requests SET done = TRUE, subject = $1, auth_time = $2, amr = $3,
+			session_id = $4 WHERE id = $5 AND NOT done AND expires_at > $6`,
+			subject, codec.Unix(authTime), codec.List(amr), sessionID, id, now.Unix())
+		if err != nil || tag.RowsAffected() == 1 {
+			return err
+		}
+		// Not completed: say why.
 		var done bool
 		var expiresAt int64
-		err := tx.QueryRow(ctx, `SELECT done, expires_at FROM auth_requests WHERE id = $1 FOR UPDATE`, id).
-			Scan(&done, &expiresAt)
-		switch {
-		case err != nil:
-			return mapErr(err)
-		case expiresAt <= now.Unix():
-			return fmt.Errorf("expired: %w", store.ErrNotFound)
-		case done:
-			return fmt.Errorf("already done: %w", store.ErrConflict)
-		}
-		_, err = tx.Exec(ctx, `UPDATE auth_requests SET done = TRUE, subject = $1, auth_time = $2, amr = $3,
-			session_id = $4 WHERE id = $5`, subject, codec.Unix(authTime), codec.List(amr), sessionID, id)
-		return err
+		err = tx.QueryRow(ctx, `SELECT done, expires_at FROM auth_requests WHERE id = $1`, id).Scan(&done, &expiresAt)
+		return codec.Incomplete(mapErr(err), done, expiresAt, now)
 	})
 	if err != nil {
 		return fmt.Errorf("complete auth request %q: %w", id, err)
@@ -78,20 +74,15 @@ func (s *Store) SaveAuthCode(ctx context.Context, id string, codeHash []byte, ex
 		return fmt.Errorf("save auth code %q: empty code hash", id)
 	}
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		var done, hasCode bool
-		err := tx.QueryRow(ctx, `SELECT done, code_hash IS NOT NULL FROM auth_requests WHERE id = $1 FOR UPDATE`, id).
-			Scan(&done, &hasCode)
-		switch {
-		case err != nil:
+		tag, err := tx.Exec(ctx, `UPDATE auth_requests SET code_hash = $1, code_expires_at = $2
+			WHERE id = $3 AND done AND code_hash IS NULL`, codeHash, codec.Unix(expiresAt), id)
+		if err != nil || tag.RowsAffected() == 1 {
 			return mapErr(err)
-		case hasCode:
-			return fmt.Errorf("code already issued: %w", store.ErrConflict)
-		case !done:
-			return fmt.Errorf("request is not done: %w", store.ErrConflict)
 		}
-		_, err = tx.Exec(ctx, `UPDATE auth_requests SET code_hash = $1, code_expires_at = $2 WHERE id = $3`,
-			codeHash, codec.Unix(expiresAt), id)
-		return mapErr(err)
+		var done, hasCode bool
+		err = tx.QueryRow(ctx, `SELECT done, code_hash IS NOT NULL FROM auth_requests WHERE id = $1`, id).
+			Scan(&done, &hasCode)
+		return codec.NoCode(mapErr(err), done, hasCode)
 	})
 	if err != nil {
 		return fmt.Errorf("save auth code %q: %w", id, err)

@@ -48,21 +48,20 @@ func (s *Store) AuthRequestByCodeHash(ctx context.Context, codeHash []byte) (*st
 // CompleteAuthRequest records who signed in; see store.AuthRequestStore.
 func (s *Store) CompleteAuthRequest(ctx context.Context, id, subject string, authTime time.Time, amr []string, sessionID string, now time.Time) error {
 	err := s.inTx(ctx, func(tx *txn) error {
+		res, err := tx.ExecContext(ctx, `UPDATE auth_requests SET done = 1, subject = ?, auth_time = ?, amr = ?,
+			session_id = ? WHERE id = ? AND NOT done AND expires_at > ?`,
+			subject, codec.Unix(authTime), codec.List(amr), sessionID, id, now.Unix())
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil || n == 1 {
+			return err
+		}
+		// Not completed: say why.
 		var done bool
 		var expiresAt int64
-		err := tx.QueryRowContext(ctx, `SELECT done, expires_at FROM auth_requests WHERE id = ?`, id).
-			Scan(&done, &expiresAt)
-		switch {
-		case err != nil:
-			return mapErr(err)
-		case expiresAt <= now.Unix():
-			return fmt.Errorf("expired: %w", store.ErrNotFound)
-		case done:
-			return fmt.Errorf("already done: %w", store.ErrConflict)
-		}
-		_, err = tx.ExecContext(ctx, `UPDATE auth_requests SET done = 1, subject = ?, auth_time = ?, amr = ?,
-			session_id = ? WHERE id = ?`, subject, codec.Unix(authTime), codec.List(amr), sessionID, id)
-		return err
+		err = tx.QueryRowContext(ctx, `SELECT done, expires_at FROM auth_requests WHERE id = ?`, id).Scan(&done, &expiresAt)
+		return codec.Incomplete(mapErr(err), done, expiresAt, now)
 	})
 	if err != nil {
 		return fmt.Errorf("complete auth request %q: %w", id, err)
@@ -77,20 +76,18 @@ func (s *Store) SaveAuthCode(ctx context.Context, id string, codeHash []byte, ex
 		return fmt.Errorf("save auth code %q: empty code hash", id)
 	}
 	err := s.inTx(ctx, func(tx *txn) error {
-		var done, hasCode bool
-		err := tx.QueryRowContext(ctx, `SELECT done, code_hash IS NOT NULL FROM auth_requests WHERE id = ?`, id).
-			Scan(&done, &hasCode)
-		switch {
-		case err != nil:
+		res, err := tx.ExecContext(ctx, `UPDATE auth_requests SET code_hash = ?, code_expires_at = ?
+			WHERE id = ? AND done AND code_hash IS NULL`, codeHash, codec.Unix(expiresAt), id)
+		if err != nil {
 			return mapErr(err)
-		case hasCode:
-			return fmt.Errorf("code already issued: %w", store.ErrConflict)
-		case !done:
-			return fmt.Errorf("request is not done: %w", store.ErrConflict)
 		}
-		_, err = tx.ExecContext(ctx, `UPDATE auth_requests SET code_hash = ?, code_expires_at = ? WHERE id = ?`,
-			codeHash, codec.Unix(expiresAt), id)
-		return mapErr(err)
+		if n, err := res.RowsAffected(); err != nil || n == 1 {
+			return err
+		}
+		var done, hasCode bool
+		err = tx.QueryRowContext(ctx, `SELECT done, code_hash IS NOT NULL FROM auth_requests WHERE id = ?`, id).
+			Scan(&done, &hasCode)
+		return codec.NoCode(mapErr(err), done, hasCode)
 	})
 	if err != nil {
 		return fmt.Errorf("save auth code %q: %w", id, err)
