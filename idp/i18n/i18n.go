@@ -248,6 +248,18 @@ type Printer struct {
 	// plain keeps the texts asked for without arguments: most of a page's
 	// words, each costing a catalog lookup and a formatting pass otherwise.
 	plain sync.Map // key -> string
+	kept  sync.Map // name -> what Keep made
+}
+
+// Keep returns what build makes from the printer's texts, built once per
+// printer under name: a page part that is the same for every page of the
+// language.
+func (p *Printer) Keep(name string, build func(*Printer) any) any {
+	if v, ok := p.kept.Load(name); ok {
+		return v
+	}
+	v, _ := p.kept.LoadOrStore(name, build(p))
+	return v
 }
 
 // Tag is the printer's language.

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"encoding/json"
 	"fmt"
 	"html/template"
 	"net/http"
@@ -143,20 +144,31 @@ func (v View) Device(ua string) string {
 }
 
 // PasskeyMessages are the page script's texts (passkey.js), in the page's
-// language: a sentence for each error code, and its own few words.
-func (v View) PasskeyMessages() map[string]any {
+// language: a sentence for each error code, and its own few words, as the
+// JSON of a script element. They are the same on every page of a
+// language, so each printer makes them once.
+func (v View) PasskeyMessages() template.JS {
+	return v.printer().Keep("passkey-messages", passkeyMessages).(template.JS)
+}
+
+func passkeyMessages(p *i18n.Printer) any {
 	codes := map[string]string{}
 	for code, key := range passkey.Messages {
-		codes[code] = v.T(key)
+		codes[code] = p.T(key)
 	}
-	return map[string]any{
+	// json.Marshal escapes <, > and &: the text cannot end the element.
+	b, err := json.Marshal(map[string]any{
 		"codes": codes,
 		"text": map[string]string{
-			"generic":       v.T("passkey.script.generic"),
-			"cancelledHint": v.T("passkey.script.cancelled_hint"),
-			"signInAgain":   v.T("passkey.script.sign_in_again"),
+			"generic":       p.T("passkey.script.generic"),
+			"cancelledHint": p.T("passkey.script.cancelled_hint"),
+			"signInAgain":   p.T("passkey.script.sign_in_again"),
 		},
+	})
+	if err != nil { // maps of strings always marshal; a guard
+		return template.JS("{}")
 	}
+	return template.JS(b)
 }
 
 func (v View) printer() *i18n.Printer {
