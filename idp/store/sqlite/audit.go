@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -82,27 +83,33 @@ func (s *Store) ListAudit(ctx context.Context, f store.AuditFilter) ([]store.Aud
 // and ordered by kind, method, result, code and device: whole hours from
 // the hourly counts, the part of an hour before them event by event.
 func (s *Store) CountAudit(ctx context.Context, since time.Time, kinds []string) ([]store.AuditCount, error) {
-	from := codec.HourFrom(since)
-	kindIn := ""
-	var kindArgs []any
-	if len(kinds) > 0 {
-		kindIn = ` AND kind IN (` + placeholders(len(kinds)) + `)`
-		for _, k := range kinds {
-			kindArgs = append(kindArgs, k)
-		}
-	}
-	args := append(append([]any{from}, kindArgs...), since.Unix(), from)
-	args = append(args, kindArgs...)
+	kindIn, args := countArgs(since, kinds)
 	query := `SELECT kind, method, result, code, device, SUM(n) FROM (
-		SELECT kind, method, result, code, device, n FROM audit_hourly WHERE hour >= ?` + kindIn + `
+		SELECT kind, method, result, code, device, n FROM audit_hourly WHERE hour >= ?1` + kindIn + `
 		UNION ALL
-		SELECT kind, method, result, code, device, 1 FROM audit_events WHERE at >= ? AND at < ?` + kindIn + `)
+		SELECT kind, method, result, code, device, 1 FROM audit_events WHERE at >= ?2 AND at < ?1` + kindIn + `)
 		GROUP BY kind, method, result, code, device ORDER BY kind, method, result, code, device`
 	out, err := queryAll(ctx, s.reader, codec.ScanAuditCount, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("count audit events: %w", err)
 	}
 	return out, nil
+}
+
+// countArgs are the arguments of a count over the hourly counts and the
+// events before them: ?1 the first whole hour, ?2 since, the kinds from
+// ?3 on; kindIn (empty for all kinds) selects the kinds in both halves.
+func countArgs(since time.Time, kinds []string) (kindIn string, args []any) {
+	args = []any{codec.HourFrom(since), since.Unix()}
+	if len(kinds) == 0 {
+		return "", args
+	}
+	refs := make([]string, len(kinds))
+	for i, k := range kinds {
+		refs[i] = "?" + strconv.Itoa(i+3)
+		args = append(args, k)
+	}
+	return ` AND kind IN (` + strings.Join(refs, ", ") + `)`, args
 }
 
 // PruneAudit deletes events before the time, pruneBatch per transaction,
@@ -158,18 +165,14 @@ func placeholders(n int) string {
 // whole hours from the hourly counts, the part of an hour before them
 // event by event.
 func (s *Store) CountAuditByDay(ctx context.Context, since time.Time, kinds []string) ([]store.DayCount, error) {
-	from := codec.HourFrom(since)
-	kindArgs := make([]any, 0, len(kinds))
-	for _, k := range kinds {
-		kindArgs = append(kindArgs, k)
+	if len(kinds) == 0 { // events of no kind: nothing to count
+		return nil, nil
 	}
-	args := append(append([]any{from}, kindArgs...), since.Unix(), from)
-	args = append(args, kindArgs...)
-	kindIn := `kind IN (` + placeholders(len(kinds)) + `)`
+	kindIn, args := countArgs(since, kinds)
 	rows, err := s.reader.QueryContext(ctx, `SELECT day, kind, method, code, SUM(n) FROM (
-		SELECT hour - hour % 86400 AS day, kind, method, code, n FROM audit_hourly WHERE hour >= ? AND `+kindIn+`
+		SELECT hour - hour % 86400 AS day, kind, method, code, n FROM audit_hourly WHERE hour >= ?1`+kindIn+`
 		UNION ALL
-		SELECT at - at % 86400, kind, method, code, 1 FROM audit_events WHERE at >= ? AND at < ? AND `+kindIn+`)
+		SELECT at - at % 86400, kind, method, code, 1 FROM audit_events WHERE at >= ?2 AND at < ?1`+kindIn+`)
 		GROUP BY day, kind, method, code ORDER BY day, kind, method, code`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("count audit events by day: %w", err)
