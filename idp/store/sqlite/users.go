@@ -177,19 +177,20 @@ func (s *Store) SearchUsers(ctx context.Context, query string, limit int) ([]sto
 			// The trigram index gives the candidates (a superset: it also
 			// ignores diacritics), the exact test picks among them. A query
 			// that matches very many members walks them in username order
-			// instead, which finds a page of them quickly.
-			q = `SELECT ` + codec.UserSelectColumns + ` FROM users WHERE rowid IN (SELECT rowid FROM users_search
-				WHERE users_search MATCH ?3 LIMIT ` + strconv.Itoa(maxSearchCandidates) + `) AND ` + searchMatch + `
-				ORDER BY username LIMIT ?1`
-			args = append(args, `"`+strings.ReplaceAll(query, `"`, `""`)+`"`)
+			// instead (the query above), which finds a page of them quickly.
+			match := `"` + strings.ReplaceAll(query, `"`, `""`) + `"`
+			candidates := func(param string) string {
+				return `SELECT rowid FROM users_search WHERE users_search MATCH ` + param + ` LIMIT ` + strconv.Itoa(maxSearchCandidates)
+			}
 			var n int
-			err := s.reader.QueryRowContext(ctx, `SELECT COUNT(*) FROM (SELECT 1 FROM users_search WHERE users_search MATCH ?
-				LIMIT `+strconv.Itoa(maxSearchCandidates)+`)`, args[2]).Scan(&n)
+			err := s.reader.QueryRowContext(ctx, `SELECT COUNT(*) FROM (`+candidates("?")+`)`, match).Scan(&n)
 			if err != nil {
 				return nil, fmt.Errorf("search users for %q: %w", query, err)
 			}
-			if n >= maxSearchCandidates {
-				q, args = `SELECT `+codec.UserSelectColumns+` FROM users WHERE `+searchMatch+` ORDER BY username LIMIT ?1`, args[:2]
+			if n < maxSearchCandidates {
+				q = `SELECT ` + codec.UserSelectColumns + ` FROM users WHERE rowid IN (` + candidates("?3") + `) AND ` + searchMatch + `
+					ORDER BY username LIMIT ?1`
+				args = append(args, match)
 			}
 		}
 	}
