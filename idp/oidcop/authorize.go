@@ -81,7 +81,7 @@ func (p *Provider) Callback(w http.ResponseWriter, r *http.Request) {
 		p.errorPage(w, r, err)
 		return
 	}
-	to := replyTo{ar.RedirectURI, oidc.ResponseMode(ar.ResponseMode), ar.State}
+	to := replyFor(ar.AuthRequest)
 	if !ar.Done() {
 		p.refuse(w, r, to, oidc.ErrInteractionRequired().WithDescription("the member has not finished signing in"))
 		return
@@ -106,7 +106,8 @@ func (p *Provider) Callback(w http.ResponseWriter, r *http.Request) {
 // page, and when the code cannot be issued: Callback then answers, errors
 // included.
 func (p *Provider) Answer(ctx context.Context, ar *store.AuthRequest) (string, bool) {
-	if oidc.ResponseMode(ar.ResponseMode) == oidc.ResponseModeFormPost {
+	to := replyFor(ar)
+	if to.mode == oidc.ResponseModeFormPost {
 		return "", false
 	}
 	ctx = op.ContextWithIssuer(ctx, p.issuer)
@@ -115,11 +116,7 @@ func (p *Provider) Answer(ctx context.Context, ar *store.AuthRequest) (string, b
 		slog.WarnContext(ctx, "issue the code at once; the callback will", "error", err)
 		return "", false
 	}
-	params := url.Values{"code": {code}, "iss": {p.issuer}}
-	if ar.State != "" {
-		params.Set("state", ar.State)
-	}
-	u, err := redirectWith(ar.RedirectURI, params)
+	u, err := redirectWith(to.uri, p.responseParams(to, url.Values{"code": {code}}))
 	return u, err == nil
 }
 
@@ -138,7 +135,7 @@ func (p *Provider) RedirectError(w http.ResponseWriter, r *http.Request, authReq
 		e = oidc.ErrLoginRequired()
 	}
 	p.storage.dropAuthRequest(ctx, authRequestID)
-	p.refuse(w, r.WithContext(ctx), replyTo{ar.RedirectURI, oidc.ResponseMode(ar.ResponseMode), ar.State}, e.WithDescription("%s", description))
+	p.refuse(w, r.WithContext(ctx), replyFor(ar.AuthRequest), e.WithDescription("%s", description))
 }
 
 // replyTo is where an authorization response goes: a redirect URI that has
@@ -148,6 +145,11 @@ type replyTo struct {
 	uri   string
 	mode  oidc.ResponseMode
 	state string
+}
+
+// replyFor is where the answer to a stored request goes.
+func replyFor(ar *store.AuthRequest) replyTo {
+	return replyTo{ar.RedirectURI, oidc.ResponseMode(ar.ResponseMode), ar.State}
 }
 
 // refuse answers an authorization request with err: to the client when the
@@ -169,10 +171,7 @@ func (p *Provider) refuse(w http.ResponseWriter, r *http.Request, to replyTo, er
 // respond sends an authorization response, with state and iss, to the
 // client: in the redirect's query, or as a form post.
 func (p *Provider) respond(w http.ResponseWriter, r *http.Request, to replyTo, params url.Values) {
-	if to.state != "" {
-		params.Set("state", to.state)
-	}
-	params.Set("iss", p.issuer)
+	params = p.responseParams(to, params)
 	if to.mode == oidc.ResponseModeFormPost {
 		p.formPost(w, r, to.uri, params)
 		return
@@ -183,6 +182,16 @@ func (p *Provider) respond(w http.ResponseWriter, r *http.Request, to replyTo, p
 		return
 	}
 	http.Redirect(w, r, u, http.StatusFound)
+}
+
+// responseParams adds what every authorization response carries to
+// params: the state to echo, and iss (RFC 9207).
+func (p *Provider) responseParams(to replyTo, params url.Values) url.Values {
+	if to.state != "" {
+		params.Set("state", to.state)
+	}
+	params.Set("iss", p.issuer)
+	return params
 }
 
 // redirectWith is the redirect URI with params added to its query.
