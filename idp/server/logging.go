@@ -13,14 +13,19 @@ import (
 // logged with a request's context carries its request_id, and none holds
 // a parameter a client may treat as secret (Redact).
 func NewLogger(cfg config.Log, w io.Writer) *slog.Logger {
-	var level slog.Level
-	_ = level.UnmarshalText([]byte(cfg.Level))
-	opts := &slog.HandlerOptions{Level: level}
+	opts := &slog.HandlerOptions{Level: logLevel(cfg.Level)}
 	var h slog.Handler = slog.NewTextHandler(w, opts)
 	if cfg.Format == "json" {
 		h = slog.NewJSONHandler(w, opts)
 	}
 	return slog.New(Redact(requestIDHandler{h}))
+}
+
+// logLevel reads a configured level name (validated by config).
+func logLevel(name string) slog.Level {
+	var l slog.Level
+	_ = l.UnmarshalText([]byte(name))
+	return l
 }
 
 type requestIDHandler struct{ slog.Handler }

@@ -58,10 +58,3 @@ func (d *publicDocuments) serve(doc http.Handler, w gin.ResponseWriter, r *http.
 			"duration_ms", float64(took.Microseconds())/1000)
 	}
 }
-
-// logLevel reads a configured level name (validated by config).
-func logLevel(name string) slog.Level {
-	var l slog.Level
-	_ = l.UnmarshalText([]byte(name))
-	return l
-}
