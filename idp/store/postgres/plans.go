@@ -20,10 +20,15 @@ var _ store.Explainer = (*Store)(nil)
 // tracer hears every statement the pool runs (Store.TraceQueries).
 type tracer struct{ fn atomic.Pointer[func(string)] }
 
-func (t *tracer) TraceQueryStart(ctx context.Context, _ *pgx.Conn, data pgx.TraceQueryStartData) context.Context {
+// hear tells the trace hook about q.
+func (t *tracer) hear(q string) {
 	if fn := t.fn.Load(); fn != nil && *fn != nil {
-		(*fn)(data.SQL)
+		(*fn)(q)
 	}
+}
+
+func (t *tracer) TraceQueryStart(ctx context.Context, _ *pgx.Conn, data pgx.TraceQueryStartData) context.Context {
+	t.hear(data.SQL)
 	return ctx
 }
 
@@ -34,9 +39,7 @@ func (t *tracer) TraceBatchStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceBa
 }
 
 func (t *tracer) TraceBatchQuery(_ context.Context, _ *pgx.Conn, data pgx.TraceBatchQueryData) {
-	if fn := t.fn.Load(); fn != nil && *fn != nil {
-		(*fn)(data.SQL)
-	}
+	t.hear(data.SQL)
 }
 
 func (t *tracer) TraceBatchEnd(context.Context, *pgx.Conn, pgx.TraceBatchEndData) {}
