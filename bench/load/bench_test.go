@@ -46,23 +46,35 @@ func benchTargetStore(b testing.TB) (*target, []account, store.Store) {
 // returned function is called, which reports them per operation as
 // reads/op and writes/op.
 func countStatements(b *testing.B, st store.Store) func() {
-	ex, ok := store.ExplainerOf(st)
-	if !ok {
-		b.Fatalf("%T does not explain its queries", st)
-	}
 	var reads, writes atomic.Int64
-	ex.TraceQueries(func(q string) {
-		if strings.HasPrefix(strings.TrimSpace(q), "SELECT") {
+	stop := traceStatements(b, st, func(read bool, _ string) {
+		if read {
 			reads.Add(1)
 		} else {
 			writes.Add(1)
 		}
 	})
 	return func() {
-		ex.TraceQueries(nil)
+		stop()
 		b.ReportMetric(float64(reads.Load())/float64(b.N), "reads/op")
 		b.ReportMetric(float64(writes.Load())/float64(b.N), "writes/op")
 	}
+}
+
+// traceStatements calls heard with every statement the store runs, and
+// whether it reads (a SELECT) or writes, until the returned stop is
+// called. heard must be safe for concurrent use.
+func traceStatements(tb testing.TB, st store.Store, heard func(read bool, q string)) (stop func()) {
+	tb.Helper()
+	ex, ok := store.ExplainerOf(st)
+	if !ok {
+		tb.Fatalf("%T does not trace its queries", st)
+	}
+	ex.TraceQueries(func(q string) {
+		q = strings.TrimSpace(q)
+		heard(strings.HasPrefix(q, "SELECT"), q)
+	})
+	return func() { ex.TraceQueries(nil) }
 }
 
 // parallel runs op from 8 goroutines on 2 cores, like the load tool's

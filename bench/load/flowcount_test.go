@@ -6,8 +6,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-
-	"github.com/communityidp/idp/idp/store"
 )
 
 // countingTransport counts the requests a flow makes.
@@ -40,24 +38,20 @@ func TestPasskeyFlowBudget(t *testing.T) {
 	}
 	ct := &countingTransport{rt: tg.client.Transport}
 	tg.client.Transport = ct
-	ex, ok := store.ExplainerOf(st)
-	if !ok {
-		t.Fatalf("%T does not trace its queries", st)
-	}
 	var mu sync.Mutex
 	var reads, writes []string
-	ex.TraceQueries(func(q string) {
+	stop := traceStatements(t, st, func(read bool, q string) {
 		q = strings.Join(strings.Fields(q), " ")
 		mu.Lock()
 		defer mu.Unlock()
-		if strings.HasPrefix(q, "SELECT") {
+		if read {
 			reads = append(reads, q)
 		} else {
 			writes = append(writes, q)
 		}
 	})
 	_, err := tg.authCode(ctx, a, true)
-	ex.TraceQueries(nil)
+	stop()
 	if err != nil {
 		t.Fatal(err)
 	}
