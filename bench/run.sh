@@ -22,6 +22,7 @@ echo "== build"
 CGO_ENABLED=0 go build -trimpath -tags nomsgpack -ldflags "-s -w" -o "$work/idp" ./cmd/idp
 go build -o "$work/load" ./bench/load
 go build -o "$work/floor" ./bench/floor
+go test -c -o "$work/keys.test" ./idp/keys
 # The protocol engine's own ceiling: zitadel/oidc's example server, at the
 # version in go.mod (in memory, a one-step login, no hashing).
 go build -o "$work/engine" github.com/zitadel/oidc/v3/example/server
@@ -117,7 +118,18 @@ for _ in 1 2; do
     -duration "$DURATION" -scenarios authcode-engine -workers 8
 done
 kill "$engine_pid"
-load -scenarios refresh,userinfo,introspect -workers 8
+# Refresh is read against RS256 signatures per second with every core
+# signing, measured on either side of it.
+sign_rate() {
+  "$work/keys.test" -test.run '^$' -test.bench 'SignFloor/RS256-parallel' -test.benchtime 2s |
+    awk '/ns\/op/ {printf "RS256 signatures/s, every core signing: %.0f\n", 1e9 / $3}'
+}
+for _ in 1 2; do
+  sign_rate
+  load -scenarios refresh -workers 8
+done
+sign_rate
+load -scenarios userinfo,introspect -workers 8
 echo "== the same with ES256 ID tokens"
 CLIENT=bench-site-es256 load -scenarios authcode-passkey,refresh -workers 8
 printf 'RSS after the runs: %s\n' "$(grep VmRSS /proc/$pid/status | awk '{printf "%.1f MB", $2/1024}')"

@@ -22,6 +22,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"strings"
 	"time"
 )
@@ -37,6 +38,9 @@ type options struct {
 	floor string
 	// admin is an admin's account, for the admin scenarios.
 	admin *account
+	// cpuProfile is where the tool's own CPU profile goes: the tool shares
+	// the machine with the provider, so its cost is part of every figure.
+	cpuProfile string
 }
 
 var allScenarios = []string{"discovery", "jwks", "authcode-password", "authcode-passkey", "refresh", "userinfo", "introspect"}
@@ -76,6 +80,17 @@ func run(ctx context.Context, args []string, out io.Writer) (int, error) {
 	t, err := newTarget(ctx, o)
 	if err != nil {
 		return 1, err
+	}
+	if o.cpuProfile != "" {
+		f, err := os.Create(o.cpuProfile)
+		if err != nil {
+			return 2, fmt.Errorf("-cpuprofile: %w", err)
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return 2, fmt.Errorf("-cpuprofile: %w", err)
+		}
+		defer pprof.StopCPUProfile()
 	}
 	fmt.Fprintf(out, "load: %s, client %s, %d workers, %s per scenario\n", o.issuer, o.clientID, o.workers, o.duration)
 	fmt.Fprintln(out, header())
@@ -130,6 +145,7 @@ func parseFlags(args []string) (options, error) {
 			o.admin = &account{login: login, password: pw}
 			return nil
 		})
+	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write the load tool's own CPU profile to this file")
 	fs.StringVar(&o.floor, "floor", "", "a plain net/http server of the same documents (bench/floor), for discovery-floor and jwks-floor")
 	if err := fs.Parse(args); err != nil {
 		return o, err
