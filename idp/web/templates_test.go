@@ -1,10 +1,11 @@
 package web
 
 import (
+	"html/template"
 	"io/fs"
-	"path"
 	"strings"
 	"testing"
+	"testing/fstest"
 	"text/template/parse"
 	"unicode"
 
@@ -229,23 +230,23 @@ func literals(page string) []string {
 // page's blocks and the shared templates in place).
 func TestNoUntranslatedLiterals(t *testing.T) {
 	cat := i18n.Default()
-	layout := parseFile(t, "templates/layout.html")
-	files, err := fs.Glob(ui.Templates, "templates/*.html")
-	if err != nil || len(files) < 2 {
-		t.Fatalf("templates: %v", err)
+	pages, err := readPages(ui.Templates)
+	if err != nil || len(pages) < 2 {
+		t.Fatalf("templates: %d pages, %v", len(pages), err)
 	}
+	shared := map[string]string{} // a template of the layout or a partial -> its file
 	reached := map[string]bool{}
 	keys := 0
-	for _, f := range files {
-		if path.Base(f) == "layout.html" {
-			continue
-		}
+	for name, pg := range pages {
+		f := "templates/" + name + ".html"
 		trees := map[string]*parse.Tree{}
-		for n, tr := range layout {
-			trees[n] = tr
-		}
-		for n, tr := range parseFile(t, f) {
-			trees[n] = tr
+		for _, file := range pg.files {
+			for n, tr := range parseFile(t, file) {
+				trees[n] = tr
+				if file != f {
+					shared[n] = file
+				}
+			}
 		}
 		s := &skeleton{t: t, file: f, trees: trees, seen: map[string]bool{}, errorf: t.Errorf,
 			calls: func(key string, n parse.Node) {
@@ -262,9 +263,9 @@ func TestNoUntranslatedLiterals(t *testing.T) {
 			t.Errorf("%s: untranslated text %q: move it to ui/locales/en.json and write {{$.T \"key\"}}", f, lit)
 		}
 	}
-	for n := range layout {
-		if !reached[n] && n != "templates/layout.html" {
-			t.Errorf("layout.html: %q is used by no page, so this test does not check it", n)
+	for n, file := range shared {
+		if !reached[n] && n != file {
+			t.Errorf("%s: %q is used by no page, so this test does not check it", file, n)
 		}
 	}
 	if keys < 100 {
@@ -287,5 +288,49 @@ func TestLiteralsFound(t *testing.T) {
 		if got := len(literals(page)); got != want {
 			t.Errorf("literals(%q) found %d, want %d", page, got, want)
 		}
+	}
+}
+
+// A page is parsed with the partials it calls and no others, and a call
+// to a template nothing defines stops the renderer at start-up.
+func TestPagesTakeThePartialsTheyCall(t *testing.T) {
+	funcs := template.FuncMap{} // parsed, never run
+	for _, name := range []string{"date", "asset", "list", "wbr"} {
+		funcs[name] = func(...any) string { return "" }
+	}
+	pages, err := parsePages(ui.Templates, funcs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pages["admin_overview"].Lookup("rollout") == nil {
+		t.Error("the admin overview was parsed without the rollout template it shows")
+	}
+	for _, p := range []string{"login_identifier", "login_passkey", "login_password", "error"} {
+		if pages[p] == nil {
+			t.Fatalf("no page %s", p)
+		}
+		for _, admin := range []string{"admin-nav", "rollout", "audit-table", "settings-nav"} {
+			if pages[p].Lookup(admin) != nil {
+				t.Errorf("page %s carries the template %s it never shows", p, admin)
+			}
+		}
+	}
+
+	fsys := fstest.MapFS{
+		"templates/layout.html": {Data: []byte(`{{define "layout"}}<main>{{template "content" .}}</main>{{end}}`)},
+		"templates/_parts.html": {Data: []byte(`{{define "nav"}}<nav>{{template "item" .}}</nav>{{end}}{{define "item"}}<a>{{.}}</a>{{end}}`)},
+		"templates/uses.html":   {Data: []byte(`{{define "content"}}{{template "nav" .}}{{end}}`)},
+		"templates/plain.html":  {Data: []byte(`{{define "content"}}<p>{{.}}</p>{{end}}`)},
+	}
+	pages, err = parsePages(fsys, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pages["uses"].Lookup("item") == nil || pages["plain"].Lookup("nav") != nil || pages["_parts"] != nil {
+		t.Errorf("pages %v: want uses with the partials, plain without, and no page _parts", pages)
+	}
+	fsys["templates/broken.html"] = &fstest.MapFile{Data: []byte(`{{define "content"}}{{template "missing" .}}{{end}}`)}
+	if _, err := parsePages(fsys, nil); err == nil || !strings.Contains(err.Error(), `"missing"`) {
+		t.Errorf("a call to an undefined template: err = %v, want one naming it", err)
 	}
 }

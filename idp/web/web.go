@@ -15,6 +15,9 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"path"
+	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -100,7 +103,7 @@ func Fingerprint(body []byte) string {
 
 // NewRenderer parses every page with the layout.
 func NewRenderer(o Options) (*Renderer, error) {
-	r := &Renderer{pages: map[string]*template.Template{}, site: o.Site, brand: o.Brand, csrf: o.CSRF, assets: map[string]string{}}
+	r := &Renderer{site: o.Site, brand: o.Brand, csrf: o.CSRF, assets: map[string]string{}}
 	cat := o.Catalog
 	if cat == nil {
 		cat = i18n.Default()
@@ -147,23 +150,92 @@ func NewRenderer(o Options) (*Renderer, error) {
 			return "", fmt.Errorf("unknown asset %q", name)
 		},
 	}
-	files, err := fs.Glob(ui.Templates, "templates/*.html")
+	pages, err := parsePages(ui.Templates, funcs)
 	if err != nil {
-		return nil, fmt.Errorf("list templates: %w", err)
+		return nil, err
 	}
-	for _, f := range files {
-		name := strings.TrimSuffix(strings.TrimPrefix(f, "templates/"), ".html")
-		if name == "layout" {
-			continue
-		}
-		t, err := template.New(name).Funcs(funcs).ParseFS(ui.Templates, "templates/layout.html", f)
+	r.pages = pages
+	return r, nil
+}
+
+// parsePages parses each page of fsys's templates/ with what it uses.
+func parsePages(fsys fs.FS, funcs template.FuncMap) (map[string]*template.Template, error) {
+	sets, err := readPages(fsys)
+	if err != nil {
+		return nil, err
+	}
+	pages := map[string]*template.Template{}
+	for name, pg := range sets {
+		t, err := template.New(name).Funcs(funcs).ParseFS(fsys, pg.files...)
 		if err != nil {
 			return nil, fmt.Errorf("parse template %s: %w", name, err)
 		}
-		r.pages[name] = t
+		// html/template finds a missing template only when the page is
+		// first shown; a start-up that fails is kinder than a 500 later.
+		for _, c := range pg.calls {
+			if t.Lookup(c) == nil {
+				return nil, fmt.Errorf("parse template %s: it calls template %q, which none of %s defines", name, c, strings.Join(pg.files, ", "))
+			}
+		}
+		pages[name] = t
 	}
-	return r, nil
+	return pages, nil
 }
+
+// A page is parsed with the layout and with the partial files (named
+// _*.html) whose templates it, or a partial it takes, calls: each page
+// holds its own copy of what it is parsed with, for as long as the
+// process runs, and every collection walks those trees. With the admin
+// console's parts in the layout, each of thirty pages carried them.
+var templateCall = regexp.MustCompile(`{{-?\s*template\s+"([^"]+)"`)
+
+// pageSet is what one page is parsed from and the templates it calls.
+type pageSet struct {
+	files, calls []string
+}
+
+// readPages returns, for each page, the files it is parsed from.
+func readPages(fsys fs.FS) (map[string]pageSet, error) {
+	files, err := fs.Glob(fsys, "templates/*.html")
+	if err != nil {
+		return nil, fmt.Errorf("list templates: %w", err)
+	}
+	src := map[string]string{}
+	definedIn := map[string]string{} // template name -> partial file
+	for _, f := range files {
+		b, err := fs.ReadFile(fsys, f)
+		if err != nil {
+			return nil, fmt.Errorf("read template %s: %w", f, err)
+		}
+		src[f] = string(b)
+		if strings.HasPrefix(path.Base(f), "_") {
+			for _, m := range templateDefine.FindAllStringSubmatch(string(b), -1) {
+				definedIn[m[1]] = f
+			}
+		}
+	}
+	const layout = "templates/layout.html"
+	pages := map[string]pageSet{}
+	for _, f := range files {
+		name := strings.TrimSuffix(path.Base(f), ".html")
+		if f == layout || strings.HasPrefix(name, "_") {
+			continue
+		}
+		pg := pageSet{files: []string{layout, f}}
+		for i := 0; i < len(pg.files); i++ {
+			for _, m := range templateCall.FindAllStringSubmatch(src[pg.files[i]], -1) {
+				pg.calls = append(pg.calls, m[1])
+				if p, ok := definedIn[m[1]]; ok && !slices.Contains(pg.files, p) {
+					pg.files = append(pg.files, p)
+				}
+			}
+		}
+		pages[name] = pg
+	}
+	return pages, nil
+}
+
+var templateDefine = regexp.MustCompile(`{{-?\s*define\s+"([^"]+)"`)
 
 // Render writes page with status. user may be nil.
 func (r *Renderer) Render(w http.ResponseWriter, req *http.Request, status int, page string, user *store.User, data any) {
