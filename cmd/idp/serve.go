@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/communityidp/idp/config"
+	"github.com/communityidp/idp/idp/password"
 	"github.com/communityidp/idp/idp/secrets"
 	"github.com/communityidp/idp/idp/server"
 )
@@ -24,6 +25,16 @@ func (c *cli) configFlag(fs *flag.FlagSet) *string {
 
 func (c *cli) loadConfig(path string) (config.Config, error) {
 	return config.Load(path, c.env)
+}
+
+// memoryLimit is the runtime's soft memory limit serve sets: the one the
+// password hashing slots need (password.MemoryLimit), unless the operator
+// chose one with GOMEMLIMIT, which the runtime has applied already.
+func memoryLimit(env func(string) (string, bool)) (int64, bool) {
+	if _, set := env("GOMEMLIMIT"); set {
+		return 0, false
+	}
+	return password.MemoryLimit(), true
 }
 
 // openStore loads the configuration and opens its database.
@@ -62,6 +73,10 @@ func serve(ctx context.Context, c *cli, args []string) error {
 	}
 	for _, w := range cfg.Warnings() {
 		slog.Warn(w)
+	}
+	if limit, ok := memoryLimit(c.env); ok {
+		debug.SetMemoryLimit(limit)
+		slog.Debug("soft memory limit from the password hashing slots (GOMEMLIMIT overrides it)", "limit_mib", limit>>20)
 	}
 	started := time.Now()
 	st, err := server.OpenStore(ctx, cfg)
