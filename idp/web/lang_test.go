@@ -2,6 +2,7 @@ package web
 
 import (
 	"encoding/json"
+	"io"
 	"io/fs"
 	"net/http"
 	"net/http/httptest"
@@ -226,5 +227,25 @@ func TestDefaultLanguage(t *testing.T) {
 	if _, err := NewRenderer(Options{Site: "x", CSRF: session.NewCSRF(make([]byte, 32), "http://localhost"), DefaultLanguage: "xx"}); err == nil ||
 		!strings.Contains(err.Error(), `"xx"`) {
 		t.Errorf("an unshipped default language: %v", err)
+	}
+}
+
+// A page goes out whole, with its length: not chunked.
+func TestPageHasContentLength(t *testing.T) {
+	r := testRenderer(t, "en")
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		req = r.Language(w, req, true)
+		r.Render(w, req, http.StatusOK, "login_identifier", nil, loginData{Client: "Site", Autofill: true})
+	}))
+	defer srv.Close()
+	resp, err := http.Get(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	// Over 2 KB, net/http chunks a body whose length it was not told.
+	if len(body) <= 2048 || resp.ContentLength != int64(len(body)) || len(resp.TransferEncoding) > 0 {
+		t.Errorf("a %d-byte page came with Content-Length %d and Transfer-Encoding %v", len(body), resp.ContentLength, resp.TransferEncoding)
 	}
 }

@@ -12,12 +12,14 @@ import (
 	"errors"
 	"fmt"
 	"html/template"
+	"io"
 	"io/fs"
 	"log/slog"
 	"net/http"
 	"path"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -274,8 +276,11 @@ func (r *Renderer) Render(w http.ResponseWriter, req *http.Request, status int, 
 	h.Set("Content-Language", v.Lang)
 	h.Add("Vary", "Accept-Language, Cookie")
 	h.Set("Cache-Control", "no-store")
+	// The whole page is at hand: its length, rather than chunks, and no
+	// copy of it on the way out.
+	h.Set("Content-Length", strconv.Itoa(buf.Len()))
 	w.WriteHeader(status)
-	_, _ = w.Write([]byte(buf.String()))
+	_, _ = io.WriteString(w, buf.String())
 }
 
 // Failure is an error shown to a member. Code is short and stable, for
