@@ -111,24 +111,36 @@ load -scenarios authcode-password -workers 32
 REDIRECT_URI=http://127.0.0.1/callback PORT=$((PORT + 2)) "$work/engine" 2>/dev/null &
 engine_pid=$!
 until curl -fs -o /dev/null "http://localhost:$((PORT + 2))/.well-known/openid-configuration"; do sleep 0.05; done
+# rate SCENARIO: shows the table (on standard error) and prints the
+# scenario's ops/s, for the ratios.
+rate() {
+  local out
+  out=$(cat)
+  printf '%s\n' "$out" >&2
+  awk -v s="$1" '$1 == s {print $4}' <<<"$out"
+}
 for _ in 1 2; do
-  load -scenarios authcode-passkey -workers 8
-  "$work/load" -issuer "http://localhost:$((PORT + 2))/" -client-id web -client-secret secret \
+  pk=$(load -scenarios authcode-passkey -workers 8 2>&1 | rate authcode-passkey)
+  eng=$("$work/load" -issuer "http://localhost:$((PORT + 2))/" -client-id web -client-secret secret \
     -redirect-uri http://127.0.0.1/callback -user test-user@localhost -password verysecure \
-    -duration "$DURATION" -scenarios authcode-engine -workers 8
+    -duration "$DURATION" -scenarios authcode-engine -workers 8 2>&1 | rate authcode-engine)
+  awk -v a="$pk" -v b="$eng" 'BEGIN {printf "passkey flows / engine flows: %.2f\n", a / b}'
 done
 kill "$engine_pid"
 # Refresh is read against RS256 signatures per second with every core
 # signing, measured on either side of it.
 sign_rate() {
   "$work/keys.test" -test.run '^$' -test.bench 'SignFloor/RS256-parallel' -test.benchtime 2s |
-    awk '/ns\/op/ {printf "RS256 signatures/s, every core signing: %.0f\n", 1e9 / $3}'
+    awk '/ns\/op/ {printf "%.0f", 1e9 / $3}'
 }
+before=$(sign_rate)
 for _ in 1 2; do
-  sign_rate
-  load -scenarios refresh -workers 8
+  ref=$(load -scenarios refresh -workers 8 2>&1 | rate refresh)
+  after=$(sign_rate)
+  awk -v r="$ref" -v a="$before" -v b="$after" \
+    'BEGIN {printf "RS256 signatures/s, every core signing: %d before, %d after; refresh / their mean: %.2f\n", a, b, r / ((a + b) / 2)}'
+  before=$after
 done
-sign_rate
 load -scenarios userinfo,introspect -workers 8
 echo "== the same with ES256 ID tokens"
 CLIENT=bench-site-es256 load -scenarios authcode-passkey,refresh -workers 8
