@@ -3,7 +3,10 @@ package web
 import (
 	"html/template"
 	"io/fs"
+	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"testing/fstest"
 	"text/template/parse"
@@ -302,15 +305,23 @@ func TestPagesTakeThePartialsTheyCall(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if pages["admin_overview"].Lookup("rollout") == nil {
+	parsed := func(pages map[string]*lazyPage, name string) *template.Template {
+		t.Helper()
+		if pages[name] == nil {
+			t.Fatalf("no page %s", name)
+		}
+		tpl, err := pages[name].template()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tpl
+	}
+	if parsed(pages, "admin_overview").Lookup("rollout") == nil {
 		t.Error("the admin overview was parsed without the rollout template it shows")
 	}
 	for _, p := range []string{"login_identifier", "login_passkey", "login_password", "error"} {
-		if pages[p] == nil {
-			t.Fatalf("no page %s", p)
-		}
 		for _, admin := range []string{"admin-nav", "rollout", "audit-table", "settings-nav"} {
-			if pages[p].Lookup(admin) != nil {
+			if parsed(pages, p).Lookup(admin) != nil {
 				t.Errorf("page %s carries the template %s it never shows", p, admin)
 			}
 		}
@@ -326,11 +337,44 @@ func TestPagesTakeThePartialsTheyCall(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if pages["uses"].Lookup("item") == nil || pages["plain"].Lookup("nav") != nil || pages["_parts"] != nil {
+	if len(pages) != 2 || parsed(pages, "uses").Lookup("item") == nil || parsed(pages, "plain").Lookup("nav") != nil {
 		t.Errorf("pages %v: want uses with the partials, plain without, and no page _parts", pages)
 	}
 	fsys["templates/broken.html"] = &fstest.MapFile{Data: []byte(`{{define "content"}}{{template "missing" .}}{{end}}`)}
 	if _, err := parsePages(fsys, nil); err == nil || !strings.Contains(err.Error(), `"missing"`) {
 		t.Errorf("a call to an undefined template: err = %v, want one naming it", err)
+	}
+}
+
+// A page is parsed once, when it is first shown, and the same templates
+// serve every later showing, from any number of requests at once.
+func TestPagesParsedOnFirstShow(t *testing.T) {
+	r := testRenderer(t, "en")
+	pg := r.pages["login_identifier"]
+	if pg.t != nil {
+		t.Fatal("a page was kept parsed before anyone showed it")
+	}
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			w := httptest.NewRecorder()
+			req := r.Language(w, httptest.NewRequest(http.MethodGet, "/login", nil), true)
+			r.Render(w, req, http.StatusOK, "login_identifier", nil, loginData{Client: "Site"})
+			if w.Code != http.StatusOK || !strings.Contains(w.Body.String(), "Site") {
+				t.Errorf("render: %d %s", w.Code, w.Body)
+			}
+		}()
+	}
+	wg.Wait()
+	first := pg.t
+	if first == nil || r.pages["admin_overview"].t != nil {
+		t.Fatal("want the shown page parsed and the others not")
+	}
+	w := httptest.NewRecorder()
+	r.Render(w, r.Language(w, httptest.NewRequest(http.MethodGet, "/login", nil), true), http.StatusOK, "login_identifier", nil, loginData{})
+	if pg.t != first {
+		t.Error("the page was parsed again")
 	}
 }

@@ -21,6 +21,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/communityidp/idp/idp/i18n"
@@ -31,7 +32,7 @@ import (
 
 // Renderer renders pages.
 type Renderer struct {
-	pages  map[string]*template.Template
+	pages  map[string]*lazyPage
 	site   string
 	brand  Brand
 	csrf   *session.CSRF
@@ -103,7 +104,8 @@ func Fingerprint(body []byte) string {
 	return hex.EncodeToString(sum[:6])
 }
 
-// NewRenderer parses every page with the layout.
+// NewRenderer checks that every page parses with what it uses; each is
+// parsed again, to be kept, when it is first shown.
 func NewRenderer(o Options) (*Renderer, error) {
 	r := &Renderer{site: o.Site, brand: o.Brand, csrf: o.CSRF, assets: map[string]string{}}
 	cat := o.Catalog
@@ -160,28 +162,56 @@ func NewRenderer(o Options) (*Renderer, error) {
 	return r, nil
 }
 
-// parsePages parses each page of fsys's templates/ with what it uses.
-func parsePages(fsys fs.FS, funcs template.FuncMap) (map[string]*template.Template, error) {
+// lazyPage is one page's templates, parsed when the page is first shown. A
+// parsed page stays for the life of the process, and every collection
+// walks its trees (tens of kilobytes each): most processes only ever show
+// the sign-in pages, and a collection follows every password hash. Kept
+// for all thirty pages, the trees cost password sign-ins 10-20% of their
+// throughput (BENCHMARKS.md).
+type lazyPage struct {
+	parse func() (*template.Template, error)
+	once  sync.Once
+	t     *template.Template
+	err   error
+}
+
+func (p *lazyPage) template() (*template.Template, error) {
+	p.once.Do(func() { p.t, p.err = p.parse() })
+	return p.t, p.err
+}
+
+// parsePages checks that each page of fsys's templates/ parses with what
+// it uses and returns them unparsed.
+func parsePages(fsys fs.FS, funcs template.FuncMap) (map[string]*lazyPage, error) {
 	sets, err := readPages(fsys)
 	if err != nil {
 		return nil, err
 	}
-	pages := map[string]*template.Template{}
+	pages := map[string]*lazyPage{}
 	for name, pg := range sets {
-		t, err := template.New(name).Funcs(funcs).ParseFS(fsys, pg.files...)
-		if err != nil {
-			return nil, fmt.Errorf("parse template %s: %w", name, err)
+		parse := func() (*template.Template, error) { return parsePage(fsys, funcs, name, pg) }
+		if _, err := parse(); err != nil {
+			return nil, err
 		}
-		// html/template finds a missing template only when the page is
-		// first shown; a start-up that fails is kinder than a 500 later.
-		for _, c := range pg.calls {
-			if t.Lookup(c) == nil {
-				return nil, fmt.Errorf("parse template %s: it calls template %q, which none of %s defines", name, c, strings.Join(pg.files, ", "))
-			}
-		}
-		pages[name] = t
+		pages[name] = &lazyPage{parse: parse}
 	}
 	return pages, nil
+}
+
+// parsePage parses page name from its files.
+func parsePage(fsys fs.FS, funcs template.FuncMap, name string, pg pageSet) (*template.Template, error) {
+	t, err := template.New(name).Funcs(funcs).ParseFS(fsys, pg.files...)
+	if err != nil {
+		return nil, fmt.Errorf("parse template %s: %w", name, err)
+	}
+	// html/template finds a missing template only when the page is first
+	// shown; a start-up that fails is kinder than a 500 later.
+	for _, c := range pg.calls {
+		if t.Lookup(c) == nil {
+			return nil, fmt.Errorf("parse template %s: it calls template %q, which none of %s defines", name, c, strings.Join(pg.files, ", "))
+		}
+	}
+	return t, nil
 }
 
 // A page is parsed with the layout and with the partial files (named
@@ -241,9 +271,15 @@ var templateDefine = regexp.MustCompile(`{{-?\s*define\s+"([^"]+)"`)
 
 // Render writes page with status. user may be nil.
 func (r *Renderer) Render(w http.ResponseWriter, req *http.Request, status int, page string, user *store.User, data any) {
-	t, ok := r.pages[page]
+	pg, ok := r.pages[page]
 	if !ok {
 		slog.ErrorContext(req.Context(), "unknown page", "page", page)
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	t, err := pg.template()
+	if err != nil { // it parsed at start-up: only a broken build gets here
+		slog.ErrorContext(req.Context(), "parse page", "page", page, "error", err)
 		http.Error(w, "internal error", http.StatusInternalServerError)
 		return
 	}
