@@ -214,19 +214,23 @@ func parsePage(fsys fs.FS, funcs template.FuncMap, name string, pg pageSet) (*te
 	return t, nil
 }
 
-// A page is parsed with the layout and with the partial files (named
-// _*.html) whose templates it, or a partial it takes, calls: each page
-// holds its own copy of what it is parsed with, for as long as the
-// process runs, and every collection walks those trees. With the admin
-// console's parts in the layout, each of thirty pages carried them.
-var templateCall = regexp.MustCompile(`{{-?\s*template\s+"([^"]+)"`)
+// templateCall and templateDefine find the templates a file calls and
+// the ones it defines.
+var (
+	templateCall   = regexp.MustCompile(`{{-?\s*template\s+"([^"]+)"`)
+	templateDefine = regexp.MustCompile(`{{-?\s*define\s+"([^"]+)"`)
+)
 
 // pageSet is what one page is parsed from and the templates it calls.
 type pageSet struct {
 	files, calls []string
 }
 
-// readPages returns, for each page, the files it is parsed from.
+// readPages returns, for each page, the files it is parsed from: the
+// layout, the page, and the partial files (named _*.html) whose templates
+// it, or a partial it takes, calls. Each parsed page holds its own copy of
+// those files' trees, so what only some pages show belongs in a partial:
+// with the admin console's parts in the layout, thirty pages carried them.
 func readPages(fsys fs.FS) (map[string]pageSet, error) {
 	files, err := fs.Glob(fsys, "templates/*.html")
 	if err != nil {
@@ -266,8 +270,6 @@ func readPages(fsys fs.FS) (map[string]pageSet, error) {
 	}
 	return pages, nil
 }
-
-var templateDefine = regexp.MustCompile(`{{-?\s*define\s+"([^"]+)"`)
 
 // Render writes page with status. user may be nil.
 func (r *Renderer) Render(w http.ResponseWriter, req *http.Request, status int, page string, user *store.User, data any) {
