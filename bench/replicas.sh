@@ -16,6 +16,7 @@
 # named idp_bench_replicas is created and dropped.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 
 PG=${IDP_TEST_POSTGRES:-postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable}
 DURATION=${DURATION:-10s}
@@ -49,30 +50,13 @@ psql "$PG" -qc "CREATE DATABASE $db" >/dev/null
 secret=$(head -c 32 /dev/urandom | base64 | tr -d '/+=')
 for r in A B; do
   port=$((PORT + 1)); [ "$r" = B ] && port=$((PORT + 2))
-  cat >"$work/$r.yaml" <<EOF
-issuer: http://localhost:$PORT
-listen: 127.0.0.1:$port
-database: {driver: postgres, dsn: "$dsn"}
-secrets: {key_file: $work/secrets.key}
-log: {level: error}
-passkeys: {rollout: everyone}
-throttle: {identifier_per_minute: 0, authorize_per_minute: 0, ceremony_per_minute: 0}
-clients:
-  - id: bench-site
-    name: Bench Site
-    type: confidential
-    secret: $secret
-    redirect_uris: [http://127.0.0.1/callback]
-EOF
+  {
+    bench_config "$PORT" "127.0.0.1:$port" "{driver: postgres, dsn: \"$dsn\"}" "$secret"
+    echo "secrets: {key_file: $work/secrets.key}"
+  } >"$work/$r.yaml"
 done
 IDP_CONFIG="$work/A.yaml" "$work/idp" migrate >/dev/null
-: >"$work/users.txt"
-for i in $(seq 1 "$WORKERS"); do
-  pw="bench password number $i"
-  printf %s "$pw" | IDP_CONFIG="$work/A.yaml" "$work/idp" users add --username "bench$i" \
-    --email "bench$i@example.org" --password-stdin >/dev/null
-  echo "bench$i:$pw" >>"$work/users.txt"
-done
+IDP_CONFIG="$work/A.yaml" add_bench_members "$work/idp" "$WORKERS" "$work/users.txt"
 
 start_replica() { # name cpus
   IDP_CONFIG="$work/$1.yaml" taskset -c "$2" "$work/idp" serve >"$work/$1.log" 2>&1 &

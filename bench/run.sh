@@ -11,6 +11,7 @@
 # temporary directory that is removed at the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 
 DURATION=${DURATION:-10s}
 PORT=${PORT:-19400}
@@ -29,22 +30,9 @@ go build -o "$work/engine" github.com/zitadel/oidc/v3/example/server
 printf 'binary: %s MB (static, stripped)\n' "$(du -m "$work/idp" | cut -f1)"
 
 secret=$(head -c 32 /dev/urandom | base64 | tr -d '/+=')
-cat >"$work/idp.yaml" <<EOF
-issuer: http://localhost:$PORT
-listen: 127.0.0.1:$PORT
-database: {driver: sqlite, dsn: $work/idp.db}
-log: {level: error}
-passkeys: {rollout: everyone}
-# The load tool is one address doing what a whole community does: the
-# per-address rates (identifier step, authorization requests, ceremonies)
-# would turn it away within a second.
-throttle: {identifier_per_minute: 0, authorize_per_minute: 0, ceremony_per_minute: 0}
-clients:
-  - id: bench-site
-    name: Bench Site
-    type: confidential
-    secret: $secret
-    redirect_uris: [http://127.0.0.1/callback]
+{
+  bench_config "$PORT" "127.0.0.1:$PORT" "{driver: sqlite, dsn: $work/idp.db}" "$secret"
+  cat <<EOF
   - id: bench-site-es256
     name: Bench Site (ES256)
     type: confidential
@@ -52,15 +40,11 @@ clients:
     redirect_uris: [http://127.0.0.1/callback]
     id_token_signing_alg: ES256
 EOF
+} >"$work/idp.yaml"
 export IDP_CONFIG="$work/idp.yaml"
 
 echo "== accounts"
-: >"$work/users.txt"
-for i in $(seq 1 32); do
-  pw="bench password number $i"
-  printf %s "$pw" | "$work/idp" users add --username "bench$i" --email "bench$i@example.org" --password-stdin >/dev/null
-  echo "bench$i:$pw" >>"$work/users.txt"
-done
+add_bench_members "$work/idp" 32 "$work/users.txt"
 
 # Start-up on an existing database: exec until /ready answers 200.
 start_provider() {
