@@ -58,9 +58,10 @@ type Handler struct {
 	ClientNames map[string]string
 	// CallbackURL is where a finished sign-in continues.
 	CallbackURL func(authRequestID string) string
-	// Answer is the client's answer to a finished sign-in, for a browser
-	// that goes straight on to it (false: through CallbackURL).
-	Answer func(ctx context.Context, ar *store.AuthRequest) (string, bool)
+	// Answer is the client's answer to a sign-in being finished, for a
+	// browser that goes straight on to it (false: through CallbackURL). It
+	// adds the answer's code to the completion, which stores it.
+	Answer func(ctx context.Context, ar *store.AuthRequest, c *store.Completion) (string, bool)
 	// RedirectError ends an authorization request with an error for the client.
 	RedirectError     func(w http.ResponseWriter, r *http.Request, authRequestID, kind, description string)
 	PasswordMinLength int
@@ -407,7 +408,13 @@ func (h *Handler) completeFlow(c *gin.Context, f flow, ar *store.AuthRequest, u 
 		// The client named the account it expects (id_token_hint).
 		return "", &failOtherAccount
 	}
-	err = h.Store.CompleteAuthRequest(c.Request.Context(), f.AuthRequestID, u.ID, s.AuthTime, s.AMR, s.ID, h.Now())
+	done := store.Completion{Subject: u.ID, AuthTime: s.AuthTime, AMR: s.AMR, SessionID: s.ID}
+	var answer string
+	if straight && h.Answer != nil {
+		// The code goes into the same write as the completion.
+		answer, _ = h.Answer(c.Request.Context(), ar, &done)
+	}
+	err = h.Store.CompleteAuthRequest(c.Request.Context(), f.AuthRequestID, done, h.Now())
 	switch {
 	case errors.Is(err, store.ErrNotFound), errors.Is(err, store.ErrConflict):
 		return "", &failExpired
@@ -416,10 +423,8 @@ func (h *Handler) completeFlow(c *gin.Context, f flow, ar *store.AuthRequest, u 
 		f := web.FailureFor(err)
 		return "", &f
 	}
-	if straight && h.Answer != nil {
-		if to, ok := h.Answer(c.Request.Context(), ar); ok {
-			return to, nil
-		}
+	if answer != "" {
+		return answer, nil
 	}
 	return h.CallbackURL(f.AuthRequestID), nil
 }

@@ -98,26 +98,32 @@ func (p *Provider) Callback(w http.ResponseWriter, r *http.Request) {
 	p.respond(w, r, to, url.Values{"code": {code}})
 }
 
-// Answer is the authorization response to a request the member finished
-// signing in to within the current request: the client's redirect URI with
-// the code, for the page to go to at once rather than through Callback (a
+// Answer is the authorization response to a request the member is
+// finishing within the current request: the client's redirect URI with a
+// new code, for the page to go to at once rather than through Callback (a
 // round trip and the reads that check the browser's session, which has
-// just been made). It is false for a form_post response, which needs a
-// page, and when the code cannot be issued: Callback then answers, errors
+// just been made). The code is not stored here: Answer puts its hash into
+// c, and the caller's store.CompleteAuthRequest saves it with the
+// completion, in one write; until then the code redeems nothing. It is
+// false, and c untouched, for a form_post response, which needs a page,
+// and when the code cannot be made: Callback then answers, errors
 // included.
-func (p *Provider) Answer(ctx context.Context, ar *store.AuthRequest) (string, bool) {
+func (p *Provider) Answer(ctx context.Context, ar *store.AuthRequest, c *store.Completion) (string, bool) {
 	to := replyFor(ar)
 	if to.mode == oidc.ResponseModeFormPost {
 		return "", false
 	}
-	ctx = op.ContextWithIssuer(ctx, p.issuer)
-	code, err := op.CreateAuthRequestCode(ctx, authRequest{AuthRequest: ar}, p.storage, p.crypto)
+	code, err := op.BuildAuthRequestCode(authRequest{AuthRequest: ar}, p.crypto)
 	if err != nil {
 		slog.WarnContext(ctx, "issue the code at once; the callback will", "error", err)
 		return "", false
 	}
 	u, err := redirectWith(to.uri, p.responseParams(to, url.Values{"code": {code}}))
-	return u, err == nil
+	if err != nil {
+		return "", false
+	}
+	c.CodeHash, c.CodeExpiresAt = hashToken(code), p.storage.codeExpiry()
+	return u, true
 }
 
 // RedirectError ends an authorization request with an error sent to the

@@ -265,9 +265,12 @@ func (s *Storage) revokeCodeGrant(ctx context.Context, ar *store.AuthRequest) {
 	slog.WarnContext(ctx, "authorization code replayed; its tokens are revoked", "client_id", ar.ClientID, "auth_request", ar.ID)
 }
 
+// codeExpiry is when a code issued now expires.
+func (s *Storage) codeExpiry() time.Time { return s.now().Add(s.tokens.CodeLifetime.D()) }
+
 // SaveAuthCode records the hash of the code issued for a finished sign-in.
 func (s *Storage) SaveAuthCode(ctx context.Context, id, code string) error {
-	err := s.store.SaveAuthCode(ctx, id, hashToken(code), s.now().Add(s.tokens.CodeLifetime.D()))
+	err := s.store.SaveAuthCode(ctx, id, hashToken(code), s.codeExpiry())
 	if errors.Is(err, store.ErrConflict) || errors.Is(err, store.ErrNotFound) {
 		return oidc.ErrInvalidRequest().WithDescription(descCompleted)
 	}

@@ -47,9 +47,9 @@ func (t timedStore) AuthRequestByID(ctx context.Context, id string) (*store.Auth
 	return t.Store.AuthRequestByID(ctx, id)
 }
 
-func (t timedStore) CompleteAuthRequest(ctx context.Context, id, subject string, authTime time.Time, amr []string, sessionID string, now time.Time) error {
+func (t timedStore) CompleteAuthRequest(ctx context.Context, id string, c store.Completion, now time.Time) error {
 	defer t.since("complete_auth_request", time.Now())
-	return t.Store.CompleteAuthRequest(ctx, id, subject, authTime, amr, sessionID, now)
+	return t.Store.CompleteAuthRequest(ctx, id, c, now)
 }
 
 func (t timedStore) SaveAuthCode(ctx context.Context, id string, codeHash []byte, expiresAt time.Time) error {

@@ -284,16 +284,31 @@ type AuthRequest struct {
 	IssuedRefreshFamily string
 }
 
+// Completion is a finished sign-in to an authorization request: who, when,
+// how, in which browser session.
+type Completion struct {
+	Subject   string
+	AuthTime  time.Time
+	AMR       []string
+	SessionID string
+	// CodeHash, when set, is the hash of the code issued with the
+	// completion (the browser goes straight back to the client), saved in
+	// the same write; CodeExpiresAt is when that code expires.
+	CodeHash      []byte
+	CodeExpiresAt time.Time
+}
+
 // AuthRequestStore keeps authorization requests.
 type AuthRequestStore interface {
 	CreateAuthRequest(ctx context.Context, ar *AuthRequest) error
 	// AuthRequestByID returns the request, also when expired: callers check
 	// ExpiresAt so they can say "expired" rather than "unknown".
 	AuthRequestByID(ctx context.Context, id string) (*AuthRequest, error)
-	// CompleteAuthRequest records who signed in. It fails with ErrNotFound
-	// when the request does not exist or has expired, and with ErrConflict
-	// when it is already done.
-	CompleteAuthRequest(ctx context.Context, id, subject string, authTime time.Time, amr []string, sessionID string, now time.Time) error
+	// CompleteAuthRequest records who signed in, and the code issued at
+	// once when c has one. It fails with ErrNotFound when the request does
+	// not exist or has expired, and with ErrConflict when it is already
+	// done.
+	CompleteAuthRequest(ctx context.Context, id string, c Completion, now time.Time) error
 	// SaveAuthCode stores the hash of the code issued for a done request.
 	// It fails with ErrConflict when a code was already issued.
 	SaveAuthCode(ctx context.Context, id string, codeHash []byte, expiresAt time.Time) error

@@ -47,11 +47,14 @@ func (s *Store) AuthRequestByCodeHash(ctx context.Context, codeHash []byte) (*st
 // CompleteAuthRequest records who signed in; see store.AuthRequestStore.
 // The row is locked between the check and the update, so of two
 // concurrent completions the second sees the first and fails.
-func (s *Store) CompleteAuthRequest(ctx context.Context, id, subject string, authTime time.Time, amr []string, sessionID string, now time.Time) error {
+func (s *Store) CompleteAuthRequest(ctx context.Context, id string, c store.Completion, now time.Time) error {
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		// A request that is not done has no code: code_hash is NULL until
+		// this sets it, if c has one.
 		tag, err := tx.Exec(ctx, `UPDATE auth_requests SET done = TRUE, subject = $1, auth_time = $2, amr = $3,
-			session_id = $4 WHERE id = $5 AND NOT done AND expires_at > $6`,
-			subject, codec.Unix(authTime), codec.List(amr), sessionID, id, now.Unix())
+			session_id = $4, code_hash = $5, code_expires_at = $6 WHERE id = $7 AND NOT done AND expires_at > $8`,
+			c.Subject, codec.Unix(c.AuthTime), codec.List(c.AMR), c.SessionID,
+			codec.NullBytes(c.CodeHash), codec.Unix(c.CodeExpiresAt), id, now.Unix())
 		if err != nil || tag.RowsAffected() == 1 {
 			return err
 		}

@@ -46,11 +46,14 @@ func (s *Store) AuthRequestByCodeHash(ctx context.Context, codeHash []byte) (*st
 }
 
 // CompleteAuthRequest records who signed in; see store.AuthRequestStore.
-func (s *Store) CompleteAuthRequest(ctx context.Context, id, subject string, authTime time.Time, amr []string, sessionID string, now time.Time) error {
+func (s *Store) CompleteAuthRequest(ctx context.Context, id string, c store.Completion, now time.Time) error {
 	err := s.inTx(ctx, func(tx *txn) error {
+		// A request that is not done has no code: code_hash is NULL until
+		// this sets it, if c has one.
 		res, err := tx.ExecContext(ctx, `UPDATE auth_requests SET done = 1, subject = ?, auth_time = ?, amr = ?,
-			session_id = ? WHERE id = ? AND NOT done AND expires_at > ?`,
-			subject, codec.Unix(authTime), codec.List(amr), sessionID, id, now.Unix())
+			session_id = ?, code_hash = ?, code_expires_at = ? WHERE id = ? AND NOT done AND expires_at > ?`,
+			c.Subject, codec.Unix(c.AuthTime), codec.List(c.AMR), c.SessionID,
+			codec.NullBytes(c.CodeHash), codec.Unix(c.CodeExpiresAt), id, now.Unix())
 		if err != nil {
 			return err
 		}

@@ -72,7 +72,7 @@ func testCompleteAuthRequest(t *testing.T, s store.Store) {
 
 	authTime := t0.Add(30 * time.Second)
 	now := t0.Add(time.Minute)
-	must(t, s.CompleteAuthRequest(ctx, "ar1", "u1", authTime, []string{"hwk", "user"}, "sess1", now), "complete")
+	must(t, s.CompleteAuthRequest(ctx, "ar1", store.Completion{Subject: "u1", AuthTime: authTime, AMR: []string{"hwk", "user"}, SessionID: "sess1"}, now), "complete")
 
 	want := *ar
 	want.Done, want.Subject, want.AuthTime, want.AMR, want.SessionID = true, "u1", authTime, []string{"hwk", "user"}, "sess1"
@@ -80,21 +80,21 @@ func testCompleteAuthRequest(t *testing.T, s store.Store) {
 	must(t, err, "auth request by id")
 	checkEqual(t, "completed auth request", got, &want)
 
-	err = s.CompleteAuthRequest(ctx, "ar1", "u2", authTime, []string{"pwd"}, "sess2", now)
+	err = s.CompleteAuthRequest(ctx, "ar1", store.Completion{Subject: "u2", AuthTime: authTime, AMR: []string{"pwd"}, SessionID: "sess2"}, now)
 	wantIs(t, err, store.ErrConflict, "second completion")
 	got, err = s.AuthRequestByID(ctx, "ar1")
 	must(t, err, "auth request by id")
 	checkEqual(t, "auth request after second completion", got, &want)
 
 	must(t, s.CreateAuthRequest(ctx, newAuthRequest("ar2")), "create auth request")
-	err = s.CompleteAuthRequest(ctx, "ar2", "u1", authTime, nil, "sess1", ar.ExpiresAt)
+	err = s.CompleteAuthRequest(ctx, "ar2", store.Completion{Subject: "u1", AuthTime: authTime, SessionID: "sess1"}, ar.ExpiresAt)
 	wantIs(t, err, store.ErrNotFound, "completion at expiry")
 	got, err = s.AuthRequestByID(ctx, "ar2")
 	must(t, err, "expired auth request by id (still readable)")
 	if got.Done || got.Subject != "" {
 		t.Errorf("expired request was completed: Done=%v Subject=%q", got.Done, got.Subject)
 	}
-	err = s.CompleteAuthRequest(ctx, "nope", "u1", authTime, nil, "sess1", now)
+	err = s.CompleteAuthRequest(ctx, "nope", store.Completion{Subject: "u1", AuthTime: authTime, SessionID: "sess1"}, now)
 	wantIs(t, err, store.ErrNotFound, "completion of unknown request")
 }
 
@@ -109,7 +109,7 @@ func testSaveAuthCode(t *testing.T, s store.Store) {
 	_, err := s.AuthRequestByCodeHash(ctx, hash("code"))
 	wantIs(t, err, store.ErrNotFound, "code of a request that is not done")
 
-	must(t, s.CompleteAuthRequest(ctx, "ar1", "u1", t0, []string{"pwd"}, "sess", t0), "complete")
+	must(t, s.CompleteAuthRequest(ctx, "ar1", store.Completion{Subject: "u1", AuthTime: t0, AMR: []string{"pwd"}, SessionID: "sess"}, t0), "complete")
 	must(t, s.SaveAuthCode(ctx, "ar1", hash("code"), codeExp), "save auth code")
 	got, err := s.AuthRequestByCodeHash(ctx, hash("code"))
 	must(t, err, "auth request by code")
@@ -130,13 +130,50 @@ func testSaveAuthCode(t *testing.T, s store.Store) {
 
 	// A code hash is unique across requests.
 	must(t, s.CreateAuthRequest(ctx, newAuthRequest("ar2")), "create auth request")
-	must(t, s.CompleteAuthRequest(ctx, "ar2", "u1", t0, []string{"pwd"}, "sess", t0), "complete")
+	must(t, s.CompleteAuthRequest(ctx, "ar2", store.Completion{Subject: "u1", AuthTime: t0, AMR: []string{"pwd"}, SessionID: "sess"}, t0), "complete")
 	wantIs(t, s.SaveAuthCode(ctx, "ar2", hash("code"), codeExp), store.ErrConflict, "reused code hash")
 
 	err = s.SaveAuthCode(ctx, "nope", hash("code3"), codeExp)
 	wantIs(t, err, store.ErrNotFound, "SaveAuthCode(unknown)")
 	_, err = s.AuthRequestByCodeHash(ctx, hash("unknown"))
 	wantIs(t, err, store.ErrNotFound, "AuthRequestByCodeHash(unknown)")
+}
+
+// A sign-in that sends the browser straight back to the client completes
+// the request and saves its code in one write.
+func testCompleteWithCode(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	must(t, s.CreateAuthRequest(ctx, newAuthRequest("ar1")), "create auth request")
+	codeExp := t0.Add(2 * time.Minute)
+	c := store.Completion{Subject: "u1", AuthTime: t0, AMR: []string{"hwk"}, SessionID: "sess",
+		CodeHash: hash("code"), CodeExpiresAt: codeExp}
+	must(t, s.CompleteAuthRequest(ctx, "ar1", c, t0), "complete with a code")
+	got, err := s.AuthRequestByCodeHash(ctx, hash("code"))
+	must(t, err, "auth request by code")
+	if got.ID != "ar1" || !got.Done || got.Subject != "u1" || got.SessionID != "sess" || !got.CodeExpiresAt.Equal(codeExp) {
+		t.Errorf("by code: ID=%q Done=%v Subject=%q SessionID=%q CodeExpiresAt=%v, want ar1, true, u1, sess, %v",
+			got.ID, got.Done, got.Subject, got.SessionID, got.CodeExpiresAt, codeExp)
+	}
+	// The code is the request's one code: no second one, by either path.
+	wantIs(t, s.SaveAuthCode(ctx, "ar1", hash("code2"), codeExp), store.ErrConflict, "SaveAuthCode after a completion with a code")
+	c.CodeHash = hash("code3")
+	wantIs(t, s.CompleteAuthRequest(ctx, "ar1", c, t0), store.ErrConflict, "second completion with a code")
+	for _, h := range []string{"code2", "code3"} {
+		_, err := s.AuthRequestByCodeHash(ctx, hash(h))
+		wantIs(t, err, store.ErrNotFound, "a second code "+h)
+	}
+
+	// A code hash is unique across requests: the completion fails whole.
+	must(t, s.CreateAuthRequest(ctx, newAuthRequest("ar2")), "create auth request")
+	c.CodeHash = hash("code")
+	if err := s.CompleteAuthRequest(ctx, "ar2", c, t0); err == nil {
+		t.Error("completing with another request's code hash succeeded")
+	}
+	got, err = s.AuthRequestByID(ctx, "ar2")
+	must(t, err, "auth request by id")
+	if got.Done || got.CodeHash != nil {
+		t.Errorf("after the failed completion: Done=%v CodeHash=%x, want neither", got.Done, got.CodeHash)
+	}
 }
 
 func testDeleteAuthRequest(t *testing.T, s store.Store) {

@@ -69,7 +69,7 @@ func Bench(b *testing.B, newStore func(b *testing.B) store.Store) {
 		}
 		b.ResetTimer()
 		for _, id := range ids {
-			must(b, s.CompleteAuthRequest(ctx, id, "u1", t0, []string{"hwk", "user"}, "sess", t0), "CompleteAuthRequest")
+			must(b, s.CompleteAuthRequest(ctx, id, store.Completion{Subject: "u1", AuthTime: t0, AMR: []string{"hwk", "user"}, SessionID: "sess"}, t0), "CompleteAuthRequest")
 			must(b, s.SaveAuthCode(ctx, id, hash("code-"+id), t0.Add(time.Minute)), "SaveAuthCode")
 		}
 	})
@@ -80,7 +80,7 @@ func Bench(b *testing.B, newStore func(b *testing.B) store.Store) {
 		for i := range ids {
 			ids[i] = next("ar")
 			must(b, s.CreateAuthRequest(ctx, newAuthRequest(ids[i])), "CreateAuthRequest")
-			must(b, s.CompleteAuthRequest(ctx, ids[i], "u1", t0, []string{"pwd"}, "sess", t0), "CompleteAuthRequest")
+			must(b, s.CompleteAuthRequest(ctx, ids[i], store.Completion{Subject: "u1", AuthTime: t0, AMR: []string{"pwd"}, SessionID: "sess"}, t0), "CompleteAuthRequest")
 			must(b, s.SaveAuthCode(ctx, ids[i], hash("code-"+ids[i]), t0.Add(time.Minute)), "SaveAuthCode")
 		}
 		b.ResetTimer()

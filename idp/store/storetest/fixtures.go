@@ -43,7 +43,7 @@ func redeemable(t *testing.T, s store.Store, id, code string) {
 	t.Helper()
 	ctx := t.Context()
 	must(t, s.CreateAuthRequest(ctx, newAuthRequest(id)), "create auth request")
-	must(t, s.CompleteAuthRequest(ctx, id, "u1", t0, []string{"pwd"}, "sess", t0), "complete auth request")
+	must(t, s.CompleteAuthRequest(ctx, id, store.Completion{Subject: "u1", AuthTime: t0, AMR: []string{"pwd"}, SessionID: "sess"}, t0), "complete auth request")
 	must(t, s.SaveAuthCode(ctx, id, hash(code), t0.Add(time.Minute)), "save auth code")
 }
 

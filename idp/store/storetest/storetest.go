@@ -47,6 +47,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"AuthRequestRoundTrip", testAuthRequestRoundTrip},
 		{"CompleteAuthRequest", testCompleteAuthRequest},
 		{"SaveAuthCode", testSaveAuthCode},
+		{"CompleteWithCode", testCompleteWithCode},
 		{"DeleteAuthRequest", testDeleteAuthRequest},
 		{"IssueConsumesCode", testIssueConsumesCode},
 		{"IssueWithoutRefresh", testIssueWithoutRefresh},
