@@ -1,7 +1,7 @@
 // Package sqlite implements store.Store on a single SQLite file, through
 // database/sql and the pure Go driver modernc.org/sqlite (no cgo).
 //
-// Concurrency. SQLite allows one writer at a time. A store holds two pools:
+// Concurrency. SQLite allows one writer at a time. A store holds three pools:
 //
 //   - a writer pool of exactly one connection, whose transactions start with
 //     BEGIN IMMEDIATE. Writers inside this process queue in database/sql
@@ -10,7 +10,9 @@
 //     locked" at once (without waiting for busy_timeout) under parallel
 //     sign-ins;
 //   - a reader pool (query_only) for plain reads. WAL mode lets readers run
-//     while the writer writes, and they see every committed write.
+//     while the writer writes, and they see every committed write;
+//   - one connection that copies the log into the database file after
+//     commits (checkpoint.go), so that writes do not wait for its syncs.
 //
 // busy_timeout covers other processes (a second replica, the CLI) holding
 // the lock. Every read that decides a write (compare-and-swap, single use)

@@ -40,12 +40,14 @@ type committer struct {
 	stop  chan struct{}
 	done  chan struct{}
 	once  sync.Once
+	// committed is called after each commit (the checkpointer's kick).
+	committed func()
 }
 
 var errClosed = errors.New("sqlite store: closed")
 
-func newCommitter(d *db) *committer {
-	c := &committer{db: d, queue: make(chan *writeJob), stop: make(chan struct{}), done: make(chan struct{})}
+func newCommitter(d *db, committed func()) *committer {
+	c := &committer{db: d, committed: committed, queue: make(chan *writeJob), stop: make(chan struct{}), done: make(chan struct{})}
 	go c.loop()
 	return c
 }
@@ -118,7 +120,11 @@ func (c *committer) run(batch []*writeJob) {
 			j.err <- err
 			return
 		}
-		j.err <- commitErr(tx.Commit())
+		err := tx.Commit()
+		if err == nil {
+			c.committed()
+		}
+		j.err <- commitErr(err)
 		return
 	}
 	tx.detached = true
@@ -149,7 +155,10 @@ func (c *committer) run(batch []*writeJob) {
 		}
 		ok = append(ok, j)
 	}
-	err = commitErr(tx.Commit())
+	if err = tx.Commit(); err == nil {
+		c.committed()
+	}
+	err = commitErr(err)
 	for _, j := range ok {
 		j.err <- err
 	}

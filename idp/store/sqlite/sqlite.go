@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -50,6 +51,8 @@ type Store struct {
 	reader *db // a query_only pool for plain reads
 	// commits runs the write transactions, several callers' at a time.
 	commits *committer
+	// checkpoints copies the log into the database file after commits.
+	checkpoints *checkpointer
 }
 
 var _ store.Store = (*Store)(nil)
@@ -86,7 +89,8 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	}
 
 	w, err := sql.Open("sqlite", dsn(abs, url.Values{
-		"_pragma": {"busy_timeout(10000)", "journal_mode(WAL)", "foreign_keys(1)", "synchronous(NORMAL)"},
+		"_pragma": {"busy_timeout(10000)", "journal_mode(WAL)", "foreign_keys(1)", "synchronous(NORMAL)",
+			"wal_autocheckpoint(" + strconv.Itoa(writerCheckpointPages) + ")"},
 		"_txlock": {"immediate"},
 	}))
 	if err != nil {
@@ -123,8 +127,21 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		r.Close()
 		return nil, fmt.Errorf("open sqlite database %q: %w", path, err)
 	}
+	ck, err := sql.Open("sqlite", dsn(abs, url.Values{
+		"_pragma": {"busy_timeout(10000)", "synchronous(NORMAL)"},
+	}))
+	if err != nil {
+		w.Close()
+		r.Close()
+		return nil, fmt.Errorf("open sqlite database %q: %w", path, err)
+	}
+	ck.SetMaxOpenConns(1)
+	ck.SetMaxIdleConns(1)
+	ck.SetConnMaxIdleTime(0)
+	ck.SetConnMaxLifetime(0)
+	checkpoints := newCheckpointer(ck)
 	wdb := newDB(w)
-	return &Store{writer: wdb, reader: newDB(r), commits: newCommitter(wdb)}, nil
+	return &Store{writer: wdb, reader: newDB(r), commits: newCommitter(wdb, checkpoints.committed), checkpoints: checkpoints}, nil
 }
 
 // dsn builds a file: URI so that paths containing '?', '#' or '%' survive.
@@ -147,7 +164,7 @@ func (s *Store) Ping(ctx context.Context) error {
 // Close closes both pools.
 func (s *Store) Close() error {
 	s.commits.close()
-	return errors.Join(s.reader.Close(), s.writer.Close())
+	return errors.Join(s.checkpoints.close(), s.reader.Close(), s.writer.Close())
 }
 
 // Migrate applies the migrations this binary has and the database lacks,
