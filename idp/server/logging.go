@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 
@@ -10,15 +11,16 @@ import (
 )
 
 // NewLogger builds the process logger from the log settings. Every record
-// logged with a request's context carries its request_id, and none holds
-// a parameter a client may treat as secret (Redact).
+// logged with a request's context carries its request_id, none holds a
+// parameter a client may treat as secret (Redact), and a request the
+// client abandoned is no error (abandonedHandler).
 func NewLogger(cfg config.Log, w io.Writer) *slog.Logger {
 	opts := &slog.HandlerOptions{Level: logLevel(cfg.Level)}
 	var h slog.Handler = slog.NewTextHandler(w, opts)
 	if cfg.Format == "json" {
 		h = slog.NewJSONHandler(w, opts)
 	}
-	return slog.New(Redact(requestIDHandler{h}))
+	return slog.New(abandonedHandler{Redact(requestIDHandler{h})})
 }
 
 // logLevel reads a configured level name (validated by config).
@@ -35,6 +37,45 @@ func (h requestIDHandler) Handle(ctx context.Context, r slog.Record) error {
 		r.AddAttrs(slog.String("request_id", id))
 	}
 	return h.Handler.Handle(ctx, r)
+}
+
+// abandonedHandler logs the failure of a request whose context ended (the
+// client went away, or the server is stopping) at INFO when that ending
+// is the error: not a fault of the provider, nor of the client's grant,
+// whatever level its logger chose (op logs a write cut short as a
+// server_error, a read as invalid_grant; the client hears neither). It sees the record before Redact
+// resolves its values into groups, which hides the errors they wrap.
+type abandonedHandler struct{ slog.Handler }
+
+func (h abandonedHandler) Handle(ctx context.Context, r slog.Record) error {
+	if r.Level > slog.LevelInfo && ctx.Err() != nil && failedByCancel(r) {
+		r.Level = slog.LevelInfo
+		if !h.Handler.Enabled(ctx, r.Level) {
+			return nil
+		}
+	}
+	return h.Handler.Handle(ctx, r)
+}
+
+func (h abandonedHandler) WithAttrs(a []slog.Attr) slog.Handler {
+	return abandonedHandler{h.Handler.WithAttrs(a)}
+}
+
+func (h abandonedHandler) WithGroup(n string) slog.Handler {
+	return abandonedHandler{h.Handler.WithGroup(n)}
+}
+
+// failedByCancel reports whether an error r holds is a context's
+// cancellation.
+func failedByCancel(r slog.Record) bool {
+	found := false
+	r.Attrs(func(a slog.Attr) bool {
+		if err, ok := a.Value.Any().(error); ok && errors.Is(err, context.Canceled) {
+			found = true
+		}
+		return !found
+	})
+	return found
 }
 
 func (h requestIDHandler) WithAttrs(a []slog.Attr) slog.Handler {
