@@ -32,6 +32,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"CreateAndGetUser", testCreateAndGetUser},
 		{"ExplainFindsScans", testExplainFindsScans},
 		{"AuditPageByKindNeedsNoSort", testAuditPageByKindNeedsNoSort},
+		{"AuditCountReadsOnlyThePartHour", testAuditCountReadsOnlyThePartHour},
 		{"DuplicateUsername", testDuplicateUsername},
 		{"DuplicateEmail", testDuplicateEmail},
 		{"UsersWithoutEmail", testUsersWithoutEmail},
