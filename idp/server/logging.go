@@ -43,8 +43,9 @@ func (h requestIDHandler) Handle(ctx context.Context, r slog.Record) error {
 // client went away, or the server is stopping) at INFO when that ending
 // is the error: not a fault of the provider, nor of the client's grant,
 // whatever level its logger chose (op logs a write cut short as a
-// server_error, a read as invalid_grant; the client hears neither). It sees the record before Redact
-// resolves its values into groups, which hides the errors they wrap.
+// server_error, a read as invalid_grant; the client hears neither). It
+// sees the record before Redact resolves its values into groups, which
+// hides the errors they wrap.
 type abandonedHandler struct{ slog.Handler }
 
 func (h abandonedHandler) Handle(ctx context.Context, r slog.Record) error {

@@ -463,10 +463,7 @@ func lockExclusive(ctx context.Context, path string) (lockConn, error) {
 	if err != nil {
 		return lockConn{}, fmt.Errorf("open %s: %w", path, err)
 	}
-	db.SetMaxOpenConns(1)
-	db.SetMaxIdleConns(1)
-	db.SetConnMaxLifetime(0)
-	db.SetConnMaxIdleTime(0)
+	holdOne(db)
 	var n int
 	err = db.QueryRowContext(ctx, "SELECT COUNT(*) FROM sqlite_master").Scan(&n)
 	if err == nil {

@@ -96,10 +96,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite database %q: %w", path, err)
 	}
-	w.SetMaxOpenConns(1)
-	w.SetMaxIdleConns(1)
-	w.SetConnMaxIdleTime(0)
-	w.SetConnMaxLifetime(0)
+	holdOne(w)
 
 	// The writer connects first: it creates the file and switches it to
 	// WAL, which the readers then inherit.
@@ -135,13 +132,19 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		r.Close()
 		return nil, fmt.Errorf("open sqlite database %q: %w", path, err)
 	}
-	ck.SetMaxOpenConns(1)
-	ck.SetMaxIdleConns(1)
-	ck.SetConnMaxIdleTime(0)
-	ck.SetConnMaxLifetime(0)
+	holdOne(ck)
 	checkpoints := newCheckpointer(ck)
 	wdb := newDB(w)
 	return &Store{writer: wdb, reader: newDB(r), commits: newCommitter(wdb, checkpoints.committed), checkpoints: checkpoints}, nil
+}
+
+// holdOne makes p a pool of exactly one connection, kept open for the
+// life of the store.
+func holdOne(p *sql.DB) {
+	p.SetMaxOpenConns(1)
+	p.SetMaxIdleConns(1)
+	p.SetConnMaxIdleTime(0)
+	p.SetConnMaxLifetime(0)
 }
 
 // dsn builds a file: URI so that paths containing '?', '#' or '%' survive.
@@ -161,7 +164,7 @@ func (s *Store) Ping(ctx context.Context) error {
 	return nil
 }
 
-// Close closes both pools.
+// Close stops the committer and the checkpointer and closes the pools.
 func (s *Store) Close() error {
 	s.commits.close()
 	return errors.Join(s.checkpoints.close(), s.reader.Close(), s.writer.Close())
