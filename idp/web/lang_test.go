@@ -17,7 +17,7 @@ import (
 
 // testRenderer renders with the shipped English and a small Spanish
 // catalog that lacks most keys.
-func testRenderer(t *testing.T, def string) *Renderer {
+func testRenderer(t testing.TB, def string) *Renderer {
 	t.Helper()
 	en, err := fs.ReadFile(ui.Locales, "locales/en.json")
 	if err != nil {

@@ -162,22 +162,51 @@ func NewRenderer(o Options) (*Renderer, error) {
 	return r, nil
 }
 
-// lazyPage is one page's templates, parsed when the page is first shown. A
+// lazyPage is one page's templates, parsed when the page is first shown,
+// once for each language it is shown in (its words folded in, fold.go). A
 // parsed page stays for the life of the process, and every collection
 // walks its trees (tens of kilobytes each): most processes only ever show
-// the sign-in pages, and a collection follows every password hash. Kept
-// for all thirty pages, the trees cost password sign-ins 10-20% of their
-// throughput (BENCHMARKS.md).
+// the sign-in pages, in a language or two, and a collection follows every
+// password hash. Kept for all thirty pages, the trees cost password
+// sign-ins 10-20% of their throughput (BENCHMARKS.md).
 type lazyPage struct {
 	parse func() (*template.Template, error)
-	once  sync.Once
-	t     *template.Template
-	err   error
+	// t is the page as written, for a printer the renderer does not own.
+	once sync.Once
+	t    *template.Template
+	err  error
+	// folded is *i18n.Printer -> *foldedPage, for the renderer's own
+	// printers only: one per catalog language.
+	folded sync.Map
 }
 
 func (p *lazyPage) template() (*template.Template, error) {
 	p.once.Do(func() { p.t, p.err = p.parse() })
 	return p.t, p.err
+}
+
+// foldedPage is a page in one language, made when first shown in it.
+type foldedPage struct {
+	once sync.Once
+	t    *template.Template
+	err  error
+}
+
+// in is the page for printer pr, with its words folded in.
+func (p *lazyPage) in(pr *i18n.Printer, r *Renderer) (*template.Template, error) {
+	v, ok := p.folded.Load(pr)
+	if !ok {
+		v, _ = p.folded.LoadOrStore(pr, &foldedPage{})
+	}
+	fp := v.(*foldedPage)
+	fp.once.Do(func() {
+		t, err := p.parse() // a tree of its own: folding rewrites it
+		if err == nil {
+			t, err = foldPage(t, pr, r)
+		}
+		fp.t, fp.err = t, err
+	})
+	return fp.t, fp.err
 }
 
 // parsePages checks that each page of fsys's templates/ parses with what
@@ -279,13 +308,19 @@ func (r *Renderer) Render(w http.ResponseWriter, req *http.Request, status int, 
 		http.Error(w, "internal error", http.StatusInternalServerError)
 		return
 	}
-	t, err := pg.template()
+	p := r.Printer(req)
+	var t *template.Template
+	var err error
+	if r.lang.printers[p.Tag()] == p {
+		t, err = pg.in(p, r)
+	} else { // a printer of another catalog: its words stay actions
+		t, err = pg.template()
+	}
 	if err != nil { // it parsed at start-up: only a broken build gets here
 		slog.ErrorContext(req.Context(), "parse page", "page", page, "error", err)
 		http.Error(w, "internal error", http.StatusInternalServerError)
 		return
 	}
-	p := r.Printer(req)
 	v := View{
 		Site:      r.site,
 		Brand:     r.brand,
