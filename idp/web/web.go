@@ -22,6 +22,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/communityidp/idp/idp/i18n"
@@ -178,6 +179,7 @@ type lazyPage struct {
 	// folded is *i18n.Printer -> *foldedPage, for the renderer's own
 	// printers only: one per catalog language.
 	folded sync.Map
+	size   atomic.Int64 // bytes, when last shown
 }
 
 func (p *lazyPage) template() (*template.Template, error) {
@@ -338,12 +340,16 @@ func (r *Renderer) Render(w http.ResponseWriter, req *http.Request, status int, 
 	if user != nil && r.passkeysOn != nil {
 		v.PasskeysOn = r.passkeysOn()
 	}
+	// Sized as the page was last time: grown from nothing, a page was a
+	// dozen copies and half of its garbage.
 	var buf strings.Builder
+	buf.Grow(int(pg.size.Load()))
 	if err := t.ExecuteTemplate(&buf, "layout", v); err != nil {
 		slog.ErrorContext(req.Context(), "render page", "page", page, "error", err)
 		http.Error(w, "internal error", http.StatusInternalServerError)
 		return
 	}
+	pg.size.Store(int64(buf.Len()))
 	h := w.Header()
 	h.Set("Content-Type", "text/html; charset=utf-8")
 	h.Set("Content-Language", v.Lang)
