@@ -325,6 +325,6 @@ func (c *loadClient) signInWithPasskey(login string, a *softauthn.Authenticator)
 	if err != nil {
 		return err
 	}
-	_, err = a.SignIn(c, csrfOf(r.page), login, "")
+	_, err = a.SignIn(c, r.page.Script("passkey-options"), csrfOf(r.page), login, "")
 	return err
 }

@@ -96,11 +96,7 @@ func signInPage(t *testing.T, b *browser, p *provider, login, pw string) {
 func TestPasskeySignInOverHTTP(t *testing.T) {
 	p := startProvider(t, func(c *config.Config) { c.Passkeys.Rollout = config.RolloutEveryone })
 	key := softauthn.New(p.URL)
-	setup := newBrowser(t, p)
-	signInPage(t, setup, p, aliceLogin, alicePassword)
-	if st, body := setup.addPasskeyHTTP(key); st != 200 {
-		t.Fatalf("add passkey: %d %s", st, body)
-	}
+	memberWithPasskey(t, p, aliceLogin, alicePassword, key)
 
 	site := newRP(t, p, siteID, siteSecret, siteRedirect, oauth2.AuthStyleInHeader)
 	b := newBrowser(t, p)
@@ -454,4 +450,139 @@ func (b *browser) reportFailure(csrf, stage, code string) (int, map[string]json.
 		b.t.Fatalf("begin a %s ceremony: %d %s", stage, st, begin)
 	}
 	return b.postJSON("/webauthn/failure", csrf, map[string]any{"stage": stage, "code": code, "ceremony": jsonString(begin["ceremony"])})
+}
+
+// memberWithPasskey signs login in to Settings in a new browser and adds
+// key's passkey there, as the Settings page script does, and returns the
+// signed-in browser.
+func memberWithPasskey(t *testing.T, p *provider, login, pw string, key *softauthn.Authenticator) *browser {
+	t.Helper()
+	b := newBrowser(t, p)
+	signInPage(t, b, p, login, pw)
+	if st, body := b.addPasskeyHTTP(key); st != 200 {
+		t.Fatalf("add a passkey for %s: %d %s", login, st, body)
+	}
+	return b
+}
+
+// userAgentTransport sends every request as the browser named ua.
+type userAgentTransport struct{ ua string }
+
+func (u userAgentTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	r = r.Clone(r.Context())
+	r.Header.Set("User-Agent", u.ua)
+	return http.DefaultTransport.RoundTrip(r)
+}
+
+// The passkey step comes with its ceremony begun: options for the
+// member's own passkeys, which sign in with no call to begin, once, and
+// only in the browser that was shown them. An app's built-in browser,
+// which gets no passkey prompt, and the password step get none.
+func TestPasskeyStepCarriesItsCeremony(t *testing.T) {
+	p := startProvider(t, func(c *config.Config) { c.Passkeys.Rollout = config.RolloutEveryone })
+	key := softauthn.New(p.URL)
+	memberWithPasskey(t, p, aliceLogin, alicePassword, key)
+	site := newRP(t, p, siteID, siteSecret, siteRedirect, oauth2.AuthStyleInHeader)
+	passkeyStep := func(b *browser, state string) *result {
+		r := b.Get(site.oauth.AuthCodeURL(state))
+		return b.Submit(r.page, "Continue", map[string]string{"Email or username": aliceLogin})
+	}
+
+	type options struct {
+		Ceremony  string          `json:"ceremony"`
+		PublicKey json.RawMessage `json:"publicKey"`
+	}
+	optionsOf := func(r *result) options {
+		t.Helper()
+		var opts options
+		var pk struct {
+			Challenge string `json:"challenge"`
+			RPID      string `json:"rpId"`
+			Allow     []struct {
+				ID string `json:"id"`
+			} `json:"allowCredentials"`
+		}
+		raw := r.page.Script("passkey-options")
+		if err := json.Unmarshal([]byte(raw), &opts); err != nil || json.Unmarshal(opts.PublicKey, &pk) != nil {
+			t.Fatalf("the passkey step's options %q: %v\n%s", raw, err, r.Body)
+		}
+		own := base64.RawURLEncoding.EncodeToString(key.Credentials()[0])
+		if opts.Ceremony == "" || pk.Challenge == "" || pk.RPID != "localhost" || len(pk.Allow) != 1 || pk.Allow[0].ID != own {
+			t.Fatalf("options %s: want a ceremony for the member's passkey %s", raw, own)
+		}
+		return opts
+	}
+	finish := func(b *browser, csrf string, opts options, authRequestID string) (int, map[string]json.RawMessage) {
+		t.Helper()
+		answer, err := key.Get(opts.PublicKey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b.postJSON("/webauthn/login/finish", csrf, map[string]any{"ceremony": opts.Ceremony,
+			"credential": json.RawMessage(answer), "authRequestID": authRequestID})
+	}
+
+	b := newBrowser(t, p)
+	r := passkeyStep(b, "s1")
+	opts := optionsOf(r)
+	st, done := finish(b, csrfOf(r.page), opts, inputValue(r.page, "authRequestID"))
+	if st != 200 {
+		t.Fatalf("finish with the page's options: %d %s", st, done)
+	}
+	to, err := url.Parse(jsonString(done["redirect"]))
+	if err != nil || to.Query().Get("code") == "" || to.Query().Get("state") != "s1" {
+		t.Fatalf("finish sends the browser to %q, want the site with a code", done["redirect"])
+	}
+	if _, idt := site.exchange(to.Query().Get("code")); !slices.Contains(claimsOf(t, idt).AMR, "hwk") {
+		t.Fatal("the ID token does not say a passkey signed in")
+	}
+	if st, body := finish(b, csrfOf(r.page), opts, inputValue(r.page, "authRequestID")); st == 200 ||
+		!strings.Contains(string(body["error"]), "PK-EXPIRED") {
+		t.Fatalf("the page's ceremony finished twice: %d %s", st, body)
+	}
+	// Another browser that learnt a page's options cannot finish with them.
+	b = newBrowser(t, p)
+	r = passkeyStep(b, "s2")
+	other := newBrowser(t, p)
+	if st, body := finish(other, csrfOf(other.Get(p.URL+"/login").page), optionsOf(r), inputValue(r.page, "authRequestID")); st == 200 {
+		t.Fatalf("a ceremony finished in a browser it was not begun in: %s", body)
+	}
+
+	// "Use Password" and an app's built-in browser: no ceremony.
+	pw := b.Submit(passkeyStep(b, "s3").page, "Use Password", nil)
+	if pw.page.Script("passkey-options") != "" {
+		t.Error("the password step carries passkey options")
+	}
+	wv := newBrowser(t, p)
+	wv.client.Transport = userAgentTransport{"Mozilla/5.0 (Linux; Android 14; Pixel 8; wv) AppleWebKit/537.36 (KHTML, like Gecko) Version/4.0 Chrome/130.0 Mobile Safari/537.36"}
+	if r := passkeyStep(wv, "s4"); r.page.Script("passkey-options") != "" || !strings.Contains(r.Text(), "PK-WEBVIEW") {
+		t.Errorf("in a WebView: want the way out and no ceremony:\n%s", r.Text())
+	}
+}
+
+// The ceremonies the passkey step begins count against the address's
+// allowance like those of the begin endpoint: past it, the page comes
+// without options and begin refuses too.
+func TestPasskeyStepCeremonyThrottled(t *testing.T) {
+	p := startProvider(t, func(c *config.Config) {
+		c.Passkeys.Rollout = config.RolloutEveryone
+		c.Throttle.CeremonyPerMinute = 2
+	})
+	memberWithPasskey(t, p, aliceLogin, alicePassword, softauthn.New(p.URL)) // the minute's first ceremony
+	step := func() *result {
+		b := newBrowser(t, p)
+		r := b.Get(p.URL + "/login")
+		return b.Submit(r.page, "Continue", map[string]string{"Email or username": aliceLogin})
+	}
+	if r := step(); r.page.Script("passkey-options") == "" {
+		t.Fatal("the second ceremony of the minute: no options on the page")
+	}
+	b := newBrowser(t, p)
+	r := b.Submit(b.Get(p.URL+"/login").page, "Continue", map[string]string{"Email or username": aliceLogin})
+	if !strings.Contains(r.Text(), "Sign in with a passkey") || r.page.Script("passkey-options") != "" {
+		t.Fatalf("past the allowance: want the passkey step without options:\n%s", r.Body)
+	}
+	if st, body := b.postJSON("/webauthn/login/begin", csrfOf(r.page), map[string]any{"login": aliceLogin}); st != http.StatusTooManyRequests {
+		t.Fatalf("begin past the allowance: %d %s", st, body)
+	}
 }

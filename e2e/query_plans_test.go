@@ -82,7 +82,7 @@ func testQueryPlans(t *testing.T, db func(*config.Config)) {
 	if authRequestID == "" {
 		authRequestID = inputValue(r.page, "authRequestID")
 	}
-	redirect, err := key.SignIn(b2, csrfOf(r.page), aliceLogin, authRequestID)
+	redirect, err := key.SignIn(b2, r.page.Script("passkey-options"), csrfOf(r.page), aliceLogin, authRequestID)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -200,7 +200,7 @@ func (t *target) passkeySignIn(b *browser, p *page, a *account) (*page, error) {
 	if a.key == nil {
 		return nil, fmt.Errorf("%s has no passkey registered", a.login)
 	}
-	redirect, err := a.key.SignIn(b, p.Input("csrf_token"), a.login, p.Input("authRequestID"))
+	redirect, err := a.key.SignIn(b, p.Script("passkey-options"), p.Input("csrf_token"), a.login, p.Input("authRequestID"))
 	if err != nil {
 		return nil, err
 	}

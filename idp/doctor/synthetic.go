@@ -219,7 +219,7 @@ func (s *synthetic) passkey(b *browser, p *page) (*page, error) {
 	if !strings.Contains(p.Text(), "Sign in with a passkey") {
 		return nil, fmt.Errorf("no passkey step for the test account: %s", cut(p.Text(), 200))
 	}
-	redirect, err := s.authenticator().SignIn(b, p.Input("csrf_token"), s.cfg.Doctor.Username, p.Input("authRequestID"))
+	redirect, err := s.authenticator().SignIn(b, p.Script("passkey-options"), p.Input("csrf_token"), s.cfg.Doctor.Username, p.Input("authRequestID"))
 	if err != nil {
 		return nil, err
 	}

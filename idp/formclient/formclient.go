@@ -203,6 +203,12 @@ func (p *Page) Text() string {
 	return strings.Join(strings.Fields(sb.String()), " ")
 }
 
+// Script is the text of the page's script element with id id ("" if
+// none): the JSON a page hands its script (passkey-options).
+func (p *Page) Script(id string) string {
+	return TextOf(Find(p.Doc, func(n *html.Node) bool { return n.Data == "script" && Attr(n, "id") == id }))
+}
+
 // Input is the value of the page's input named name ("" if none).
 func (p *Page) Input(name string) string {
 	return Attr(Find(p.Doc, func(n *html.Node) bool { return n.Data == "input" && Attr(n, "name") == name }), "value")

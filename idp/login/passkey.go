@@ -13,6 +13,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/communityidp/idp/idp/audit"
+	"github.com/communityidp/idp/idp/clientip"
 	"github.com/communityidp/idp/idp/device"
 	"github.com/communityidp/idp/idp/passkey"
 	"github.com/communityidp/idp/idp/session"
@@ -23,11 +24,20 @@ import (
 // hasPasskeys reports whether passkeys are on and the account named by
 // login has one.
 func (h *Handler) hasPasskeys(c *gin.Context, login string) bool {
+	return h.passkeyAccount(c, login) != nil
+}
+
+// passkeyAccount is the account named by login if passkeys are on and it
+// has one, else nil.
+func (h *Handler) passkeyAccount(c *gin.Context, login string) *store.User {
 	if !h.Passkeys.On() {
-		return false
+		return nil
 	}
 	u, err := h.Store.UserByLogin(c.Request.Context(), login)
-	return err == nil && u.Passkeys > 0
+	if err != nil || u.Passkeys == 0 {
+		return nil
+	}
+	return u
 }
 
 type passkeyPage struct {
@@ -43,9 +53,12 @@ type passkeyPage struct {
 	// IntentURL is built here from an address this provider chose, so
 	// the template may trust its intent: scheme.
 	IntentURL template.URL
+	// Options begin the ceremony with the page (the page script's first
+	// /webauthn/login/begin, done here), or nil: the script fetches them.
+	Options *passkey.Begin
 }
 
-func (h *Handler) passkeyPage(c *gin.Context, f flow, login string) passkeyPage {
+func (h *Handler) passkeyPage(c *gin.Context, f flow, login string, u *store.User) passkeyPage {
 	p := passkeyPage{Flow: f, Login: login, Restart: f.restartURL(),
 		WebView: device.IsEmbeddedWebView(c.Request.UserAgent())}
 	if p.WebView {
@@ -53,7 +66,24 @@ func (h *Handler) passkeyPage(c *gin.Context, f flow, login string) passkeyPage 
 		if strings.Contains(c.Request.UserAgent(), "Android") {
 			p.IntentURL = intentURL(p.OpenURL)
 		}
+		return p
 	}
+	// The options come with the page, as Keycloak's do: the button is
+	// ready as soon as the page shows, with no request the script must
+	// make first (on a slow network, a click before it answered waited
+	// for it), and a sign-in is a round trip shorter. The ceremony counts
+	// against the address's allowance as the begin endpoint's do; past
+	// it the page comes without, and the script's own begin is refused.
+	ctx := c.Request.Context()
+	if ok, _ := h.Limits.Ceremony.Allow(clientip.From(c.Request)); !ok {
+		return p
+	}
+	b, err := h.Passkeys.BeginLoginFor(ctx, login, u, h.CSRF.Binding(c.Request))
+	if err != nil {
+		slog.WarnContext(ctx, "begin passkey sign-in with the page; the page script will", "error", err)
+		return p
+	}
+	p.Options = b
 	return p
 }
 

@@ -334,11 +334,26 @@ func (s *Service) FinishRegistration(ctx context.Context, u *store.User, ceremon
 // exist (WebAuthn section 14.6.2).
 func (s *Service) BeginLogin(ctx context.Context, login string, binding []byte) (*Begin, error) {
 	u, err := s.store.UserByLogin(ctx, login)
-	if err != nil && !errors.Is(err, store.ErrNotFound) {
+	if errors.Is(err, store.ErrNotFound) {
+		u = nil
+	} else if err != nil {
 		return nil, fmt.Errorf("load user: %w", err)
 	}
+	return s.beginLogin(ctx, login, u, binding)
+}
+
+// BeginLoginFor is BeginLogin for the account login named, u, already
+// loaded: the passkey step of the sign-in page carries the options it
+// begins.
+func (s *Service) BeginLoginFor(ctx context.Context, login string, u *store.User, binding []byte) (*Begin, error) {
+	return s.beginLogin(ctx, login, u, binding)
+}
+
+// beginLogin begins for u, named login, or for a stand-in when u is nil.
+func (s *Service) beginLogin(ctx context.Context, login string, u *store.User, binding []byte) (*Begin, error) {
 	var w *waUser
-	if err == nil {
+	if u != nil {
+		var err error
 		if w, _, err = s.loadUser(ctx, u); err != nil {
 			return nil, err
 		}

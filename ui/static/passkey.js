@@ -86,15 +86,17 @@
   // click handler calls the browser's prompt at once. Safari refuses a
   // prompt begun after an awaited network call (the click's user
   // activation is spent by then). A ceremony lives five minutes on the
-  // server: options older than four are fetched again.
+  // server: options older than four are fetched again. first is options
+  // the page came with (the sign-in page begins its ceremony itself).
   const FRESH_MS = 4 * 60 * 1000;
   // The buttons say data-ready while their options are at hand.
-  const prepared = (url, body, buttons) => {
-    let value = null;
-    let at = 0;
+  const prepared = (url, body, buttons, first) => {
+    let value = first || null;
+    let at = first ? Date.now() : 0;
     let pending = null;
     const fresh = () => value && Date.now() - at < FRESH_MS;
     const mark = (ready) => buttons.forEach((b) => { if (ready) b.dataset.ready = ''; else delete b.dataset.ready; });
+    if (first) mark(true);
     const warm = () => {
       if (pending || fresh()) return;
       pending = post(url, body)
@@ -232,7 +234,12 @@
       showError({ code: 'PK-UNSUPPORTED' });
       loginButton.disabled = true;
     }
-    const loginOptions = prepared('/webauthn/login/begin', { login: loginButton.dataset.passkeyLogin }, [loginButton]);
+    // The page may come with the first options (begun when it was made).
+    const first = (() => {
+      const el = document.getElementById('passkey-options');
+      try { return el ? JSON.parse(el.textContent) : null; } catch (e) { return null; }
+    })();
+    const loginOptions = prepared('/webauthn/login/begin', { login: loginButton.dataset.passkeyLogin }, [loginButton], first);
     if (supported) loginOptions.warm();
     loginButton.addEventListener('click', async () => {
       clearError();

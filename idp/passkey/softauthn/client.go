@@ -43,10 +43,16 @@ func (a *Authenticator) Register(p Poster, csrf, source string) (string, error) 
 // SignIn signs login in with a's passkey ("Sign in with a passkey") from
 // the passkey step whose CSRF token is csrf, for the authorization
 // request authRequestID ("" for the provider's own pages), and returns
-// where the browser goes next.
-func (a *Authenticator) SignIn(p Poster, csrf, login, authRequestID string) (string, error) {
+// where the browser goes next. options is the JSON of the ceremony the
+// page came with (its passkey-options script), or "": then the ceremony
+// is begun as the page script does without one.
+func (a *Authenticator) SignIn(p Poster, options, csrf, login, authRequestID string) (string, error) {
 	var b begun
-	if err := p.PostJSON("/webauthn/login/begin", csrf, map[string]any{"login": login}, &b); err != nil {
+	if options != "" {
+		if err := json.Unmarshal([]byte(options), &b); err != nil {
+			return "", fmt.Errorf("the page's passkey options: %w", err)
+		}
+	} else if err := p.PostJSON("/webauthn/login/begin", csrf, map[string]any{"login": login}, &b); err != nil {
 		return "", err
 	}
 	answer, err := a.Get(b.PublicKey)
