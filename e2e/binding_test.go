@@ -23,11 +23,12 @@ func TestAuthRequestBoundToBrowser(t *testing.T) {
 	challenge := oauth2.S256ChallengeFromVerifier(oauth2.GenerateVerifier())
 	start := attacker.Get(authorizeURL(p, map[string]string{"client_id": appID, "redirect_uri": "http://127.0.0.1:4444/callback",
 		"response_type": "code", "scope": "openid offline_access", "code_challenge": challenge, "code_challenge_method": "S256", "state": "x"}))
-	loginURL := start.URL.String()
-	if !strings.Contains(loginURL, "authRequestID=") {
-		t.Fatalf("no sign-in link: %s", loginURL)
+	// The sign-in page answers the request; the link to it names its id.
+	id := inputValue(start.page, "authRequestID")
+	if id == "" {
+		t.Fatalf("no sign-in page for the request: %s", start.Text())
 	}
-	id := start.URL.Query().Get("authRequestID")
+	loginURL := p.URL + "/login?authRequestID=" + url.QueryEscape(id)
 
 	// The victim opens the link: SSO must not complete the attacker's request.
 	r := victim.Get(loginURL)
@@ -195,5 +196,45 @@ func TestIDTokenHintNamesTheAccount(t *testing.T) {
 	r = fresh.Submit(r.page, "Sign in", map[string]string{"Password": "bob password 123"})
 	if r.Away != nil || !strings.Contains(r.Text(), "LOGIN-OTHER-ACCOUNT") {
 		t.Fatalf("signed in as bob with alice's hint: %v %s", r.Away, r.Text())
+	}
+}
+
+// The authorization endpoint answers with the sign-in page itself, in the
+// request's language, with no redirect to a login address first; a
+// browser already signed in goes back to the client at once, and
+// prompt=none without a session gets login_required there.
+func TestAuthorizeAnswersWithTheSignInPage(t *testing.T) {
+	p := startProvider(t, nil)
+	b := newBrowser(t, p)
+	var hops []string
+	b.client.CheckRedirect = func(r *http.Request, _ []*http.Request) error {
+		hops = append(hops, r.URL.Path)
+		return http.ErrUseLastResponse
+	}
+	r := b.Get(authorizeURL(p, siteParams(map[string]string{"ui_locales": "de"})))
+	if r.Status != http.StatusOK || r.URL.Path != "/authorize" || len(hops) != 0 || inputValue(r.page, "authRequestID") == "" {
+		t.Fatalf("authorize: %d at %s after %v, want the sign-in page at once", r.Status, r.URL.Path, hops)
+	}
+	lang := ""
+	walk(r.Doc, func(n *htmlNode) {
+		if n.Data == "html" {
+			lang = attr(n, "lang")
+		}
+	})
+	if lang != "de" {
+		t.Errorf("the page is in %q, want the request's ui_locales (de)", lang)
+	}
+	away := b.signIn(authorizeURL(p, siteParams(nil)), aliceLogin, alicePassword)
+	if mustNoError(t, away) == "" {
+		t.Fatal("no code after signing in")
+	}
+	hops = nil
+	r = b.Get(authorizeURL(p, siteParams(map[string]string{"state": "again"})))
+	if r.Away == nil || r.Away.Query().Get("code") == "" || r.Away.Query().Get("state") != "again" || len(hops) != 1 {
+		t.Fatalf("signed in: %v after %v, want the client with a code in one redirect", r.Away, hops)
+	}
+	r = newBrowser(t, p).Get(authorizeURL(p, siteParams(map[string]string{"prompt": "none"})))
+	if r.Away == nil || r.Away.Query().Get("error") != "login_required" {
+		t.Fatalf("prompt=none signed out: %v %s", r.Away, r.Text())
 	}
 }

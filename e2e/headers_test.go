@@ -218,10 +218,7 @@ func TestPageHeaders(t *testing.T) {
 		fetch  func() answer
 	}{
 		{"sign-in", 200, get(anon, "/login")},
-		{"sign-in for a client", 200, func() answer {
-			a := send(t, anon.client, "GET", site.oauth.AuthCodeURL("s"), "", "", nil)
-			return get(anon, a.header.Get("Location"))()
-		}},
+		{"sign-in for a client", 200, get(anon, site.oauth.AuthCodeURL("s"))},
 		{"password step", 200, post(anon, "/login", "csrf_token="+url.QueryEscape(anonCSRF)+"&login=bob")},
 		{"passkey step", 200, post(anon, "/login", "csrf_token="+url.QueryEscape(anonCSRF)+"&login=alice")},
 		{"wrong password", 401, post(anon, "/login/password", "csrf_token="+url.QueryEscape(anonCSRF)+"&login=bob&password=wrong+password")},

@@ -43,6 +43,9 @@ type hostile struct {
 	// redirect: the answer is a redirect (to a page of the provider, or an
 	// OAuth error to a registered redirect URI), not a 4xx.
 	redirect bool
+	// signIn: an authorization request the endpoint may accept, and then
+	// answer with the sign-in page instead of a redirect.
+	signIn bool
 	// answer is the kind of body a 4xx must have: "json", "html" or ""
 	// (any: answers of net/http itself, static files).
 	answer string
@@ -88,7 +91,7 @@ func hostileRequests() []hostile {
 		if redirect {
 			answer = ""
 		}
-		return hostile{name: name, method: "GET", target: "/authorize?" + query, as: "anon", redirect: redirect, answer: answer}
+		return hostile{name: name, method: "GET", target: "/authorize?" + query, as: "anon", redirect: redirect, signIn: redirect, answer: answer}
 	}
 	return []hostile{
 		// The authorization endpoint.
@@ -441,6 +444,12 @@ func checkHostileAnswer(t *testing.T, p *provider, c hostile, resp *http.Respons
 	// Pages and JSON are UTF-8: no hostile byte is echoed back as is.
 	if ct := resp.Header.Get("Content-Type"); (strings.Contains(ct, "utf-8") || strings.Contains(ct, "json")) && !utf8.Valid(body) {
 		t.Errorf("%s: the answer is not valid UTF-8", c.name)
+	}
+	if c.signIn && st == http.StatusOK {
+		if !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") || !strings.Contains(string(body), `name="authRequestID"`) {
+			t.Errorf("%s: 200 %q, want the sign-in page for the request (%.200s)", c.name, resp.Header.Get("Content-Type"), body)
+		}
+		return
 	}
 	if c.redirect {
 		loc, err := url.Parse(resp.Header.Get("Location"))

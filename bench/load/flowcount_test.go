@@ -55,7 +55,7 @@ func TestPasskeyFlowBudget(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	const maxRequests, maxReads, maxWrites = 5, 10, 10
+	const maxRequests, maxReads, maxWrites = 4, 9, 10
 	if len(ct.paths) > maxRequests || len(reads) > maxReads || len(writes) > maxWrites {
 		t.Errorf("a passkey flow made %d requests, %d reads, %d write statements; the budget is %d, %d, %d:\n%s",
 			len(ct.paths), len(reads), len(writes), maxRequests, maxReads, maxWrites,

@@ -229,23 +229,36 @@ func (h *Handler) identifierPage(c *gin.Context, f flow, login, errMsg string) i
 // request allows it (SSO, prompt=none), else ask for the identifier.
 func (h *Handler) start(c *gin.Context) {
 	f := flowFrom(c)
-	cur := session.FromContext(c.Request.Context())
-	page := h.identifierPage(c, f, "", "")
 	if f.AuthRequestID == "" {
+		cur := session.FromContext(c.Request.Context())
 		if cur != nil && !f.Reauth {
 			c.Redirect(http.StatusSeeOther, web.LocalPath(f.Next, "/settings"))
 			return
 		}
+		page := h.identifierPage(c, f, "", "")
 		if cur != nil {
 			page.Login = cur.User.Username
 		}
 		h.Render.Render(c.Writer, c.Request, http.StatusOK, "login_identifier", nil, page)
 		return
 	}
-	ar := h.authRequest(c, f)
-	if ar == nil {
-		return
+	if ar := h.authRequest(c, f); ar != nil {
+		h.startFor(c, f, ar)
 	}
+}
+
+// Start answers an authorization request the endpoint has just stored
+// (oidcop.Provider.Begin), in the same response: as GET
+// /login?authRequestID= would, without reading the request back.
+func (h *Handler) Start(c *gin.Context, ar *store.AuthRequest) {
+	c.Request = h.Render.UseLocales(c.Writer, c.Request, ar.UILocales)
+	h.startFor(c, flow{AuthRequestID: ar.ID}, ar)
+}
+
+// startFor continues the sign-in for ar: at once for a member already
+// signed in as it asks, else with the first page.
+func (h *Handler) startFor(c *gin.Context, f flow, ar *store.AuthRequest) {
+	cur := session.FromContext(c.Request.Context())
 	promptLogin := slices.Contains(ar.Prompt, "login")
 	if cur.Satisfies(h.Now(), ar.MaxAge, ar.HintSubject, promptLogin) {
 		h.continueFlow(c, f, ar, cur.User, cur.Session)
@@ -259,7 +272,7 @@ func (h *Handler) start(c *gin.Context) {
 	if login == "" && cur != nil {
 		login = cur.User.Username
 	}
-	page = h.identifierPage(c, f, login, "")
+	page := h.identifierPage(c, f, login, "")
 	page.Client = h.ClientNames[ar.ClientID]
 	h.Render.Render(c.Writer, c.Request, http.StatusOK, "login_identifier", nil, page)
 }

@@ -38,38 +38,42 @@ type requestInfo struct {
 	binding []byte
 }
 
-// Authorize is the authorization endpoint (GET and POST). The request is
-// bound to the browser that sent it: only that browser can sign in to it
-// and collect its code.
-func (p *Provider) Authorize(w http.ResponseWriter, r *http.Request) {
+// Begin is the authorization endpoint (GET and POST): it checks the
+// request and stores it, bound to the browser that sent it (only that
+// browser can sign in to it and collect its code), and returns it for the
+// sign-in pages to answer in the same response (login.Handler.Start), as
+// Keycloak's does: no redirect to a login address first, a round trip
+// before the first page. A request it refuses it answers itself (to the
+// client, or with the error page) and returns nil.
+func (p *Provider) Begin(w http.ResponseWriter, r *http.Request) *store.AuthRequest {
 	if err := r.ParseForm(); err != nil {
 		// Nothing in it can be trusted, the redirect URI included.
 		p.errorPage(w, r, oidc.ErrInvalidRequest().WithDescription(descUnreadable))
-		return
+		return nil
 	}
 	if r.Form.Get("client_id") == "" || r.Form.Get("redirect_uri") == "" {
 		p.errorPage(w, r, oidc.ErrInvalidRequest().WithDescription(descIncomplete))
-		return
+		return nil
 	}
 	ctx := op.ContextWithIssuer(r.Context(), p.issuer)
 	req, err := op.ParseAuthorizeRequest(r, p.op.Decoder())
 	if err != nil {
 		p.errorPage(w, r, oidc.ErrInvalidRequest().WithDescription(descUnreadable).WithParent(err))
-		return
+		return nil
 	}
 	sum := sha256.Sum256(p.binding(w, r))
 	info := requestInfo{duplicates: duplicatedParams(r.Form, oauthParams), hasRequestURI: r.Form.Has("request_uri"), binding: sum[:]}
-	c, sub, err := p.validate(ctx, req, info)
+	_, sub, err := p.validate(ctx, req, info)
 	if err != nil {
 		p.refuse(w, r, replyTo{req.RedirectURI, req.ResponseMode, req.State}, err)
-		return
+		return nil
 	}
 	ar, err := p.storage.createAuthRequest(ctx, req, sub, info.binding)
 	if err != nil {
 		p.refuse(w, r, replyTo{req.RedirectURI, req.ResponseMode, req.State}, err)
-		return
+		return nil
 	}
-	http.Redirect(w, r, c.LoginURL(ar.ID), http.StatusFound)
+	return ar
 }
 
 // Callback finishes a sign-in: the code goes to the client. Only the

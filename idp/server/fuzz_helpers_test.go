@@ -432,9 +432,13 @@ func (p *fuzzIDP) freshAuthRequest(t testing.TB, b fzBrowser) string {
 		"scope": {"openid"}, "state": {"st"}, "code_challenge": {fzChallenge()}, "code_challenge_method": {"S256"}}
 	req, _ := request(http.MethodGet, "/authorize?"+q.Encode(), "", nil)
 	resp := p.serve(t, b.with(req))
-	loc, err := url.Parse(resp.Header.Get("Location"))
-	if err != nil || loc.Query().Get("authRequestID") == "" {
-		t.Fatalf("no auth request: %d %q", resp.StatusCode, resp.Header.Get("Location"))
+	body, _ := io.ReadAll(resp.Body)
+	// The sign-in page answers the request; its forms carry the id.
+	m := authRequestInput.FindSubmatch(body)
+	if resp.StatusCode != http.StatusOK || m == nil {
+		t.Fatalf("no auth request: %d %s", resp.StatusCode, body)
 	}
-	return loc.Query().Get("authRequestID")
+	return string(m[1])
 }
+
+var authRequestInput = regexp.MustCompile(`name="authRequestID" value="([^"]+)"`)

@@ -97,7 +97,12 @@ func (s *Server) routes(sessions *session.Manager, render *web.Renderer, p *oidc
 	// Browser endpoints: they see the sign-in session.
 	browser := gated.Group("", loadSession(sessions, render))
 	for _, m := range []string{http.MethodGet, http.MethodPost} {
-		browser.Handle(m, oidcop.PathAuthorize, gin.WrapF(p.Authorize))
+		// The sign-in pages answer the authorization request itself.
+		browser.Handle(m, oidcop.PathAuthorize, func(c *gin.Context) {
+			if ar := p.Begin(c.Writer, c.Request); ar != nil {
+				lh.Start(c, ar)
+			}
+		})
 		browser.Handle(m, oidcop.PathEndSession, gin.WrapF(p.EndSession))
 	}
 	browser.GET(oidcop.PathCallback, gin.WrapF(p.Callback))
