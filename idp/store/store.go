@@ -267,16 +267,12 @@ type AuthRequest struct {
 	CreatedAt      time.Time
 	ExpiresAt      time.Time
 
-	// Set when the member has signed in.
-	Done      bool
-	Subject   string
-	AuthTime  time.Time
-	AMR       []string
-	SessionID string
+	// Done and the Completion are set when the member has signed in; the
+	// completion's code when it is issued, with the completion or after
+	// it (SaveAuthCode).
+	Done bool
+	Completion
 
-	// Set when the code is issued and redeemed.
-	CodeHash      []byte
-	CodeExpiresAt time.Time
 	// ConsumedAt is set when the code was redeemed.
 	ConsumedAt *time.Time
 	// What the redemption issued, so a replay can revoke it.
@@ -285,15 +281,16 @@ type AuthRequest struct {
 }
 
 // Completion is a finished sign-in to an authorization request: who, when,
-// how, in which browser session.
+// how, in which browser session, and the code issued for it.
 type Completion struct {
 	Subject   string
 	AuthTime  time.Time
 	AMR       []string
 	SessionID string
-	// CodeHash, when set, is the hash of the code issued with the
-	// completion (the browser goes straight back to the client), saved in
-	// the same write; CodeExpiresAt is when that code expires.
+	// CodeHash is the hash of the code issued for the request, and
+	// CodeExpiresAt when it expires. CompleteAuthRequest saves them with
+	// the completion when set (the browser goes straight back to the
+	// client); else SaveAuthCode does, later.
 	CodeHash      []byte
 	CodeExpiresAt time.Time
 }

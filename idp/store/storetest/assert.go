@@ -58,9 +58,14 @@ func checkEqual(t *testing.T, what string, got, want any) {
 		t.Fatalf("%s: comparing %s with %s", what, gv.Type(), wv.Type())
 	}
 	for i := range gv.NumField() {
+		f := gv.Type().Field(i)
+		if f.Anonymous && f.Type.Kind() == reflect.Struct { // its fields, each as the outer ones
+			checkEqual(t, what, gv.Field(i).Interface(), wv.Field(i).Interface())
+			continue
+		}
 		g, w := gv.Field(i).Interface(), wv.Field(i).Interface()
 		if !same(g, w) {
-			t.Errorf("%s: %s = %s, want %s", what, gv.Type().Field(i).Name, show(g), show(w))
+			t.Errorf("%s: %s = %s, want %s", what, f.Name, show(g), show(w))
 		}
 	}
 }

@@ -21,8 +21,8 @@ func testAuthRequestRoundTrip(t *testing.T, s store.Store) {
 		CodeChallengeMethod: "S256", Prompt: []string{"login", "consent"}, MaxAge: &zero,
 		LoginHint: "Alice@Example.org", UILocales: []string{"de-CH", "en"}, HintSubject: "u9", BrowserBinding: []byte("binding-hash"),
 		CreatedAt: t0, ExpiresAt: t0.Add(10 * time.Minute),
-		Done: true, Subject: "u1", AuthTime: t0.Add(time.Minute), AMR: []string{"pwd", "mfa"}, SessionID: "sess",
-		CodeHash: hash("code"), CodeExpiresAt: t0.Add(3 * time.Minute), ConsumedAt: &consumed,
+		Done: true, Completion: store.Completion{Subject: "u1", AuthTime: t0.Add(time.Minute), AMR: []string{"pwd", "mfa"},
+			SessionID: "sess", CodeHash: hash("code"), CodeExpiresAt: t0.Add(3 * time.Minute)}, ConsumedAt: &consumed,
 		IssuedAccessTokenID: "at1", IssuedRefreshFamily: "fam1",
 	}
 	must(t, s.CreateAuthRequest(ctx, full), "create full auth request")
