@@ -120,11 +120,7 @@ func (c *committer) run(batch []*writeJob) {
 			j.err <- err
 			return
 		}
-		err := tx.Commit()
-		if err == nil {
-			c.committed()
-		}
-		j.err <- commitErr(err)
+		j.err <- c.commit(tx)
 		return
 	}
 	tx.detached = true
@@ -155,13 +151,19 @@ func (c *committer) run(batch []*writeJob) {
 		}
 		ok = append(ok, j)
 	}
-	if err = tx.Commit(); err == nil {
-		c.committed()
-	}
-	err = commitErr(err)
+	err = c.commit(tx)
 	for _, j := range ok {
 		j.err <- err
 	}
+}
+
+// commit commits tx and, if it took, tells the checkpointer the log grew.
+func (c *committer) commit(tx *txn) error {
+	err := tx.Commit()
+	if err == nil {
+		c.committed()
+	}
+	return commitErr(err)
 }
 
 // abandon rolls the batch back and fails the jobs whose writes were lost.
