@@ -307,14 +307,13 @@ func (h *Handler) identifier(c *gin.Context) {
 	// Accounts with a passkey are offered it first ("Use Password" stays
 	// on the page). Unknown accounts get the password step, exactly like
 	// accounts without passkeys.
-	if c.PostForm("method") != "password" {
-		if u := h.passkeyAccount(c, login); u != nil {
-			h.Render.Render(c.Writer, c.Request, http.StatusOK, "login_passkey", nil, h.passkeyPage(c, f, login, u))
-			return
-		}
+	u := h.passkeyAccount(c, login)
+	if u != nil && c.PostForm("method") != "password" {
+		h.Render.Render(c.Writer, c.Request, http.StatusOK, "login_passkey", nil, h.passkeyPage(c, f, login, u))
+		return
 	}
 	h.Render.Render(c.Writer, c.Request, http.StatusOK, "login_password", nil,
-		passwordPage{Flow: f, Login: login, Restart: f.restartURL(), Passkey: h.hasPasskeys(c, login)})
+		passwordPage{Flow: f, Login: login, Restart: f.restartURL(), Passkey: u != nil})
 }
 
 // errWrongCredentials is the one message (key) for an unknown account and
