@@ -172,43 +172,43 @@ func NewRenderer(o Options) (*Renderer, error) {
 // sign-ins 10-20% of their throughput (BENCHMARKS.md).
 type lazyPage struct {
 	parse func() (*template.Template, error)
-	// t is the page as written, for a printer the renderer does not own.
-	once sync.Once
-	t    *template.Template
-	err  error
-	// folded is *i18n.Printer -> *foldedPage, for the renderer's own
-	// printers only: one per catalog language.
+	// written is the page as written, for a printer the renderer does
+	// not own.
+	written parsedPage
+	// folded is *i18n.Printer -> *parsedPage, the page with that printer's
+	// words folded in, for the renderer's own printers only: one per
+	// catalog language.
 	folded sync.Map
 	size   atomic.Int64 // bytes, when last shown
 }
 
-func (p *lazyPage) template() (*template.Template, error) {
-	p.once.Do(func() { p.t, p.err = p.parse() })
-	return p.t, p.err
-}
-
-// foldedPage is a page in one language, made when first shown in it.
-type foldedPage struct {
+// parsedPage is a page's templates, built when first asked for.
+type parsedPage struct {
 	once sync.Once
 	t    *template.Template
 	err  error
 }
+
+func (p *parsedPage) get(build func() (*template.Template, error)) (*template.Template, error) {
+	p.once.Do(func() { p.t, p.err = build() })
+	return p.t, p.err
+}
+
+func (p *lazyPage) template() (*template.Template, error) { return p.written.get(p.parse) }
 
 // in is the page for printer pr, with its words folded in.
 func (p *lazyPage) in(pr *i18n.Printer, r *Renderer) (*template.Template, error) {
 	v, ok := p.folded.Load(pr)
 	if !ok {
-		v, _ = p.folded.LoadOrStore(pr, &foldedPage{})
+		v, _ = p.folded.LoadOrStore(pr, &parsedPage{})
 	}
-	fp := v.(*foldedPage)
-	fp.once.Do(func() {
+	return v.(*parsedPage).get(func() (*template.Template, error) {
 		t, err := p.parse() // a tree of its own: folding rewrites it
-		if err == nil {
-			t, err = foldPage(t, pr, r)
+		if err != nil {
+			return nil, err
 		}
-		fp.t, fp.err = t, err
+		return foldPage(t, pr, r)
 	})
-	return fp.t, fp.err
 }
 
 // parsePages checks that each page of fsys's templates/ parses with what
