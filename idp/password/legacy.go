@@ -61,8 +61,7 @@ func verifyLegacy(hash, password string) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	slots <- struct{}{}
-	defer func() { <-slots }()
+	defer slots.give(slots.take())
 	switch scheme {
 	case SchemeBcrypt:
 		// bcrypt reads at most 72 bytes; PHP and the other

@@ -16,9 +16,8 @@ import (
 	"sync"
 	"unicode/utf8"
 
-	"golang.org/x/crypto/argon2"
-
 	"github.com/communityidp/idp/idp/i18n"
+	"github.com/communityidp/idp/idp/password/internal/argon2id"
 )
 
 // Params are argon2id cost parameters.
@@ -36,53 +35,47 @@ var DefaultParams = Params{Memory: 19456, Time: 2, Threads: 1, KeyLen: 32, SaltL
 
 var b64 = base64.RawStdEncoding
 
-// slots bounds how many hashes run at once to the number of cores. Each
-// one holds 19 MiB and a core for 50 ms: a burst of 32 sign-ins would
-// otherwise take 600 MiB and finish no sooner, since the cores are the
-// limit either way. Waiting sign-ins queue here instead.
-var slots = make(chan struct{}, max(1, runtime.GOMAXPROCS(0)))
-
-// memoryHeadroom is what the provider needs besides the hashes: its
-// templates, catalogs and caches, the requests in flight and the garbage
-// between two collections (about 45 MiB live at 32 concurrent password
-// sign-ins, 38 of them the two hashes).
-const memoryHeadroom = 22 << 20
+// memoryHeadroom is what the provider needs besides the slots' memory:
+// the runtime's own (about 12 MiB: collector metadata, stacks, free
+// spans not yet returned), what is live besides (about 3 MiB under 32
+// concurrent password sign-ins) and the garbage between two collections.
+// The hashes' memory is pointer-free, so a collection costs only what
+// else is live (2-3 ms here): at 16 MiB one runs every 45 ms under that
+// load, 5% of the CPU; at 12 MiB collections ran back to back and
+// password sign-ins slowed by a third (BENCHMARKS.md). Slots keep their
+// memory only through a burst (idleAfter), so other work does not live
+// with that squeeze.
+const memoryHeadroom = 16 << 20
 
 // MemoryLimit is a soft limit for the Go runtime derived from the hashing
-// slots: what they hold at once, plus headroom. Collecting after each hash
-// keeps the heap near that, but the freed 19 MiB is not always where the
-// next hash can take it whole (small allocations land in it first) and the
-// heap then grew by another hash's worth: 95-98 MB peaks under 32 sign-ins
-// where most runs stayed under 80. At the limit the runtime returns such
-// leftovers to the system before it grows. A process that needs more than
-// the limit only collects more often; it is never stopped.
+// slots: the memory they keep, plus headroom. A process that needs more
+// than the limit only collects more often; it is never stopped.
 func MemoryLimit() int64 {
-	return int64(cap(slots))*int64(DefaultParams.Memory)<<10 + memoryHeadroom
+	return int64(slots.size())*int64(DefaultParams.Memory)<<10 + memoryHeadroom
 }
 
-// idKey is argon2.IDKey inside a slot.
+// idKey is argon2id in a slot, in the slot's memory. A hash that needs
+// more memory than the current parameters (a stronger imported one) gets
+// its own for the one hash, collected at once after it.
 func idKey(password, salt []byte, p Params, keyLen uint32) []byte {
-	slots <- struct{}{}
-	defer func() { <-slots }()
-	key := argon2.IDKey(password, salt, p.Time, p.Memory, p.Threads, keyLen)
-	reclaim()
-	return key
+	s := slots.take()
+	defer slots.give(s)
+	if p.Memory > DefaultParams.Memory {
+		key := argon2id.Key(nil, password, salt, p.Time, p.Memory, p.Threads, keyLen)
+		reclaim()
+		return key
+	}
+	return argon2id.Key(&s.mem, password, salt, p.Time, p.Memory, p.Threads, keyLen)
 }
 
 // reclaimMu lets one collection run at a time: two hashes finishing
 // together need one collection each, not two at once.
 var reclaimMu sync.Mutex
 
-// reclaim collects the memory argon2 just dropped, before the slot is
-// freed. argon2 allocates its 19 MiB anew for every hash and cannot be
-// given a buffer; collected now, those pages are what the next hash
-// allocates, so under a burst of sign-ins the process holds one hash's
-// memory per core. Left to the collector's pace it held several more (the
-// heap may double before a collection starts): measured under 32
-// password sign-ins at once, peak RSS went from 167-182 MB to 86 MB, for
-// 10-17% of the password throughput (BENCHMARKS.md). Sign-ins are bounded
-// by the cores either way; a burst that cannot grow the process by
-// hundreds of megabytes is what a small machine needs.
+// reclaim collects the memory of a hash that could not use its slot's
+// (an imported hash of more memory, or argon2i), before the slot is freed:
+// left to the collector's pace, a burst of them would grow the heap by
+// that much per hash.
 func reclaim() {
 	reclaimMu.Lock()
 	defer reclaimMu.Unlock()
@@ -107,7 +100,7 @@ func HashWith(password string, p Params) (string, error) {
 // phc formats a hash as a PHC string.
 func phc(p Params, salt, key []byte) string {
 	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s",
-		argon2.Version, p.Memory, p.Time, p.Threads, b64.EncodeToString(salt), b64.EncodeToString(key))
+		argon2id.Version, p.Memory, p.Time, p.Threads, b64.EncodeToString(salt), b64.EncodeToString(key))
 }
 
 // Verify reports whether password matches the hash, and whether the hash
@@ -151,7 +144,7 @@ func Parse(hash string) (Params, []byte, []byte, error) {
 	if len(parts) != 6 || parts[0] != "" || parts[1] != "argon2id" {
 		return Params{}, nil, nil, ErrMalformedHash
 	}
-	if parts[2] != "v="+strconv.Itoa(argon2.Version) {
+	if parts[2] != "v="+strconv.Itoa(argon2id.Version) {
 		return Params{}, nil, nil, fmt.Errorf("%w: unsupported version %q", ErrMalformedHash, parts[2])
 	}
 	var p Params
