@@ -35,7 +35,8 @@ type block [blockWords]uint64
 type Memory struct{ blocks []block }
 
 // take returns n blocks, from m when it has (or can keep) them. Their
-// contents need no clearing: every block is written before it is read.
+// contents need no clearing: the first pass overwrites every block before
+// anything reads it (only later passes xor into them).
 func (m *Memory) take(n uint32) []block {
 	if m == nil {
 		return make([]block, n)
@@ -49,19 +50,26 @@ func (m *Memory) take(n uint32) []block {
 // Size is how many bytes m holds.
 func (m *Memory) Size() int { return cap(m.blocks) * blockWords * 8 }
 
-// Release lets the collector have m's blocks.
+// Release lets the collector have m's blocks. They are not wiped, as
+// x/crypto's garbage was not.
 func (m *Memory) Release() { m.blocks = nil }
 
 // Key derives keyLen bytes from password and salt with argon2id: passes
 // over kib KiB of memory in lanes lanes. mem holds the memory and may be
 // nil (the blocks are then allocated for this hash alone). It panics if
-// passes or lanes is zero, as x/crypto's argon2 does.
+// passes, lanes or keyLen is zero, as x/crypto's argon2 does. Lanes are
+// computed one after another on the caller's goroutine (x/crypto gives
+// each its own): a hash of p lanes takes p times one lane's time, on one
+// core.
 func Key(mem *Memory, password, salt []byte, passes, kib uint32, lanes uint8, keyLen uint32) []byte {
 	if passes < 1 {
 		panic("argon2id: the number of passes must be at least 1")
 	}
 	if lanes < 1 {
 		panic("argon2id: the number of lanes must be at least 1")
+	}
+	if keyLen < 1 {
+		panic("argon2id: the key must be at least 1 byte long")
 	}
 	p := uint32(lanes)
 	h0 := initialHash(password, salt, passes, kib, p, keyLen)
@@ -181,9 +189,9 @@ func (a *arena) reference(rnd uint64, pass, slice, lane, i uint32) uint32 {
 	}
 	// The reference set: in the first pass the lane's finished
 	// segments; afterwards the three segments other than this one,
-	// oldest first. Within the current lane it also holds this
-	// segment's blocks so far; the block just before i never (nor, in
-	// another lane, the last of a segment still being followed).
+	// oldest first. In the current lane it also holds this segment's
+	// blocks so far, but never the block just before i; for the first
+	// block of a segment, the set's last block is left out in every lane.
 	size, start := slice*a.segLen, uint32(0)
 	if pass > 0 {
 		size, start = (slices-1)*a.segLen, (slice+1)%slices*a.segLen
@@ -251,6 +259,7 @@ func longHash(out, in []byte) {
 // compress is G (RFC 9106 section 3.5): out = P(x^y) ^ x ^ y, with P
 // applied to the block's rows and then its columns; with xor (every pass
 // after the first, version 0x13) the result is xored into out instead.
+// out may be x or y only without xor (the address blocks are made so).
 func compress(out, x, y *block, xor bool) {
 	// Copied, not declared: a declared block is zeroed first.
 	z := *x
