@@ -1,6 +1,6 @@
 // Package password hashes and checks member passwords with argon2id
 // (OWASP parameters: 19 MiB, 2 passes, 1 lane) stored as PHC strings, and
-// holds the password policy. A verification costs about 50 ms by design;
+// holds the password policy. A verification costs 20-50 ms by design;
 // it belongs to member sign-in only, never to a per-request hot path.
 package password
 
@@ -124,7 +124,8 @@ func Verify(hash, password string) (ok, needsRehash bool, err error) {
 // dummyHash is verified for unknown accounts so that "no such user" costs
 // the same time as "wrong password". It has the current parameters and a
 // random salt and key: no password matches it, and building it costs no
-// hashing (a hash at start-up would add 50 ms and 19 MiB to every start).
+// hashing (a hash at start-up would add tens of milliseconds and 19 MiB
+// to every start).
 var dummyHash = func() string {
 	salt, key := make([]byte, DefaultParams.SaltLen), make([]byte, DefaultParams.KeyLen)
 	rand.Read(salt)

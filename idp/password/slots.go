@@ -10,7 +10,7 @@ import (
 )
 
 // slots bounds how many hashes run at once to the number of cores. Each
-// one holds 19 MiB and a core for 25 ms: a burst of 32 sign-ins would
+// one holds 19 MiB and a core for 20-50 ms: a burst of 32 sign-ins would
 // otherwise take 600 MiB and finish no sooner, since the cores are the
 // limit either way. Waiting sign-ins queue here instead.
 //
@@ -40,13 +40,13 @@ type slot struct {
 
 type slotPool struct {
 	sem chan struct{} // a token per hash running
+	mu  sync.Mutex
 	// free are the slots not in use, the most recently used last: a
 	// hash takes the last, so hashes one after another use one slot's
 	// memory, and only as many slots hold memory as hashes ran at once.
-	mu    sync.Mutex
 	free  []*slot
 	idle  time.Duration
-	armed bool // a trim is due
+	armed bool // a trim timer is pending
 }
 
 func newSlots(n int, idle time.Duration) *slotPool {
@@ -60,7 +60,8 @@ func newSlots(n int, idle time.Duration) *slotPool {
 // size is how many hashes may run at once.
 func (p *slotPool) size() int { return cap(p.sem) }
 
-// take waits for a free slot.
+// take waits for a free slot. give pushes a slot back before it frees
+// its token, so a token always finds one.
 func (p *slotPool) take() *slot {
 	p.sem <- struct{}{}
 	p.mu.Lock()
@@ -70,34 +71,50 @@ func (p *slotPool) take() *slot {
 	return s
 }
 
-// give returns a slot; if it holds memory, a trim is due within idle.
+// give returns a slot; if it holds memory and no trim is pending, one is
+// due in idle.
 func (p *slotPool) give(s *slot) {
 	p.mu.Lock()
 	s.used = time.Now()
 	p.free = append(p.free, s)
 	if !p.armed && s.mem.Size() > 0 {
-		p.arm()
+		p.armed = true
+		time.AfterFunc(p.idle, p.expire)
 	}
 	p.mu.Unlock()
 	<-p.sem
 }
 
-// arm schedules a trim. p.mu is held.
-func (p *slotPool) arm() {
-	p.armed = true
-	time.AfterFunc(p.idle, func() { p.trim(time.Now()) })
-}
-
-// trim drops the memory of the free slots unused for idle at now and, if
-// it dropped any, returns it to the system. While memory is left (a slot
-// in use, or used lately), another trim is due.
-func (p *slotPool) trim(now time.Time) (freed int) {
+// expire is the pending trim. A free slot used since the timer was set
+// keeps its memory for now, so another trim is due while any does; a
+// slot in use sets a timer when it is given back.
+func (p *slotPool) expire() {
 	p.mu.Lock()
 	p.armed = false
-	left := len(p.free) < p.size() // a slot in use: giving it back arms
+	freed, left := p.drop(time.Now())
+	if left {
+		p.armed = true
+		time.AfterFunc(p.idle, p.expire)
+	}
+	p.mu.Unlock()
+	p.release(freed)
+}
+
+// trim drops the memory of the free slots unused for idle at now and
+// returns how much it dropped.
+func (p *slotPool) trim(now time.Time) int {
+	p.mu.Lock()
+	freed, _ := p.drop(now)
+	p.mu.Unlock()
+	p.release(freed)
+	return freed
+}
+
+// drop releases the memory of the free slots unused for idle at now, and
+// says whether free slots still hold some. p.mu is held.
+func (p *slotPool) drop(now time.Time) (freed int, left bool) {
 	for _, s := range p.free {
-		n := s.mem.Size()
-		switch {
+		switch n := s.mem.Size(); {
 		case n > 0 && now.Sub(s.used) >= p.idle:
 			s.mem.Release()
 			freed += n
@@ -105,12 +122,15 @@ func (p *slotPool) trim(now time.Time) (freed int) {
 			left = true
 		}
 	}
-	if left && !p.armed {
-		p.arm()
+	return freed, left
+}
+
+// release returns freed memory to the system when no hash is running.
+// While one is, the next burst would only take the pages back: the
+// collector and the soft limit return them in their time.
+func (p *slotPool) release(freed int) {
+	if freed == 0 || len(p.sem) > 0 {
+		return
 	}
-	p.mu.Unlock()
-	if freed > 0 {
-		debug.FreeOSMemory()
-	}
-	return freed
+	debug.FreeOSMemory()
 }

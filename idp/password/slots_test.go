@@ -49,8 +49,8 @@ func TestHashesReuseTheirSlotsMemory(t *testing.T) {
 	}
 }
 
-// TestConcurrentHashesKeepASlotEach: hashes at once each have a slot's
-// memory, never more slots than cores.
+// TestConcurrentHashesKeepASlotEach: hashes at once each keep a slot's
+// memory, and the next hash takes the slot given back last.
 func TestConcurrentHashesKeepASlotEach(t *testing.T) {
 	p := newSlots(2, time.Hour)
 	a, b := p.take(), p.take()
@@ -61,8 +61,9 @@ func TestConcurrentHashesKeepASlotEach(t *testing.T) {
 	if got := p.kept(); got != 2*1024<<10 {
 		t.Fatalf("kept %d bytes after two hashes at once, want two hashes' memory", got)
 	}
-	// The next hash takes the slot used last.
-	if s := p.take(); s != b {
+	s := p.take()
+	defer p.give(s)
+	if s != b {
 		t.Error("take did not return the slot given back last")
 	}
 }
@@ -70,6 +71,7 @@ func TestConcurrentHashesKeepASlotEach(t *testing.T) {
 // TestIdleSlotsReturnTheirMemory: memory a slot has not used for
 // idleAfter is dropped, and hashing afterwards still works.
 func TestIdleSlotsReturnTheirMemory(t *testing.T) {
+	slots.trim(time.Now().Add(time.Hour)) // what earlier tests left
 	h, err := Hash("correct horse battery staple")
 	if err != nil {
 		t.Fatal(err)
@@ -101,6 +103,12 @@ func TestSlotsTrimThemselves(t *testing.T) {
 	if p.kept() == 0 {
 		t.Fatal("nothing kept after a hash")
 	}
+	waitTrimmed(t, p)
+}
+
+// waitTrimmed waits up to 10 s for p's timer to drop all its memory.
+func waitTrimmed(t *testing.T, p *slotPool) {
+	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for p.kept() != 0 {
 		if time.Now().After(deadline) {
@@ -108,6 +116,19 @@ func TestSlotsTrimThemselves(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// TestSlotUsedAgainIsTrimmedLater: a slot used again after the trim
+// timer was set is not idle when it fires; its memory must still go, one
+// idle time later.
+func TestSlotUsedAgainIsTrimmedLater(t *testing.T) {
+	p := newSlots(1, 50*time.Millisecond)
+	s := p.take()
+	argon2id.Key(&s.mem, []byte("pw"), []byte("saltsalt"), 1, 1024, 1, 32)
+	p.give(s) // sets the timer
+	time.Sleep(30 * time.Millisecond)
+	p.give(p.take()) // used again: not idle when the timer fires
+	waitTrimmed(t, p)
 }
 
 // TestStrongerImportedHash: a hash of more memory than the current
@@ -125,7 +146,11 @@ func TestStrongerImportedHash(t *testing.T) {
 	if ok, needsRehash, err := Verify(h, "correct horse battery staple"); !ok || needsRehash || err != nil {
 		t.Fatalf("Verify = %v, %v, %v", ok, needsRehash, err)
 	}
-	if got := slots.kept(); got > slots.size()*hashBytes {
-		t.Errorf("slots keep %d bytes, more than %d per slot", got, hashBytes)
+	slots.mu.Lock()
+	defer slots.mu.Unlock()
+	for _, s := range slots.free {
+		if s.mem.Size() > hashBytes {
+			t.Errorf("a slot keeps %d bytes after a stronger hash, more than the current parameters' %d", s.mem.Size(), hashBytes)
+		}
 	}
 }
