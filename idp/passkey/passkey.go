@@ -339,18 +339,13 @@ func (s *Service) BeginLogin(ctx context.Context, login string, binding []byte) 
 	} else if err != nil {
 		return nil, fmt.Errorf("load user: %w", err)
 	}
-	return s.beginLogin(ctx, login, u, binding)
+	return s.BeginLoginFor(ctx, login, u, binding)
 }
 
 // BeginLoginFor is BeginLogin for the account login named, u, already
-// loaded: the passkey step of the sign-in page carries the options it
-// begins.
+// loaded (the passkey step of the sign-in page carries the options it
+// begins), or for a stand-in when u is nil.
 func (s *Service) BeginLoginFor(ctx context.Context, login string, u *store.User, binding []byte) (*Begin, error) {
-	return s.beginLogin(ctx, login, u, binding)
-}
-
-// beginLogin begins for u, named login, or for a stand-in when u is nil.
-func (s *Service) beginLogin(ctx context.Context, login string, u *store.User, binding []byte) (*Begin, error) {
 	var w *waUser
 	if u != nil {
 		var err error
