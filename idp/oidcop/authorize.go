@@ -63,7 +63,7 @@ func (p *Provider) Begin(w http.ResponseWriter, r *http.Request) *store.AuthRequ
 	}
 	sum := sha256.Sum256(p.binding(w, r))
 	info := requestInfo{duplicates: duplicatedParams(r.Form, oauthParams), hasRequestURI: r.Form.Has("request_uri"), binding: sum[:]}
-	_, sub, err := p.validate(ctx, req, info)
+	sub, err := p.validate(ctx, req, info)
 	if err != nil {
 		p.refuse(w, r, replyTo{req.RedirectURI, req.ResponseMode, req.State}, err)
 		return nil
@@ -297,60 +297,59 @@ func duplicatedParams(form url.Values, names []string) []string {
 // validate is op's validation of an authorization request plus this
 // provider's policy. Until the redirect URI is known to be registered,
 // its errors are redirect-disabled (the error page); after that they go to
-// the client. It returns the client and the subject of a valid
-// id_token_hint.
-func (p *Provider) validate(ctx context.Context, req *oidc.AuthRequest, info requestInfo) (*client, string, error) {
+// the client. It returns the subject of a valid id_token_hint.
+func (p *Provider) validate(ctx context.Context, req *oidc.AuthRequest, info requestInfo) (string, error) {
 	dup := info.duplicates
 	if slices.Contains(dup, "client_id") || slices.Contains(dup, "redirect_uri") {
-		return nil, "", oidc.ErrInvalidRequestRedirectURI().WithDescription("client_id and redirect_uri must be given once")
+		return "", oidc.ErrInvalidRequestRedirectURI().WithDescription("client_id and redirect_uri must be given once")
 	}
 	c, ok := p.storage.clients[req.ClientID]
 	if !ok {
-		return nil, "", oidc.ErrInvalidRequestRedirectURI().WithDescription("unknown client_id %q", req.ClientID)
+		return "", oidc.ErrInvalidRequestRedirectURI().WithDescription("unknown client_id %q", req.ClientID)
 	}
 	// Checked as for the code flow, the only one offered: a redirect URI
 	// op would refuse for an implicit response type (an http one) is still
 	// where the client hears that its response type is unsupported.
 	if err := op.ValidateAuthReqRedirectURI(c, req.RedirectURI, oidc.ResponseTypeCode); err != nil {
-		return nil, "", err
+		return "", err
 	}
 	if !loopbackHostMatches(c, req.RedirectURI) {
-		return nil, "", oidc.ErrInvalidRequestRedirectURI().WithDescription("the redirect_uri is not registered for this client")
+		return "", oidc.ErrInvalidRequestRedirectURI().WithDescription("the redirect_uri is not registered for this client")
 	}
 	if name := oversized(req); name != "" {
 		if name == "state" {
 			req.State = "" // not echoed back: the client never sent a state this long
 		}
-		return nil, "", oidc.ErrInvalidRequest().WithDescription("%s is longer than %d bytes", name, maxParamBytes)
+		return "", oidc.ErrInvalidRequest().WithDescription("%s is longer than %d bytes", name, maxParamBytes)
 	}
 	switch {
 	case len(dup) > 0:
-		return nil, "", oidc.ErrInvalidRequest().WithDescription("parameter given more than once: %s", strings.Join(dup, ", "))
+		return "", oidc.ErrInvalidRequest().WithDescription("parameter given more than once: %s", strings.Join(dup, ", "))
 	case req.RequestParam != "":
-		return nil, "", oidc.ErrRequestNotSupported()
+		return "", oidc.ErrRequestNotSupported()
 	case info.hasRequestURI:
-		return nil, "", &oidc.Error{ErrorType: "request_uri_not_supported", Description: "request_uri is not supported"}
+		return "", &oidc.Error{ErrorType: "request_uri_not_supported", Description: "request_uri is not supported"}
 	case req.ResponseType == "":
-		return nil, "", oidc.ErrInvalidRequest().WithDescription("response_type is missing")
+		return "", oidc.ErrInvalidRequest().WithDescription("response_type is missing")
 	case req.ResponseType != oidc.ResponseTypeCode:
 		// RFC 6749 section 4.1.2.1: in the query, as a code flow's errors.
 		req.ResponseMode = oidc.ResponseModeQuery
-		return nil, "", &oidc.Error{ErrorType: "unsupported_response_type", Description: "only response_type=code is supported"}
+		return "", &oidc.Error{ErrorType: "unsupported_response_type", Description: "only response_type=code is supported"}
 	case req.ResponseMode != "" && req.ResponseMode != oidc.ResponseModeQuery && req.ResponseMode != oidc.ResponseModeFormPost:
 		req.ResponseMode = oidc.ResponseModeQuery
-		return nil, "", oidc.ErrInvalidRequest().WithDescription("response_mode must be query or form_post")
+		return "", oidc.ErrInvalidRequest().WithDescription("response_mode must be query or form_post")
 	case req.CodeChallenge == "" && (c.cfg.Public() || c.cfg.RequirePKCE):
-		return nil, "", oidc.ErrInvalidRequest().WithDescription("code_challenge is required: this client must use PKCE with S256")
+		return "", oidc.ErrInvalidRequest().WithDescription("code_challenge is required: this client must use PKCE with S256")
 	case req.CodeChallenge != "" && req.CodeChallengeMethod != oidc.CodeChallengeMethodS256:
-		return nil, "", oidc.ErrInvalidRequest().WithDescription("code_challenge_method must be S256")
+		return "", oidc.ErrInvalidRequest().WithDescription("code_challenge_method must be S256")
 	case req.CodeChallenge != "" && !validChallenge(req.CodeChallenge):
-		return nil, "", oidc.ErrInvalidRequest().WithDescription("code_challenge must be the base64url SHA-256 of the verifier (43 characters)")
+		return "", oidc.ErrInvalidRequest().WithDescription("code_challenge must be the base64url SHA-256 of the verifier (43 characters)")
 	case !slices.Contains(req.Scopes, oidc.ScopeOpenID):
-		return nil, "", oidc.ErrInvalidScope().WithDescription("scope must include openid")
+		return "", oidc.ErrInvalidScope().WithDescription("scope must include openid")
 	}
 	sub, err := op.ValidateAuthRequestClient(ctx, req, c, p.op.IDTokenHintVerifier(ctx))
 	if err != nil {
-		return nil, "", err
+		return "", err
 	}
 	if slices.Contains(req.Prompt, oidc.PromptNone) {
 		var maxAge *int64
@@ -360,10 +359,10 @@ func (p *Provider) validate(ctx context.Context, req *oidc.AuthRequest, info req
 		}
 		cur := session.FromContext(ctx)
 		if cur == nil || !cur.Satisfies(p.now(), maxAge, sub, false) {
-			return nil, "", oidc.ErrLoginRequired().WithDescription("the member is not signed in")
+			return "", oidc.ErrLoginRequired().WithDescription("the member is not signed in")
 		}
 	}
-	return c, sub, nil
+	return sub, nil
 }
 
 // maxParamBytes caps each authorization parameter the provider stores
