@@ -465,15 +465,6 @@ func memberWithPasskey(t *testing.T, p *provider, login, pw string, key *softaut
 	return b
 }
 
-// userAgentTransport sends every request as the browser named ua.
-type userAgentTransport struct{ ua string }
-
-func (u userAgentTransport) RoundTrip(r *http.Request) (*http.Response, error) {
-	r = r.Clone(r.Context())
-	r.Header.Set("User-Agent", u.ua)
-	return http.DefaultTransport.RoundTrip(r)
-}
-
 // The passkey step comes with its ceremony begun: options for the
 // member's own passkeys, which sign in with no call to begin, once, and
 // only in the browser that was shown them. An app's built-in browser,
@@ -554,7 +545,7 @@ func TestPasskeyStepCarriesItsCeremony(t *testing.T) {
 		t.Error("the password step carries passkey options")
 	}
 	wv := newBrowser(t, p)
-	wv.client.Transport = userAgentTransport{"Mozilla/5.0 (Linux; Android 14; Pixel 8; wv) AppleWebKit/537.36 (KHTML, like Gecko) Version/4.0 Chrome/130.0 Mobile Safari/537.36"}
+	wv.client.Transport = userAgent{"Mozilla/5.0 (Linux; Android 14; Pixel 8; wv) AppleWebKit/537.36 (KHTML, like Gecko) Version/4.0 Chrome/130.0 Mobile Safari/537.36"}
 	if r := passkeyStep(wv, "s4"); r.page.Script("passkey-options") != "" || !strings.Contains(r.Text(), "PK-WEBVIEW") {
 		t.Errorf("in a WebView: want the way out and no ceremony:\n%s", r.Text())
 	}
