@@ -169,12 +169,12 @@ func (s *Store) CountAuditByDay(ctx context.Context, since time.Time, kinds []st
 }
 
 // PasskeyAdoption reads the weekly adoption counts (migration 0016),
-// kept as members sign in: week 0 is the week (Monday to Sunday, UTC)
-// that holds since.
+// kept as members sign in, a row per change (0017): week 0 is the week
+// (Monday to Sunday, UTC) that holds since.
 func (s *Store) PasskeyAdoption(ctx context.Context, since time.Time, weeks int) ([]store.WeekAdoption, error) {
 	first := codec.Week(since)
-	out, err := queryAll(ctx, s.pool, codec.ScanWeekAdoption, `SELECT week - $1, active, with_passkey FROM weekly_adoption
-		WHERE week >= $1 AND week < $1 + $2 AND active > 0 ORDER BY week`, first, weeks)
+	out, err := queryAll(ctx, s.pool, codec.ScanWeekAdoption, `SELECT week - $1, SUM(active)::bigint, SUM(with_passkey)::bigint
+		FROM weekly_adoption WHERE week >= $1 AND week < $1 + $2 GROUP BY week HAVING SUM(active) > 0 ORDER BY week`, first, weeks)
 	if err != nil {
 		return nil, fmt.Errorf("passkey adoption: %w", mapErr(err))
 	}

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/communityidp/idp/idp/store"
+	"github.com/communityidp/idp/idp/store/internal/codec"
 )
 
 // GC deletes rows that expired before now, with the same conditions as
@@ -69,6 +70,23 @@ func (s *Store) GC(ctx context.Context, now time.Time) (store.GCStats, error) {
 		INSERT INTO member_counts (role, disabled, with_passkey, n)
 		SELECT role, disabled, with_passkey, SUM(n) FROM gone GROUP BY role, disabled, with_passkey HAVING SUM(n) <> 0`); err != nil {
 		return st, fmt.Errorf("gc member counts: %w", err)
+	}
+	// The hourly audit counts and weekly adoption counts take a row per
+	// change too (migration 0017); new rows land only in the current hour
+	// and week, so folding from the previous one on keeps them small.
+	hour := now.Unix() - now.Unix()%3600 - 3600
+	if _, err := s.pool.Exec(ctx, `WITH gone AS (DELETE FROM audit_hourly WHERE hour >= $1
+			RETURNING hour, kind, method, result, code, device, n)
+		INSERT INTO audit_hourly (hour, kind, method, result, code, device, n)
+		SELECT hour, kind, method, result, code, device, SUM(n) FROM gone
+		GROUP BY hour, kind, method, result, code, device`, hour); err != nil {
+		return st, fmt.Errorf("gc audit counts: %w", err)
+	}
+	if _, err := s.pool.Exec(ctx, `WITH gone AS (DELETE FROM weekly_adoption WHERE week >= $1
+			RETURNING week, active, with_passkey)
+		INSERT INTO weekly_adoption (week, active, with_passkey)
+		SELECT week, SUM(active), SUM(with_passkey) FROM gone GROUP BY week`, codec.Week(now)-1); err != nil {
+		return st, fmt.Errorf("gc adoption counts: %w", err)
 	}
 	return st, nil
 }

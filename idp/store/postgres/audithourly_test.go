@@ -1,0 +1,106 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/communityidp/idp/idp/store"
+)
+
+// TestAuditAppendsDoNotWaitForEachOther: every sign-in appends an audit
+// event, and the hourly counts kept with them must not make sign-ins on
+// different replicas wait for each other's commits.
+func TestAuditAppendsDoNotWaitForEachOther(t *testing.T) {
+	ctx := t.Context()
+	s := newTestStore(t)
+	at := time.Unix(1_800_000_000, 0)
+	// One member's sign-in has appended its event and not committed.
+	tx, err := s.pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = tx.Rollback(ctx) }()
+	if _, err := tx.Exec(ctx, `INSERT INTO audit_events (at, kind, user_id, method, result)
+		VALUES ($1, 'signin.success', 'u1', 'passkey', 'ok')`, at.Unix()); err != nil {
+		t.Fatal(err)
+	}
+	// Another member's, of the same kind in the same hour and week, goes
+	// ahead meanwhile.
+	wait, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	e := &store.AuditEvent{At: at, Kind: "signin.success", UserID: "u2", Method: "passkey", Result: "ok"}
+	if err := s.AppendAudit(wait, e); err != nil {
+		t.Fatalf("an append waited for another transaction's: %v", err)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	counts, err := s.CountAudit(ctx, at.Add(-time.Hour), []string{"signin.success"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(counts) != 1 || counts[0].N != 2 {
+		t.Errorf("counts = %+v, want the two events in one group", counts)
+	}
+	weeks, err := s.PasskeyAdoption(ctx, at, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(weeks) != 1 || weeks[0].Active != 2 {
+		t.Errorf("adoption = %+v, want the two members active that week", weeks)
+	}
+}
+
+// TestGCFoldsAuditCounts: the hourly audit counts and the weekly
+// adoption counts are kept as a row per append; GC adds up the recent
+// rows so readers sum a handful, and every count stays what it was.
+func TestGCFoldsAuditCounts(t *testing.T) {
+	ctx := t.Context()
+	s := newTestStore(t)
+	now := time.Now().Truncate(time.Second)
+	for i := range 30 {
+		e := &store.AuditEvent{At: now.Add(-time.Duration(i) * time.Minute), Kind: "signin.success",
+			UserID: fmt.Sprintf("u%d", i%10), Method: "pwd", Result: "ok"}
+		if i%3 == 0 {
+			e.Method = "passkey"
+		}
+		if err := s.AppendAudit(ctx, e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	since := now.Add(-2 * time.Hour)
+	read := func() ([]store.AuditCount, []store.WeekAdoption) {
+		t.Helper()
+		counts, err := s.CountAudit(ctx, since, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		weeks, err := s.PasskeyAdoption(ctx, since, 2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return counts, weeks
+	}
+	counts, weeks := read()
+	if _, err := s.GC(ctx, now); err != nil {
+		t.Fatal(err)
+	}
+	if c, w := read(); !slices.Equal(c, counts) || !slices.Equal(w, weeks) {
+		t.Errorf("counts before GC %+v %+v, after %+v %+v", counts, weeks, c, w)
+	}
+	for _, q := range []string{
+		`SELECT COUNT(*), COUNT(DISTINCT (hour, kind, method, result, code, device)) FROM audit_hourly`,
+		`SELECT COUNT(*), COUNT(DISTINCT week) FROM weekly_adoption`,
+	} {
+		var rows, groups int
+		if err := s.pool.QueryRow(ctx, q).Scan(&rows, &groups); err != nil {
+			t.Fatal(err)
+		}
+		if rows != groups {
+			t.Errorf("after GC, %d rows for %d counts: %s", rows, groups, q)
+		}
+	}
+}

@@ -1,0 +1,4 @@
+-- 0017_appended_counts: PostgreSQL's hourly audit counts and weekly
+-- adoption counts take a row per change, so that sign-ins on different
+-- replicas do not wait for each other's commits. SQLite has one writer
+-- and one process: its counts stay one row each, and nothing changes.
