@@ -123,22 +123,30 @@ func (s *Store) PruneAudit(ctx context.Context, before time.Time) (int64, error)
 	if err != nil {
 		return 0, fmt.Errorf("prune audit events: %w", mapErr(err))
 	}
-	// The hourly counts of the hours now wholly pruned go, and the hour
-	// the cut falls in is counted again from the events it kept.
 	cut := before.Unix() - before.Unix()%3600
-	err = s.inTx(ctx, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `DELETE FROM audit_hourly WHERE hour <= $1`, cut); err != nil {
-			return err
-		}
-		_, err := tx.Exec(ctx, `INSERT INTO audit_hourly (hour, kind, method, result, code, device, n)
-			SELECT $1::bigint, kind, method, result, code, device, COUNT(*) FROM audit_events WHERE at >= $1 AND at < $1 + 3600
-			GROUP BY kind, method, result, code, device`, cut)
-		return err
-	})
-	if err != nil {
+	if err := s.inTx(ctx, func(tx pgx.Tx) error { return recountCutHour(ctx, tx, cut) }); err != nil {
 		return tag.RowsAffected(), fmt.Errorf("prune audit counts: %w", mapErr(err))
 	}
 	return tag.RowsAffected(), nil
+}
+
+// recountCutHour drops the hourly counts of the hours now wholly pruned
+// and counts the hour the cut falls in again from the events it kept.
+// Every replica prunes each hour: one recount at a time, so that the
+// second one's DELETE sees (and drops) the first one's count instead of
+// adding its own beside it (the hour's counts are a row per change since
+// migration 0017).
+func recountCutHour(ctx context.Context, tx pgx.Tx, cut int64) error {
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, pruneLockID); err != nil {
+		return err
+	}
+	if _, err := tx.Exec(ctx, `DELETE FROM audit_hourly WHERE hour <= $1`, cut); err != nil {
+		return err
+	}
+	_, err := tx.Exec(ctx, `INSERT INTO audit_hourly (hour, kind, method, result, code, device, n)
+		SELECT $1::bigint, kind, method, result, code, device, COUNT(*) FROM audit_events WHERE at >= $1 AND at < $1 + 3600
+		GROUP BY kind, method, result, code, device`, cut)
+	return err
 }
 
 // CountAuditByDay counts events by UTC day and kind, method and code:

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/communityidp/idp/idp/store"
+	"github.com/communityidp/idp/idp/store/pgtest"
 )
 
 // TestAuditAppendsDoNotWaitForEachOther: every sign-in appends an audit
@@ -102,5 +103,68 @@ func TestGCFoldsAuditCounts(t *testing.T) {
 		if rows != groups {
 			t.Errorf("after GC, %d rows for %d counts: %s", rows, groups, q)
 		}
+	}
+}
+
+// TestConcurrentPrunesCountTheCutHourOnce: every replica prunes the audit
+// log each hour, and each counts the hour the cut falls in again. When
+// one prunes while another's recount is in flight, the hour must still
+// be counted once.
+func TestConcurrentPrunesCountTheCutHourOnce(t *testing.T) {
+	ctx := t.Context()
+	dsn := pgtest.NewDatabase(t)
+	s, other := openMigrated(t, dsn), open(t, dsn)
+	cut := time.Unix(1_800_000_000-1_800_000_000%3600, 0)
+	before := cut.Add(30 * time.Minute)
+	for _, at := range []time.Duration{10, 10, 40, 40, 40} {
+		e := &store.AuditEvent{At: cut.Add(at * time.Minute), Kind: "signin.success", Method: "pwd", Result: "ok"}
+		if err := s.AppendAudit(ctx, e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := s.pool.Exec(ctx, `DELETE FROM audit_events WHERE at < $1`, before.Unix()); err != nil {
+		t.Fatal(err)
+	}
+	// The other replica's recount, not committed yet.
+	tx, err := other.pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = tx.Rollback(ctx) }()
+	if err := recountCutHour(ctx, tx, cut.Unix()); err != nil {
+		t.Fatal(err)
+	}
+	pruned := make(chan error, 1)
+	go func() {
+		_, err := s.PruneAudit(ctx, before)
+		pruned <- err
+	}()
+	// Until this replica's prune waits for the other's.
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		var waiting int
+		if err := s.pool.QueryRow(ctx, `SELECT COUNT(*) FROM pg_stat_activity
+			WHERE datname = current_database() AND wait_event_type = 'Lock'`).Scan(&waiting); err != nil {
+			t.Fatal(err)
+		}
+		if waiting > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the second prune never waited for the first")
+		}
+	}
+	if err := tx.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-pruned; err != nil {
+		t.Fatal(err)
+	}
+	// Read from the hour's start: from its count, not its events.
+	counts, err := s.CountAudit(ctx, cut, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(counts) != 1 || counts[0].N != 3 {
+		t.Errorf("counts after two prunes = %+v, want the 3 events kept", counts)
 	}
 }

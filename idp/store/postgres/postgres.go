@@ -27,6 +27,9 @@ const (
 	defaultConnectTimeout = 10 * time.Second
 	// migrateLockID is the advisory lock key Migrate holds ("idp migr").
 	migrateLockID int64 = 0x6964702d6d696772
+	// pruneLockID is the advisory lock key of the audit counts' recount
+	// after a prune ("idp prun").
+	pruneLockID int64 = 0x6964702d7072756e
 )
 
 // Store is a store.Store on a PostgreSQL database.
