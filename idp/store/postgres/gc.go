@@ -72,17 +72,21 @@ func (s *Store) GC(ctx context.Context, now time.Time) (store.GCStats, error) {
 		return st, fmt.Errorf("gc member counts: %w", err)
 	}
 	// The hourly audit counts and weekly adoption counts take a row per
-	// change too (migration 0017); new rows land only in the current hour
-	// and week, so folding from the previous one on keeps them small.
-	hour := now.Unix() - now.Unix()%3600 - 3600
-	if _, err := s.pool.Exec(ctx, `WITH gone AS (DELETE FROM audit_hourly WHERE hour >= $1
+	// change too (migration 0017). New rows land in the current hour and
+	// week: the counts of the last day and week with more than one row
+	// are folded, and those already one row are left alone.
+	if _, err := s.pool.Exec(ctx, `WITH gone AS (DELETE FROM audit_hourly
+			WHERE hour >= $1 AND (hour, kind, method, result, code, device) IN (
+				SELECT hour, kind, method, result, code, device FROM audit_hourly WHERE hour >= $1
+				GROUP BY hour, kind, method, result, code, device HAVING COUNT(*) > 1)
 			RETURNING hour, kind, method, result, code, device, n)
 		INSERT INTO audit_hourly (hour, kind, method, result, code, device, n)
 		SELECT hour, kind, method, result, code, device, SUM(n) FROM gone
-		GROUP BY hour, kind, method, result, code, device`, hour); err != nil {
+		GROUP BY hour, kind, method, result, code, device`, now.Add(-24*time.Hour).Unix()); err != nil {
 		return st, fmt.Errorf("gc audit counts: %w", err)
 	}
-	if _, err := s.pool.Exec(ctx, `WITH gone AS (DELETE FROM weekly_adoption WHERE week >= $1
+	if _, err := s.pool.Exec(ctx, `WITH gone AS (DELETE FROM weekly_adoption
+			WHERE week >= $1 AND week IN (SELECT week FROM weekly_adoption WHERE week >= $1 GROUP BY week HAVING COUNT(*) > 1)
 			RETURNING week, active, with_passkey)
 		INSERT INTO weekly_adoption (week, active, with_passkey)
 		SELECT week, SUM(active), SUM(with_passkey) FROM gone GROUP BY week`, codec.Week(now)-1); err != nil {
