@@ -790,13 +790,16 @@ func testCountAuditAcrossHours(t *testing.T, s store.Store) {
 }
 
 // testAdoptionFollowsPasskeys: a member who signs in and adds a passkey
-// later the same week counts as having one that week; a passkey deleted
-// later does not rewrite it; since anywhere in a week means that week.
+// later the same week counts as having one that week, once, however many
+// others signed in that week; a passkey deleted later does not rewrite
+// it; since anywhere in a week means that week.
 func testAdoptionFollowsPasskeys(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	monday := time.Date(2030, 1, 7, 0, 0, 0, 0, time.UTC)
-	must(t, s.CreateUser(ctx, newUser("u1", "user-u1", "")), "create u1")
-	must(t, s.AppendAudit(ctx, &store.AuditEvent{At: monday.Add(time.Hour), Kind: "signin.success", UserID: "u1", Method: "pwd"}), "sign in")
+	for _, id := range []string{"u1", "u2"} {
+		must(t, s.CreateUser(ctx, newUser(id, "user-"+id, "")), "create "+id)
+		must(t, s.AppendAudit(ctx, &store.AuditEvent{At: monday.Add(time.Hour), Kind: "signin.success", UserID: id, Method: "pwd"}), "sign in")
+	}
 	want := func(step string, since time.Time, w []store.WeekAdoption) {
 		t.Helper()
 		got, err := s.PasskeyAdoption(ctx, since, 2)
@@ -805,10 +808,10 @@ func testAdoptionFollowsPasskeys(t *testing.T, s store.Store) {
 			t.Errorf("%s: adoption %+v, want %+v", step, got, w)
 		}
 	}
-	want("signed in with a password", monday, []store.WeekAdoption{{Week: 0, Active: 1}})
+	want("signed in with a password", monday, []store.WeekAdoption{{Week: 0, Active: 2}})
 	must(t, s.CreatePasskey(ctx, newPasskey("pk1", "u1", monday.Add(50*time.Hour))), "add a passkey on Wednesday")
-	want("a passkey added the same week", monday, []store.WeekAdoption{{Week: 0, Active: 1, WithPasskey: 1}})
-	want("since on Thursday of that week", monday.Add(80*time.Hour), []store.WeekAdoption{{Week: 0, Active: 1, WithPasskey: 1}})
+	want("a passkey added the same week", monday, []store.WeekAdoption{{Week: 0, Active: 2, WithPasskey: 1}})
+	want("since on Thursday of that week", monday.Add(80*time.Hour), []store.WeekAdoption{{Week: 0, Active: 2, WithPasskey: 1}})
 	must(t, s.DeletePasskey(ctx, "u1", "pk1"), "delete it the next week")
-	want("the passkey deleted later", monday, []store.WeekAdoption{{Week: 0, Active: 1, WithPasskey: 1}})
+	want("the passkey deleted later", monday, []store.WeekAdoption{{Week: 0, Active: 2, WithPasskey: 1}})
 }
