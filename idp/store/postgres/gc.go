@@ -74,10 +74,12 @@ func (s *Store) GC(ctx context.Context, now time.Time) (store.GCStats, error) {
 	// The hourly audit counts and weekly adoption counts take a row per
 	// change too (migration 0017). New rows land in the current hour and
 	// week: the counts of the last day and week with more than one row
-	// are folded, and those already one row are left alone.
+	// are folded, and those already one row are left alone. The day ends
+	// after the hour a prune recounts (audit.retention is a day at
+	// least), so a fold and a recount never meet.
 	if _, err := s.pool.Exec(ctx, `WITH gone AS (DELETE FROM audit_hourly
-			WHERE hour >= $1 AND (hour, kind, method, result, code, device) IN (
-				SELECT hour, kind, method, result, code, device FROM audit_hourly WHERE hour >= $1
+			WHERE hour > $1 AND (hour, kind, method, result, code, device) IN (
+				SELECT hour, kind, method, result, code, device FROM audit_hourly WHERE hour > $1
 				GROUP BY hour, kind, method, result, code, device HAVING COUNT(*) > 1)
 			RETURNING hour, kind, method, result, code, device, n)
 		INSERT INTO audit_hourly (hour, kind, method, result, code, device, n)
