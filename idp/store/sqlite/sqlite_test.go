@@ -145,6 +145,7 @@ func TestPragmas(t *testing.T) {
 		{"synchronous", "1"}, // NORMAL
 		{"busy_timeout", "10000"},
 		{"query_only", "0"},
+		{"temp_store", "2"}, // MEMORY, and so again after Migrate
 	} {
 		var got string
 		if err := s.writer.QueryRowContext(ctx, "PRAGMA "+tc.pragma).Scan(&got); err != nil {
@@ -173,6 +174,61 @@ func TestPragmas(t *testing.T) {
 	if got := s.writer.Stats().MaxOpenConnections; got != 1 {
 		t.Errorf("writer MaxOpenConnections = %d, want 1", got)
 	}
+}
+
+// A batch's savepoint that changes more than 64 KiB of pages must journal
+// them in memory: SQLite's default spilled them to a temporary file, with a
+// system call for every page.
+func TestWriterJournalsInMemory(t *testing.T) {
+	if _, err := os.Stat("/proc/self/fd"); err != nil {
+		t.Skip("needs /proc/self/fd")
+	}
+	ctx := t.Context()
+	s := newTestStore(t)
+	if _, err := s.writer.ExecContext(ctx, `CREATE TABLE pages (id INTEGER PRIMARY KEY, body BLOB)`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.writer.ExecContext(ctx, `WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 100)
+		INSERT INTO pages SELECT i, randomblob(3000) FROM n`); err != nil {
+		t.Fatal(err)
+	}
+	var open []string
+	err := s.inTx(ctx, func(tx *txn) error {
+		if _, err := tx.Tx.Exec("SAVEPOINT write"); err != nil {
+			return err
+		}
+		// 100 pages that existed before the savepoint: 400 KB to journal.
+		if _, err := tx.ExecContext(ctx, `UPDATE pages SET body = randomblob(3000)`); err != nil {
+			return err
+		}
+		open = tempFiles(t)
+		_, err := tx.Tx.Exec("RELEASE write")
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(open) > 0 {
+		t.Errorf("the writer journalled a savepoint in temporary files: %v", open)
+	}
+}
+
+// tempFiles lists the files this process has open that are not the test's
+// database files: SQLite's temporary files are unnamed (deleted).
+func tempFiles(t *testing.T) []string {
+	t.Helper()
+	fds, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, fd := range fds {
+		target, err := os.Readlink(filepath.Join("/proc/self/fd", fd.Name()))
+		if err == nil && strings.HasSuffix(target, "(deleted)") {
+			out = append(out, target)
+		}
+	}
+	return out
 }
 
 func TestSessionNeedsUser(t *testing.T) {
