@@ -3,10 +3,12 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -155,6 +157,32 @@ func TestUsageErrors(t *testing.T) {
 		code, err := run(t.Context(), args, &bytes.Buffer{})
 		if code != 2 || err == nil {
 			t.Errorf("run(%q) = %d, %v; want a usage error", args, code, err)
+		}
+	}
+}
+
+// bench/pair.sh names the bad input and stops before building anything.
+func TestPairScriptRefusesBadInput(t *testing.T) {
+	if _, err := exec.LookPath("git"); err != nil {
+		t.Skip("needs git")
+	}
+	for _, tc := range []struct {
+		env  []string
+		args []string
+		want string
+	}{
+		{nil, nil, "usage: bench/pair.sh"},
+		{nil, []string{"a", "b", "c"}, "usage: bench/pair.sh"},
+		{[]string{"PAIRS=0"}, []string{"HEAD"}, "PAIRS=0: want a whole number"},
+		{[]string{"PAIRS=ten"}, []string{"HEAD"}, "PAIRS=ten: want a whole number"},
+		{nil, []string{"no-such-revision-here"}, "no-such-revision-here: not a commit"},
+	} {
+		cmd := exec.Command("bash", append([]string{"../pair.sh"}, tc.args...)...)
+		cmd.Env = append(os.Environ(), tc.env...)
+		out, err := cmd.CombinedOutput()
+		var exit *exec.ExitError
+		if !errors.As(err, &exit) || exit.ExitCode() != 2 || !strings.Contains(string(out), tc.want) {
+			t.Errorf("%v bench/pair.sh %q: %v\n%s\nwant exit 2 and %q", tc.env, tc.args, err, out, tc.want)
 		}
 	}
 }

@@ -557,7 +557,7 @@ func TestImageWithoutConfiguration(t *testing.T) {
 // out gin's MessagePack codec, which the provider never uses and whose
 // start-up stays in the process's memory.
 func TestReleaseBuildWithoutMsgpack(t *testing.T) {
-	for _, f := range []string{"../../Dockerfile", "../../deploy/systemd/README.md", "../../bench/run.sh", "../../bench/replicas.sh"} {
+	for _, f := range []string{"../../Dockerfile", "../../deploy/systemd/README.md", "../../bench/run.sh", "../../bench/replicas.sh", "../../bench/pair.sh"} {
 		data, err := os.ReadFile(f)
 		if err != nil {
 			t.Fatal(err)

@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# Paired runs: is build B faster than build A at one scenario? A shared
+# VM's speed moves by tens of percent from one minute to the next, so two
+# bench/run.sh figures taken minutes apart cannot show a change of a few
+# percent. pair.sh runs A and B back to back, each on a fresh copy of a
+# database made for it, the order alternating from pair to pair, and
+# prints each pair's rates, their ratio B/A and the median ratio.
+#
+#   bash bench/pair.sh e1d1ed9~1            # A = that commit, B = the working tree
+#   bash bench/pair.sh e1d1ed9~1 e1d1ed9    # two commits
+#   SCENARIO=authcode-passkey PAIRS=8 bash bench/pair.sh HEAD~1
+#
+# SCENARIO is a load tool scenario (default refresh), PAIRS the number of
+# pairs (10), DURATION each run's length (4s), WORKERS the load tool's
+# workers (8). Both builds are driven by the load tool of the working tree.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. bench/lib.sh
+
+[ $# -ge 1 ] && [ $# -le 2 ] || { echo "usage: bench/pair.sh REV_A [REV_B]  (REV_B defaults to the working tree)" >&2; exit 2; }
+SCENARIO=${SCENARIO:-refresh}
+PAIRS=${PAIRS:-10}
+DURATION=${DURATION:-4s}
+WORKERS=${WORKERS:-8}
+PORT=${PORT:-19450}
+[[ $PAIRS =~ ^[1-9][0-9]*$ ]] || { echo "PAIRS=$PAIRS: want a whole number of pairs, at least 1" >&2; exit 2; }
+for rev in "$@"; do
+  git rev-parse --verify -q "$rev^{commit}" >/dev/null || { echo "$rev: not a commit of this repository" >&2; exit 2; }
+done
+
+work=$(mktemp -d)
+cleanup() {
+  # run writes the serving provider's pid (it runs in a subshell).
+  [ -s "$work/pid" ] && kill "$(cat "$work/pid")" 2>/dev/null || true
+  wait 2>/dev/null || true
+  git worktree remove --force "$work/src-a" 2>/dev/null || true
+  git worktree remove --force "$work/src-b" 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+secret=$(head -c 32 /dev/urandom | base64 | tr -d '/+=')
+
+# build NAME REV: the provider at REV (the working tree if REV is empty) in
+# $work/NAME, with its own configuration and a database of 32 members.
+build() {
+  local dir=$work/$1 src=.
+  mkdir -p "$dir"
+  if [ -n "$2" ]; then
+    src=$work/src-$1
+    git worktree add -q --detach "$src" "$2"
+  fi
+  (cd "$src" && CGO_ENABLED=0 go build -trimpath -tags nomsgpack -ldflags "-s -w" -o "$dir/idp" ./cmd/idp)
+  bench_config "$PORT" "127.0.0.1:$PORT" "{driver: sqlite, dsn: $dir/idp.db}" "$secret" >"$dir/idp.yaml"
+  IDP_CONFIG=$dir/idp.yaml add_bench_members "$dir/idp" 32 "$work/users.txt"
+  mv "$dir/idp.db" "$dir/template.db"
+}
+
+echo "== build A (${1}) and B (${2:-the working tree})"
+build a "$1"
+build b "${2:-}"
+go build -o "$work/load" ./bench/load
+
+# run NAME prints NAME's rate at SCENARIO on a fresh copy of its database.
+run() {
+  local dir=$work/$1
+  rm -f "$dir/idp.db-wal" "$dir/idp.db-shm"
+  cp "$dir/template.db" "$dir/idp.db"
+  IDP_CONFIG=$dir/idp.yaml "$dir/idp" serve >"$dir/serve.log" 2>&1 &
+  local pid=$!
+  echo "$pid" >"$work/pid"
+  until curl -fs -o /dev/null "http://127.0.0.1:$PORT/ready"; do
+    kill -0 "$pid" 2>/dev/null || { cat "$dir/serve.log" >&2; exit 1; }
+    sleep 0.05
+  done
+  "$work/load" -issuer "http://localhost:$PORT" -client-id bench-site -client-secret "$secret" \
+    -redirect-uri http://127.0.0.1/callback -users "$work/users.txt" -duration "$DURATION" \
+    -scenarios "$SCENARIO" -workers "$WORKERS" >"$dir/load.out" 2>&1 || true
+  awk -v s="$SCENARIO" '$1 == s {print $4}' "$dir/load.out"
+  kill "$pid"
+  wait "$pid" 2>/dev/null || true
+  : >"$work/pid"
+}
+
+echo "== $PAIRS pairs, $SCENARIO, $WORKERS workers, $DURATION each"
+ratios=$work/ratios
+for i in $(seq 1 "$PAIRS"); do
+  if ((i % 2)); then a=$(run a); b=$(run b); else b=$(run b); a=$(run a); fi
+  [ -n "$a" ] && [ -n "$b" ] || { echo "pair $i: a run gave no rate; the load tool said:" >&2; cat "$work/a/load.out" "$work/b/load.out" >&2; exit 1; }
+  awk -v i="$i" -v a="$a" -v b="$b" 'BEGIN {printf "pair %d: A %.1f/s  B %.1f/s  B/A %.3f\n", i, a, b, b / a}'
+  awk -v a="$a" -v b="$b" 'BEGIN {printf "%.4f\n", b / a}' >>"$ratios"
+done
+sort -n "$ratios" | awk '{r[NR] = $1} END {
+  m = NR % 2 ? r[(NR + 1) / 2] : (r[NR / 2] + r[NR / 2 + 1]) / 2
+  printf "B/A median %.3f (%+.1f%%), range %.3f-%.3f over %d pairs\n", m, (m - 1) * 100, r[1], r[NR], NR
+}'
