@@ -6,8 +6,8 @@
 # database made for it, the order alternating from pair to pair, and
 # prints each pair's rates, their ratio B/A and the median ratio.
 #
-#   bash bench/pair.sh e1d1ed9~1            # A = that commit, B = the working tree
-#   bash bench/pair.sh e1d1ed9~1 e1d1ed9    # two commits
+#   bash bench/pair.sh HEAD~1             # A = that commit, B = the working tree
+#   bash bench/pair.sh HEAD~2 HEAD~1      # two commits
 #   SCENARIO=authcode-passkey PAIRS=8 bash bench/pair.sh HEAD~1
 #
 # SCENARIO is a load tool scenario (default refresh), PAIRS the number of
