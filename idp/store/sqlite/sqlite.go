@@ -88,14 +88,10 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		return nil, fmt.Errorf("open sqlite database %q: %w", path, err)
 	}
 
-	// The writer keeps its temporary files in memory: each savepoint of a
-	// batch (and each statement that may fail halfway) journals the pages it
-	// changes, and past 64 KiB SQLite spilled that journal to a temporary
-	// file, a third of the writer's system calls under refresh load.
-	// Migrate, which may sort whole tables, goes back to files.
+	warnJournalSpill()
 	w, err := sql.Open("sqlite", dsn(abs, url.Values{
 		"_pragma": {"busy_timeout(10000)", "journal_mode(WAL)", "foreign_keys(1)", "synchronous(NORMAL)",
-			"temp_store(MEMORY)", "wal_autocheckpoint(" + strconv.Itoa(writerCheckpointPages) + ")"},
+			"wal_autocheckpoint(" + strconv.Itoa(writerCheckpointPages) + ")"},
 		"_txlock": {"immediate"},
 	}))
 	if err != nil {
@@ -202,14 +198,6 @@ func (s *Store) Migrate(ctx context.Context) error {
 	if cur > latest {
 		return fmt.Errorf("migrate: database schema version %d is newer than this binary knows (%d); run a newer binary", cur, latest)
 	}
-	// An index built on a million rows sorts them: in files, not in memory.
-	if _, err := s.writer.ExecContext(ctx, "PRAGMA temp_store = FILE"); err != nil {
-		return fmt.Errorf("migrate: %w", err)
-	}
-	defer func() {
-		// Failing, it leaves the writer slower, not wrong.
-		_, _ = s.writer.ExecContext(context.WithoutCancel(ctx), "PRAGMA temp_store = MEMORY")
-	}()
 	for _, m := range ms {
 		err := s.inTx(ctx, func(tx *txn) error {
 			var n int

@@ -145,7 +145,6 @@ func TestPragmas(t *testing.T) {
 		{"synchronous", "1"}, // NORMAL
 		{"busy_timeout", "10000"},
 		{"query_only", "0"},
-		{"temp_store", "2"}, // MEMORY, and so again after Migrate
 	} {
 		var got string
 		if err := s.writer.QueryRowContext(ctx, "PRAGMA "+tc.pragma).Scan(&got); err != nil {
@@ -176,10 +175,14 @@ func TestPragmas(t *testing.T) {
 	}
 }
 
-// A batch's savepoint that changes more than 64 KiB of pages must journal
-// them in memory: SQLite's default spilled them to a temporary file, with a
-// system call for every page.
-func TestWriterJournalsInMemory(t *testing.T) {
+// A savepoint that changes up to stmtJournalSpill of pages journals them
+// in memory (SQLite's default spilled past 64 KiB to a temporary file, a
+// system call for every page); one that changes more still spills, and
+// works, so memory stays bounded.
+func TestSavepointJournalSpillsOnlyWhenLarge(t *testing.T) {
+	if stmtJournalSpillErr != nil {
+		t.Fatal(stmtJournalSpillErr)
+	}
 	if _, err := os.Stat("/proc/self/fd"); err != nil {
 		t.Skip("needs /proc/self/fd")
 	}
@@ -188,28 +191,36 @@ func TestWriterJournalsInMemory(t *testing.T) {
 	if _, err := s.writer.ExecContext(ctx, `CREATE TABLE pages (id INTEGER PRIMARY KEY, body BLOB)`); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.writer.ExecContext(ctx, `WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 100)
+	// One row to a page: 1,000 pages that exist before the savepoints.
+	if _, err := s.writer.ExecContext(ctx, `WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 1000)
 		INSERT INTO pages SELECT i, randomblob(3000) FROM n`); err != nil {
 		t.Fatal(err)
 	}
-	var open []string
-	err := s.inTx(ctx, func(tx *txn) error {
-		if _, err := tx.Tx.Exec("SAVEPOINT write"); err != nil {
+	for _, tc := range []struct {
+		rows  int // pages the savepoint changes
+		spill bool
+	}{
+		{20, false},  // 80 KB
+		{1000, true}, // 4 MB
+	} {
+		var open []string
+		err := s.inTx(ctx, func(tx *txn) error {
+			if _, err := tx.Tx.Exec("SAVEPOINT write"); err != nil {
+				return err
+			}
+			if _, err := tx.ExecContext(ctx, `UPDATE pages SET body = randomblob(3000) WHERE id <= ?`, tc.rows); err != nil {
+				return err
+			}
+			open = tempFiles(t)
+			_, err := tx.Tx.Exec("RELEASE write")
 			return err
+		})
+		if err != nil {
+			t.Fatalf("a savepoint changing %d pages: %v", tc.rows, err)
 		}
-		// 100 pages that existed before the savepoint: 400 KB to journal.
-		if _, err := tx.ExecContext(ctx, `UPDATE pages SET body = randomblob(3000)`); err != nil {
-			return err
+		if spilled := len(open) > 0; spilled != tc.spill {
+			t.Errorf("a savepoint changing %d pages: temporary files %v, want spilled = %v", tc.rows, open, tc.spill)
 		}
-		open = tempFiles(t)
-		_, err := tx.Tx.Exec("RELEASE write")
-		return err
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(open) > 0 {
-		t.Errorf("the writer journalled a savepoint in temporary files: %v", open)
 	}
 }
 
