@@ -29,12 +29,15 @@ for rev in "$@"; do
 done
 
 work=$(mktemp -d)
+pid=
 cleanup() {
-  # run writes the serving provider's pid (it runs in a subshell).
-  [ -s "$work/pid" ] && kill "$(cat "$work/pid")" 2>/dev/null || true
-  wait 2>/dev/null || true
+  if [ -n "$pid" ]; then
+    kill "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+  fi
   git worktree remove --force "$work/src-a" 2>/dev/null || true
   git worktree remove --force "$work/src-b" 2>/dev/null || true
+  git worktree prune
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -60,14 +63,20 @@ build a "$1"
 build b "${2:-}"
 go build -o "$work/load" ./bench/load
 
-# run NAME prints NAME's rate at SCENARIO on a fresh copy of its database.
+# run NAME runs SCENARIO against NAME on a fresh copy of its database and
+# leaves the rate in $rate. A run with errors, or whose provider did not
+# answer all through it, stops the script: its rate would mislead.
+rate=
 run() {
-  local dir=$work/$1
+  local dir=$work/$1 errors
+  if curl -fs -o /dev/null "http://127.0.0.1:$PORT/ready"; then
+    echo "port $PORT already answers: stop what listens there, or set PORT" >&2
+    exit 1
+  fi
   rm -f "$dir/idp.db-wal" "$dir/idp.db-shm"
   cp "$dir/template.db" "$dir/idp.db"
   IDP_CONFIG=$dir/idp.yaml "$dir/idp" serve >"$dir/serve.log" 2>&1 &
-  local pid=$!
-  echo "$pid" >"$work/pid"
+  pid=$!
   until curl -fs -o /dev/null "http://127.0.0.1:$PORT/ready"; do
     kill -0 "$pid" 2>/dev/null || { cat "$dir/serve.log" >&2; exit 1; }
     sleep 0.05
@@ -75,17 +84,26 @@ run() {
   "$work/load" -issuer "http://localhost:$PORT" -client-id bench-site -client-secret "$secret" \
     -redirect-uri http://127.0.0.1/callback -users "$work/users.txt" -duration "$DURATION" \
     -scenarios "$SCENARIO" -workers "$WORKERS" >"$dir/load.out" 2>&1 || true
-  awk -v s="$SCENARIO" '$1 == s {print $4}' "$dir/load.out"
+  kill -0 "$pid" 2>/dev/null || { echo "build $1: the provider exited during the run:" >&2; cat "$dir/serve.log" >&2; exit 1; }
   kill "$pid"
   wait "$pid" 2>/dev/null || true
-  : >"$work/pid"
+  pid=
+  read -r rate errors < <(awk -v s="$SCENARIO" '$1 == s {print $4, $9}' "$dir/load.out") || true
+  if ! awk -v r="${rate:-0}" -v e="${errors:-1}" 'BEGIN {exit !(r > 0 && e == 0)}'; then
+    echo "build $1: no clean rate for $SCENARIO; the load tool said:" >&2
+    cat "$dir/load.out" >&2
+    exit 1
+  fi
 }
 
 echo "== $PAIRS pairs, $SCENARIO, $WORKERS workers, $DURATION each"
 ratios=$work/ratios
 for i in $(seq 1 "$PAIRS"); do
-  if ((i % 2)); then a=$(run a); b=$(run b); else b=$(run b); a=$(run a); fi
-  [ -n "$a" ] && [ -n "$b" ] || { echo "pair $i: a run gave no rate; the load tool said:" >&2; cat "$work/a/load.out" "$work/b/load.out" >&2; exit 1; }
+  if ((i % 2)); then
+    run a; a=$rate; run b; b=$rate
+  else
+    run b; b=$rate; run a; a=$rate
+  fi
   awk -v i="$i" -v a="$a" -v b="$b" 'BEGIN {printf "pair %d: A %.1f/s  B %.1f/s  B/A %.3f\n", i, a, b, b / a}'
   awk -v a="$a" -v b="$b" 'BEGIN {printf "%.4f\n", b / a}' >>"$ratios"
 done
