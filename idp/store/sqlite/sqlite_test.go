@@ -224,8 +224,8 @@ func TestSavepointJournalSpillsOnlyWhenLarge(t *testing.T) {
 	}
 }
 
-// tempFiles lists the files this process has open that are not the test's
-// database files: SQLite's temporary files are unnamed (deleted).
+// tempFiles lists the deleted files this process has open: SQLite opens
+// its temporary files unnamed, and the database files all have names.
 func tempFiles(t *testing.T) []string {
 	t.Helper()
 	fds, err := os.ReadDir("/proc/self/fd")
